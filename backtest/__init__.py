@@ -1,0 +1,46 @@
+"""Prices, event study, simulation and metrics: the engine of event-backtester.
+
+Python API (pandas in, pandas out)::
+
+    import backtest
+    res = backtest.study("openai")                 # bundled calendar, bundled prices
+    res.car, res.caar, res.tests, res.skipped       # tidy DataFrames
+    run = backtest.run("openai", "short_partners_on_bad_news", hold=3)
+    run.metrics, run.simulation.trades
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backtest.prices import PricePanel, PriceStore
+from backtest.simulate import Costs
+from backtest.study import StudyConfig, StudyResult, run_study
+
+__all__ = ["Costs", "PricePanel", "PriceStore", "StudyConfig", "StudyResult", "run", "run_study",
+           "study"]
+
+
+def study(calendar="openai", prices: PricePanel | None = None, **config) -> StudyResult:
+    """Event study of ``calendar`` (a Calendar, a YAML path or a bundled name).
+
+    ``config`` takes the fields of :class:`StudyConfig` (market, estimation_length,
+    gap, event_window, car_windows, min_estimation_obs, group_by).
+    """
+    from backtest.runner import load_panel, resolve_calendar
+
+    cal = resolve_calendar(calendar)
+    cfg = StudyConfig(**config)
+    panel = prices if prices is not None else load_panel(cal, cfg.market)
+    return run_study(cal, panel, cfg)
+
+
+def run(calendar="openai", strategy: str = "short_partners_on_bad_news",
+        prices: PricePanel | None = None, costs: Costs | None = None, **params):
+    """Backtest a named strategy with ``params`` on ``calendar``; returns a StrategyRun."""
+    from backtest.runner import load_panel, resolve_calendar, run_strategy
+    from strategies import get_strategy
+
+    cal = resolve_calendar(calendar)
+    panel = prices if prices is not None else load_panel(cal)
+    return run_strategy(cal, panel, get_strategy(strategy, **params), costs)

@@ -1,0 +1,148 @@
+"""Glue for the command line and the Python API: load, study, simulate, write.
+
+Each job writes into a temporary folder beside its target and swaps it in at
+the end, so an interrupted run never leaves a half-written report and the
+previous one stays intact until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.metrics import summarize
+from backtest.prices import PricePanel, PriceStore
+from backtest.simulate import Costs, SimulationResult, simulate
+from backtest.study import StudyConfig, StudyResult, run_study
+from events.errors import InputError
+from events.loader import bundled_calendar_path, load_calendar
+from events.model import Calendar
+from events.timing import event_timing
+from strategies import Strategy, StrategyContext, get_strategy
+
+
+@dataclass
+class StrategyRun:
+    """A strategy's intents, its simulation and its metrics."""
+
+    strategy: str
+    params: dict
+    intents: pd.DataFrame
+    simulation: SimulationResult
+    metrics: dict = field(default_factory=dict)
+
+
+def resolve_calendar(calendar: str | Path | Calendar) -> Calendar:
+    """A Calendar, a path to a YAML file, or the name of a bundled calendar ("openai")."""
+    if isinstance(calendar, Calendar):
+        return calendar
+    path = Path(calendar)
+    if not path.exists() and path.suffix == "" and bundled_calendar_path(str(calendar)).exists():
+        path = bundled_calendar_path(str(calendar))
+    return load_calendar(path)
+
+
+def load_panel(calendar: Calendar, market: str = "SPY", store: PriceStore | None = None
+               ) -> PricePanel:
+    """Prices for every ticker of the calendar plus the market benchmark."""
+    store = store or PriceStore()
+    return store.load([*calendar.tickers, market])
+
+
+def run_strategy(calendar: Calendar, panel: PricePanel, strategy: Strategy,
+                 costs: Costs | None = None, init_cash: float = 100_000.0) -> StrategyRun:
+    """Ask the strategy for intents and simulate them."""
+    ctx = StrategyContext(calendar, {e.id: event_timing(e) for e in calendar}, panel.sessions)
+    intents = strategy.intents(ctx)
+    sim = simulate(intents, panel, costs or Costs(), init_cash)
+    return StrategyRun(strategy.name, asdict(strategy.params), intents, sim,
+                       summarize(sim.equity, sim.trades, init_cash))
+
+
+@contextmanager
+def atomic_dir(target: Path):
+    """Yield a temporary folder; on success it replaces ``target`` in one rename."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the report should not be
+    try:
+        yield tmp
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(old)
+        tmp.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, float_format="%.10g", date_format="%Y-%m-%d")
+
+
+def write_study(result: StudyResult, out: Path) -> None:
+    """ar.csv, car.csv, caar.csv, tests.csv, estimates.csv, skipped.csv, timing.csv."""
+    for name in ("ar", "car", "caar", "tests", "estimates", "skipped"):
+        _csv(getattr(result, name), out / f"{name}.csv")
+    result.timing.to_csv(out / "timing.csv", index=False)
+
+
+def write_strategy(run: StrategyRun, out: Path) -> None:
+    """metrics.json, trades.csv, equity.csv, intents.csv."""
+    _csv(run.simulation.trades, out / "trades.csv")
+    _csv(run.intents, out / "intents.csv")
+    run.simulation.equity.rename_axis("date").to_frame().to_csv(out / "equity.csv",
+                                                                float_format="%.10g")
+    (out / "metrics.json").write_text(json.dumps(
+        {"strategy": run.strategy, "params": run.params, "metrics": run.metrics},
+        indent=2, sort_keys=True, default=str) + "\n")
+
+
+def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool = True,
+            strategy: Strategy | None = None, config: StudyConfig | None = None,
+            costs: Costs | None = None, store: PriceStore | None = None,
+            seed_event: str | None = None, title: str | None = None) -> Path:
+    """Run a study and/or a strategy on a calendar and write results plus the HTML report."""
+    from reports import render_report  # reports renders; it is only needed here
+
+    started = time.time()
+    cal = resolve_calendar(calendar)
+    config = config or StudyConfig()
+    panel = load_panel(cal, config.market, store)
+    study_result = run_study(cal, panel, config) if do_study else None
+    strategy_run = run_strategy(cal, panel, strategy, costs) if strategy is not None else None
+    if seed_event is not None and seed_event not in {e.id for e in cal}:
+        raise InputError(f"no event {seed_event!r} in the calendar", field="event")
+    meta = {
+        "title": title or f"{cal.name} event study",
+        "calendar": cal.name,
+        "calendar_path": cal.path,
+        "data_source": panel.source_text(),
+        "data_hash": panel.data_hash,
+        "data_range": f"{panel.sessions[0].date()} to {panel.sessions[-1].date()}",
+        "strategy": strategy.name if strategy is not None else "",
+        "seed_event": seed_event or max(cal, key=lambda e: event_timing(e).day0).id,
+        "run_seconds": round(time.time() - started, 1),
+    }
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        if study_result is not None:
+            write_study(study_result, tmp)
+        if strategy_run is not None:
+            write_strategy(strategy_run, tmp)
+        render_report(tmp, meta, cal, study_result, strategy_run)
+    return out

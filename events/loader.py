@@ -1,0 +1,231 @@
+"""Load an event calendar from YAML and refuse anything malformed.
+
+The file is read with a ``yaml.SafeLoader`` subclass that only records line
+numbers, so every refusal names the file, the line and the field. Format::
+
+    name: openai
+    events:
+      - id: openai-miss-2026-04-28
+        timestamp: 2026-04-28T15:36:00+00:00    # tz-aware; or date + session:
+        # date: 2025-01-21
+        # session: after_close                  # before_open | during_session | after_close
+        headline: Report says OpenAI missed its revenue and user-growth targets
+        source: The Information
+        sentiment: {label: bearish, score: 65}  # bearish | bullish | neutral, 0-100
+        tickers:
+          - {ticker: ORCL, role: partner, direction: down}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from events.errors import InputError
+from events.model import (DIRECTIONS, LABELS, ROLES, SESSIONS, Calendar, Event, LinkedTicker,
+                          Sentiment)
+
+TOP_KEYS = {"name", "description", "events"}
+EVENT_KEYS = {"id", "timestamp", "date", "session", "headline", "source", "sentiment", "tickers"}
+SENTIMENT_KEYS = {"label", "score"}
+TICKER_KEYS = {"ticker", "role", "direction"}
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of every mapping and of each of its keys."""
+
+    def construct_mapping(self, node, deep=False):
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        mapping["__lines__"] = {
+            key_node.value: key_node.start_mark.line + 1 for key_node, _ in node.value
+        }
+        return mapping
+
+
+def bundled_calendar_path(name: str = "openai") -> Path:
+    """Path of a calendar shipped inside the package (``events/calendars/NAME.yaml``)."""
+    return Path(str(resources.files("events") / "calendars" / f"{name}.yaml"))
+
+
+def load_calendar(path: str | Path) -> Calendar:
+    """Read and validate a YAML calendar; raise :class:`InputError` on any problem."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file", path=shown) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a YAML file", path=shown) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=shown) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file (binary?)", path=shown) from None
+    if "\x00" in text:
+        raise InputError("not a text file (contains NUL bytes)", path=shown)
+    try:
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise InputError(f"malformed YAML: {exc.problem or exc.context}", path=shown,
+                         line=line) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"malformed YAML: {exc}", path=shown) from None
+    return parse_calendar(doc, path=shown, default_name=path.stem)
+
+
+def parse_calendar(doc: Any, *, path: str = "<calendar>", default_name: str = "calendar"
+                   ) -> Calendar:
+    """Validate an already-parsed YAML document (a mapping with ``events``, or a list)."""
+    if doc is None:
+        raise InputError("empty calendar: no events", path=path)
+    if isinstance(doc, list):
+        doc = {"events": doc, "__line__": 1, "__lines__": {}}
+    if not isinstance(doc, dict):
+        raise InputError(f"expected a mapping with 'events' or a list of events, got "
+                         f"{type(doc).__name__}", path=path, line=1)
+    _check_keys(doc, TOP_KEYS, path, "")
+    items = doc.get("events")
+    if not isinstance(items, list) or not items:
+        raise InputError("empty calendar: 'events' must be a non-empty list", path=path,
+                         line=_line(doc, "events"), field="events")
+    events, seen = [], {}
+    for i, item in enumerate(items):
+        event = _parse_event(item, i, path)
+        if event.id in seen:
+            raise InputError(f"duplicate event id {event.id!r} (first on line {seen[event.id]})",
+                             path=path, line=event.line, field=f"events[{i}].id")
+        seen[event.id] = event.line
+        events.append(event)
+    name = str(doc.get("name") or default_name)
+    return Calendar(name=name, events=tuple(events), path=path)
+
+
+def _line(mapping: dict, key: str | None = None) -> int | None:
+    if key is not None and key in mapping.get("__lines__", {}):
+        return mapping["__lines__"][key]
+    return mapping.get("__line__")
+
+
+def _check_keys(mapping: dict, allowed: set[str], path: str, where: str) -> None:
+    for key in mapping.get("__lines__", {}):
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InputError(f"unknown key {key!r}{hint}", path=path, line=_line(mapping, key),
+                             field=f"{where}{key}".lstrip("."))
+
+
+def _require(mapping: dict, key: str, path: str, where: str) -> Any:
+    value = mapping.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InputError("missing required field", path=path, line=_line(mapping, key),
+                         field=f"{where}.{key}")
+    return value
+
+
+def _choice(mapping: dict, key: str, allowed: tuple[str, ...], path: str, where: str) -> str:
+    value = _require(mapping, key, path, where)
+    if not isinstance(value, str) or value.strip().lower() not in allowed:
+        raise InputError(f"must be one of {', '.join(allowed)}, got {value!r}", path=path,
+                         line=_line(mapping, key), field=f"{where}.{key}")
+    return value.strip().lower()
+
+
+def _parse_event(item: Any, i: int, path: str) -> Event:
+    where = f"events[{i}]"
+    if not isinstance(item, dict):
+        raise InputError(f"each event must be a mapping, got {type(item).__name__}", path=path,
+                         field=where)
+    _check_keys(item, EVENT_KEYS, path, f"{where}.")
+    line = _line(item)
+    event_id = str(_require(item, "id", path, where)).strip()
+    headline = str(_require(item, "headline", path, where)).strip()
+    source = str(_require(item, "source", path, where)).strip()
+    timestamp, date, session = _parse_time(item, path, where)
+    sentiment = _parse_sentiment(item, path, where)
+    tickers = _parse_tickers(item, path, where)
+    return Event(id=event_id, headline=headline, source=source, sentiment=sentiment,
+                 tickers=tickers, timestamp=timestamp, date=date, session=session, line=line)
+
+
+def _parse_time(item: dict, path: str, where: str):
+    has_ts, has_date = item.get("timestamp") is not None, item.get("date") is not None
+    if has_ts == has_date:
+        raise InputError("give either 'timestamp' (with timezone) or 'date' plus 'session'",
+                         path=path, line=_line(item), field=f"{where}.timestamp")
+    if has_ts:
+        raw = item["timestamp"]
+        try:
+            ts = pd.Timestamp(raw)
+        except (ValueError, TypeError):
+            raise InputError(f"not a timestamp: {raw!r}", path=path,
+                             line=_line(item, "timestamp"), field=f"{where}.timestamp") from None
+        if ts is pd.NaT or ts.tzinfo is None:
+            raise InputError(f"timestamp needs a timezone (e.g. +00:00 or Z): {str(raw)!r}",
+                             path=path, line=_line(item, "timestamp"),
+                             field=f"{where}.timestamp")
+        if "session" in item:
+            raise InputError("'session' goes with 'date', not with 'timestamp'", path=path,
+                             line=_line(item, "session"), field=f"{where}.session")
+        return ts, None, None
+    raw = item["date"]
+    if isinstance(raw, dt.datetime) or not isinstance(raw, (dt.date, str)):
+        raise InputError(f"'date' must be a plain date (YYYY-MM-DD), got {raw!r}", path=path,
+                         line=_line(item, "date"), field=f"{where}.date")
+    if isinstance(raw, str):
+        try:
+            raw = dt.date.fromisoformat(raw.strip())
+        except ValueError:
+            raise InputError(f"not a date (YYYY-MM-DD): {raw!r}", path=path,
+                             line=_line(item, "date"), field=f"{where}.date") from None
+    session = _choice(item, "session", SESSIONS, path, where)
+    return None, raw, session
+
+
+def _parse_sentiment(item: dict, path: str, where: str) -> Sentiment:
+    raw = _require(item, "sentiment", path, where)
+    if not isinstance(raw, dict):
+        raise InputError("must be a mapping with 'label' and 'score'", path=path,
+                         line=_line(item, "sentiment"), field=f"{where}.sentiment")
+    sub = f"{where}.sentiment"
+    _check_keys(raw, SENTIMENT_KEYS, path, f"{sub}.")
+    label = _choice(raw, "label", LABELS, path, sub)
+    score = _require(raw, "score", path, sub)
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 100:
+        raise InputError(f"must be a number between 0 and 100, got {score!r}", path=path,
+                         line=_line(raw, "score"), field=f"{sub}.score")
+    return Sentiment(label=label, score=float(score))
+
+
+def _parse_tickers(item: dict, path: str, where: str) -> tuple[LinkedTicker, ...]:
+    raw = _require(item, "tickers", path, where)
+    if not isinstance(raw, list) or not raw:
+        raise InputError("must be a non-empty list of {ticker, role, direction}", path=path,
+                         line=_line(item, "tickers"), field=f"{where}.tickers")
+    out, seen = [], set()
+    for j, entry in enumerate(raw):
+        sub = f"{where}.tickers[{j}]"
+        if not isinstance(entry, dict):
+            raise InputError("must be a mapping {ticker, role, direction}", path=path,
+                             line=_line(item, "tickers"), field=sub)
+        _check_keys(entry, TICKER_KEYS, path, f"{sub}.")
+        ticker = str(_require(entry, "ticker", path, sub)).strip().upper()
+        if ticker in seen:
+            raise InputError(f"ticker {ticker} listed twice in one event", path=path,
+                             line=_line(entry, "ticker"), field=f"{sub}.ticker")
+        seen.add(ticker)
+        role = _choice(entry, "role", ROLES, path, sub)
+        direction = _choice(entry, "direction", DIRECTIONS, path, sub)
+        out.append(LinkedTicker(ticker=ticker, role=role, direction=direction))
+    return tuple(out)

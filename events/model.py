@@ -1,0 +1,112 @@
+"""What happened: the typed records of an event calendar.
+
+An :class:`Event` is one dated news item with the tickers it touches. It is
+plain data; when the news became tradable is worked out in
+:mod:`events.timing`, and loading and validating YAML in :mod:`events.loader`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+ROLES = ("partner", "competitor", "subject", "supplier")
+LABELS = ("bearish", "bullish", "neutral")
+DIRECTIONS = ("up", "down")
+SESSIONS = ("before_open", "during_session", "after_close")
+
+
+@dataclass(frozen=True)
+class LinkedTicker:
+    """A ticker an event touches, its role relative to the news, and the move expected."""
+
+    ticker: str
+    role: str  # one of ROLES
+    direction: str  # one of DIRECTIONS
+
+    @property
+    def sign(self) -> int:
+        """+1 for an expected rise, -1 for an expected fall."""
+        return 1 if self.direction == "up" else -1
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    """Tone of the news: a label and a 0-100 strength (e.g. "bearish, score 65")."""
+
+    label: str  # one of LABELS
+    score: float  # 0..100
+
+
+@dataclass(frozen=True)
+class Event:
+    """One news event.
+
+    Time is given either as a tz-aware ``timestamp`` or as a ``date`` plus a
+    ``session`` flag (``before_open``, ``during_session``, ``after_close``)
+    for news whose minute is not known.
+    """
+
+    id: str
+    headline: str
+    source: str
+    sentiment: Sentiment
+    tickers: tuple[LinkedTicker, ...]
+    timestamp: pd.Timestamp | None = None
+    date: dt.date | None = None
+    session: str | None = None
+    line: int | None = field(default=None, compare=False)  # line in the source file
+
+    @property
+    def time_text(self) -> str:
+        """The event time as the user wrote it, for tables and reports."""
+        if self.timestamp is not None:
+            return self.timestamp.isoformat()
+        return f"{self.date} {self.session}"
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A named, ordered collection of events, as loaded from one file."""
+
+    name: str
+    events: tuple[Event, ...]
+    path: str | None = None
+
+    def __iter__(self):
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def get(self, event_id: str) -> Event:
+        for event in self.events:
+            if event.id == event_id:
+                return event
+        raise KeyError(event_id)
+
+    @property
+    def tickers(self) -> list[str]:
+        """Every linked ticker, sorted."""
+        return sorted({lt.ticker for e in self.events for lt in e.tickers})
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (event, linked ticker): the calendar as a tidy table."""
+        rows = [
+            {
+                "event_id": e.id,
+                "time": e.time_text,
+                "headline": e.headline,
+                "source": e.source,
+                "label": e.sentiment.label,
+                "score": e.sentiment.score,
+                "ticker": lt.ticker,
+                "role": lt.role,
+                "direction": lt.direction,
+            }
+            for e in self.events
+            for lt in e.tickers
+        ]
+        return pd.DataFrame(rows)

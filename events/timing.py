@@ -1,0 +1,129 @@
+"""When news becomes tradable: map an event's time to day 0 on an exchange calendar.
+
+Rules (daily bars, so the first price we can trade at is an open or a close):
+
+============================  =====================  ================
+news published                day 0                  first fill
+============================  =====================  ================
+before the session's open     that session           day-0 open
+during the session            that session           day-0 close
+after the close               next session           day-0 open
+weekend / holiday             next session           day-0 open
+============================  =====================  ================
+
+A ``date`` + ``session`` flag event follows the same table. The close is the
+exchange's real close for that day, so half days (e.g. the day after
+Thanksgiving, 13:00 New York) are respected. Sessions come from
+``exchange_calendars``; no holiday list is kept here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from events.errors import InputError
+from events.model import Calendar, Event
+
+DEFAULT_EXCHANGE = "XNYS"
+CALENDAR_START = "2000-01-01"  # pinned so results do not depend on today's date
+
+
+@lru_cache(maxsize=8)
+def exchange_calendar(name: str = DEFAULT_EXCHANGE) -> xcals.ExchangeCalendar:
+    """The ``exchange_calendars`` calendar for an exchange code (e.g. XNYS, XTKS)."""
+    return xcals.get_calendar(name, start=CALENDAR_START)
+
+
+@dataclass(frozen=True)
+class EventTiming:
+    """When one event became tradable.
+
+    Attributes
+    ----------
+    published : tz-aware publication time (UTC), or None for date+session events
+        whose minute is unknown.
+    available : earliest moment an order could be placed on the news (for a
+        during-session flag event without a minute: the session's open).
+    day0 : the session (midnight, tz-naive) of the first tradable session.
+    first_fill : "open" or "close" of day 0: the first daily price after the news.
+    """
+
+    event_id: str
+    exchange: str
+    published: pd.Timestamp | None
+    available: pd.Timestamp
+    day0: pd.Timestamp
+    first_fill: str
+
+    @property
+    def first_fill_time(self) -> pd.Timestamp:
+        cal = exchange_calendar(self.exchange)
+        if self.first_fill == "open":
+            return cal.session_open(self.day0)
+        return cal.session_close(self.day0)
+
+
+def event_timing(event: Event, exchange: str = DEFAULT_EXCHANGE) -> EventTiming:
+    """Work out day 0 and the first fill for one event (see the module table)."""
+    cal = exchange_calendar(exchange)
+    if event.timestamp is not None:
+        published = event.timestamp.tz_convert("UTC")
+        local_date = published.tz_convert(cal.tz).normalize().tz_localize(None)
+        _check_range(cal, local_date, event)
+        if cal.is_session(local_date):
+            open_, close = cal.session_open(local_date), cal.session_close(local_date)
+            if published < open_:
+                return EventTiming(event.id, exchange, published, open_, local_date, "open")
+            if published < close:
+                return EventTiming(event.id, exchange, published, published, local_date, "close")
+        day0 = cal.date_to_session(local_date, direction="next")
+        if day0 == local_date:  # published after that session's close
+            day0 = cal.next_session(local_date)
+        return EventTiming(event.id, exchange, published, cal.session_open(day0), day0, "open")
+
+    date = pd.Timestamp(event.date)
+    _check_range(cal, date, event)
+    is_session = cal.is_session(date)
+    if event.session == "during_session":
+        if not is_session:
+            raise InputError(f"'during_session' but {event.date} is not a {exchange} session",
+                             line=event.line, field=f"event {event.id}.session")
+        return EventTiming(event.id, exchange, None, cal.session_open(date), date, "close")
+    if event.session == "before_open" and is_session:
+        return EventTiming(event.id, exchange, None, cal.session_open(date), date, "open")
+    # after_close, or before_open on a non-session day: the next session's open.
+    day0 = cal.next_session(date) if is_session else cal.date_to_session(date, direction="next")
+    return EventTiming(event.id, exchange, None, cal.session_open(day0), day0, "open")
+
+
+def _check_range(cal: xcals.ExchangeCalendar, date: pd.Timestamp, event: Event) -> None:
+    if not (cal.first_session <= date < cal.last_session):
+        raise InputError(f"date {date.date()} is outside the {cal.name} calendar "
+                         f"({cal.first_session.date()} to {cal.last_session.date()})",
+                         line=event.line, field=f"event {event.id}")
+
+
+def timing_table(calendar: Calendar, exchange: str = DEFAULT_EXCHANGE) -> pd.DataFrame:
+    """The audit table: one row per event with published, available, day 0 and first fill."""
+    rows = []
+    for event in calendar:
+        t = event_timing(event, exchange)
+        tz = exchange_calendar(exchange).tz
+        rows.append({
+            "event_id": t.event_id,
+            "published": event.time_text,
+            "published_utc": t.published if t.published is not None else pd.NaT,
+            "published_local": t.published.tz_convert(tz) if t.published is not None else pd.NaT,
+            "available_utc": t.available,
+            "day0": t.day0,
+            "first_fill": t.first_fill,
+            "first_fill_utc": t.first_fill_time,
+            "label": event.sentiment.label,
+            "score": event.sentiment.score,
+            "headline": event.headline,
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,112 @@
+"""Matplotlib charts of study and strategy results. Plots what it is given; computes nothing."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
+
+ROLE_COLORS = {"partner": "#d62728", "supplier": "#ff7f0e", "subject": "#1f77b4",
+               "competitor": "#2ca02c", "all": "#444444"}
+LABEL_STYLES = {"bearish": "-", "bullish": "--", "neutral": ":"}
+ROLE_STYLES = {"partner": "-", "subject": "-", "supplier": "-.", "competitor": "--"}
+
+
+def _label_line_ends(ax, ends: list[list]) -> None:
+    """Name each line at its last point, nudging labels apart so none overlap."""
+    if not ends:
+        return
+    ends.sort(key=lambda e: e[0])
+    lo, hi = ax.get_ylim()
+    gap = (hi - lo) * 0.035
+    placed = []
+    for y, x, name, color in ends:
+        y_text = max(y, placed[-1] + gap) if placed else y
+        placed.append(y_text)
+        ax.annotate(name, (x, y), xytext=(x + 0.25, y_text), textcoords="data", fontsize=8,
+                    va="center", color=color)
+    ax.set_xlim(right=max(e[1] for e in ends) + 1.2)
+
+
+def _style_of(group: str) -> tuple[str, str]:
+    words = group.split()
+    role = next((w for w in words if w in ROLE_COLORS), "all")
+    label = next((w for w in words if w in LABEL_STYLES), "bearish")
+    return ROLE_COLORS[role], LABEL_STYLES[label]
+
+
+def _finish(ax, title: str, ylabel: str) -> None:
+    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+
+
+def caar_chart(caar: pd.DataFrame, min_n: int = 3) -> Figure:
+    """CAAR path per group with its 95% band.
+
+    Groups with fewer than ``min_n`` pairs are left out (their band is too wide
+    to read) and so is the pooled "all" group, which mixes good and bad news.
+    The y axis follows the CAAR lines; a band wider than that is clipped.
+    """
+    fig, ax = plt.subplots(figsize=(10, 5.5), layout="constrained")
+    lows, highs = [0.0], [0.0]
+    for group, sub in caar.groupby("group", sort=False):
+        n = int(sub["n"].max())
+        if n < min_n or group == "all":
+            continue
+        color, style = _style_of(group)
+        ax.plot(sub["rel_day"], sub["caar"], style, color=color, lw=2, label=f"{group} (N={n})")
+        ax.fill_between(sub["rel_day"], sub["caar_lo"], sub["caar_hi"], color=color, alpha=0.12)
+        lows.append(sub["caar"].min())
+        highs.append(sub["caar"].max())
+    span = max(highs) - min(lows) or 0.01
+    ax.set_ylim(min(lows) - 0.6 * span, max(highs) + 0.6 * span)
+    ax.axvline(0, color="black", lw=1)
+    ax.axhline(0, color="black", lw=0.6, alpha=0.6)
+    ax.set_xlabel("sessions relative to day 0")
+    ax.legend(loc="best", fontsize=9, frameon=False)
+    _finish(ax, "Cumulative average abnormal return by group (95% band)", "CAAR")
+    return fig
+
+
+def car_lines_chart(ar: pd.DataFrame, event_id: str, headline: str = "") -> Figure:
+    """Per-ticker CAR paths of one event, colored by role."""
+    fig, ax = plt.subplots(figsize=(10, 5.5), layout="constrained")
+    sub = ar[ar["event_id"] == event_id]
+    palette = plt.get_cmap("tab20").colors
+    ends = []
+    for k, (ticker, rows) in enumerate(sub.groupby("ticker", sort=True)):
+        role = rows["role"].iloc[0]
+        line, = ax.plot(rows["rel_day"], rows["car"], ROLE_STYLES.get(role, "-"), marker="o",
+                        ms=3, lw=1.6, color=palette[k % len(palette)], label=f"{ticker} ({role})")
+        last = rows.dropna(subset=["car"]).tail(1)
+        if len(last):
+            ends.append([last["car"].iloc[0], last["rel_day"].iloc[0], ticker, line.get_color()])
+    _label_line_ends(ax, ends)
+    ax.axvline(0, color="black", lw=1)
+    ax.axhline(0, color="black", lw=0.6, alpha=0.6)
+    ax.set_xlabel("sessions relative to day 0")
+    ax.legend(loc="best", fontsize=8, frameon=False, ncol=2)
+    title = f"CAR per ticker: {event_id}"
+    if headline:
+        short = headline if len(headline) <= 90 else headline[:87] + "..."
+        title += f"\n{short}"
+    _finish(ax, title, "CAR (market model)")
+    return fig
+
+
+def equity_chart(equity: pd.Series, init_cash: float, title: str) -> Figure:
+    """Portfolio value over time, as a return on the initial cash."""
+    fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+    ax.plot(equity.index, equity / init_cash - 1.0, color="#1f77b4", lw=1.8, label="strategy")
+    ax.axhline(0, color="black", lw=0.6, alpha=0.6)
+    ax.set_xlabel("session")
+    ax.legend(loc="best", frameon=False)
+    _finish(ax, title, "return on initial cash")
+    return fig
