@@ -10,10 +10,13 @@ so a short pays the dividends it owes.
 Execution rules
 ---------------
 * Sizing: at entry, the position is set to ``direction * weight`` of the
-  portfolio's value (vectorbt ``targetpercent``, cash shared across tickers);
-  at exit it is set to 0.
-* Costs: ``fees`` (fraction of traded notional), ``fixed_fees`` (per fill) and
-  ``slippage`` (fraction of price, always against us) on every fill.
+  portfolio's value (vectorbt ``targetpercent``, cash shared across tickers):
+  ``shares = weight * value / quoted price``, where ``value`` is the portfolio
+  value at that bar before any of its orders. At exit it is set to 0.
+* Costs: ``slippage`` moves the fill price against us (a sell fills at
+  ``quote * (1 - slippage)``, a buy at ``quote * (1 + slippage)``); ``fees`` is a
+  fraction of the filled notional ``shares * fill price``; ``fixed_fees`` is
+  added per fill.
 * Overlaps: a new intent on a ticker already held in the same direction
   extends the holding to the later exit (no second order); an intent in the
   opposite direction while a position is open is dropped and reported.

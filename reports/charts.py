@@ -70,7 +70,11 @@ def caar_chart(caar: pd.DataFrame, min_n: int = 3) -> Figure:
     ax.axvline(0, color="black", lw=1)
     ax.axhline(0, color="black", lw=0.6, alpha=0.6)
     ax.set_xlabel("sessions relative to day 0")
-    ax.legend(loc="best", fontsize=9, frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=9, frameon=False)
+    else:
+        ax.text(0.5, 0.5, f"no group has {min_n} or more pairs", transform=ax.transAxes,
+                ha="center", color="#666")
     _finish(ax, "Cumulative average abnormal return by group (95% band)", "CAAR")
     return fig
 
