@@ -162,10 +162,17 @@ def from_yfinance_frame(raw: pd.DataFrame, tickers: list[str]) -> pd.DataFrame:
 
 
 def _yfinance_download(tickers: list[str], start: str | None, end: str | None) -> pd.DataFrame:
+    """``yfinance.download`` of split-adjusted OHLCV plus dividends, yfinance's semantics:
+    ``start`` inclusive, ``end`` exclusive. Without a start the whole history is
+    fetched (yfinance's own default would be one month).
+    """
     import yfinance as yf  # imported here: the offline path never needs it
 
-    return yf.download(tickers, start=start, end=end, auto_adjust=False, actions=True,
-                       progress=False, threads=False, group_by="column")
+    span = {"period": "max"} if start is None else {"start": start}
+    if end is not None:
+        span["end"] = end
+    return yf.download(tickers, auto_adjust=False, actions=True, progress=False, threads=False,
+                       group_by="column", **span)
 
 
 def _atomic_parquet(df: pd.DataFrame, target: Path) -> None:
@@ -188,8 +195,9 @@ class PriceStore:
     cache_dir : where downloaded prices are kept as parquet (one file per ticker).
     offline : never touch the network; tickers found nowhere locally are an error.
     use_bundled : serve the shipped snapshot first (default True).
-    download : the yfinance boundary, ``(tickers, start, end) -> yfinance frame``;
-        tests replace it with a fake that returns recorded responses.
+    download : the yfinance boundary, ``(tickers, start, end) -> yfinance frame``
+        with yfinance's semantics (``end`` exclusive); tests replace it with a
+        fake that returns recorded responses.
     """
 
     def __init__(self, cache_dir: str | Path | None = None, offline: bool = False,
@@ -223,7 +231,10 @@ class PriceStore:
             else:
                 missing.append(ticker)
         if missing and not self.offline:
-            fetched = from_yfinance_frame(self._download(missing, start, end), missing)
+            # Our range is inclusive; yfinance's end is exclusive.
+            end_excl = (None if end is None else
+                        (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"))
+            fetched = from_yfinance_frame(self._download(missing, start, end_excl), missing)
             for ticker, part in fetched.groupby("ticker"):
                 _atomic_parquet(part.reset_index(drop=True), self._cache_file(ticker))
                 parts.append(part)

@@ -1,8 +1,8 @@
-"""Event-study statistics: small pure functions on arrays, one per formula.
+"""Event-study test statistics: small pure functions on arrays, one per formula.
 
 Arrays are batched over (event, ticker) pairs: shape ``(P, L)`` for P pairs and
 L days, with NaN for a missing observation. Nothing here knows about pandas,
-calendars or files.
+calendars or files. The normal-return models live in :mod:`backtest.models`.
 
 References
 ----------
@@ -10,8 +10,26 @@ MacKinlay, A. C. (1997). Event studies in economics and finance. *Journal of
     Economic Literature* 35(1), 13-39.
 Campbell, J. Y., Lo, A. W., MacKinlay, A. C. (1997). *The Econometrics of
     Financial Markets*, ch. 4. Princeton University Press.
+Brown, S. J., Warner, J. B. (1980). Measuring security price performance.
+    *Journal of Financial Economics* 8(3), 205-258.
 Brown, S. J., Warner, J. B. (1985). Using daily stock returns: the case of event
     studies. *Journal of Financial Economics* 14(1), 3-31.
+Patell, J. M. (1976). Corporate forecasts of earnings per share and stock price
+    behavior. *Journal of Accounting Research* 14(2), 246-276.
+Boehmer, E., Musumeci, J., Poulsen, A. B. (1991). Event-study methodology under
+    conditions of event-induced variance. *JFE* 30(2), 253-272.
+Kolari, J. W., Pynnonen, S. (2010). Event study testing with cross-sectional
+    correlation of abnormal returns. *Review of Financial Studies* 23(11), 3996-4025.
+Corrado, C. J. (1989). A nonparametric test for abnormal security-price
+    performance in event studies. *JFE* 23(2), 385-395.
+Corrado, C. J., Zivney, T. L. (1992). The specification and power of the sign
+    test in event study hypothesis tests using daily stock returns. *JFQA* 27(3).
+Cowan, A. R. (1992). Nonparametric event study tests. *Review of Quantitative
+    Finance and Accounting* 2(4), 343-358.
+Campbell, C. J., Wasley, C. E. (1993). Measuring security price performance
+    using daily NASDAQ returns. *JFE* 33(1), 73-92.
+Wilcoxon, F. (1945). Individual comparisons by ranking methods. *Biometrics
+    Bulletin* 1(6), 80-83.
 """
 
 from __future__ import annotations
@@ -20,80 +38,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
-
-
-@dataclass(frozen=True)
-class MarketModelFit:
-    """OLS fit of ``R_it = alpha_i + beta_i R_mt + e_it`` for each pair (arrays of shape (P,))."""
-
-    alpha: np.ndarray
-    beta: np.ndarray
-    sigma2: np.ndarray  # residual variance s^2 with n - 2 degrees of freedom
-    n: np.ndarray  # estimation observations used
-    x_mean: np.ndarray  # mean market return over the estimation window
-    x_ss: np.ndarray  # sum of squared deviations of the market return
-
-
-def fit_market_model(y: np.ndarray, x: np.ndarray) -> MarketModelFit:
-    """Batched OLS market model over estimation windows.
-
-    For pair i with estimation days t = 1..n (days where both the stock and the
-    market return exist)::
-
-        beta_i  = sum (x_t - x̄)(y_t - ȳ) / sum (x_t - x̄)^2
-        alpha_i = ȳ - beta_i x̄
-        s_i^2   = sum (y_t - alpha_i - beta_i x_t)^2 / (n - 2)
-
-    MacKinlay (1997), Sec. 4 (the market model); Campbell-Lo-MacKinlay (1997),
-    Sec. 4.4. ``y`` and ``x`` are ``(P, L)`` with NaN gaps.
-    """
-    mask = np.isfinite(y) & np.isfinite(x)
-    n = mask.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        yz, xz = np.where(mask, y, 0.0), np.where(mask, x, 0.0)
-        x_mean = xz.sum(axis=1) / n
-        y_mean = yz.sum(axis=1) / n
-        dx = np.where(mask, x - x_mean[:, None], 0.0)
-        dy = np.where(mask, y - y_mean[:, None], 0.0)
-        x_ss = (dx * dx).sum(axis=1)
-        beta = (dx * dy).sum(axis=1) / x_ss
-        alpha = y_mean - beta * x_mean
-        resid = np.where(mask, y - alpha[:, None] - beta[:, None] * x, 0.0)
-        sigma2 = (resid * resid).sum(axis=1) / (n - 2)
-    return MarketModelFit(alpha, beta, sigma2, n, x_mean, x_ss)
-
-
-def abnormal_returns(y: np.ndarray, x: np.ndarray, fit: MarketModelFit) -> np.ndarray:
-    """``AR_it = R_it - alpha_i - beta_i R_mt`` (MacKinlay 1997, eq. 7)."""
-    return y - fit.alpha[:, None] - fit.beta[:, None] * x
-
-
-def prediction_error_variance(x: np.ndarray, fit: MarketModelFit) -> np.ndarray:
-    """Variance of each event-window AR, estimation error included.
-
-    ``Var(AR_it) = s_i^2 [1 + 1/n + (R_mt - x̄)^2 / sum (R_m - x̄)^2]``
-    (MacKinlay 1997, eq. 8, with sigma_m^2 written as a sum of squares;
-    Campbell-Lo-MacKinlay 1997, Sec. 4.4.2).
-    """
-    return fit.sigma2[:, None] * (1.0 + 1.0 / fit.n[:, None]
-                                  + (x - fit.x_mean[:, None]) ** 2 / fit.x_ss[:, None])
-
-
-def car_variance(x_window: np.ndarray, fit: MarketModelFit) -> np.ndarray:
-    """Variance of a CAR over K days, including the covariance of its ARs.
-
-    The ARs of one pair share the estimated (alpha, beta), so they are
-    correlated; summing ``V = s^2 (I + X*(X'X)^-1 X*')`` over the window gives::
-
-        Var(CAR_i) = s_i^2 [K + K^2/n + (sum_t (R_mt - x̄))^2 / sum (R_m - x̄)^2]
-
-    Campbell-Lo-MacKinlay (1997), Sec. 4.4.3 (``gamma' V_i gamma`` with gamma a
-    vector of ones). MacKinlay (1997, eq. 10) gives its large-L limit ``K s^2``.
-    ``x_window`` is ``(P, K)``.
-    """
-    k = x_window.shape[1]
-    dev = (x_window - fit.x_mean[:, None]).sum(axis=1)
-    return fit.sigma2 * (k + k * k / fit.n + dev * dev / fit.x_ss)
 
 
 def t_pvalue(t: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
@@ -138,3 +82,273 @@ def cross_sectional_test(values: np.ndarray, axis: int = 0, level: float = 0.95)
     small = n < 2
     t, p, half = (np.where(small, np.nan, a) for a in (t, p, half))
     return CrossSection(n, mean, sd, t, p, mean - half, mean + half)
+
+
+# --------------------------------------------------------------------------------------
+# Test statistics across pairs. Inputs for one group and one window of K days:
+#   car (N,)          CAR of each pair over the window
+#   car_var (N,)      its variance from the pair's model (see backtest.models.window_variance)
+#   dof (N,)          residual degrees of freedom of each pair's model
+#   est_ar (N, L)     estimation-window ARs (residuals), aligned on relative day, NaN gaps
+#   all_ar (N, T)     estimation + event-window ARs, aligned on relative day (rank tests)
+#   window (K,)       column indices of the window's days inside all_ar
+# Every function returns (statistic, two-sided p-value).
+# --------------------------------------------------------------------------------------
+
+
+def _normal_p(z):
+    return 2.0 * sps.norm.sf(np.abs(z))
+
+
+def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
+    """Mean over finite values; NaN (without a warning) where there are none."""
+    count = np.isfinite(a).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.nansum(a, axis=axis) / count, np.nan)
+
+
+def csect_t(car: np.ndarray) -> tuple[float, float]:
+    """Cross-sectional t: ``mean(CAR) / (sd(CAR) / sqrt(N))``, Student-t with N - 1 df.
+
+    Brown and Warner (1985); MacKinlay (1997), Sec. 5. Robust to
+    event-induced variance; assumes independent pairs.
+    """
+    car = car[np.isfinite(car)]
+    n = car.size
+    if n < 2 or car.std(ddof=1) == 0:
+        return np.nan, np.nan
+    t = car.mean() / (car.std(ddof=1) / np.sqrt(n))
+    return float(t), float(t_pvalue(t, n - 1))
+
+
+def bw1980_cda_t(car: np.ndarray, est_ar: np.ndarray, k: int) -> tuple[float, float]:
+    """Brown-Warner crude dependence adjustment: ``CAAR / (sqrt(K) S(AAR))``.
+
+    ``S(AAR)`` is the standard deviation (ddof 1) of the time series of the mean
+    estimation-window AR across the pairs, ``AAR_s = mean_i AR_is``, so any
+    cross-sectional correlation of the ARs is inside it. Student-t with
+    (estimation days - 1) df. Brown and Warner (1980), Sec. 3; (1985), Sec. 3.
+    """
+    keep = np.isfinite(car)
+    if keep.sum() < 1:
+        return np.nan, np.nan
+    aar = _nanmean(est_ar[keep], axis=0)
+    aar = aar[np.isfinite(aar)]
+    if aar.size < 3:
+        return np.nan, np.nan
+    s = aar.std(ddof=1)
+    t = car[keep].mean() / (np.sqrt(k) * s)
+    return float(t), float(t_pvalue(t, aar.size - 1))
+
+
+def bw1985_t(car: np.ndarray, car_var: np.ndarray) -> tuple[float, float]:
+    """Portfolio test assuming cross-sectional independence (Brown and Warner 1985, Sec. 3).
+
+    ``t = CAAR / (sqrt(sum_i Var(CAR_i)) / N)`` with each pair's own model
+    variance; compared with the standard normal.
+    """
+    keep = np.isfinite(car) & np.isfinite(car_var)
+    n = keep.sum()
+    if n < 1:
+        return np.nan, np.nan
+    z = car[keep].mean() / (np.sqrt(car_var[keep].sum()) / n)
+    return float(z), float(_normal_p(z))
+
+
+def standardized(car: np.ndarray, car_var: np.ndarray) -> np.ndarray:
+    """Standardized CAR ``SCAR_i = CAR_i / sqrt(Var(CAR_i))`` (Patell 1976; BMP 1991)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return car / np.sqrt(car_var)
+
+
+def patell_z(car: np.ndarray, car_var: np.ndarray, dof: np.ndarray) -> tuple[float, float]:
+    """Patell (1976) Z: ``sum_i SCAR_i / sqrt(sum_i df_i / (df_i - 2))``, standard normal.
+
+    Each SCAR is Student-t with ``df_i`` = estimation days - parameters, whose
+    variance is ``df_i / (df_i - 2)`` (``(M_i - 2)/(M_i - 4)`` for the market
+    model in Patell's notation).
+    """
+    scar = standardized(car, car_var)
+    keep = np.isfinite(scar) & (dof > 2)
+    if keep.sum() < 1:
+        return np.nan, np.nan
+    z = scar[keep].sum() / np.sqrt((dof[keep] / (dof[keep] - 2.0)).sum())
+    return float(z), float(_normal_p(z))
+
+
+def bmp_t(car: np.ndarray, car_var: np.ndarray) -> tuple[float, float]:
+    """Boehmer-Musumeci-Poulsen (1991) standardized cross-sectional test.
+
+    ``t = mean(SCAR) / (sd(SCAR) / sqrt(N))``, Student-t with N - 1 df: Patell's
+    standardization, with the variance taken from the cross-section so that
+    event-induced variance does not inflate it.
+    """
+    return csect_t(standardized(car, car_var))
+
+
+def mean_cross_correlation(resid: np.ndarray, sigma2: np.ndarray, days: np.ndarray,
+                           n_days: int) -> float:
+    """Average cross-correlation of estimation residuals, for Kolari-Pynnonen (2010).
+
+    Residuals are standardized by each pair's own ``s_i``, ``u_it = e_it / s_i``,
+    and placed on calendar day indices ``days`` (same shape as ``resid``). On
+    each calendar day t, ``(sum_i u_it)^2 - sum_i u_it^2`` is the sum of the
+    cross-products of the pairs present that day; summing over days and
+    dividing by the number of such (i, j, t) triples gives the average pairwise
+    correlation, weighted by the days two pairs share, in O(P L) rather than
+    O(P^2 L). Pairs that share no day contribute nothing; if none do, 0.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = resid / np.sqrt(sigma2)[:, None]
+    ok = np.isfinite(u)
+    idx = days[ok].astype(np.int64)
+    s1 = np.bincount(idx, weights=u[ok], minlength=n_days)
+    s2 = np.bincount(idx, weights=u[ok] ** 2, minlength=n_days)
+    cnt = np.bincount(idx, minlength=n_days).astype("float64")
+    pairs = (cnt * cnt - cnt).sum()
+    if pairs <= 0:
+        return 0.0
+    return float((s1 * s1 - s2).sum() / pairs)
+
+
+def kp_adjustment(n: int, rbar: float) -> float:
+    """Kolari-Pynnonen factor ``sqrt((1 - r) / (1 + (N - 1) r))`` for the BMP statistic."""
+    rbar = min(max(rbar, -1.0 / max(n - 1, 1) + 1e-12), 1.0 - 1e-12)
+    return float(np.sqrt((1.0 - rbar) / (1.0 + (n - 1) * rbar)))
+
+
+def kp_bmp_t(car: np.ndarray, car_var: np.ndarray, rbar: float) -> tuple[float, float]:
+    """Kolari and Pynnonen (2010) adjusted BMP: ``t_BMP sqrt((1 - r̄) / (1 + (N - 1) r̄))``.
+
+    r̄ is the average cross-correlation of the estimation residuals
+    (:func:`mean_cross_correlation`). With clustered event days (one headline,
+    several tickers) the plain BMP test over-rejects; this one does not.
+    Compared with Student-t on N - 1 df.
+    """
+    t, _ = bmp_t(car, car_var)
+    n = int(np.isfinite(standardized(car, car_var)).sum())
+    if not np.isfinite(t):
+        return np.nan, np.nan
+    t_adj = t * kp_adjustment(n, rbar)
+    return float(t_adj), float(t_pvalue(t_adj, n - 1))
+
+
+def kp_patell_z(car: np.ndarray, car_var: np.ndarray, dof: np.ndarray, rbar: float
+                ) -> tuple[float, float]:
+    """Kolari and Pynnonen (2010) adjusted Patell: ``Z_Patell / sqrt(1 + (N - 1) r̄)``."""
+    z, _ = patell_z(car, car_var, dof)
+    n = int((np.isfinite(standardized(car, car_var)) & (dof > 2)).sum())
+    if not np.isfinite(z):
+        return np.nan, np.nan
+    rbar = min(max(rbar, -1.0 / max(n - 1, 1) + 1e-12), 1.0 - 1e-12)
+    z_adj = z / np.sqrt(1.0 + (n - 1) * rbar)
+    return float(z_adj), float(_normal_p(z_adj))
+
+
+def _standardized_ranks(all_ar: np.ndarray) -> np.ndarray:
+    """``U_it = rank(AR_it) / (1 + T_i)`` over each pair's non-missing days (Corrado-Zivney 1992)."""
+    out = np.full(all_ar.shape, np.nan)
+    ok = np.isfinite(all_ar)
+    ranks = sps.rankdata(np.where(ok, all_ar, np.inf), axis=1, method="average")
+    t_i = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[ok] = (ranks / (1.0 + t_i[:, None]))[ok]
+    return out
+
+
+def corrado_rank_z(all_ar: np.ndarray, window: np.ndarray) -> tuple[float, float]:
+    """Corrado (1989) rank test, standardized ranks of Corrado and Zivney (1992).
+
+    ``Ū_t = mean_i (U_it - 1/2)`` for each relative day t of the estimation and
+    event windows; ``S_U = sqrt(mean_t Ū_t^2)``; for a window of K days
+    ``z = sum_{t in window} Ū_t / (sqrt(K) S_U)`` (the multi-day form of Cowan
+    1992 and Campbell and Wasley 1993). Standard normal.
+    """
+    u = _standardized_ranks(all_ar) - 0.5
+    ubar = _nanmean(u, axis=0)
+    ubar_all = ubar[np.isfinite(ubar)]
+    if ubar_all.size < 3 or np.isnan(ubar[window]).any():
+        return np.nan, np.nan
+    s = np.sqrt(np.mean(ubar_all ** 2))
+    z = ubar[window].sum() / (np.sqrt(len(window)) * s)
+    return float(z), float(_normal_p(z))
+
+
+def cz_sign_z(all_ar: np.ndarray, window: np.ndarray) -> tuple[float, float]:
+    """Corrado and Zivney (1992) sign test.
+
+    ``G_it = sign(U_it - median_t U_it)``; daily ``g_t = sum_i G_it / sqrt(N_t)``;
+    ``S_G = sqrt(mean_t g_t^2)`` over the estimation and event days; for a
+    window ``z = sum_{t in window} g_t / (sqrt(K) S_G)``. Standard normal.
+    """
+    u = _standardized_ranks(all_ar)
+    g = np.sign(u - np.nanmedian(u, axis=1, keepdims=True))
+    n_t = np.isfinite(g).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gt = np.nansum(g, axis=0) / np.sqrt(n_t)
+    gt = np.where(n_t > 0, gt, np.nan)
+    g_all = gt[np.isfinite(gt)]
+    if g_all.size < 3 or np.isnan(gt[window]).any():
+        return np.nan, np.nan
+    s = np.sqrt(np.mean(g_all ** 2))
+    z = gt[window].sum() / (np.sqrt(len(window)) * s)
+    return float(z), float(_normal_p(z))
+
+
+def generalized_sign_z(car: np.ndarray, est_ar: np.ndarray) -> tuple[float, float]:
+    """Generalized sign test (Cowan 1992).
+
+    ``p̂ = mean_i (share of pair i's estimation ARs > 0)``; with w pairs whose
+    CAR is positive out of N, ``z = (w - N p̂) / sqrt(N p̂ (1 - p̂))``. Standard normal.
+    """
+    keep = np.isfinite(car)
+    n = keep.sum()
+    if n < 1:
+        return np.nan, np.nan
+    est = est_ar[keep]
+    frac = (est > 0).sum(axis=1) / np.isfinite(est).sum(axis=1)
+    p = float(np.mean(frac))
+    if not 0 < p < 1:
+        return np.nan, np.nan
+    w = (car[keep] > 0).sum()
+    z = (w - n * p) / np.sqrt(n * p * (1 - p))
+    return float(z), float(_normal_p(z))
+
+
+def wilcoxon_signed_rank(car: np.ndarray) -> tuple[float, float]:
+    """Wilcoxon (1945) signed-rank test of CARs around 0 (scipy; exact or normal by N)."""
+    car = car[np.isfinite(car)]
+    if car.size < 2 or np.all(car == 0):
+        return np.nan, np.nan
+    res = sps.wilcoxon(car, alternative="two-sided")
+    return float(res.statistic), float(res.pvalue)
+
+
+def pseudo_event_test(car: np.ndarray, est_ar: np.ndarray, cluster: np.ndarray, k: int,
+                      draws: int, rng: np.random.Generator) -> tuple[float, float]:
+    """Random pseudo-event-date test of the mean CAR, keeping clusters intact.
+
+    Under the null, day 0 could have been any day of the estimation window.
+    Each draw picks one random start per cluster (pairs that share a news day
+    share the draw, so their cross-correlation is kept) and sums each pair's
+    estimation ARs over K days from it; the mean over pairs gives one null
+    value. Returns ``(observed - mean(null)) / sd(null)`` and the two-sided
+    empirical p-value ``(1 + #{|null - m| >= |obs - m|}) / (draws + 1)``
+    (Brown and Warner 1980, simulation design; Davison and Hinkley 1997, ch. 4).
+    """
+    keep = np.isfinite(car)
+    n = keep.sum()
+    length = est_ar.shape[1]
+    if n < 1 or draws < 1 or length < k:
+        return np.nan, np.nan
+    est = np.where(np.isfinite(est_ar[keep]), est_ar[keep], 0.0)
+    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(est, axis=1)], axis=1)
+    _, cl = np.unique(cluster[keep], return_inverse=True)
+    starts = rng.integers(0, length - k + 1, size=(draws, cl.max() + 1))
+    s = starts[:, cl]  # (draws, n)
+    rows = np.arange(n)[None, :]
+    null = (cs[rows, s + k] - cs[rows, s]).mean(axis=1)
+    obs = car[keep].mean()
+    m, sd = null.mean(), null.std(ddof=1)
+    p = (1 + np.sum(np.abs(null - m) >= abs(obs - m))) / (draws + 1)
+    return float((obs - m) / sd) if sd > 0 else np.nan, float(p)

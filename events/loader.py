@@ -32,13 +32,25 @@ from events.model import (DIRECTIONS, LABELS, ROLES, SESSIONS, Calendar, Event, 
                           Sentiment)
 
 TOP_KEYS = {"name", "description", "events"}
-EVENT_KEYS = {"id", "timestamp", "date", "session", "headline", "source", "sentiment", "tickers"}
+EVENT_KEYS = {"id", "timestamp", "date", "session", "headline", "source", "sentiment", "tickers",
+              "tags"}
 SENTIMENT_KEYS = {"label", "score"}
 TICKER_KEYS = {"ticker", "role", "direction"}
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping and of each of its keys."""
+    """SafeLoader that remembers the line of every mapping and of each of its keys.
+
+    Dates and timestamps are left as text (the timestamp resolver is removed), so
+    an impossible date such as 2025-02-30 is refused by our own parser, with its
+    line, instead of crashing inside PyYAML.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers
+                if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
     def construct_mapping(self, node, deep=False):
         mapping = super().construct_mapping(node, deep=deep)
@@ -76,6 +88,8 @@ def load_calendar(path: str | Path) -> Calendar:
         doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if mark is not None and exc.context_mark is not None and mark.line >= text.count("\n"):
+            mark = exc.context_mark  # hit the end of the file: point at what was left open
         line = mark.line + 1 if mark else None
         raise InputError(f"malformed YAML: {exc.problem or exc.context}", path=shown,
                          line=line) from None
@@ -155,8 +169,31 @@ def _parse_event(item: Any, i: int, path: str) -> Event:
     timestamp, date, session = _parse_time(item, path, where)
     sentiment = _parse_sentiment(item, path, where)
     tickers = _parse_tickers(item, path, where)
+    tags = _parse_tags(item, path, where)
     return Event(id=event_id, headline=headline, source=source, sentiment=sentiment,
-                 tickers=tickers, timestamp=timestamp, date=date, session=session, line=line)
+                 tickers=tickers, timestamp=timestamp, date=date, session=session, tags=tags,
+                 line=line)
+
+
+def _parse_tags(item: dict, path: str, where: str) -> dict[str, str]:
+    """Optional user columns, ``tags: {sector: semis}``: usable as study groupings."""
+    raw = item.get("tags")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InputError("must be a mapping of names to values", path=path,
+                         line=_line(item, "tags"), field=f"{where}.tags")
+    reserved = {"event_id", "ticker", "role", "label", "direction", "score", "day0", "pos0"}
+    out = {}
+    for key, value in raw.items():
+        if key in ("__line__", "__lines__"):
+            continue
+        if key in reserved or isinstance(value, (dict, list)):
+            why = "is a reserved column" if key in reserved else "must be a plain value"
+            raise InputError(f"tag {key!r} {why}", path=path, line=_line(raw, key),
+                             field=f"{where}.tags.{key}")
+        out[str(key)] = str(value)
+    return out
 
 
 def _parse_time(item: dict, path: str, where: str):
@@ -167,7 +204,7 @@ def _parse_time(item: dict, path: str, where: str):
     if has_ts:
         raw = item["timestamp"]
         try:
-            ts = pd.Timestamp(raw)
+            ts = pd.Timestamp(raw.strip() if isinstance(raw, str) else raw)
         except (ValueError, TypeError):
             raise InputError(f"not a timestamp: {raw!r}", path=path,
                              line=_line(item, "timestamp"), field=f"{where}.timestamp") from None

@@ -57,6 +57,7 @@ class Event:
     timestamp: pd.Timestamp | None = None
     date: dt.date | None = None
     session: str | None = None
+    tags: dict[str, str] = field(default_factory=dict, compare=False)  # user columns
     line: int | None = field(default=None, compare=False)  # line in the source file
 
     @property

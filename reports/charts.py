@@ -87,11 +87,11 @@ def car_lines_chart(ar: pd.DataFrame, event_id: str, headline: str = "") -> Figu
     ends = []
     for k, (ticker, rows) in enumerate(sub.groupby("ticker", sort=True)):
         role = rows["role"].iloc[0]
-        line, = ax.plot(rows["rel_day"], rows["car"], ROLE_STYLES.get(role, "-"), marker="o",
+        line, = ax.plot(rows["rel_day"], rows["cum_ar"], ROLE_STYLES.get(role, "-"), marker="o",
                         ms=3, lw=1.6, color=palette[k % len(palette)], label=f"{ticker} ({role})")
-        last = rows.dropna(subset=["car"]).tail(1)
+        last = rows.dropna(subset=["cum_ar"]).tail(1)
         if len(last):
-            ends.append([last["car"].iloc[0], last["rel_day"].iloc[0], ticker, line.get_color()])
+            ends.append([last["cum_ar"].iloc[0], last["rel_day"].iloc[0], ticker, line.get_color()])
     _label_line_ends(ax, ends)
     ax.axvline(0, color="black", lw=1)
     ax.axhline(0, color="black", lw=0.6, alpha=0.6)

@@ -44,6 +44,23 @@ def _table(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 4) 
                      for row in frame.itertuples(index=False)]}
 
 
+def _tests_table(tests: pd.DataFrame, windows) -> dict:
+    """One row per (group, CAR window): N, mean CAR, the headline statistic first, then the rest."""
+    t = tests[(tests["n"] >= 2)]
+    t = t[[(s, e) in set(windows) for s, e in zip(t["window_start"], t["window_end"])]]
+    rows = []
+    for (group, s, e), sub in t.groupby(["group", "window_start", "window_end"], sort=False):
+        head = sub[sub["headline"]].iloc[0]
+        cells = {"group": group, "window": f"({s:+d}, {e:+d})", "N": str(int(head["n"])),
+                 "mean CAR": f"{head['mean']:.2%}",
+                 "headline": f"{head['statistic']} {head['value']:.2f} (p={head['p_value']:.3f})"}
+        for r in sub.itertuples():
+            cells[r.statistic] = "" if pd.isna(r.value) else f"{r.value:.2f} (p={r.p_value:.3f})"
+        rows.append(cells)
+    frame = pd.DataFrame(rows)
+    return {"columns": list(frame.columns), "rows": frame.fillna("").values.tolist()}
+
+
 def render_report(out: Path, meta: dict, calendar, study=None, run=None) -> Path:
     """Write ``index.html`` and the chart PNGs into ``out``; return the HTML path."""
     out = Path(out)
@@ -54,8 +71,7 @@ def render_report(out: Path, meta: dict, calendar, study=None, run=None) -> Path
         headline = calendar.get(seed).headline if seed else ""
         images["car_lines"] = _png(charts.car_lines_chart(study.ar, seed, headline),
                                    out / "car_seed_event.png")
-        tests = study.tests.query("n >= 2")
-        sections["tests"] = _table(tests, percent=("mean_car", "sd", "ci_lo", "ci_hi"))
+        sections["tests"] = _tests_table(study.tests, study.config.car_windows)
         seed_car = study.car[study.car["event_id"] == seed].drop(columns=["event_id"])
         sections["seed_car"] = _table(seed_car, percent=("car", "car_se"))
         sections["config"] = study.settings()

@@ -45,7 +45,7 @@ def test_demo_writes_html_with_sections_and_images(demo_dir):
 def test_demo_tables_show_the_seed_event(demo_dir):
     """The demo's tables carry the seed event and the CRWV skip."""
     car = (demo_dir / "car.csv").read_text()
-    assert "openai-miss-2026-04-28,ORCL,partner,bearish,0,0," in car
+    assert "openai-miss-2026-04-28,ORCL,partner,0,0," in car
     skipped = (demo_dir / "skipped.csv").read_text()
     assert "oracle-rpo-2025-09-09,CRWV,insufficient estimation data" in skipped
     for name in ("ar.csv", "caar.csv", "tests.csv", "timing.csv", "trades.csv", "equity.csv",

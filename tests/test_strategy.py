@@ -11,7 +11,7 @@ from backtest.simulate import Costs, simulate
 from events import parse_calendar
 from events.timing import event_timing
 from strategies import StrategyContext, get_strategy, intents_frame
-from tests.conftest import make_panel, sessions
+from panels import make_panel, sessions
 
 IDX = sessions("2025-03-03", 8)  # Mon 2025-03-03 .. Wed 2025-03-12, no holidays
 
