@@ -21,18 +21,25 @@ __all__ = ["Costs", "PricePanel", "PriceStore", "StudyConfig", "StudyResult", "r
            "study"]
 
 
-def study(calendar="openai", prices: PricePanel | None = None, **config) -> StudyResult:
+def study(calendar="openai", prices: PricePanel | None = None, factor_data=None, **config
+          ) -> StudyResult:
     """Event study of ``calendar`` (a Calendar, a YAML path or a bundled name).
 
-    ``config`` takes the fields of :class:`StudyConfig` (market, estimation_length,
-    gap, event_window, car_windows, min_estimation_obs, group_by).
+    ``config`` takes the fields of :class:`StudyConfig` (model, market, factors,
+    returns, estimation_length, gap, event_window, car_windows,
+    min_estimation_obs, exclude_other_events, group_by, pseudo_draws, seed).
+    ``prices`` replaces the price store; ``factor_data`` is a factor-return frame
+    (:func:`backtest.csvdata.load_factor_csv`) for ``model="factors"``.
     """
     from backtest.runner import load_panel, resolve_calendar
 
     cal = resolve_calendar(calendar)
     cfg = StudyConfig(**config)
-    panel = prices if prices is not None else load_panel(cal, cfg.market)
-    return run_study(cal, panel, cfg)
+    if prices is None:
+        prices = load_panel(cal, cfg.market)
+        if cfg.model == "factors" and factor_data is None and cfg.factors:
+            prices = load_panel(cal, cfg.market, extra=cfg.factors)
+    return run_study(cal, prices, cfg, factor_data)
 
 
 def run(calendar="openai", strategy: str = "short_partners_on_bad_news",

@@ -21,8 +21,21 @@ DEFAULT_OUT = Path("reports")
 
 
 def _study_options(p: argparse.ArgumentParser) -> None:
+    from backtest.models import MODELS  # light module: numpy only
+
     g = p.add_argument_group("event study")
+    g.add_argument("--model", default="market", choices=MODELS,
+                   help="normal-return model (default market)")
     g.add_argument("--market", default="SPY", help="benchmark ticker (default SPY)")
+    g.add_argument("--factors", default="", metavar="T1,T2",
+                   help="tickers used as factors by --model factors (e.g. SPY,SMH)")
+    g.add_argument("--factors-csv", type=Path, metavar="FILE",
+                   help="factor returns CSV for --model factors (date column, factor "
+                        "columns, optional RF; see README)")
+    g.add_argument("--factor-units", choices=("decimal", "percent"), default="decimal",
+                   help="units of --factors-csv values (Kenneth French files: percent)")
+    g.add_argument("--returns", choices=("simple", "log"), default="simple",
+                   help="return type (default simple)")
     g.add_argument("--estimation", type=int, default=250, metavar="L",
                    help="estimation window length in sessions (default 250)")
     g.add_argument("--gap", type=int, default=10,
@@ -31,6 +44,16 @@ def _study_options(p: argparse.ArgumentParser) -> None:
                    help="event window in sessions relative to day 0 (default -5 10)")
     g.add_argument("--min-obs", type=int, default=120,
                    help="minimum estimation returns for a pair (default 120)")
+    g.add_argument("--car-window", type=int, nargs=2, action="append", metavar=("S", "E"),
+                   help="CAR window, repeatable (default: -1 1, 0 0, 0 1, 0 5, 2 10, -5 10)")
+    g.add_argument("--group-by", default="label,role", metavar="COLS",
+                   help="CAAR/test groups: any of role, label, direction, event_id, ticker "
+                        "or an event tag, comma-separated ('' for all pairs only)")
+    g.add_argument("--keep-other-events", action="store_true",
+                   help="keep other events' windows inside a ticker's estimation window")
+    g.add_argument("--pseudo-draws", type=int, default=999,
+                   help="draws of the random pseudo-event-date test (0: off)")
+    g.add_argument("--seed", type=int, default=20260428, help="seed of the pseudo-event draws")
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -44,6 +67,12 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="output folder (default reports/<run-name>)")
+    p.add_argument("--prices", type=Path, metavar="FILE.csv",
+                   help="use your own prices (long or wide CSV; see README) instead of the store")
+    p.add_argument("--drop-non-sessions", action="store_true",
+                   help="drop --prices rows dated on weekends/holidays instead of refusing")
+    p.add_argument("--roll-non-sessions", action="store_true",
+                   help="roll 'during_session' events dated on a non-session to the next open")
     p.add_argument("--offline", action="store_true", help="never touch the network")
     p.add_argument("--cache-dir", type=Path, help="price cache (default $BACKTEST_CACHE_DIR "
                    "or ~/.cache/event-backtester)")
@@ -88,25 +117,41 @@ def _dispatch(args: argparse.Namespace) -> Path:
     from backtest.study import StudyConfig
     from strategies import get_strategy
 
+    from backtest.csvdata import load_factor_csv, read_price_csv
+
     store = PriceStore(cache_dir=args.cache_dir, offline=args.offline)
+    panel, notes = (read_price_csv(args.prices, args.drop_non_sessions) if args.prices
+                    else (None, []))
+    for note in notes:
+        print(f"backtest: warning: {note}", file=sys.stderr)
+    common = {"store": store, "panel": panel, "seed_event": args.event}
     if args.command == "demo":
         strategy = get_strategy("short_partners_on_bad_news")
         out = args.out or DEFAULT_OUT / "demo"
-        return run_job("openai", out, strategy=strategy, store=store, seed_event=args.event,
+        return run_job("openai", out, strategy=strategy, **common,
                        title="Demo: OpenAI compute-chain news, study and short-partners strategy")
-    calendar = resolve_calendar(args.calendar)
-    config = StudyConfig(market=args.market.upper(), estimation_length=args.estimation,
-                         gap=args.gap, event_window=tuple(args.window),
-                         min_estimation_obs=args.min_obs)
+    calendar = resolve_calendar(args.calendar, roll_non_sessions=args.roll_non_sessions)
+    windows = tuple(tuple(w) for w in args.car_window) if args.car_window else None
+    config = StudyConfig(
+        model=args.model, market=args.market.upper(),
+        factors=tuple(t.strip().upper() for t in args.factors.split(",") if t.strip()),
+        returns=args.returns, estimation_length=args.estimation, gap=args.gap,
+        event_window=tuple(args.window), min_estimation_obs=args.min_obs,
+        exclude_other_events=not args.keep_other_events,
+        group_by=tuple(g.strip() for g in args.group_by.split(",") if g.strip()),
+        pseudo_draws=args.pseudo_draws, seed=args.seed,
+        **({"car_windows": windows} if windows else {}))
+    factor_data = (load_factor_csv(args.factors_csv, args.factor_units) if args.factors_csv
+                   else None)
     if args.command == "study":
         out = args.out or DEFAULT_OUT / f"study-{calendar.name}"
-        return run_job(calendar, out, config=config, store=store, seed_event=args.event,
+        return run_job(calendar, out, config=config, factor_data=factor_data, **common,
                        title=f"Event study: {calendar.name}")
     strategy = get_strategy(args.strategy, **_params(args.param))
     costs = Costs(fees=args.fees, fixed_fees=args.fixed_fees, slippage=args.slippage)
     out = args.out or DEFAULT_OUT / f"run-{calendar.name}-{strategy.name}"
-    return run_job(calendar, out, strategy=strategy, config=config, costs=costs, store=store,
-                   seed_event=args.event, title=f"{strategy.name} on {calendar.name}")
+    return run_job(calendar, out, strategy=strategy, config=config, costs=costs,
+                   factor_data=factor_data, **common, title=f"{strategy.name} on {calendar.name}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,21 +40,22 @@ class StrategyRun:
     metrics: dict = field(default_factory=dict)
 
 
-def resolve_calendar(calendar: str | Path | Calendar) -> Calendar:
+def resolve_calendar(calendar: str | Path | Calendar, roll_non_sessions: bool = False
+                     ) -> Calendar:
     """A Calendar, a path to a YAML file, or the name of a bundled calendar ("openai")."""
     if isinstance(calendar, Calendar):
         return calendar
     path = Path(calendar)
     if not path.exists() and path.suffix == "" and bundled_calendar_path(str(calendar)).exists():
         path = bundled_calendar_path(str(calendar))
-    return load_calendar(path)
+    return load_calendar(path, roll_non_sessions=roll_non_sessions)
 
 
-def load_panel(calendar: Calendar, market: str = "SPY", store: PriceStore | None = None
-               ) -> PricePanel:
-    """Prices for every ticker of the calendar plus the market benchmark."""
+def load_panel(calendar: Calendar, market: str = "SPY", store: PriceStore | None = None,
+               extra: tuple[str, ...] = ()) -> PricePanel:
+    """Prices for every ticker of the calendar, the market benchmark and ``extra`` tickers."""
     store = store or PriceStore()
-    return store.load([*calendar.tickers, market])
+    return store.load([*calendar.tickers, market, *extra])
 
 
 def run_strategy(calendar: Calendar, panel: PricePanel, strategy: Strategy,
@@ -115,15 +116,20 @@ def write_strategy(run: StrategyRun, out: Path) -> None:
 def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool = True,
             strategy: Strategy | None = None, config: StudyConfig | None = None,
             costs: Costs | None = None, store: PriceStore | None = None,
+            panel: PricePanel | None = None, factor_data: pd.DataFrame | None = None,
             seed_event: str | None = None, title: str | None = None) -> Path:
-    """Run a study and/or a strategy on a calendar and write results plus the HTML report."""
+    """Run a study and/or a strategy on a calendar and write results plus the HTML report.
+
+    ``panel`` replaces the price store (e.g. prices read from a user's CSV).
+    """
     from reports import render_report  # reports renders; it is only needed here
 
     started = time.time()
     cal = resolve_calendar(calendar)
     config = config or StudyConfig()
-    panel = load_panel(cal, config.market, store)
-    study_result = run_study(cal, panel, config) if do_study else None
+    if panel is None:
+        panel = load_panel(cal, config.market, store, extra=config.factors)
+    study_result = run_study(cal, panel, config, factor_data) if do_study else None
     strategy_run = run_strategy(cal, panel, strategy, costs) if strategy is not None else None
     if seed_event is not None and seed_event not in {e.id for e in cal}:
         raise InputError(f"no event {seed_event!r} in the calendar", field="event")

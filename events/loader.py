@@ -18,6 +18,7 @@ numbers, so every refusal names the file, the line and the field. Format::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 from importlib import resources
@@ -28,6 +29,7 @@ import pandas as pd
 import yaml
 
 from events.errors import InputError
+from events.timing import exchange_calendar
 from events.model import (DIRECTIONS, LABELS, ROLES, SESSIONS, Calendar, Event, LinkedTicker,
                           Sentiment)
 
@@ -66,8 +68,13 @@ def bundled_calendar_path(name: str = "openai") -> Path:
     return Path(str(resources.files("events") / "calendars" / f"{name}.yaml"))
 
 
-def load_calendar(path: str | Path) -> Calendar:
-    """Read and validate a YAML calendar; raise :class:`InputError` on any problem."""
+def load_calendar(path: str | Path, roll_non_sessions: bool = False) -> Calendar:
+    """Read and validate a YAML calendar; raise :class:`InputError` on any problem.
+
+    An event flagged ``during_session`` on a date that is not a session is
+    refused; with ``roll_non_sessions`` it is rolled to the next session's open
+    (as ``before_open`` of that session).
+    """
     path = Path(path)
     shown = str(path)
     try:
@@ -95,11 +102,12 @@ def load_calendar(path: str | Path) -> Calendar:
                          line=line) from None
     except yaml.YAMLError as exc:
         raise InputError(f"malformed YAML: {exc}", path=shown) from None
-    return parse_calendar(doc, path=shown, default_name=path.stem)
+    return parse_calendar(doc, path=shown, default_name=path.stem,
+                          roll_non_sessions=roll_non_sessions)
 
 
-def parse_calendar(doc: Any, *, path: str = "<calendar>", default_name: str = "calendar"
-                   ) -> Calendar:
+def parse_calendar(doc: Any, *, path: str = "<calendar>", default_name: str = "calendar",
+                   roll_non_sessions: bool = False) -> Calendar:
     """Validate an already-parsed YAML document (a mapping with ``events``, or a list)."""
     if doc is None:
         raise InputError("empty calendar: no events", path=path)
@@ -120,9 +128,25 @@ def parse_calendar(doc: Any, *, path: str = "<calendar>", default_name: str = "c
             raise InputError(f"duplicate event id {event.id!r} (first on line {seen[event.id]})",
                              path=path, line=event.line, field=f"events[{i}].id")
         seen[event.id] = event.line
-        events.append(event)
+        events.append(_check_session(event, path, i, roll_non_sessions))
     name = str(doc.get("name") or default_name)
     return Calendar(name=name, events=tuple(events), path=path)
+
+
+def _check_session(event: Event, path: str, i: int, roll: bool) -> Event:
+    """Refuse (or roll) a during-session event dated on a non-session day."""
+    if event.session != "during_session":
+        return event
+    cal = exchange_calendar()
+    day = pd.Timestamp(event.date)
+    if not cal.first_session <= day < cal.last_session or cal.is_session(day):
+        return event
+    if not roll:
+        raise InputError(f"{event.date} is not an XNYS session, so it cannot be 'during_session'; "
+                         f"fix the date or session, or roll it with --roll-non-sessions",
+                         path=path, line=event.line, field=f"events[{i}].date")
+    nxt = cal.date_to_session(day, direction="next").date()
+    return dataclasses.replace(event, date=nxt, session="before_open")
 
 
 def _line(mapping: dict, key: str | None = None) -> int | None:

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -46,8 +47,10 @@ def _table(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 4) 
 
 def _tests_table(tests: pd.DataFrame, windows) -> dict:
     """One row per (group, CAR window): N, mean CAR, the headline statistic first, then the rest."""
-    t = tests[(tests["n"] >= 2)]
-    t = t[[(s, e) in set(windows) for s, e in zip(t["window_start"], t["window_end"])]]
+    wanted = set(windows)
+    in_window = np.array([(s, e) in wanted for s, e in zip(tests["window_start"],
+                                                           tests["window_end"])], dtype=bool)
+    t = tests.loc[in_window & (tests["n"] >= 2).to_numpy()]
     rows = []
     for (group, s, e), sub in t.groupby(["group", "window_start", "window_end"], sort=False):
         head = sub[sub["headline"]].iloc[0]

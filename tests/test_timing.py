@@ -208,3 +208,13 @@ def test_timing_table_of_bundled_calendar():
     stargate = table.set_index("event_id").loc["stargate-2025-01-21"]
     assert pd.isna(stargate["published_utc"])
     assert stargate["first_fill_utc"] == pd.Timestamp("2025-01-22 14:30", tz="UTC")  # 09:30 EST
+
+
+def test_roll_non_sessions_moves_a_holiday_during_session_event_to_the_next_open():
+    """With roll_non_sessions, Good Friday 2026-04-03 'during_session' trades Monday 2026-04-06's open."""
+    from events import parse_calendar
+
+    cal = parse_calendar({"events": [_event(date="2026-04-03", session="during_session")]},
+                         roll_non_sessions=True)
+    t = event_timing(cal.events[0])
+    assert (t.day0, t.first_fill) == (day("2026-04-06"), "open")
