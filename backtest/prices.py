@@ -14,8 +14,11 @@ The store looks for each ticker in order: the snapshot shipped in the package
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -161,30 +164,133 @@ def from_yfinance_frame(raw: pd.DataFrame, tickers: list[str]) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)[COLUMNS]
 
 
+class DownloadError(RuntimeError):
+    """The network source failed (unreachable, timed out, refused): may be retried."""
+
+
 def _yfinance_download(tickers: list[str], start: str | None, end: str | None) -> pd.DataFrame:
     """``yfinance.download`` of split-adjusted OHLCV plus dividends, yfinance's semantics:
     ``start`` inclusive, ``end`` exclusive. Without a start the whole history is
     fetched (yfinance's own default would be one month).
+
+    yfinance logs failures instead of raising; when it returns nothing and
+    recorded errors, they are raised as one :class:`DownloadError`.
     """
+    import logging
+
     import yfinance as yf  # imported here: the offline path never needs it
 
     span = {"period": "max"} if start is None else {"start": start}
     if end is not None:
         span["end"] = end
-    return yf.download(tickers, auto_adjust=False, actions=True, progress=False, threads=False,
-                       group_by="column", **span)
+    logger = logging.getLogger("yfinance")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)  # we report failures ourselves, in one line
+    try:
+        frame = yf.download(tickers, auto_adjust=False, actions=True, progress=False,
+                            threads=False, group_by="column", timeout=20, **span)
+    except Exception as exc:  # noqa: BLE001 - yfinance wraps network errors in many types
+        raise DownloadError(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        logger.setLevel(level)
+    errors = dict(getattr(getattr(yf, "shared", None), "_ERRORS", {}) or {})
+    if (frame is None or frame.empty) and errors:
+        first = next(iter(errors.values()))
+        raise DownloadError(str(first).strip().splitlines()[0])
+    return frame
 
 
-def _atomic_parquet(df: pd.DataFrame, target: Path) -> None:
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    """Write ``data`` to a temp file beside ``target``, fsync, then rename over it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
     try:
-        df.to_parquet(tmp, index=False)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+class PriceCache:
+    """Per-ticker parquet files with a SHA-256 sidecar, written atomically.
+
+    ``<dir>/prices/<TICKER>.parquet`` holds the long schema of :data:`COLUMNS`
+    plus ``source``; ``<TICKER>.parquet.sha256`` its checksum. A file whose
+    checksum is missing or wrong, or that parquet cannot read, is *corrupt*:
+    it is never returned as data (``read`` gives None and the caller rebuilds it).
+    """
+
+    def __init__(self, root: Path):
+        self.dir = Path(root) / "prices"
+
+    def path(self, ticker: str) -> Path:
+        return self.dir / f"{ticker}.parquet"
+
+    def tickers(self) -> list[str]:
+        return sorted(p.name[:-len(".parquet")] for p in self.dir.glob("*.parquet"))
+
+    def status(self, ticker: str) -> str:
+        """'missing', 'ok' or 'corrupt'."""
+        path = self.path(ticker)
+        if not path.exists():
+            return "missing"
+        sidecar = path.with_name(path.name + ".sha256")
+        if not sidecar.exists() or sidecar.read_text().strip() != _sha256(path):
+            return "corrupt"
+        return "ok"
+
+    def read(self, ticker: str) -> pd.DataFrame | None:
+        if self.status(ticker) != "ok":
+            return None
+        try:
+            return pd.read_parquet(self.path(ticker))
+        except Exception:  # noqa: BLE001 - any unreadable file is corrupt
+            return None
+
+    def write(self, ticker: str, frame: pd.DataFrame) -> None:
+        buf = io.BytesIO()
+        frame.reset_index(drop=True).to_parquet(buf, index=False)
+        data = buf.getvalue()
+        path = self.path(ticker)
+        # Data first, checksum second: a crash in between leaves a mismatch, read as corrupt.
+        _atomic_write(path, data)
+        _atomic_write(path.with_name(path.name + ".sha256"),
+                      (hashlib.sha256(data).hexdigest() + "\n").encode())
+
+    def info(self) -> pd.DataFrame:
+        """One row per cached ticker: status, first and last date, rows, source, sha256."""
+        rows = []
+        for ticker in self.tickers():
+            status, frame = self.status(ticker), self.read(ticker)
+            row = {"ticker": ticker, "status": status, "first": None, "last": None, "rows": 0,
+                   "source": "", "sha256": _sha256(self.path(ticker))[:16]}
+            if frame is not None and len(frame):
+                dates = pd.to_datetime(frame["date"])
+                row.update(first=dates.min().date(), last=dates.max().date(), rows=len(frame),
+                           source=str(frame["source"].iloc[0]) if "source" in frame else "")
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["ticker", "status", "first", "last", "rows", "source",
+                                           "sha256"])
+
+
+def _retry(fn, retries: int, backoff: float, sleep=time.sleep):
+    """Call ``fn``; on a network failure retry with exponential backoff, then raise."""
+    for attempt in range(retries + 1):
+        try:
+            return fn()
+        except (DownloadError, ConnectionError, TimeoutError, OSError) as exc:
+            if attempt == retries:
+                raise DownloadError(str(exc) or type(exc).__name__) from None
+            sleep(backoff * 2 ** attempt)
+    raise AssertionError("unreachable")
 
 
 class PriceStore:
@@ -192,58 +298,123 @@ class PriceStore:
 
     Parameters
     ----------
-    cache_dir : where downloaded prices are kept as parquet (one file per ticker).
+    cache_dir : where downloaded prices are kept (default :func:`default_cache_dir`).
     offline : never touch the network; tickers found nowhere locally are an error.
     use_bundled : serve the shipped snapshot first (default True).
     download : the yfinance boundary, ``(tickers, start, end) -> yfinance frame``
         with yfinance's semantics (``end`` exclusive); tests replace it with a
-        fake that returns recorded responses.
+        fake that returns recorded responses or raises.
+    retries, backoff : network retries and the first wait in seconds (doubling).
+    batch : tickers per download call (a progress line shows for several batches).
+    warn : where one-line warnings go (default: stderr).
     """
 
     def __init__(self, cache_dir: str | Path | None = None, offline: bool = False,
                  use_bundled: bool = True,
-                 download: Callable[[list[str], str | None, str | None], pd.DataFrame] | None = None):
+                 download: Callable[[list[str], str | None, str | None], pd.DataFrame] | None = None,
+                 retries: int = 3, backoff: float = 1.0, batch: int = 50,
+                 warn: Callable[[str], None] | None = None, sleep=time.sleep):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.cache = PriceCache(self.cache_dir)
         self.offline = offline
         self.use_bundled = use_bundled
         self._download = download or _yfinance_download
+        self.retries, self.backoff, self.batch = retries, backoff, batch
+        self._warn = warn or (lambda msg: print(f"backtest: warning: {msg}", file=sys.stderr))
+        self._sleep = sleep
 
     @cached_property
     def _bundled(self) -> pd.DataFrame:
         return pd.read_parquet(bundled_path())
 
-    def _cache_file(self, ticker: str) -> Path:
-        return self.cache_dir / "prices" / f"{ticker}.parquet"
+    def _bundled_has(self, ticker: str) -> bool:
+        return self.use_bundled and bool((self._bundled["ticker"] == ticker).any())
+
+    def fetch(self, tickers: Iterable[str], start: str | None = None, end: str | None = None
+              ) -> dict[str, int]:
+        """Download ``tickers`` over ``[start, end]`` and merge them into the cache.
+
+        Returns the rows cached per ticker. Raises :class:`DownloadError` when the
+        network fails after the retries, :class:`InputError` when offline.
+        """
+        wanted = list(dict.fromkeys(t.upper() for t in tickers))
+        if self.offline:
+            raise InputError("cannot download in offline mode", field="offline")
+        # Our range is inclusive; yfinance's end is exclusive.
+        end_excl = (None if end is None else
+                    (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"))
+        batches = [wanted[i:i + self.batch] for i in range(0, len(wanted), self.batch)]
+        counts = {}
+        for k, chunk in enumerate(batches, 1):
+            if len(batches) > 1:
+                print(f"\rdownloading batch {k}/{len(batches)} "
+                      f"({min(k * self.batch, len(wanted))}/{len(wanted)} tickers)",
+                      end="" if k < len(batches) else "\n", file=sys.stderr, flush=True)
+            raw = _retry(lambda: self._download(chunk, start, end_excl), self.retries,
+                         self.backoff, self._sleep)
+            fetched = from_yfinance_frame(raw, chunk)
+            for ticker, part in fetched.groupby("ticker"):
+                old = self.cache.read(ticker)
+                part = part.assign(source="yfinance", date=pd.to_datetime(part["date"]))
+                if old is not None:  # merge: the new download wins on overlapping dates
+                    old = old.assign(date=pd.to_datetime(old["date"]))
+                    old = old[~old["date"].isin(part["date"])]
+                    part = pd.concat([old, part], ignore_index=True)
+                self.cache.write(ticker, part.sort_values("date"))
+                counts[ticker] = len(part)
+        return counts
+
+    def import_frame(self, long: pd.DataFrame, source: str) -> dict[str, int]:
+        """Put a long-schema price table (e.g. a user's CSV) into the cache, per ticker."""
+        counts = {}
+        for ticker, part in long.groupby("ticker"):
+            part = part.assign(source=source, date=pd.to_datetime(part["date"]))
+            self.cache.write(str(ticker), part.sort_values("date")[[*COLUMNS, "source"]])
+            counts[str(ticker)] = len(part)
+        return counts
 
     def load(self, tickers: Iterable[str], start: str | None = None, end: str | None = None
              ) -> PricePanel:
-        """Prices for ``tickers`` (all sources merged), trimmed to ``[start, end]``."""
+        """Prices for ``tickers`` (all sources merged), trimmed to ``[start, end]``.
+
+        Order per ticker: bundled snapshot, cache, yfinance. A corrupt cache file
+        is rebuilt from yfinance, never read; if the network fails, a one-line
+        warning names the failure, or an :class:`InputError` says no data exists.
+        """
         wanted = list(dict.fromkeys(t.upper() for t in tickers))
-        parts, sources, missing = [], {}, []
-        bundled = self._bundled if self.use_bundled else None
+        parts, sources, need = [], {}, []
         for ticker in wanted:
-            if bundled is not None and (bundled["ticker"] == ticker).any():
-                parts.append(bundled[bundled["ticker"] == ticker])
+            if self._bundled_has(ticker):
+                parts.append(self._bundled[self._bundled["ticker"] == ticker])
                 sources[ticker] = "bundled"
-            elif self._cache_file(ticker).exists():
-                parts.append(pd.read_parquet(self._cache_file(ticker)))
+                continue
+            status = self.cache.status(ticker)
+            cached = self.cache.read(ticker) if status == "ok" else None
+            if status != "missing" and cached is None:
+                self._warn(f"cache file {self.cache.path(ticker)} is corrupt (checksum); "
+                           + ("cannot rebuild it offline" if self.offline
+                              else "rebuilding it from yfinance"))
+            if cached is not None:
+                parts.append(cached[COLUMNS])
                 sources[ticker] = "cache"
             else:
-                missing.append(ticker)
-        if missing and not self.offline:
-            # Our range is inclusive; yfinance's end is exclusive.
-            end_excl = (None if end is None else
-                        (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"))
-            fetched = from_yfinance_frame(self._download(missing, start, end_excl), missing)
-            for ticker, part in fetched.groupby("ticker"):
-                _atomic_parquet(part.reset_index(drop=True), self._cache_file(ticker))
-                parts.append(part)
-                sources[ticker] = "yfinance"
-            missing = [t for t in missing if t not in sources]
+                need.append(ticker)
+        failure = ""
+        if need and not self.offline:
+            try:
+                self.fetch(need)
+            except DownloadError as exc:
+                failure = f"yfinance failed after {self.retries} retries: {exc}"
+            for ticker in need:
+                frame = self.cache.read(ticker)
+                if frame is not None:
+                    parts.append(frame[COLUMNS])
+                    sources[ticker] = "yfinance"
+        missing = [t for t in wanted if t not in sources]
         if missing:
-            how = "offline mode" if self.offline else "yfinance returned nothing"
-            raise InputError(f"no price data for {', '.join(missing)} (bundled snapshot, "
-                             f"cache {self.cache_dir}; {how})", field="tickers")
+            how = "offline mode" if self.offline else failure or "yfinance returned no rows"
+            raise InputError(f"no price data for {', '.join(missing)} (looked in the bundled "
+                             f"snapshot, the cache {self.cache.dir}; {how})", field="tickers")
         df = pd.concat(parts, ignore_index=True)
         panel = PricePanel.from_long(df, source="prices")
         # Index = every exchange session in range, so a missing day is a NaN, never skipped.
@@ -261,7 +432,4 @@ class PriceStore:
     def available(self) -> list[str]:
         """Tickers in the bundled snapshot and the cache."""
         names = set(self._bundled["ticker"]) if self.use_bundled else set()
-        cache = self.cache_dir / "prices"
-        if cache.exists():
-            names |= {p.stem for p in cache.glob("*.parquet")}
-        return sorted(names)
+        return sorted(names | set(self.cache.tickers()))

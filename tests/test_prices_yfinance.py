@@ -116,8 +116,8 @@ def test_first_load_downloads_once_and_writes_cache(tmp_path):
     assert fake.calls == [(["AAA", "BBB"], None, None)]
     assert (tmp_path / "prices" / "AAA.parquet").is_file()
     assert (tmp_path / "prices" / "BBB.parquet").is_file()
-    assert sorted(p.name for p in (tmp_path / "prices").iterdir()) == ["AAA.parquet",
-                                                                     "BBB.parquet"]
+    assert sorted(p.name for p in (tmp_path / "prices").iterdir()) == [
+        "AAA.parquet", "AAA.parquet.sha256", "BBB.parquet", "BBB.parquet.sha256"]
     assert panel.sources == {"AAA": "yfinance", "BBB": "yfinance"}
     assert list(panel.close["AAA"]) == AAA_CLOSE
     assert list(panel.dividend["AAA"]) == AAA_DIVIDEND
@@ -334,5 +334,7 @@ def test_cache_write_is_atomic_no_temp_files(tmp_path):
     """After a download the cache folder holds only the final parquet files."""
     PriceStore(cache_dir=tmp_path, download=FakeDownload(yf_by_column),
                use_bundled=False).load(["AAA", "BBB"])
-    assert not [p for p in (tmp_path / "prices").iterdir() if p.suffix != ".parquet"]
-    assert prices.COLUMNS == list(pd.read_parquet(tmp_path / "prices" / "AAA.parquet").columns)
+    names = sorted(p.name for p in (tmp_path / "prices").iterdir())
+    assert names == ["AAA.parquet", "AAA.parquet.sha256", "BBB.parquet", "BBB.parquet.sha256"]
+    assert [*prices.COLUMNS, "source"] == list(
+        pd.read_parquet(tmp_path / "prices" / "AAA.parquet").columns)
