@@ -3,6 +3,8 @@
     backtest demo                                  bundled calendar + data -> report
     backtest study CALENDAR [--out DIR]            event study -> CSVs + report
     backtest run CALENDAR --strategy NAME [--param k=v ...] [--out DIR]
+    backtest events show CALENDAR                  when each event became tradable
+    backtest data fetch|info|import                the price store
 
 CALENDAR is a YAML file or the name of a bundled calendar (``openai``). Bad
 input exits with code 2 and one line on stderr. Heavy libraries (vectorbt,
@@ -12,6 +14,7 @@ matplotlib) are imported only by the commands that need them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -91,6 +94,29 @@ def build_parser() -> argparse.ArgumentParser:
     _common(study)
     _study_options(study)
 
+    ev = sub.add_parser("events", help="inspect a calendar").add_subparsers(
+        dest="events_command", required=True, metavar="ACTION")
+    show = ev.add_parser("show", help="the event audit table: when each event became tradable")
+    show.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    show.add_argument("--format", choices=("table", "csv"), default="table")
+    show.add_argument("--roll-non-sessions", action="store_true",
+                      help="roll 'during_session' events dated on a non-session to the next open")
+
+    data = sub.add_parser("data", help="the price store: fetch, inspect, import").add_subparsers(
+        dest="data_command", required=True, metavar="ACTION")
+    fetch = data.add_parser("fetch", help="download tickers with yfinance into the cache")
+    fetch.add_argument("tickers", nargs="+", metavar="TICKER")
+    fetch.add_argument("--start", help="first date, YYYY-MM-DD (default: full history)")
+    fetch.add_argument("--end", help="last date, YYYY-MM-DD, inclusive (default: today)")
+    info = data.add_parser("info", help="what is bundled and cached: ranges, rows, hashes")
+    imp = data.add_parser("import", help="put your own prices (CSV, long or wide) in the cache")
+    imp.add_argument("file", type=Path, metavar="FILE.csv")
+    imp.add_argument("--drop-non-sessions", action="store_true",
+                     help="drop rows dated on weekends/holidays instead of refusing the file")
+    for p in (fetch, info, imp):
+        p.add_argument("--cache-dir", type=Path, help="price cache (default $BACKTEST_CACHE_DIR "
+                       "or ~/.cache/event-backtester)")
+
     run = sub.add_parser("run", help="backtest a strategy on a calendar")
     run.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
     run.add_argument("--strategy", required=True, help="strategy name")
@@ -110,7 +136,76 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _dispatch(args: argparse.Namespace) -> Path:
+def _events(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from backtest.runner import resolve_calendar
+    from events.timing import timing_table
+
+    table = timing_table(resolve_calendar(args.calendar, args.roll_non_sessions))
+    if args.format == "csv":
+        table.to_csv(sys.stdout, index=False)
+        return
+    with pd.option_context("display.width", 200, "display.max_columns", 20,
+                           "display.max_rows", 10_000):
+        print(table.to_string(index=False))
+
+
+def _data(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from backtest.csvdata import read_price_csv
+    from backtest.prices import DownloadError, PriceStore, bundled_path
+
+    store = PriceStore(cache_dir=args.cache_dir)
+    if args.data_command == "fetch":
+        try:
+            counts = store.fetch(args.tickers, args.start, args.end)
+        except DownloadError as exc:
+            raise InputError(f"download failed: {exc}", field="tickers") from None
+        empty = [t.upper() for t in args.tickers if t.upper() not in counts]
+        for ticker, n in counts.items():
+            print(f"{ticker}: {n} rows in {store.cache.path(ticker)}")
+        if empty:
+            raise InputError(f"yfinance returned no rows for {', '.join(empty)}",
+                             field="tickers")
+    elif args.data_command == "import":
+        panel, notes = read_price_csv(args.file, args.drop_non_sessions)
+        for note in notes:
+            print(f"backtest: warning: {note}", file=sys.stderr)
+        long = _panel_to_long(panel)
+        for ticker, n in store.import_frame(long, f"import:{args.file.name}").items():
+            print(f"{ticker}: {n} rows imported into {store.cache.path(ticker)}")
+    else:
+        bundled = pd.read_parquet(bundled_path())
+        summary = bundled.groupby("ticker")["date"].agg(["min", "max", "count"])
+        print(f"bundled snapshot {bundled_path()} ({len(summary)} tickers, "
+              f"{summary['min'].min()} to {summary['max'].max()})")
+        info = store.cache.info()
+        print(f"cache {store.cache.dir}: {len(info)} tickers")
+        if len(info):
+            print(info.to_string(index=False))
+
+
+def _panel_to_long(panel) -> "pd.DataFrame":
+    import pandas as pd
+
+    from backtest.prices import COLUMNS
+
+    frames = []
+    for ticker in panel.tickers:
+        part = pd.DataFrame({"date": panel.sessions, "ticker": ticker,
+                             "open": panel.open[ticker].to_numpy(),
+                             "close": panel.close[ticker].to_numpy(),
+                             "dividend": panel.dividend[ticker].to_numpy()})
+        part = part.dropna(subset=["close"])
+        part["high"] = part["low"] = part["volume"] = float("nan")
+        part["close_is_adjusted"] = bool(panel.close_is_adjusted[ticker])
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True)[COLUMNS]
+
+
+def _dispatch(args: argparse.Namespace) -> Path | None:
     from backtest.prices import PriceStore
     from backtest.runner import resolve_calendar, run_job
     from backtest.simulate import Costs
@@ -119,6 +214,10 @@ def _dispatch(args: argparse.Namespace) -> Path:
 
     from backtest.csvdata import load_factor_csv, read_price_csv
 
+    if args.command == "events":
+        return _events(args)
+    if args.command == "data":
+        return _data(args)
     store = PriceStore(cache_dir=args.cache_dir, offline=args.offline)
     panel, notes = (read_price_csv(args.prices, args.drop_non_sessions) if args.prices
                     else (None, []))
@@ -161,7 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"backtest: error: {exc}", file=sys.stderr)
         return 2
-    print(f"report: {(out / 'index.html').resolve()}")
+    except KeyboardInterrupt:
+        print("backtest: interrupted; previous outputs are untouched", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `backtest events show ... | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        return 0
+    if out is not None:
+        print(f"report: {(out / 'index.html').resolve()}")
     return 0
 
 

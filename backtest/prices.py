@@ -91,7 +91,7 @@ class PricePanel:
             frame = getattr(self, name)
             h.update(name.encode())
             h.update(",".join(frame.columns).encode())
-            h.update(frame.index.asi8.tobytes())
+            h.update(pd.DatetimeIndex(frame.index).as_unit("ns").asi8.tobytes())
             h.update(np.ascontiguousarray(frame.to_numpy(dtype="float64")).tobytes())
         return h.hexdigest()[:16]
 
@@ -177,26 +177,37 @@ def _yfinance_download(tickers: list[str], start: str | None, end: str | None) -
     recorded errors, they are raised as one :class:`DownloadError`.
     """
     import logging
+    import warnings
 
     import yfinance as yf  # imported here: the offline path never needs it
 
     span = {"period": "max"} if start is None else {"start": start}
     if end is not None:
         span["end"] = end
+    errors: list[str] = []
+
+    class _Collect(logging.Handler):  # yfinance logs per-ticker failures; keep them
+        def emit(self, record):
+            errors.append(record.getMessage())
+
     logger = logging.getLogger("yfinance")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)  # we report failures ourselves, in one line
+    handler, level, propagate = _Collect(logging.ERROR), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False  # we report failures ourselves, in one line
     try:
-        frame = yf.download(tickers, auto_adjust=False, actions=True, progress=False,
-                            threads=False, group_by="column", timeout=20, **span)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # yfinance's own pandas deprecation noise
+            frame = yf.download(tickers, auto_adjust=False, actions=True, progress=False,
+                                threads=False, group_by="column", timeout=20, **span)
     except Exception as exc:  # noqa: BLE001 - yfinance wraps network errors in many types
         raise DownloadError(f"{type(exc).__name__}: {exc}") from None
     finally:
+        logger.removeHandler(handler)
         logger.setLevel(level)
-    errors = dict(getattr(getattr(yf, "shared", None), "_ERRORS", {}) or {})
-    if (frame is None or frame.empty) and errors:
-        first = next(iter(errors.values()))
-        raise DownloadError(str(first).strip().splitlines()[0])
+        logger.propagate = propagate
+    detail = [e for e in errors if "Failed download" not in e]
+    if (frame is None or frame.empty) and detail:
+        raise DownloadError(detail[0].strip().splitlines()[0][:300])
     return frame
 
 

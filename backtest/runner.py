@@ -38,6 +38,7 @@ class StrategyRun:
     intents: pd.DataFrame
     simulation: SimulationResult
     metrics: dict = field(default_factory=dict)
+    data_hash: str = ""
 
 
 def resolve_calendar(calendar: str | Path | Calendar, roll_non_sessions: bool = False
@@ -55,7 +56,28 @@ def load_panel(calendar: Calendar, market: str = "SPY", store: PriceStore | None
                extra: tuple[str, ...] = ()) -> PricePanel:
     """Prices for every ticker of the calendar, the market benchmark and ``extra`` tickers."""
     store = store or PriceStore()
-    return store.load([*calendar.tickers, market, *extra])
+    try:
+        return store.load([*calendar.tickers, market, *extra])
+    except InputError as exc:
+        # Name the calendar line that asked for the first missing ticker.
+        missing = set(exc.reason.split(" (")[0].removeprefix("no price data for ").split(", "))
+        for i, event in enumerate(calendar):
+            for j, link in enumerate(event.tickers):
+                if link.ticker in missing:
+                    raise InputError(exc.reason, path=calendar.path, line=link.line,
+                                     field=f"events[{i}].tickers[{j}].ticker") from None
+        raise
+
+
+def check_calendar_in_data(calendar: Calendar, panel: PricePanel) -> None:
+    """Refuse events whose day 0 lies outside the price data, naming their line."""
+    first, last = panel.sessions[0], panel.sessions[-1]
+    for i, event in enumerate(calendar):
+        day0 = event_timing(event).day0
+        if not first <= day0 <= last:
+            raise InputError(f"day 0 {day0.date()} is outside the price data ({first.date()} "
+                             f"to {last.date()})", path=calendar.path, line=event.line,
+                             field=f"events[{i}]")
 
 
 def run_strategy(calendar: Calendar, panel: PricePanel, strategy: Strategy,
@@ -65,7 +87,7 @@ def run_strategy(calendar: Calendar, panel: PricePanel, strategy: Strategy,
     intents = strategy.intents(ctx)
     sim = simulate(intents, panel, costs or Costs(), init_cash)
     return StrategyRun(strategy.name, asdict(strategy.params), intents, sim,
-                       summarize(sim.equity, sim.trades, init_cash))
+                       summarize(sim.equity, sim.trades, init_cash), panel.data_hash)
 
 
 @contextmanager
@@ -96,10 +118,24 @@ def _csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_study(result: StudyResult, out: Path) -> None:
-    """ar.csv, car.csv, caar.csv, tests.csv, estimates.csv, skipped.csv, timing.csv."""
-    for name in ("ar", "car", "caar", "tests", "estimates", "skipped"):
+    """ar, car, caar, tests, estimates, skipped, quality and timing CSVs."""
+    for name in ("ar", "car", "caar", "tests", "estimates", "skipped", "quality"):
         _csv(getattr(result, name), out / f"{name}.csv")
     result.timing.to_csv(out / "timing.csv", index=False)
+
+
+def versions() -> dict[str, str]:
+    """Versions of this package and of the libraries that change numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("event-backtester", "vectorbt", "pandas", "numpy", "scipy",
+                 "exchange_calendars"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
 
 def write_strategy(run: StrategyRun, out: Path) -> None:
@@ -109,7 +145,8 @@ def write_strategy(run: StrategyRun, out: Path) -> None:
     run.simulation.equity.rename_axis("date").to_frame().to_csv(out / "equity.csv",
                                                                 float_format="%.10g")
     (out / "metrics.json").write_text(json.dumps(
-        {"strategy": run.strategy, "params": run.params, "metrics": run.metrics},
+        {"strategy": run.strategy, "params": run.params, "metrics": run.metrics,
+         "data_hash": run.data_hash},
         indent=2, sort_keys=True, default=str) + "\n")
 
 
@@ -129,6 +166,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
     config = config or StudyConfig()
     if panel is None:
         panel = load_panel(cal, config.market, store, extra=config.factors)
+    check_calendar_in_data(cal, panel)
     study_result = run_study(cal, panel, config, factor_data) if do_study else None
     strategy_run = run_strategy(cal, panel, strategy, costs) if strategy is not None else None
     if seed_event is not None and seed_event not in {e.id for e in cal}:
@@ -143,9 +181,18 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
         "strategy": strategy.name if strategy is not None else "",
         "seed_event": seed_event or max(cal, key=lambda e: event_timing(e).day0).id,
         "run_seconds": round(time.time() - started, 1),
+        "versions": versions(),
     }
+    run_info = {"calendar": cal.name, "calendar_path": cal.path, "data_hash": panel.data_hash,
+                "data_sources": dict(sorted(panel.sources.items())),
+                "data_range": meta["data_range"], "versions": meta["versions"],
+                "study": study_result.settings() if study_result is not None else None,
+                "strategy": ({"name": strategy_run.strategy, "params": strategy_run.params}
+                             if strategy_run is not None else None)}
     out = Path(out)
     with atomic_dir(out) as tmp:
+        (tmp / "run.json").write_text(json.dumps(run_info, indent=2, sort_keys=True,
+                                                 default=str) + "\n")
         if study_result is not None:
             write_study(study_result, tmp)
         if strategy_run is not None:

@@ -46,9 +46,10 @@ import pandas as pd
 
 from backtest import models, stats
 from backtest.prices import PricePanel
+from backtest.quality import check_panel
 from events.errors import InputError
 from events.model import Calendar
-from events.timing import event_timing, timing_table
+from events.timing import event_timing, exchange_for, timing_table
 
 DEFAULT_CAR_WINDOWS = ((-1, 1), (0, 0), (0, 1), (0, 5), (2, 10), (-5, 10))
 STATISTICS = ("csect_t", "bw1980_cda_t", "bw1985_t", "patell_z", "kp_patell_z", "bmp_t",
@@ -74,6 +75,7 @@ class StudyConfig:
     group_by: tuple[str, ...] = ("label", "role")
     pseudo_draws: int = 999  # random pseudo-event draws; 0 turns the test off
     seed: int = 20260428
+    move_threshold: float = 0.25  # data quality: flag one-day moves beyond this, off-event
 
     def __post_init__(self):
         object.__setattr__(self, "event_window", tuple(self.event_window))
@@ -123,9 +125,10 @@ class StudyResult:
         label, car_se, n_missing, confounded_with
     caar : group, rel_day, n, aar, caar, caar_lo, caar_hi (cross-sectional 95% band)
     tests : group, window_start, window_end, n, mean, statistic, value, p_value, headline
-    estimates : event_id, ticker, model, coef_*, sigma, n_est, n_excluded, rbar-free fit info
+    estimates : event_id, ticker, model, coef_*, sigma, n_est, n_excluded, confounded_with
     skipped : event_id, ticker, reason
     timing : the event audit table (:func:`events.timing.timing_table`)
+    quality : data-quality findings, check, ticker, date, detail (:mod:`backtest.quality`)
     """
 
     ar: pd.DataFrame
@@ -139,6 +142,7 @@ class StudyResult:
     data_hash: str
     data_source: str = ""
     extra: dict = field(default_factory=dict)
+    quality: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def settings(self) -> dict:
         """The config as plain JSON-able values."""
@@ -164,12 +168,17 @@ class StudyResult:
 def _pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig):
     """Resolve (event, ticker) pairs to panel positions; collect skip reasons."""
     sessions = panel.sessions
+    market_exchange = exchange_for(config.market)
     rows, skipped = [], []
     for event in calendar:
-        timing = event_timing(event)
+        timing = event_timing(event, market_exchange)
         for link in event.tickers:
             base = {"event_id": event.id, "ticker": link.ticker}
-            if link.ticker == config.market:
+            exchange = exchange_for(link.ticker, link.exchange)
+            if exchange != market_exchange:
+                skipped.append({**base, "reason": f"trades on {exchange}, the market benchmark "
+                                f"{config.market} on {market_exchange}: one exchange per study"})
+            elif link.ticker == config.market:
                 skipped.append({**base, "reason": f"is the market benchmark ({config.market})"})
             elif link.ticker not in panel.close.columns:
                 skipped.append({**base, "reason": "no price data for this ticker"})
@@ -283,9 +292,14 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     transform = np.log1p if config.returns == "log" else (lambda a: a)
     pairs, skipped = _pairs(calendar, panel, config)
     timing = timing_table(calendar)
+    used = [*dict.fromkeys([*pairs.get("ticker", []), config.market, *config.factors])]
+    quality_df = check_panel(panel.select([t for t in used if t in panel.tickers]),
+                             pairs if not pairs.empty else None, config.event_window,
+                             int(config.estimation_offsets[0]), config.move_threshold)
     empty = StudyResult(*(pd.DataFrame() for _ in range(5)),
                         pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"]),
-                        timing, config, panel.data_hash, panel.source_text())
+                        timing, config, panel.data_hash, panel.source_text(),
+                        quality=quality_df)
     if pairs.empty:
         return empty
 
@@ -353,7 +367,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
                                          n_excluded=excluded.sum(axis=1),
                                          confounded_with=confounded)
     return StudyResult(ar_df, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
-                       panel.data_hash, panel.source_text(), {"factors": fnames})
+                       panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
 
 
 def _coef_names(model: str, fnames: list[str]) -> list[str]:

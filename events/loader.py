@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from events.errors import InputError
-from events.timing import exchange_calendar
+from events.timing import exchange_calendar, known_exchanges
 from events.model import (DIRECTIONS, LABELS, ROLES, SESSIONS, Calendar, Event, LinkedTicker,
                           Sentiment)
 
@@ -37,7 +37,7 @@ TOP_KEYS = {"name", "description", "events"}
 EVENT_KEYS = {"id", "timestamp", "date", "session", "headline", "source", "sentiment", "tickers",
               "tags"}
 SENTIMENT_KEYS = {"label", "score"}
-TICKER_KEYS = {"ticker", "role", "direction"}
+TICKER_KEYS = {"ticker", "role", "direction", "exchange"}
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -288,5 +288,14 @@ def _parse_tickers(item: dict, path: str, where: str) -> tuple[LinkedTicker, ...
         seen.add(ticker)
         role = _choice(entry, "role", ROLES, path, sub)
         direction = _choice(entry, "direction", DIRECTIONS, path, sub)
-        out.append(LinkedTicker(ticker=ticker, role=role, direction=direction))
+        exchange = entry.get("exchange")
+        if exchange is not None:
+            exchange = str(exchange).strip().upper()
+            if exchange not in known_exchanges():
+                close = difflib.get_close_matches(exchange, known_exchanges(), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise InputError(f"unknown exchange {exchange!r}{hint}", path=path,
+                                 line=_line(entry, "exchange"), field=f"{sub}.exchange")
+        out.append(LinkedTicker(ticker=ticker, role=role, direction=direction,
+                                exchange=exchange, line=_line(entry, "ticker")))
     return tuple(out)

@@ -25,6 +25,8 @@ class LinkedTicker:
     ticker: str
     role: str  # one of ROLES
     direction: str  # one of DIRECTIONS
+    exchange: str | None = None  # exchange_calendars code; None: from the ticker's suffix
+    line: int | None = field(default=None, compare=False)  # line in the source file
 
     @property
     def sign(self) -> int:

@@ -31,6 +31,36 @@ from events.model import Calendar, Event
 DEFAULT_EXCHANGE = "XNYS"
 CALENDAR_START = "2000-01-01"  # pinned so results do not depend on today's date
 
+# Yahoo ticker suffix -> exchange_calendars code. No suffix: XNYS (NYSE and Nasdaq
+# share its sessions and hours).
+SUFFIX_EXCHANGES = {
+    ".T": "XTKS", ".L": "XLON", ".HK": "XHKG", ".TO": "XTSE", ".DE": "XETR", ".F": "XFRA",
+    ".PA": "XPAR", ".AS": "XAMS", ".BR": "XBRU", ".MI": "XMIL", ".MC": "XMAD", ".SW": "XSWX",
+    ".ST": "XSTO", ".OL": "XOSL", ".CO": "XCSE", ".HE": "XHEL", ".AX": "XASX", ".NZ": "XNZE",
+    ".KS": "XKRX", ".KQ": "XKRX", ".SS": "XSHG", ".SZ": "XSHG", ".TW": "XTAI", ".SI": "XSES",
+    ".BO": "XBOM", ".NS": "XBOM", ".SA": "BVMF", ".MX": "XMEX", ".JO": "XJSE", ".IS": "XIST",
+    ".WA": "XWAR", ".VI": "XWBO", ".LS": "XLIS", ".IR": "XDUB", ".PR": "XPRA", ".BD": "XBUD",
+}
+
+
+@lru_cache(maxsize=1)
+def known_exchanges() -> tuple[str, ...]:
+    """Every exchange code ``exchange_calendars`` knows (aliases included)."""
+    return tuple(sorted(xcals.get_calendar_names(include_aliases=True)))
+
+
+def exchange_for(ticker: str, explicit: str | None = None) -> str:
+    """The exchange a ticker trades on: ``explicit`` if given, else from its suffix, else XNYS.
+
+    >>> exchange_for("9984.T"), exchange_for("ORCL")
+    ('XTKS', 'XNYS')
+    """
+    if explicit:
+        return explicit
+    dot = ticker.rfind(".")
+    return SUFFIX_EXCHANGES.get(ticker[dot:].upper(), DEFAULT_EXCHANGE) if dot > 0 \
+        else DEFAULT_EXCHANGE
+
 
 @lru_cache(maxsize=8)
 def exchange_calendar(name: str = DEFAULT_EXCHANGE) -> xcals.ExchangeCalendar:
@@ -107,23 +137,27 @@ def _check_range(cal: xcals.ExchangeCalendar, date: pd.Timestamp, event: Event) 
                          line=event.line, field=f"event {event.id}")
 
 
-def timing_table(calendar: Calendar, exchange: str = DEFAULT_EXCHANGE) -> pd.DataFrame:
-    """The audit table: one row per event with published, available, day 0 and first fill."""
+def timing_table(calendar: Calendar) -> pd.DataFrame:
+    """The audit table: one row per (event, ticker) with the ticker's exchange, the
+    published time (UTC and exchange-local), when the news became tradable, day 0
+    and the first fill (bar and time)."""
     rows = []
     for event in calendar:
-        t = event_timing(event, exchange)
-        tz = exchange_calendar(exchange).tz
-        rows.append({
-            "event_id": t.event_id,
-            "published": event.time_text,
-            "published_utc": t.published if t.published is not None else pd.NaT,
-            "published_local": t.published.tz_convert(tz) if t.published is not None else pd.NaT,
-            "available_utc": t.available,
-            "day0": t.day0,
-            "first_fill": t.first_fill,
-            "first_fill_utc": t.first_fill_time,
-            "label": event.sentiment.label,
-            "score": event.sentiment.score,
-            "headline": event.headline,
-        })
+        for link in event.tickers:
+            exchange = exchange_for(link.ticker, link.exchange)
+            t = event_timing(event, exchange)
+            tz = exchange_calendar(exchange).tz
+            rows.append({
+                "event_id": t.event_id,
+                "ticker": link.ticker,
+                "exchange": exchange,
+                "published": event.time_text,
+                "published_utc": t.published if t.published is not None else pd.NaT,
+                "published_local": (t.published.tz_convert(tz).tz_localize(None)
+                                    if t.published is not None else pd.NaT),
+                "available_utc": t.available,
+                "day0": t.day0,
+                "first_fill": t.first_fill,
+                "first_fill_utc": t.first_fill_time,
+            })
     return pd.DataFrame(rows)

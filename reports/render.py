@@ -80,6 +80,7 @@ def render_report(out: Path, meta: dict, calendar, study=None, run=None) -> Path
         sections["config"] = study.settings()
     if study is not None:
         sections["skipped"] = _table(study.skipped)
+        sections["quality"] = _table(study.quality)
     if run is not None:
         images["equity"] = _png(charts.equity_chart(run.simulation.equity,
                                                     run.simulation.init_cash,
