@@ -3,6 +3,9 @@
     backtest demo                                  bundled calendar + data -> report
     backtest study CALENDAR [--out DIR]            event study -> CSVs + report
     backtest run CALENDAR --strategy NAME [--param k=v ...] [--out DIR]
+    backtest sweep CALENDAR --strategy NAME --grid hold=1,3,5 --grid threshold=50,60
+    backtest audit CALENDAR --strategy NAME        look-ahead audit (exit 1 on a leak)
+    backtest strategies list                       strategies found, parameters, status
     backtest events show CALENDAR                  when each event became tradable
     backtest data fetch|info|import                the price store
 
@@ -60,12 +63,19 @@ def _study_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("strategy")
+    g = p.add_argument_group("strategy and costs")
+    g.add_argument("--strategy", required=True,
+                   help="strategy name (see `backtest strategies list`) or module:Class")
     g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy parameter, repeatable (e.g. --param hold=3)")
     g.add_argument("--fees", type=float, default=0.0005, help="fees, fraction of notional")
     g.add_argument("--fixed-fees", type=float, default=0.0, help="fixed fee per fill")
     g.add_argument("--slippage", type=float, default=0.0005, help="slippage, fraction of price")
+    g.add_argument("--borrow-rate", type=float, default=0.0,
+                   help="annual borrow rate on short notional, ACT/360 (default 0)")
+    g.add_argument("--borrow", action="append", default=[], metavar="TICKER=RATE",
+                   help="per-ticker annual borrow rate, repeatable (e.g. --borrow CRWV=0.08)")
+    g.add_argument("--init-cash", type=float, default=100_000.0, help="starting cash")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -119,10 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="backtest a strategy on a calendar")
     run.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
-    run.add_argument("--strategy", required=True, help="strategy name")
     _common(run)
     _study_options(run)
     _run_options(run)
+
+    sweep = sub.add_parser("sweep", help="run every combination of a parameter grid")
+    sweep.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    sweep.add_argument("--grid", action="append", default=[], required=True,
+                       metavar="KEY=V1,V2", help="values of one parameter, repeatable")
+    _common(sweep)
+    _run_options(sweep)
+
+    aud = sub.add_parser("audit", help="look-ahead audit: rerun on data cut at each event")
+    aud.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    _common(aud)
+    _run_options(aud)
+
+    strat = sub.add_parser("strategies", help="list strategies").add_subparsers(
+        dest="strategies_command", required=True, metavar="ACTION")
+    strat.add_parser("list", help="every strategy found, where from, its parameters, status")
     return parser
 
 
@@ -205,7 +230,79 @@ def _panel_to_long(panel) -> "pd.DataFrame":
     return pd.concat(frames, ignore_index=True)[COLUMNS]
 
 
-def _dispatch(args: argparse.Namespace) -> Path | None:
+def _costs(args: argparse.Namespace):
+    from backtest.simulate import Costs
+
+    overrides = {}
+    for item in args.borrow:
+        ticker, sep, rate = item.partition("=")
+        try:
+            overrides[ticker.strip().upper()] = float(rate)
+        except ValueError:
+            sep = ""
+        if not sep or not ticker.strip():
+            raise InputError(f"--borrow expects TICKER=RATE, got {item!r}", field="borrow")
+    return Costs(fees=args.fees, fixed_fees=args.fixed_fees, slippage=args.slippage,
+                 borrow_rate=args.borrow_rate, borrow_overrides=tuple(overrides.items()))
+
+
+def _strategies_list() -> None:
+    from strategies import discover
+
+    for f in discover():
+        status = "ok" if f.ok else f"FAILED: {f.error}"
+        print(f"{f.name}  [{f.source}: {f.origin}]  {status}")
+        if f.ok:
+            print(f"    {f.cls.describe()}")
+            for p in f.cls.parameters():
+                sweep = f"  sweep {','.join(map(str, p['sweep']))}" if p["sweep"] else ""
+                print(f"    --param {p['name']}={p['default']!r}  ({p['type']}){sweep}"
+                      f"  {p['help']}")
+
+
+def _sweep(args, calendar, panel, store, costs) -> Path:
+    from backtest.runner import atomic_dir, load_panel, run_strategy
+    from backtest.sweep import parse_grid, run_sweep
+    from strategies import get_strategy
+
+    grid = parse_grid(args.grid)
+    fixed = _params(args.param)
+    probe = get_strategy(args.strategy, **fixed, **{k: v[0] for k, v in grid.items()})
+    panel = panel if panel is not None else load_panel(calendar, store=store)
+    table = run_sweep(calendar, panel, type(probe), grid, fixed, costs, args.init_cash)
+    out = args.out or DEFAULT_OUT / f"sweep-{calendar.name}-{probe.name}"
+    from reports import render_sweep
+
+    from backtest.sweep import expand_grid
+
+    ranked = table.sort_values(["sharpe", "combo"], ascending=[False, True], na_position="last")
+    best = get_strategy(args.strategy, **fixed,
+                        **expand_grid(grid)[int(ranked["combo"].iloc[0])])
+    run = run_strategy(calendar, panel, best, costs, args.init_cash)
+    with atomic_dir(out) as tmp:
+        table.to_csv(tmp / "sweep.csv", index=False, float_format="%.10g")
+        render_sweep(tmp, calendar, table, list(grid), run, panel.data_hash)
+    return out
+
+
+def _audit(args, calendar, panel, store) -> int:
+    from backtest.audit import audit
+    from backtest.runner import load_panel, strategy_context
+    from strategies import get_strategy
+
+    strategy = get_strategy(args.strategy, **_params(args.param))
+    panel = panel if panel is not None else load_panel(calendar, store=store)
+    leaks = audit(strategy, strategy_context(calendar, panel))
+    if leaks.empty:
+        print(f"no look-ahead: {strategy.name} gave identical intents for all "
+              f"{len(calendar)} events on data cut at each decision time")
+        return 0
+    print(leaks.to_string(index=False))
+    print(f"backtest: {len(leaks)} look-ahead leak(s) in {strategy.name}", file=sys.stderr)
+    return 1
+
+
+def _dispatch(args: argparse.Namespace) -> Path | int | None:
     from backtest.prices import PriceStore
     from backtest.runner import resolve_calendar, run_job
     from backtest.simulate import Costs
@@ -218,6 +315,8 @@ def _dispatch(args: argparse.Namespace) -> Path | None:
         return _events(args)
     if args.command == "data":
         return _data(args)
+    if args.command == "strategies":
+        return _strategies_list()
     store = PriceStore(cache_dir=args.cache_dir, offline=args.offline)
     panel, notes = (read_price_csv(args.prices, args.drop_non_sessions) if args.prices
                     else (None, []))
@@ -230,6 +329,10 @@ def _dispatch(args: argparse.Namespace) -> Path | None:
         return run_job("openai", out, strategy=strategy, **common,
                        title="Demo: OpenAI compute-chain news, study and short-partners strategy")
     calendar = resolve_calendar(args.calendar, roll_non_sessions=args.roll_non_sessions)
+    if args.command == "sweep":
+        return _sweep(args, calendar, panel, store, _costs(args))
+    if args.command == "audit":
+        return _audit(args, calendar, panel, store)
     windows = tuple(tuple(w) for w in args.car_window) if args.car_window else None
     config = StudyConfig(
         model=args.model, market=args.market.upper(),
@@ -247,10 +350,10 @@ def _dispatch(args: argparse.Namespace) -> Path | None:
         return run_job(calendar, out, config=config, factor_data=factor_data, **common,
                        title=f"Event study: {calendar.name}")
     strategy = get_strategy(args.strategy, **_params(args.param))
-    costs = Costs(fees=args.fees, fixed_fees=args.fixed_fees, slippage=args.slippage)
     out = args.out or DEFAULT_OUT / f"run-{calendar.name}-{strategy.name}"
-    return run_job(calendar, out, strategy=strategy, config=config, costs=costs,
-                   factor_data=factor_data, **common, title=f"{strategy.name} on {calendar.name}")
+    return run_job(calendar, out, strategy=strategy, config=config, costs=_costs(args),
+                   init_cash=args.init_cash, factor_data=factor_data, **common,
+                   title=f"{strategy.name} on {calendar.name}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `backtest events show ... | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
         return 0
+    if isinstance(out, int):
+        return out
     if out is not None:
         print(f"report: {(out / 'index.html').resolve()}")
     return 0

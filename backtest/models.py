@@ -11,7 +11,7 @@ constant_mean      1                                      OLS (the mean)
 market_adjusted    1, R_mt                                fixed b = (0, 1)
 market             1, R_mt                                OLS
 factors            1, F_1t, ..., F_kt                     OLS
-dimson             1, R_m,t-1, R_mt, R_m,t+1              OLS; beta = sum of slopes
+dimson             1, R_m,t-1, R_mt, R_m,t+1              OLS (beta = sum of slopes)
 scholes_williams   1, R_mt                                Scholes-Williams (1977)
 =================  =====================================  ==========================
 

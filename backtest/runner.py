@@ -26,7 +26,7 @@ from events.errors import InputError
 from events.loader import bundled_calendar_path, load_calendar
 from events.model import Calendar
 from events.timing import event_timing
-from strategies import Strategy, StrategyContext, get_strategy
+from strategies import MarketData, Strategy, StrategyContext, get_strategy
 
 
 @dataclass
@@ -80,14 +80,31 @@ def check_calendar_in_data(calendar: Calendar, panel: PricePanel) -> None:
                              field=f"events[{i}]")
 
 
+def strategy_context(calendar: Calendar, panel: PricePanel) -> StrategyContext:
+    """The context a strategy sees: calendar, timings and total-return prices."""
+    return StrategyContext(calendar, {e.id: event_timing(e) for e in calendar},
+                           MarketData.from_frames(*panel.tr_prices))
+
+
+def execution_of(strategy: Strategy) -> dict:
+    """Simulator options a strategy's parameters select (overlap rule, notional sizing)."""
+    p = strategy.params
+    return {"overlap": getattr(p, "overlap", "extend"),
+            "notional": getattr(p, "sizing", "equal") == "notional"}
+
+
+def benchmark_returns(panel: PricePanel, ticker: str = "SPY") -> pd.Series | None:
+    return panel.returns[ticker] if ticker in panel.tickers else None
+
+
 def run_strategy(calendar: Calendar, panel: PricePanel, strategy: Strategy,
-                 costs: Costs | None = None, init_cash: float = 100_000.0) -> StrategyRun:
+                 costs: Costs | None = None, init_cash: float = 100_000.0,
+                 benchmark: str = "SPY") -> StrategyRun:
     """Ask the strategy for intents and simulate them."""
-    ctx = StrategyContext(calendar, {e.id: event_timing(e) for e in calendar}, panel.sessions)
-    intents = strategy.intents(ctx)
-    sim = simulate(intents, panel, costs or Costs(), init_cash)
+    intents = strategy.intents(strategy_context(calendar, panel))
+    sim = simulate(intents, panel, costs or Costs(), init_cash, **execution_of(strategy))
     return StrategyRun(strategy.name, asdict(strategy.params), intents, sim,
-                       summarize(sim.equity, sim.trades, init_cash), panel.data_hash)
+                       summarize(sim, benchmark_returns(panel, benchmark)), panel.data_hash)
 
 
 @contextmanager
@@ -114,7 +131,7 @@ def atomic_dir(target: Path):
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, float_format="%.10g", date_format="%Y-%m-%d")
+    frame.to_csv(path, index=False, float_format="%.10g")
 
 
 def write_study(result: StudyResult, out: Path) -> None:
@@ -138,9 +155,19 @@ def versions() -> dict[str, str]:
     return out
 
 
+def per_event(trades: pd.DataFrame) -> pd.DataFrame:
+    """P&L per (event, ticker): entry, exit, return, pnl and costs (fees + borrow)."""
+    cols = ["event_id", "ticker", "direction", "entry_time", "exit_time", "return", "pnl",
+            "fees", "borrow"]
+    out = trades[cols].copy()
+    out["costs"] = out["fees"] + out["borrow"]
+    return out
+
+
 def write_strategy(run: StrategyRun, out: Path) -> None:
-    """metrics.json, trades.csv, equity.csv, intents.csv."""
+    """metrics.json, trades.csv, per_event.csv, equity.csv, intents.csv."""
     _csv(run.simulation.trades, out / "trades.csv")
+    _csv(per_event(run.simulation.trades), out / "per_event.csv")
     _csv(run.intents, out / "intents.csv")
     run.simulation.equity.rename_axis("date").to_frame().to_csv(out / "equity.csv",
                                                                 float_format="%.10g")
@@ -154,7 +181,8 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
             strategy: Strategy | None = None, config: StudyConfig | None = None,
             costs: Costs | None = None, store: PriceStore | None = None,
             panel: PricePanel | None = None, factor_data: pd.DataFrame | None = None,
-            seed_event: str | None = None, title: str | None = None) -> Path:
+            seed_event: str | None = None, title: str | None = None,
+            init_cash: float = 100_000.0) -> Path:
     """Run a study and/or a strategy on a calendar and write results plus the HTML report.
 
     ``panel`` replaces the price store (e.g. prices read from a user's CSV).
@@ -168,7 +196,8 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
         panel = load_panel(cal, config.market, store, extra=config.factors)
     check_calendar_in_data(cal, panel)
     study_result = run_study(cal, panel, config, factor_data) if do_study else None
-    strategy_run = run_strategy(cal, panel, strategy, costs) if strategy is not None else None
+    strategy_run = (run_strategy(cal, panel, strategy, costs, init_cash)
+                    if strategy is not None else None)
     if seed_event is not None and seed_event not in {e.id for e in cal}:
         raise InputError(f"no event {seed_event!r} in the calendar", field="event")
     meta = {

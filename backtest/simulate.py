@@ -1,4 +1,4 @@
-"""Execution: turn trade intents into fills, costs and an equity curve with vectorbt.
+"""Execution: turn trade intents into fills, costs and equity curves with vectorbt.
 
 Daily data give two prices a session, the open and the close, so the
 simulation runs on a two-bars-per-session timeline (each session's open, then
@@ -9,22 +9,33 @@ so a short pays the dividends it owes.
 
 Execution rules
 ---------------
-* Sizing: at entry, the position is set to ``direction * weight`` of the
-  portfolio's value (vectorbt ``targetpercent``, cash shared across tickers):
-  ``shares = weight * value / quoted price``, where ``value`` is the portfolio
-  value at that bar before any of its orders. At exit it is set to 0.
-* Costs: ``slippage`` moves the fill price against us (a sell fills at
+* **Sizing**: an intent's weight is a fraction of portfolio value
+  (vectorbt ``targetpercent``: ``shares = weight * value / quoted price``,
+  ``value`` taken at that bar before any of its orders), or, with
+  ``notional=True``, a currency amount (``targetvalue``). Cash is shared
+  across tickers.
+* **Costs**: ``slippage`` moves the fill against us (a sell fills at
   ``quote * (1 - slippage)``, a buy at ``quote * (1 + slippage)``); ``fees`` is a
-  fraction of the filled notional ``shares * fill price``; ``fixed_fees`` is
-  added per fill.
-* Overlaps: a new intent on a ticker already held in the same direction
-  extends the holding to the later exit (no second order); an intent in the
-  opposite direction while a position is open is dropped and reported.
+  fraction of the filled notional; ``fixed_fees`` is added per fill.
+* **Borrow**: a short held over a session's close pays
+  ``shares * close * rate * calendar days to the next session / 360`` (ACT/360,
+  so a weekend costs three days), with ``rate`` the annual borrow rate
+  (``borrow_rate``, per-ticker ``borrow_overrides``). vectorbt has no borrow
+  cost: it is charged here, as a cash outflow at that close, and reported per
+  trade; it does not feed back into later sizing.
+* **Stops**: an intent with ``stop = s`` is closed early when a session's close
+  is ``s`` or more against its entry quote; it exits at the next session's open.
+* **Overlaps** (a new intent on a ticker already held, per simulated column):
+  ``extend``: same direction lengthens the holding to the later exit (one
+  position, no second order), opposite direction is dropped and reported;
+  ``skip``: the new intent is dropped; ``add``: targets add up while both are
+  active. The target of a ticker changes at most once per bar, so there are
+  never two orders on one bar.
 * A ticker with no open price (adjusted-close-only data) cannot fill at the
   open; such an entry or exit moves to that session's close, and is reported.
 
-All vectorbt settings that change numbers are passed explicitly here (see
-:data:`VBT_SETTINGS`), never taken from vectorbt's global defaults.
+All vectorbt settings that change numbers are passed explicitly here
+(:data:`VBT_SETTINGS`), never taken from vectorbt's global defaults.
 """
 
 from __future__ import annotations
@@ -39,72 +50,64 @@ from events.errors import InputError
 from events.timing import exchange_calendar
 
 VBT_SETTINGS = {
-    "size_type": "targetpercent",
     "direction": "both",
     "cash_sharing": True,
-    "group_by": True,
     "call_seq": "default",  # column order: deterministic
     "update_value": False,  # all orders of one bar size off the same portfolio value
     "ffill_val_price": True,
+    "log": False,
 }
+OVERLAP_RULES = ("extend", "add", "skip")
+TRADE_COLUMNS = ["event_id", "ticker", "direction", "entry_time", "entry_price", "exit_time",
+                 "exit_price", "size", "fees", "borrow", "pnl", "return"]
 
 
 @dataclass(frozen=True)
 class Costs:
-    """Trading costs applied to every fill."""
+    """Trading costs: per fill (fees, fixed fees, slippage) and per night short (borrow)."""
 
     fees: float = 0.0005  # 5 bp of notional per fill
     fixed_fees: float = 0.0  # currency per fill
     slippage: float = 0.0005  # 5 bp of price, against us
+    borrow_rate: float = 0.0  # annual rate on short notional (ACT/360)
+    borrow_overrides: tuple[tuple[str, float], ...] = ()  # (ticker, annual rate)
 
     def __post_init__(self):
-        for name in ("fees", "fixed_fees", "slippage"):
+        object.__setattr__(self, "borrow_overrides",
+                           tuple(sorted((str(t).upper(), float(r))
+                                        for t, r in dict(self.borrow_overrides).items())))
+        for name in ("fees", "fixed_fees", "slippage", "borrow_rate"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise InputError(f"must be a non-negative number, got {value!r}", field=name)
+        for ticker, rate in self.borrow_overrides:
+            if not np.isfinite(rate) or rate < 0:
+                raise InputError(f"borrow rate of {ticker} must be non-negative, got {rate}",
+                                 field="borrow_overrides")
+
+    def borrow_of(self, ticker: str) -> float:
+        return dict(self.borrow_overrides).get(ticker, self.borrow_rate)
 
 
 @dataclass
 class SimulationResult:
-    """Equity, fills and trades of one simulation.
+    """Equity, trades and notes of one simulated portfolio.
 
-    equity : portfolio value at each session's close (index: session date)
-    bars : portfolio value at every bar (open and close; index: UTC time)
+    equity : portfolio value at each session's close, net of borrow (index: session)
     trades : event_id, ticker, direction, entry_time, entry_price, exit_time,
-        exit_price, size, fees, pnl, return
-    notes : what the execution rules changed (overlaps dropped, fills moved)
+        exit_price, size, fees, borrow, pnl (net of fees and borrow), return
+    notes : what the execution rules changed (overlaps dropped, fills moved, stops hit)
+    exposure : gross position value / equity at each session's close
+    traded : traded notional per session
     """
 
     equity: pd.Series
-    bars: pd.Series
     trades: pd.DataFrame
     init_cash: float
     costs: Costs
     notes: list[str] = field(default_factory=list)
-
-
-def _resolve_overlaps(intents: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """Apply the overlap rule per ticker (see module docstring)."""
-    kept = []
-    for ticker, group in intents.sort_values(["entry_key", "event_id"]).groupby("ticker",
-                                                                                sort=True):
-        current = None
-        for row in group.to_dict("records"):
-            if current is not None and row["entry_key"] <= current["exit_key"]:
-                if row["direction"] == current["direction"]:
-                    if row["exit_key"] > current["exit_key"]:
-                        current.update(exit_key=row["exit_key"], exit_bar=row["exit_bar"])
-                    current["event_id"] += "+" + row["event_id"]
-                else:
-                    notes.append(f"{row['event_id']} {ticker}: dropped, opposite position "
-                                 f"from {current['event_id']} still open")
-                continue
-            if current is not None:
-                kept.append(current)
-            current = dict(row)
-        if current is not None:
-            kept.append(current)
-    return pd.DataFrame(kept)
+    exposure: pd.Series = field(default_factory=pd.Series)
+    traded: pd.Series = field(default_factory=pd.Series)
 
 
 def bar_timeline(sessions: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -115,86 +118,213 @@ def bar_timeline(sessions: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.column_stack([opens, closes]).ravel(), tz="UTC", name="bar")
 
 
+def _bars(intents: pd.DataFrame, sessions: pd.DatetimeIndex, adj_open: pd.DataFrame,
+          notes: list[str]) -> pd.DataFrame:
+    """Entry and exit bar indices; fills at a missing open move to that session's close."""
+    intents = intents.copy()
+    for side in ("entry", "exit"):
+        sess = intents[f"{side}_session"]
+        pos = sessions.get_indexer(sess)
+        if (pos < 0).any():
+            bad = intents[pos < 0].iloc[0]
+            raise InputError(f"{bad['event_id']} {bad['ticker']}: {side} session "
+                             f"{pd.Timestamp(bad[f'{side}_session']).date()} is not in the "
+                             f"price data", field=f"{side}_session")
+        at_open = intents[f"{side}_at"].eq("open").to_numpy()
+        open_px = adj_open.to_numpy()[pos, adj_open.columns.get_indexer(intents["ticker"])]
+        moved = at_open & ~np.isfinite(open_px)
+        for i in np.flatnonzero(moved):
+            notes.append(f"{intents['event_id'].iat[i]} {intents['ticker'].iat[i]}: no open "
+                         f"price on {sess.iat[i].date()}, {side} moved to the close")
+        intents[f"{side}_bar"] = pos * 2 + (~(at_open & ~moved)).astype(int)
+    return intents
+
+
+def _apply_stops(intents: pd.DataFrame, price: np.ndarray, col: dict, notes: list[str]
+                 ) -> pd.DataFrame:
+    """Move exits forward where a close went ``stop`` or more against the entry quote."""
+    if intents["stop"].isna().all():
+        return intents
+    intents = intents.copy()
+    for i, row in enumerate(intents.itertuples()):
+        if not np.isfinite(row.stop) or row.stop <= 0:
+            continue
+        j = col[row.ticker]
+        quote = price[row.entry_bar, j]
+        first_close = row.entry_bar + 1 if row.entry_bar % 2 == 0 else row.entry_bar + 2
+        closes = np.arange(first_close, row.exit_bar, 2)
+        if closes.size == 0:
+            continue
+        move = row.direction * (price[closes, j] / quote - 1.0)
+        hit = np.flatnonzero(move <= -row.stop)
+        if hit.size and closes[hit[0]] + 1 < row.exit_bar:
+            intents.iat[i, intents.columns.get_loc("exit_bar")] = closes[hit[0]] + 1
+            notes.append(f"{row.event_id} {row.ticker}: stop {row.stop:.1%} hit at a close, "
+                         f"exit at the next open")
+    return intents
+
+
+def _segments(intents: pd.DataFrame, rule: str, notes: list[str]) -> pd.DataFrame:
+    """Apply the overlap rule per (combo, ticker): non-overlapping segments, or all for 'add'."""
+    if rule == "add":
+        return intents
+    kept = []
+    for (_, ticker), group in intents.sort_values(["entry_bar", "event_id"]).groupby(
+            ["combo", "ticker"], sort=True):
+        current = None
+        for row in group.to_dict("records"):
+            if current is not None and row["entry_bar"] <= current["exit_bar"]:
+                if rule == "extend" and row["direction"] == current["direction"]:
+                    current["exit_bar"] = max(current["exit_bar"], row["exit_bar"])
+                    current["event_id"] += "+" + row["event_id"]
+                elif row["combo"] == 0:  # report once, not for every sweep column
+                    why = ("opposite position" if rule == "extend" else "position")
+                    notes.append(f"{row['event_id']} {ticker}: dropped, {why} from "
+                                 f"{current['event_id']} still open")
+                continue
+            if current is not None:
+                kept.append(current)
+            current = dict(row)
+        if current is not None:
+            kept.append(current)
+    return pd.DataFrame(kept, columns=intents.columns)
+
+
 def simulate(intents: pd.DataFrame, panel: PricePanel, costs: Costs | None = None,
-             init_cash: float = 100_000.0) -> SimulationResult:
+             init_cash: float = 100_000.0, overlap: str = "extend", notional: bool = False
+             ) -> SimulationResult:
     """Fill ``intents`` (see :func:`strategies.base.intents_frame`) on ``panel``'s prices."""
+    grid = simulate_grid(intents.assign(combo=0), panel, costs, init_cash, overlap, notional)
+    return grid[0]
+
+
+def simulate_grid(intents: pd.DataFrame, panel: PricePanel, costs: Costs | None = None,
+                  init_cash: float = 100_000.0, overlap: str = "extend",
+                  notional: bool = False) -> dict[int, SimulationResult]:
+    """Simulate many portfolios at once, one per value of ``intents['combo']``.
+
+    All combinations run in one vectorbt call: columns are (combo, ticker)
+    pairs, grouped by combo with cash shared inside each group.
+    """
     import vectorbt as vbt  # heavy: imported only when simulating
 
     costs = costs or Costs()
+    if overlap not in OVERLAP_RULES:
+        raise InputError(f"overlap must be one of {', '.join(OVERLAP_RULES)}", field="overlap")
     notes: list[str] = []
+    combos = sorted(intents["combo"].unique()) if len(intents) else [0]
     if intents.empty:
-        sessions = panel.sessions[-1:]
-        equity = pd.Series(init_cash, index=sessions, name="equity")
-        return SimulationResult(equity, equity.copy(), _empty_trades(), init_cash, costs,
-                                ["no trades: the strategy produced no intents"])
+        equity = pd.Series(init_cash, index=panel.sessions[-1:], name="equity")
+        return {c: SimulationResult(equity, pd.DataFrame(columns=TRADE_COLUMNS), init_cash,
+                                    costs, ["no trades: the strategy produced no intents"],
+                                    pd.Series(0.0, index=equity.index),
+                                    pd.Series(0.0, index=equity.index)) for c in combos}
     missing = sorted(set(intents["ticker"]) - set(panel.tickers))
     if missing:
         raise InputError(f"no prices for traded tickers: {', '.join(missing)}", field="tickers")
 
     tickers = sorted(intents["ticker"].unique())
-    first = intents["entry_session"].min()
-    last = intents["exit_session"].max()
+    first, last = intents["entry_session"].min(), intents["exit_session"].max()
     sessions = panel.sessions[(panel.sessions >= first) & (panel.sessions <= last)]
     adj_open, adj_close = (frame.loc[sessions, tickers] for frame in panel.tr_prices)
-
-    intents = intents.copy()
-    for side in ("entry", "exit"):
-        at, sess = intents[f"{side}_at"], intents[f"{side}_session"]
-        no_open = [(at.iat[i] == "open") and not np.isfinite(adj_open.at[sess.iat[i], t])
-                   for i, t in enumerate(intents["ticker"])]
-        for i in np.flatnonzero(no_open):
-            notes.append(f"{intents['event_id'].iat[i]} {intents['ticker'].iat[i]}: no open "
-                         f"price on {sess.iat[i].date()}, {side} moved to the close")
-        intents.loc[no_open, f"{side}_at"] = "close"
-        intents[f"{side}_bar"] = (sessions.get_indexer(sess) * 2
-                                  + (intents[f"{side}_at"] == "close").astype(int))
-        intents[f"{side}_key"] = intents[f"{side}_bar"]
-    intents = _resolve_overlaps(intents, notes)
 
     # Interleave open/close prices; a missing open is valued at the previous close.
     price = np.empty((2 * len(sessions), len(tickers)))
     price[1::2] = adj_close.to_numpy()
-    prev_close = adj_close.shift(1).to_numpy()
-    price[0::2] = np.where(np.isfinite(adj_open.to_numpy()), adj_open.to_numpy(), prev_close)
-    bars = bar_timeline(sessions)
-    price = pd.DataFrame(price, index=bars, columns=tickers)
-    size = np.full(price.shape, np.nan)
+    price[0::2] = np.where(np.isfinite(adj_open.to_numpy()), adj_open.to_numpy(),
+                           adj_close.shift(1).to_numpy())
     col = {t: j for j, t in enumerate(tickers)}
-    for row in intents.itertuples():
-        size[row.entry_bar, col[row.ticker]] = row.direction * row.weight
-        size[row.exit_bar, col[row.ticker]] = 0.0
+    intents = _bars(intents, sessions, adj_open, notes)
+    intents = _apply_stops(intents, price, col, notes)
+    segments = _segments(intents, overlap, notes)
 
+    # Target per (combo, ticker) column: +w from the entry bar, -w from the exit bar.
+    n_bars, n_cols = price.shape[0], len(combos) * len(tickers)
+    combo_pos = {c: k for k, c in enumerate(combos)}
+    seg_col = (segments["combo"].map(combo_pos).to_numpy() * len(tickers)
+               + segments["ticker"].map(col).to_numpy())
+    signed = (segments["direction"] * segments["weight"]).to_numpy(dtype="float64")
+    delta = np.zeros((n_bars + 1, n_cols))
+    np.add.at(delta, (segments["entry_bar"].to_numpy(), seg_col), signed)
+    np.add.at(delta, (segments["exit_bar"].to_numpy(), seg_col), -signed)
+    target = np.cumsum(delta, axis=0)[:n_bars]
+    target[np.abs(target) < 1e-12] = 0.0
+    changed = np.vstack([target[:1] != 0, np.diff(target, axis=0) != 0])
+    size = np.where(changed, target, np.nan)
+
+    bars = bar_timeline(sessions)
+    columns = pd.MultiIndex.from_product([combos, tickers], names=["combo", "ticker"])
+    price_all = pd.DataFrame(np.tile(price, (1, len(combos))), index=bars, columns=columns)
     pf = vbt.Portfolio.from_orders(
-        close=price, size=pd.DataFrame(size, index=bars, columns=tickers),
-        init_cash=init_cash, fees=costs.fees, fixed_fees=costs.fixed_fees,
-        slippage=costs.slippage, **VBT_SETTINGS)
-    value = pf.value()
-    equity = pd.Series(value.to_numpy()[1::2], index=sessions, name="equity")
-    trades = _trades(pf, intents, bars, tickers)
-    return SimulationResult(equity, value.rename("value"), trades, init_cash, costs, notes)
+        close=price_all, size=pd.DataFrame(size, index=bars, columns=columns),
+        size_type="targetvalue" if notional else "targetpercent",
+        group_by=np.repeat(np.arange(len(combos)), len(tickers)), init_cash=init_cash,
+        fees=costs.fees, fixed_fees=costs.fixed_fees, slippage=costs.slippage, **VBT_SETTINGS)
+
+    value = pf.value().to_numpy().reshape(len(price_all), len(combos))  # (bars, combos)
+    assets = pf.assets().to_numpy()  # (bars, cols), after each bar's orders
+    borrow = _borrow(assets[1::2], price_all.to_numpy()[1::2], sessions, tickers, combos, costs)
+    gross = np.where(assets != 0, np.abs(assets * np.nan_to_num(price_all.to_numpy())), 0.0)
+    traded = _traded(pf, len(sessions), len(combos), len(tickers))
+    results = {}
+    span = intents.groupby("combo").agg(first=("entry_session", "min"),
+                                        last=("exit_session", "max"))
+    for k, c in enumerate(combos):
+        cols = slice(k * len(tickers), (k + 1) * len(tickers))
+        paid = borrow[:, cols].sum(axis=1)
+        # Each combination's own span, so its metrics equal a run of it alone.
+        own = (sessions >= span.at[c, "first"]) & (sessions <= span.at[c, "last"])
+        equity = pd.Series(value[1::2, k] - np.cumsum(paid), index=sessions, name="equity")
+        exposure = pd.Series(gross[1::2, cols].sum(axis=1) / value[1::2, k], index=sessions)
+        trades = _trades(pf, segments[segments["combo"] == c], bars, tickers, k, borrow[:, cols])
+        results[c] = SimulationResult(equity[own], trades, init_cash, costs,
+                                      notes if k == 0 else [], exposure[own],
+                                      pd.Series(traded[:, k], index=sessions)[own])
+    return results
 
 
-def _empty_trades() -> pd.DataFrame:
-    return pd.DataFrame(columns=["event_id", "ticker", "direction", "entry_time", "entry_price",
-                                 "exit_time", "exit_price", "size", "fees", "pnl", "return"])
+def _borrow(assets_close: np.ndarray, close: np.ndarray, sessions: pd.DatetimeIndex,
+            tickers: list[str], combos: list, costs: Costs) -> np.ndarray:
+    """Borrow charged at each session's close on shorts held overnight (sessions x cols)."""
+    days = np.diff(sessions.to_numpy()).astype("timedelta64[D]").astype(float)
+    days = np.append(days, 0.0)  # nothing accrues after the last simulated session
+    rates = np.tile([costs.borrow_of(t) for t in tickers], len(combos))
+    short = np.where(assets_close < 0, -assets_close * np.nan_to_num(close), 0.0)
+    return short * rates[None, :] * days[:, None] / 360.0
 
 
-def _trades(pf, intents: pd.DataFrame, bars: pd.DatetimeIndex, tickers: list[str]
-            ) -> pd.DataFrame:
-    rec = pf.trades.records
-    by_entry = {(tickers[c], e): i for i, (c, e) in
-                enumerate(zip(rec["col"], rec["entry_idx"]))}
+def _traded(pf, n_sessions: int, n_combos: int, n_tickers: int) -> np.ndarray:
+    """Traded notional per session and combo."""
+    out = np.zeros((n_sessions, n_combos))
+    rec = pf.orders.values
+    if len(rec):
+        np.add.at(out, (rec["idx"] // 2, rec["col"] // n_tickers),
+                  np.abs(rec["size"] * rec["price"]))
+    return out
+
+
+def _trades(pf, segments: pd.DataFrame, bars: pd.DatetimeIndex, tickers: list[str], k: int,
+            borrow: np.ndarray) -> pd.DataFrame:
+    """vectorbt's trades of combo ``k`` with the events they came from and their borrow cost."""
+    rec = pf.trades.values  # structured array
+    n = len(tickers)
+    rec = rec[(rec["col"] >= k * n) & (rec["col"] < (k + 1) * n)]
     rows = []
-    for row in intents.sort_values(["entry_bar", "ticker"]).itertuples():
-        i = by_entry.get((row.ticker, row.entry_bar))
-        if i is None:
-            continue
+    for r in rec:
+        j = r["col"] - k * n
+        ticker, entry, exit_ = tickers[j], int(r["entry_idx"]), int(r["exit_idx"])
+        seg = segments[(segments["ticker"] == ticker) & (segments["entry_bar"] <= entry)
+                       & (segments["exit_bar"] > entry)]
+        ids = "+".join(dict.fromkeys("+".join(seg["event_id"]).split("+"))) if len(seg) else ""
+        paid = borrow[entry // 2:(exit_ // 2), j].sum()  # closes held overnight
+        fees = r["entry_fees"] + r["exit_fees"]
         rows.append({
-            "event_id": row.event_id, "ticker": row.ticker,
-            "direction": "long" if row.direction > 0 else "short",
-            "entry_time": bars[rec["entry_idx"][i]], "entry_price": rec["entry_price"][i],
-            "exit_time": bars[rec["exit_idx"][i]], "exit_price": rec["exit_price"][i],
-            "size": rec["size"][i], "fees": rec["entry_fees"][i] + rec["exit_fees"][i],
-            "pnl": rec["pnl"][i], "return": rec["return"][i],
+            "event_id": ids, "ticker": ticker,
+            "direction": "long" if r["direction"] == 0 else "short",
+            "entry_time": bars[entry], "entry_price": r["entry_price"],
+            "exit_time": bars[exit_], "exit_price": r["exit_price"], "size": r["size"],
+            "fees": fees, "borrow": paid, "pnl": r["pnl"] - paid,
+            "return": (r["pnl"] - paid) / (r["size"] * r["entry_price"]),
         })
-    return pd.DataFrame(rows, columns=_empty_trades().columns)
+    trades = pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    return trades.sort_values(["entry_time", "ticker"], kind="stable").reset_index(drop=True)

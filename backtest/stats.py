@@ -187,28 +187,64 @@ def bmp_t(car: np.ndarray, car_var: np.ndarray) -> tuple[float, float]:
 
 
 def mean_cross_correlation(resid: np.ndarray, sigma2: np.ndarray, days: np.ndarray,
-                           n_days: int) -> float:
-    """Average cross-correlation of estimation residuals, for Kolari-Pynnonen (2010).
+                           n_days: int, day0: np.ndarray, k: int) -> float:
+    """Average cross-correlation of the pairs' K-day CARs, from estimation residuals.
 
-    Residuals are standardized by each pair's own ``s_i``, ``u_it = e_it / s_i``,
-    and placed on calendar day indices ``days`` (same shape as ``resid``). On
-    each calendar day t, ``(sum_i u_it)^2 - sum_i u_it^2`` is the sum of the
-    cross-products of the pairs present that day; summing over days and
-    dividing by the number of such (i, j, t) triples gives the average pairwise
-    correlation, weighted by the days two pairs share, in O(P L) rather than
-    O(P^2 L). Pairs that share no day contribute nothing; if none do, 0.
+    Kolari and Pynnonen (2010) take r̄ as the mean cross-correlation of the
+    estimation residuals, for events on one day. Here the pairs of a group may
+    sit on different days, so each ordered pair (i, j) counts with the share of
+    its K-day window that falls on the same calendar days,
+    ``w_ij = max(0, K - |day0_i - day0_j|) / K`` (1 for a shared day 0, 0 for
+    windows that do not overlap), and::
+
+        r̄ = sum_{i != j} w_ij rho_ij / (N (N - 1))
+
+    ``rho`` is estimated per pair of day-0 clusters c, c' as the pooled mean of
+    ``u_it u_jt`` over the calendar days both pairs have (``u = e / s``, each
+    pair's residuals standardized by its own s), computed from per-cluster daily
+    sums in O(P L) instead of O(P^2 L). The same ticker in two nearby events
+    counts, correctly, as almost perfectly correlated.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         u = resid / np.sqrt(sigma2)[:, None]
     ok = np.isfinite(u)
-    idx = days[ok].astype(np.int64)
-    s1 = np.bincount(idx, weights=u[ok], minlength=n_days)
-    s2 = np.bincount(idx, weights=u[ok] ** 2, minlength=n_days)
-    cnt = np.bincount(idx, minlength=n_days).astype("float64")
-    pairs = (cnt * cnt - cnt).sum()
-    if pairs <= 0:
+    clusters, cl = np.unique(day0, return_inverse=True)
+    n_c = np.bincount(cl, minlength=len(clusters)).astype("float64")
+    n = n_c.sum()
+    if n < 2:
         return 0.0
-    return float((s1 * s1 - s2).sum() / pairs)
+    rows = np.broadcast_to(cl[:, None], u.shape)[ok]
+    cols = days[ok].astype(np.int64)
+    S = np.zeros((len(clusters), n_days))
+    Q = np.zeros((len(clusters), n_days))
+    C = np.zeros((len(clusters), n_days))
+    np.add.at(S, (rows, cols), u[ok])
+    np.add.at(Q, (rows, cols), u[ok] ** 2)
+    np.add.at(C, (rows, cols), 1.0)
+    total = 0.0
+    within_num = (S * S - Q).sum(axis=1)
+    within_den = (C * C - C).sum(axis=1)
+    has = within_den > 0
+    total += float((n_c[has] * (n_c[has] - 1) * within_num[has] / within_den[has]).sum())
+    for a in range(len(clusters)):
+        for b in range(a + 1, len(clusters)):
+            gap = clusters[b] - clusters[a]
+            if gap >= k:
+                break  # clusters are sorted: no later one overlaps either
+            den = C[a] @ C[b]
+            if den > 0:
+                total += 2.0 * n_c[a] * n_c[b] * (k - gap) / k * (S[a] @ S[b]) / den
+    return total / (n * (n - 1))
+
+
+def overlapping(day0: np.ndarray, k: int) -> np.ndarray:
+    """Component label per pair: pairs whose K-day windows overlap, directly or through
+    others, share a label (used to keep clusters intact in the pseudo-event test)."""
+    order = np.argsort(day0, kind="stable")
+    gaps = np.diff(day0[order]) >= k
+    labels = np.empty(len(day0), dtype=np.int64)
+    labels[order] = np.concatenate([[0], np.cumsum(gaps)])
+    return labels
 
 
 def kp_adjustment(n: int, rbar: float) -> float:
@@ -329,9 +365,10 @@ def pseudo_event_test(car: np.ndarray, est_ar: np.ndarray, cluster: np.ndarray, 
     """Random pseudo-event-date test of the mean CAR, keeping clusters intact.
 
     Under the null, day 0 could have been any day of the estimation window.
-    Each draw picks one random start per cluster (pairs that share a news day
-    share the draw, so their cross-correlation is kept) and sums each pair's
-    estimation ARs over K days from it; the mean over pairs gives one null
+    Each draw picks one random start per cluster (pairs whose windows overlap
+    in calendar time share the draw, see :func:`overlapping`, so their
+    cross-correlation is kept) and sums each pair's estimation ARs over K days
+    from it (a missing AR counts as 0); the mean over pairs gives one null
     value. Returns ``(observed - mean(null)) / sd(null)`` and the two-sided
     empirical p-value ``(1 + #{|null - m| >= |obs - m|}) / (draws + 1)``
     (Brown and Warner 1980, simulation design; Davison and Hinkley 1997, ch. 4).

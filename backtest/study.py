@@ -26,10 +26,12 @@ Method
   (independence), Patell Z, BMP, Kolari-Pynnonen adjusted BMP and Patell,
   Corrado rank, Corrado-Zivney sign, generalized sign, Wilcoxon signed-rank,
   and a random pseudo-event-date test.
-* **Clustering**: when two pairs of a group share day 0 (one headline, several
-  tickers) their ARs are cross-correlated and BMP/Patell over-reject; the
+* **Clustering**: when two pairs of a group have windows on the same calendar
+  days (one headline, several tickers; or one ticker in two nearby events)
+  their ARs are cross-correlated and BMP/Patell over-reject; the
   Kolari-Pynnonen adjusted BMP is then the *headline* statistic of the group
-  (``tests.headline``). Otherwise the headline is BMP.
+  for that window (``tests.headline``), with r̄ weighted by calendar overlap
+  (:func:`backtest.stats.mean_cross_correlation`). Otherwise the headline is BMP.
 * **Confounding**: pairs whose event window overlaps another event window of
   the same ticker are flagged (``confounded_with``), not dropped.
 
@@ -180,6 +182,8 @@ def _pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig):
                                 f"{config.market} on {market_exchange}: one exchange per study"})
             elif link.ticker == config.market:
                 skipped.append({**base, "reason": f"is the market benchmark ({config.market})"})
+            elif config.model == "factors" and link.ticker in config.factors:
+                skipped.append({**base, "reason": f"is a factor of the model ({link.ticker})"})
             elif link.ticker not in panel.close.columns:
                 skipped.append({**base, "reason": "no price data for this ticker"})
             elif timing.day0 not in sessions:
@@ -362,6 +366,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     tests_df = _tests_frame(pairs, ar, X, fit, est_days, len(panel.sessions), config)
     coef = pd.DataFrame(fit.coef, columns=[f"coef_{n}" for n in
                                            _coef_names(config.model, fnames)])
+    if config.model == "dimson":  # Dimson's beta is the sum of the three slopes
+        coef["beta_sum"] = coef[["coef_beta_lag", "coef_beta", "coef_beta_lead"]].sum(axis=1)
     estimates = pd.concat([pairs[["event_id", "ticker"]].assign(model=config.model), coef],
                           axis=1).assign(sigma=np.sqrt(fit.sigma2), n_est=fit.n,
                                          n_excluded=excluded.sum(axis=1),
@@ -464,18 +470,22 @@ def _tests_frame(pairs, ar, X, fit, est_days, n_sessions, config) -> pd.DataFram
         per_window[start, end] = (sl, car, models.window_variance(fit, X[:, sl]))
     dof = fit.dof.astype("float64")
     rng = np.random.default_rng(config.seed)
-    cluster = pairs["pos0"].to_numpy()
+    day0 = pairs["pos0"].to_numpy()
     rows = []
     for group, idx in _groups(pairs, config):
         g_all, g_est, g_dof = all_ar[idx], est_ar[idx], dof[idx]
-        clustered = len(np.unique(cluster[idx])) < len(idx)
-        headline = "kp_bmp_t" if clustered else "bmp_t"
-        rbar = stats.mean_cross_correlation(g_est, fit.sigma2[idx], est_days[idx], n_sessions)
+        g_day0 = np.sort(day0[idx])
         for (start, end), (sl, car_all, var_all) in per_window.items():
             car, var, k = car_all[idx], var_all[idx], sl.stop - sl.start
+            # Pairs whose K-day windows share calendar days are cross-correlated.
+            clustered = bool((np.diff(g_day0) < k).any())
+            headline = "kp_bmp_t" if clustered else "bmp_t"
+            rbar = stats.mean_cross_correlation(g_est, fit.sigma2[idx], est_days[idx],
+                                                n_sessions, day0[idx], k)
             days = n_est + np.arange(sl.start, sl.stop)
-            pseudo = (stats.pseudo_event_test(car, g_est, cluster[idx], k, config.pseudo_draws,
-                                              rng) if start != end else (np.nan, np.nan))
+            pseudo = (stats.pseudo_event_test(car, g_est, stats.overlapping(day0[idx], k), k,
+                                              config.pseudo_draws, rng)
+                      if start != end else (np.nan, np.nan))
             values = {
                 "csect_t": stats.csect_t(car),
                 "bw1980_cda_t": stats.bw1980_cda_t(car, g_est, k),

@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from events.errors import InputError
-from events.timing import exchange_calendar, known_exchanges
+from events.timing import event_timing, exchange_calendar, exchange_for, known_exchanges
 from events.model import (DIRECTIONS, LABELS, ROLES, SESSIONS, Calendar, Event, LinkedTicker,
                           Sentiment)
 
@@ -128,7 +128,14 @@ def parse_calendar(doc: Any, *, path: str = "<calendar>", default_name: str = "c
             raise InputError(f"duplicate event id {event.id!r} (first on line {seen[event.id]})",
                              path=path, line=event.line, field=f"events[{i}].id")
         seen[event.id] = event.line
-        events.append(_check_session(event, path, i, roll_non_sessions))
+        event = _check_session(event, path, i, roll_non_sessions)
+        for link in event.tickers:  # the event must map to a session of each exchange
+            try:
+                event_timing(event, exchange_for(link.ticker, link.exchange))
+            except InputError as exc:
+                raise InputError(exc.reason, path=path, line=event.line,
+                                 field=f"events[{i}]") from None
+        events.append(event)
     name = str(doc.get("name") or default_name)
     return Calendar(name=name, events=tuple(events), path=path)
 

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
@@ -113,4 +114,21 @@ def equity_chart(equity: pd.Series, init_cash: float, title: str) -> Figure:
     ax.set_xlabel("session")
     ax.legend(loc="best", frameon=False)
     _finish(ax, title, "return on initial cash")
+    return fig
+
+
+def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = "sharpe") -> Figure:
+    """A metric over two swept parameters (mean over any other swept parameter)."""
+    grid = table.pivot_table(index=y, columns=x, values=metric, aggfunc="mean")
+    fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
+    im = ax.imshow(grid.to_numpy(dtype=float), cmap="RdYlGn", aspect="auto", origin="lower")
+    ax.set_xticks(range(grid.shape[1]), [str(v) for v in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [str(v) for v in grid.index])
+    for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=9)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{metric} by {x} and {y}", loc="left")
+    fig.colorbar(im, ax=ax, label=metric)
     return fig

@@ -106,3 +106,28 @@ def render_report(out: Path, meta: dict, calendar, study=None, run=None) -> Path
     path = out / "index.html"
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def render_sweep(out: Path, calendar, table: pd.DataFrame, params: list[str], best_run,
+                 data_hash: str, metric: str = "sharpe") -> Path:
+    """Sweep report: the metrics table, a heatmap over the first two parameters, and the
+    equity curve of the best combination by ``metric``."""
+    out = Path(out)
+    images = {}
+    if len(params) >= 2:
+        images["heatmap"] = _png(charts.sweep_heatmap(table, params[0], params[1], metric),
+                                 out / "sweep_heatmap.png")
+    images["equity"] = _png(charts.equity_chart(best_run.simulation.equity,
+                                                best_run.simulation.init_cash,
+                                                f"Equity of the best {metric}: {best_run.params}"),
+                            out / "equity_best.png")
+    shown = table.sort_values(metric, ascending=False)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    html = env.get_template("sweep.html.j2").render(
+        calendar=calendar.name, strategy=best_run.strategy, n=len(table), params=params,
+        metric=metric, data_hash=data_hash, images=images,
+        table=_table(shown, percent=("total_return", "max_drawdown", "cagr")))
+    path = out / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path

@@ -1,22 +1,15 @@
-"""News strategies as plug-ins. ``get_strategy(name, **params)`` builds one by name."""
+"""News strategies as plug-ins.
 
-from __future__ import annotations
+``get_strategy(name, **params)`` builds one by name; ``discover()`` lists the
+built-ins, a project's ``strategies/`` folder, entry points and broken plug-ins.
+"""
 
-from strategies.base import INTENT_COLUMNS, Strategy, StrategyContext, intents_frame
-from strategies.short_partners import ShortPartnersOnBadNews
+from strategies.base import (INTENT_COLUMNS, MarketData, Strategy, StrategyContext,
+                             intents_frame, param)
+from strategies.news import (BUILTINS, FadeTheReaction, LongOnGoodNews, NewsParams,
+                             NewsStrategy, PairTrade, ShortPartnersOnBadNews)
+from strategies.registry import discover, get_strategy
 
-BUILTINS: dict[str, type[Strategy]] = {cls.name: cls for cls in (ShortPartnersOnBadNews,)}
-
-
-def get_strategy(name: str, **params) -> Strategy:
-    """Instantiate a built-in strategy by name; unknown names are an :class:`InputError`."""
-    from events.errors import InputError
-
-    if name not in BUILTINS:
-        raise InputError(f"unknown strategy {name!r} (available: {', '.join(sorted(BUILTINS))})",
-                         field="strategy")
-    return BUILTINS[name](**params)
-
-
-__all__ = ["BUILTINS", "INTENT_COLUMNS", "ShortPartnersOnBadNews", "Strategy",
-           "StrategyContext", "get_strategy", "intents_frame"]
+__all__ = ["BUILTINS", "INTENT_COLUMNS", "FadeTheReaction", "LongOnGoodNews", "MarketData",
+           "NewsParams", "NewsStrategy", "PairTrade", "ShortPartnersOnBadNews", "Strategy",
+           "StrategyContext", "discover", "get_strategy", "intents_frame", "param"]

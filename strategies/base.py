@@ -1,27 +1,41 @@
 """The strategy plug-in API.
 
 A strategy turns an event calendar into *trade intents*: which ticker to buy
-or short, when (session and open/close), for how long, and with what weight.
-It never sees prices after the bar it decides on; execution, costs and P&L
-are the simulator's job (:mod:`backtest.simulate`).
+or short, from which bar (a session's open or close) to which, with what
+weight. Execution (fills, costs, overlaps, stops) and P&L belong to the
+simulator (:mod:`backtest.simulate`), so a strategy file stays short.
 
-Write one by subclassing :class:`Strategy`::
+A strategy may read prices only through :meth:`StrategyContext.history`, which
+returns the bars known at a given moment. ``backtest audit`` reruns every
+strategy on data cut at each event's decision time and reports any intent
+that changes: a look-ahead leak.
+
+Write one in a file of your project's ``strategies/`` folder::
 
     from dataclasses import dataclass
-    from strategies.base import Strategy, StrategyContext, intents_frame
+    from strategies.base import Strategy, param
 
     class LongOnGoodNews(Strategy):
-        name = "long_on_good_news"
+        \"\"\"Buy the partners after bullish news.\"\"\"
+        name = "my_long_on_good_news"
 
         @dataclass(frozen=True)
         class Params:
-            threshold: float = 60   # minimum sentiment score
-            hold: int = 5           # sessions held
+            threshold: float = param(60.0, sweep=(50, 60, 70), help="minimum score")
+            hold: int = param(5, sweep=(1, 3, 5, 10), help="sessions held")
 
-        def intents(self, ctx: StrategyContext):
+        def intents(self, ctx):
             rows = []
             for event in ctx.calendar:
-                ...
+                if event.sentiment.label != "bullish" or event.sentiment.score < self.params.threshold:
+                    continue
+                timing = ctx.timings[event.id]
+                exit_ = ctx.session_after(timing.day0, self.params.hold)
+                for link in event.tickers:
+                    rows.append(dict(event_id=event.id, ticker=link.ticker, direction=+1,
+                                     weight=1 / len(event.tickers), entry_session=timing.day0,
+                                     entry_at=timing.first_fill, exit_session=exit_,
+                                     exit_at=timing.first_fill))
             return intents_frame(rows)
 """
 
@@ -31,44 +45,109 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from events.errors import InputError
 from events.model import Calendar
-from events.timing import EventTiming
+from events.timing import EventTiming, exchange_calendar
 
 INTENT_COLUMNS = ["event_id", "ticker", "direction", "weight", "entry_session", "entry_at",
-                  "exit_session", "exit_at"]
+                  "exit_session", "exit_at", "stop", "leg"]
 
 
-@dataclass(frozen=True)
-class StrategyContext:
-    """What a strategy may look at: the calendar, each event's timing, the sessions."""
-
-    calendar: Calendar
-    timings: dict[str, EventTiming]
-    sessions: pd.DatetimeIndex  # trading sessions of the price data
-
-    def session_after(self, session: pd.Timestamp, n: int) -> pd.Timestamp | None:
-        """The session ``n`` sessions after ``session``, or None past the data's end."""
-        i = self.sessions.get_loc(session) + n
-        return self.sessions[i] if i < len(self.sessions) else None
+def param(default: Any, *, sweep: tuple = (), help: str = "") -> Any:  # noqa: A002
+    """A strategy parameter: its default, the values a sweep tries, and a help line."""
+    return dataclasses.field(default=default, metadata={"sweep": tuple(sweep), "help": help})
 
 
 def intents_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Trade intents as a frame with the documented columns.
 
     event_id, ticker; direction (+1 long, -1 short); weight (fraction of equity
-    at entry); entry_session, entry_at ("open"/"close"); exit_session, exit_at.
+    at entry, or currency with ``sizing="notional"``); entry_session,
+    entry_at ("open"/"close"); exit_session, exit_at; stop (adverse move that
+    closes the position early, NaN for none); leg ("main" or "hedge").
     """
-    return pd.DataFrame(rows, columns=INTENT_COLUMNS)
+    frame = pd.DataFrame(rows, columns=INTENT_COLUMNS)
+    frame["stop"] = frame["stop"].astype("float64")
+    frame["leg"] = frame["leg"].astype(object).where(frame["leg"].notna(), "main")
+    return frame
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Daily prices a strategy may read, on a total-return basis (dividends included).
+
+    ``open`` and ``close`` are sessions x tickers; ``returns`` are close-to-close
+    total returns. Build with :meth:`from_frames`; cut with :meth:`asof`.
+    """
+
+    open: pd.DataFrame
+    close: pd.DataFrame
+    returns: pd.DataFrame
+    exchange: str = "XNYS"
+
+    @classmethod
+    def from_frames(cls, open_: pd.DataFrame, close: pd.DataFrame, exchange: str = "XNYS"
+                    ) -> "MarketData":
+        return cls(open_, close, close / close.shift(1) - 1.0, exchange)
+
+    @property
+    def sessions(self) -> pd.DatetimeIndex:
+        return self.close.index
+
+    def asof(self, when: pd.Timestamp) -> "MarketData":
+        """The bars printed strictly before ``when`` (tz-aware): a session whose open
+        is before ``when`` but whose close is not keeps its open only."""
+        cal = exchange_calendar(self.exchange)
+        sessions = self.sessions
+        opens = cal.opens.reindex(sessions)
+        closes = cal.closes.reindex(sessions)
+        n_open = int((opens < when).sum())
+        n_close = int((closes < when).sum())
+        open_ = self.open.iloc[:n_open]
+        close = self.close.iloc[:n_open].copy()
+        close.iloc[n_close:] = np.nan
+        returns = self.returns.iloc[:n_open].copy()
+        returns.iloc[n_close:] = np.nan
+        return MarketData(open_, close, returns, self.exchange)
+
+
+@dataclass(frozen=True)
+class StrategyContext:
+    """What a strategy may look at: the calendar, each event's timing, and prices as of a time."""
+
+    calendar: Calendar
+    timings: dict[str, EventTiming]
+    data: MarketData
+    calendar_sessions: pd.DatetimeIndex | None = None  # future session dates are public
+
+    @property
+    def sessions(self) -> pd.DatetimeIndex:
+        """Trading sessions (known in advance, even where prices are cut off)."""
+        return self.calendar_sessions if self.calendar_sessions is not None \
+            else self.data.sessions
+
+    def history(self, when: pd.Timestamp) -> MarketData:
+        """Prices known strictly before ``when`` (see :meth:`MarketData.asof`)."""
+        return self.data.asof(when)
+
+    def session_after(self, session: pd.Timestamp, n: int) -> pd.Timestamp | None:
+        """The session ``n`` sessions after ``session``, or None past the data's end."""
+        i = self.sessions.get_loc(session) + n
+        return self.sessions[i] if 0 <= i < len(self.sessions) else None
+
+    def bar_time(self, session: pd.Timestamp, at: str) -> pd.Timestamp:
+        """UTC time of a session's open or close bar."""
+        cal = exchange_calendar(self.data.exchange)
+        return cal.session_open(session) if at == "open" else cal.session_close(session)
 
 
 class Strategy:
-    """Base class of news strategies. Subclasses set ``name``, ``Params`` and ``intents``."""
+    """Base class of news strategies: set ``name``, a ``Params`` dataclass and ``intents``."""
 
     name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
 
     @dataclass(frozen=True)
     class Params:
@@ -80,7 +159,22 @@ class Strategy:
             if key not in known:
                 raise InputError(f"unknown parameter {key!r} for strategy {self.name} "
                                  f"(known: {', '.join(known) or 'none'})", field="param")
-        self.params = self.Params(**{k: _coerce(v, known[k]) for k, v in params.items()})
+        self.params = self.Params(**{k: coerce(v, known[k]) for k, v in params.items()})
+        check = getattr(self.params, "validate", None)
+        if check is not None:
+            check()
+
+    @classmethod
+    def describe(cls) -> str:
+        """First line of the class docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def parameters(cls) -> list[dict[str, Any]]:
+        """Each parameter: name, type, default, sweep values, help."""
+        return [{"name": f.name, "type": type(f.default).__name__, "default": f.default,
+                 "sweep": f.metadata.get("sweep", ()), "help": f.metadata.get("help", "")}
+                for f in dataclasses.fields(cls.Params)]
 
     def intents(self, ctx: StrategyContext) -> pd.DataFrame:
         raise NotImplementedError
@@ -89,7 +183,7 @@ class Strategy:
         return f"{type(self).__name__}({self.params})"
 
 
-def _coerce(value: Any, fld: dataclasses.Field) -> Any:
+def coerce(value: Any, fld: dataclasses.Field) -> Any:
     """Turn ``key=value`` text from the command line into the parameter's type."""
     if not isinstance(value, str):
         return value
@@ -106,7 +200,8 @@ def _coerce(value: Any, fld: dataclasses.Field) -> Any:
         if isinstance(default, float):
             return float(value)
         if isinstance(default, tuple):
-            return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(v.strip() for v in value.split("+" if "+" in value else ",")
+                         if v.strip())
     except ValueError:
         raise InputError(f"parameter {fld.name}: cannot read {value!r} as "
                          f"{type(default).__name__}", field=fld.name) from None

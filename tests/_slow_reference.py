@@ -31,14 +31,19 @@ class SlowPair:
 
     ``close``/``dividend`` are 1-d arrays of the stock, ``mclose``/``mdiv`` of
     the market, all aligned on the same session positions; ``pos0`` is day 0.
+    ``excluded`` is a set of absolute session positions left out of the
+    estimation window (e.g. the event windows of the ticker's other events).
     """
 
     def __init__(self, close, dividend, mclose, mdiv, pos0,
-                 est=(EST_FIRST, EST_LAST), window=(WIN_FIRST, WIN_LAST)):
+                 est=(EST_FIRST, EST_LAST), window=(WIN_FIRST, WIN_LAST), excluded=()):
         self.pos0 = pos0
         self.window = window
+        excluded = set(excluded)
         ys, xs = [], []
         for k in range(est[0], est[1] + 1):
+            if pos0 + k in excluded:
+                continue
             y = total_return_at(close, dividend, pos0 + k)
             x = total_return_at(mclose, mdiv, pos0 + k)
             if not (math.isnan(y) or math.isnan(x)):
@@ -78,6 +83,21 @@ class SlowPair:
 
     def car_t(self, start, end):
         return self.car(start, end) / math.sqrt(self.car_variance_matrix(start, end))
+
+
+def other_event_positions(pos0_of_event, ticker_events, event_id, ticker, first=WIN_FIRST,
+                          last=WIN_LAST):
+    """Session positions inside the event window ``first..last`` of every *other* event
+    listing ``ticker``. ``pos0_of_event`` maps event id -> day-0 position and
+    ``ticker_events`` maps ticker -> the event ids that list it."""
+    out = set()
+    for other in ticker_events[ticker]:
+        if other == event_id:
+            continue
+        p = pos0_of_event[other]
+        for k in range(first, last + 1):
+            out.add(p + k)
+    return out
 
 
 def slow_mean_drop_nan(values):

@@ -6,11 +6,10 @@ import pandas as pd
 import pytest
 
 from backtest.metrics import max_drawdown, sharpe_ratio
-from backtest.runner import run_strategy
+from backtest.runner import run_strategy, strategy_context
 from backtest.simulate import Costs, simulate
 from events import parse_calendar
-from events.timing import event_timing
-from strategies import StrategyContext, get_strategy, intents_frame
+from strategies import get_strategy, intents_frame
 from panels import make_panel, sessions
 
 IDX = sessions("2025-03-03", 8)  # Mon 2025-03-03 .. Wed 2025-03-12, no holidays
@@ -117,7 +116,8 @@ def _calendar():
 def test_short_partners_picks_bearish_partners_above_threshold():
     """Only the strong bearish event's partners are shorted, from the first fill after the news."""
     cal = _calendar()
-    ctx = StrategyContext(cal, {e.id: event_timing(e) for e in cal}, IDX)
+    panel = make_panel(IDX, close={t: [10.0] * len(IDX) for t in "ABC"})
+    ctx = strategy_context(cal, panel)
     intents = get_strategy("short_partners_on_bad_news", hold=2).intents(ctx)
     assert sorted(intents["ticker"]) == ["A", "B"]
     assert (intents["direction"] == -1).all() and (intents["weight"] == 0.5).all()

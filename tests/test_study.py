@@ -1,4 +1,4 @@
-"""Tests of the market-model event study (backtest.study / backtest.stats).
+"""Tests of the market-model event study (backtest.study / backtest.models / backtest.stats).
 
 Every expected number is derived independently of the engine: planted values in
 synthetic data, closed forms, ``np.polyfit``, explicit matrices, scipy's t-test,
@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from _slow_reference import SlowPair, slow_mean_drop_nan, total_return_at
+from _slow_reference import SlowPair, other_event_positions, slow_mean_drop_nan, total_return_at
+from backtest.models import fit_ols
 from backtest.prices import PricePanel, PriceStore, bundled_path
-from backtest.stats import fit_market_model
 from backtest.study import DEFAULT_CAR_WINDOWS, StudyConfig, run_study
 from events import bundled_calendar_path, load_calendar, parse_calendar
 from events.timing import exchange_calendar
@@ -143,10 +143,10 @@ def test_planted_abnormal_return_exact_without_noise():
     with np.errstate(divide="ignore", invalid="ignore"):
         res = run_study(SYN_CALENDAR, panel)
     est = res.estimates.set_index("ticker")
-    assert est.loc["AAA", "alpha"] == pytest.approx(ALPHA_A, abs=1e-10)
-    assert est.loc["AAA", "beta"] == pytest.approx(BETA_A, abs=1e-10)
-    assert est.loc["BBB", "alpha"] == pytest.approx(ALPHA_B, abs=1e-10)
-    assert est.loc["BBB", "beta"] == pytest.approx(BETA_B, abs=1e-10)
+    assert est.loc["AAA", "coef_alpha"] == pytest.approx(ALPHA_A, abs=1e-10)
+    assert est.loc["AAA", "coef_beta"] == pytest.approx(BETA_A, abs=1e-10)
+    assert est.loc["BBB", "coef_alpha"] == pytest.approx(ALPHA_B, abs=1e-10)
+    assert est.loc["BBB", "coef_beta"] == pytest.approx(BETA_B, abs=1e-10)
     assert est.loc["AAA", "n_est"] == 250
     ar = _ar(res, "planted", "AAA")
     for k in range(-5, 11):
@@ -189,22 +189,48 @@ def panel(calendar, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def result(calendar, panel):
+    """The default study: estimation windows leave out the ticker's other event windows."""
     return run_study(calendar, panel, StudyConfig())
 
 
 @pytest.fixture(scope="module")
-def slow_pairs(calendar, panel):
-    """Every (event, ticker) pair of the bundled calendar, by the slow reference."""
+def result_noexcl(calendar, panel):
+    """The study with the full 250-day estimation window of every pair."""
+    return run_study(calendar, panel, StudyConfig(exclude_other_events=False))
+
+
+def _slow_pairs(calendar, panel, exclude):
+    """Every (event, ticker) pair of the bundled calendar, by the slow reference; with
+    ``exclude`` the positions -5..+10 around the ticker's other events (day 0 from the
+    hand-derived DAY0 table) are left out of the estimation window."""
     close, div = panel.close, panel.dividend
+    pos0_of = {eid: panel.sessions.get_loc(pd.Timestamp(d)) for eid, d in DAY0.items()}
+    ticker_events = {}
+    for event in calendar:
+        for link in event.tickers:
+            ticker_events.setdefault(link.ticker, []).append(event.id)
     out = {}
     for event in calendar:
-        pos0 = panel.sessions.get_loc(pd.Timestamp(DAY0[event.id]))
+        pos0 = pos0_of[event.id]
         for link in event.tickers:
             t = link.ticker
-            out[(event.id, t)] = (event.sentiment.label, link.role, SlowPair(
-                close[t].to_numpy(), div[t].to_numpy(), close["SPY"].to_numpy(),
-                div["SPY"].to_numpy(), pos0))
+            excluded = (other_event_positions(pos0_of, ticker_events, event.id, t)
+                        if exclude else set())
+            ref = SlowPair(close[t].to_numpy(), div[t].to_numpy(), close["SPY"].to_numpy(),
+                           div["SPY"].to_numpy(), pos0, excluded=excluded)
+            ref.n_excluded = sum(1 for k in range(-260, -10) if pos0 + k in excluded)
+            out[(event.id, t)] = (event.sentiment.label, link.role, ref)
     return out
+
+
+@pytest.fixture(scope="module")
+def slow_pairs(calendar, panel):
+    return _slow_pairs(calendar, panel, exclude=False)
+
+
+@pytest.fixture(scope="module")
+def slow_pairs_excl(calendar, panel):
+    return _slow_pairs(calendar, panel, exclude=True)
 
 
 def test_orcl_raw_return_2026_04_28(panel):
@@ -216,9 +242,9 @@ def test_orcl_raw_return_2026_04_28(panel):
     assert panel.returns.loc["2026-04-28", "ORCL"] == pytest.approx(raw, abs=1e-15)
 
 
-def test_orcl_ar_matches_slow_market_model(panel, result):
+def test_orcl_ar_matches_slow_market_model(panel, result_noexcl):
     """ORCL AR on day 0 of openai-miss equals a hand-built fit: positions pos0-260..pos0-11,
-    returns from close+dividend by hand, np.polyfit(market, stock, 1)."""
+    returns from close+dividend by hand, np.polyfit(market, stock, 1) (no exclusion)."""
     pos0 = panel.sessions.get_loc(pd.Timestamp("2026-04-28"))
     c, d = panel.close["ORCL"].to_numpy(), panel.dividend["ORCL"].to_numpy()
     mc, md = panel.close["SPY"].to_numpy(), panel.dividend["SPY"].to_numpy()
@@ -230,46 +256,140 @@ def test_orcl_ar_matches_slow_market_model(panel, result):
     rm0 = (mc[pos0] + md[pos0]) / mc[pos0 - 1] - 1
     expected = r0 - (a + b * rm0)
 
-    ar = _ar(result, "openai-miss-2026-04-28", "ORCL")
+    ar = _ar(result_noexcl, "openai-miss-2026-04-28", "ORCL")
     assert ar[0] == pytest.approx(expected, abs=1e-10)
-    est = result.estimates.set_index(["event_id", "ticker"]).loc[
+    est = result_noexcl.estimates.set_index(["event_id", "ticker"]).loc[
         ("openai-miss-2026-04-28", "ORCL")]
-    assert est["alpha"] == pytest.approx(a, abs=1e-10)
-    assert est["beta"] == pytest.approx(b, abs=1e-10)
+    assert est["coef_alpha"] == pytest.approx(a, abs=1e-10)
+    assert est["coef_beta"] == pytest.approx(b, abs=1e-10)
     assert est["n_est"] == 250
+    assert est["n_excluded"] == 0
 
 
-def test_orcl_car_t_matches_matrix_variance(slow_pairs, result):
+def test_orcl_openai_miss_excludes_other_event_windows(panel, result):
+    """Default config: ORCL's estimation window for openai-miss (positions pos0-260..pos0-11,
+    about 2025-04 to 2026-04) drops the -5..+10 sessions around ORCL's other events that
+    fall inside it: oracle-q2 (day 0 2025-12-11: 16 sessions) and oracle-rpo (2025-09-10)
+    plus nvidia-invests (2025-09-22), which are 8 sessions apart so their windows overlap
+    (16 + 8 = 24 sessions). The January 2025 events lie before the window. So 40 sessions
+    are dropped and n_est = 250 - 40 = 210 (all ORCL returns exist there). The fit is
+    np.polyfit on the hand-built returns of the remaining positions; AR to 1e-10."""
+    s = panel.sessions
+    pos0 = s.get_loc(pd.Timestamp("2026-04-28"))
+    est = set(range(pos0 - 260, pos0 - 10))
+    # The hand facts the count rests on.
+    assert s.get_loc(pd.Timestamp("2025-09-22")) - s.get_loc(pd.Timestamp("2025-09-10")) == 8
+    assert s.get_loc(pd.Timestamp("2025-01-27")) + 10 < pos0 - 260
+    dropped = set()
+    for day0 in ("2025-01-22", "2025-01-27", "2025-09-10", "2025-09-22", "2025-12-11"):
+        p = s.get_loc(pd.Timestamp(day0))
+        dropped |= {p + k for k in range(-5, 11)} & est
+    q2 = s.get_loc(pd.Timestamp("2025-12-11"))
+    assert len({q2 + k for k in range(-5, 11)} & est) == 16
+    assert len(dropped) == 40
+
+    c, d = panel.close["ORCL"].to_numpy(), panel.dividend["ORCL"].to_numpy()
+    mc, md = panel.close["SPY"].to_numpy(), panel.dividend["SPY"].to_numpy()
+    keep = sorted(est - dropped)
+    ys = [(c[p] + d[p]) / c[p - 1] - 1 for p in keep]
+    xs = [(mc[p] + md[p]) / mc[p - 1] - 1 for p in keep]
+    assert len(ys) == 210 and not np.isnan(ys).any() and not np.isnan(xs).any()
+    b, a = np.polyfit(xs, ys, 1)
+
+    row = result.estimates.set_index(["event_id", "ticker"]).loc[
+        ("openai-miss-2026-04-28", "ORCL")]
+    assert row["n_est"] == 210
+    assert row["n_excluded"] == 40
+    assert row["coef_alpha"] == pytest.approx(a, abs=1e-10)
+    assert row["coef_beta"] == pytest.approx(b, abs=1e-10)
+    ar = _ar(result, "openai-miss-2026-04-28", "ORCL")
+    for k in range(-5, 11):
+        p = pos0 + k
+        r = (c[p] + d[p]) / c[p - 1] - 1
+        rm = (mc[p] + md[p]) / mc[p - 1] - 1
+        assert ar[k] == pytest.approx(r - (a + b * rm), abs=1e-10), k
+    # The SlowPair reference with the same excluded positions agrees.
+    ref = SlowPair(c, d, mc, md, pos0, excluded=dropped)
+    assert ref.n == 210
+    np.testing.assert_allclose(ar.to_numpy(), [ref.ar[k] for k in range(-5, 11)], rtol=0,
+                               atol=1e-10)
+
+
+def test_confounded_with_flags_overlapping_event_windows(panel, result, calendar):
+    """stargate (day 0 2025-01-22) and deepseek (2025-01-27) are 3 sessions apart, so their
+    -5..+10 windows overlap: ORCL and NVDA, listed in both, are flagged with the other
+    event (in estimates and car); MSFT/stargate and ORCL/oracle-q2 have no other event
+    of their ticker within 15 sessions and are not flagged. Every pair's flag equals a
+    loop over the ticker's other events with |day-0 distance| <= 15 sessions."""
+    s = panel.sessions
+    assert s.get_loc(pd.Timestamp("2025-01-27")) - s.get_loc(pd.Timestamp("2025-01-22")) == 3
+    est = result.estimates.set_index(["event_id", "ticker"])["confounded_with"]
+    for t in ("ORCL", "NVDA"):
+        assert est[("stargate-2025-01-21", t)] == "deepseek-r1-2025-01-27"
+        assert est[("deepseek-r1-2025-01-27", t)] == "stargate-2025-01-21"
+    assert est[("stargate-2025-01-21", "MSFT")] == ""
+    assert est[("oracle-q2-2025-12-10", "ORCL")] == ""
+    car = result.car
+    flagged = car[(car.event_id == "stargate-2025-01-21") & (car.ticker == "ORCL")]
+    assert (flagged["confounded_with"] == "deepseek-r1-2025-01-27").all()
+
+    pos0_of = {eid: s.get_loc(pd.Timestamp(d)) for eid, d in DAY0.items()}
+    listed = [(e.id, link.ticker) for e in calendar for link in e.tickers]
+    for (eid, t), flag in est.items():
+        expected = {e2 for e2, t2 in listed
+                    if t2 == t and e2 != eid and abs(pos0_of[e2] - pos0_of[eid]) <= 15}
+        assert set(filter(None, flag.split("+"))) == expected, (eid, t)
+
+
+def test_every_pair_matches_slow_reference(slow_pairs, result_noexcl):
+    """Without exclusion, every kept pair's ARs and every CAR/t in result.car equal the
+    slow reference."""
+    _check_every_pair(slow_pairs, result_noexcl)
+
+
+def test_every_pair_matches_slow_reference_with_exclusion(slow_pairs_excl, result):
+    """Default config: every kept pair's fit, ARs and CAR/t equal the slow reference that
+    leaves out the positions around the ticker's other events (n_est, n_excluded too)."""
+    _check_every_pair(slow_pairs_excl, result)
+    est = result.estimates.set_index(["event_id", "ticker"])
+    assert (est["n_excluded"] > 0).any()
+    for key in est.index:
+        ref = slow_pairs_excl[key][2]
+        assert est.loc[key, "n_est"] == ref.n, key
+        assert est.loc[key, "n_excluded"] == ref.n_excluded, key
+
+
+def _check_every_pair(slow, res):
+    kept = set(map(tuple, res.estimates[["event_id", "ticker"]].to_numpy()))
+    expected_kept = {k for k, (_, _, ref) in slow.items() if ref.n >= 120}
+    assert kept == expected_kept
+    for key in kept:
+        ref = slow[key][2]
+        ar = _ar(res, *key)
+        np.testing.assert_allclose(ar.to_numpy(), [ref.ar[k] for k in range(-5, 11)],
+                                   rtol=0, atol=1e-10, err_msg=str(key))
+        for s, e in DEFAULT_CAR_WINDOWS:
+            row = _car(res, *key, s, e)
+            assert row["car"] == pytest.approx(ref.car(s, e), abs=1e-10), (key, s, e)
+            assert row["car_t"] == pytest.approx(ref.car_t(s, e), rel=1e-8), (key, s, e)
+
+
+def test_orcl_car_t_matches_matrix_variance(slow_pairs, result_noexcl):
     """CAR(-1,+1) t-stat equals CAR / sqrt(s^2 gamma'(I + X*(X'X)^-1 X*')gamma) built with
     explicit matrices (Campbell-Lo-MacKinlay 1997, 4.4.3), and p from Student-t(n-2)."""
     _, _, ref = slow_pairs[("openai-miss-2026-04-28", "ORCL")]
-    row = _car(result, "openai-miss-2026-04-28", "ORCL", -1, 1)
+    row = _car(result_noexcl, "openai-miss-2026-04-28", "ORCL", -1, 1)
     assert row["car"] == pytest.approx(ref.car(-1, 1), abs=1e-10)
     assert row["car_se"] == pytest.approx(math.sqrt(ref.car_variance_matrix(-1, 1)), rel=1e-8)
     assert row["car_t"] == pytest.approx(ref.car_t(-1, 1), rel=1e-8)
     assert row["car_p"] == pytest.approx(2 * sps.t.sf(abs(ref.car_t(-1, 1)), ref.n - 2),
                                          rel=1e-8)
     # Standardised AR of day 0: AR / sqrt(V[0, 0]), the one-day case of the same matrix.
-    sar = result.ar[(result.ar.event_id == "openai-miss-2026-04-28")
-                    & (result.ar.ticker == "ORCL")].set_index("rel_day")["sar"]
+    ar = result_noexcl.ar
+    sar = ar[(ar.event_id == "openai-miss-2026-04-28")
+             & (ar.ticker == "ORCL")].set_index("rel_day")["sar"]
     assert sar[0] == pytest.approx(ref.ar[0] / math.sqrt(ref.car_variance_matrix(0, 0)),
                                    rel=1e-8)
-
-
-def test_every_pair_matches_slow_reference(slow_pairs, result):
-    """Every kept pair's ARs and every CAR/t in result.car equal the slow reference."""
-    kept = set(map(tuple, result.estimates[["event_id", "ticker"]].to_numpy()))
-    expected_kept = {k for k, (_, _, ref) in slow_pairs.items() if ref.n >= 120}
-    assert kept == expected_kept
-    for key in kept:
-        ref = slow_pairs[key][2]
-        ar = _ar(result, *key)
-        np.testing.assert_allclose(ar.to_numpy(), [ref.ar[k] for k in range(-5, 11)],
-                                   rtol=0, atol=1e-10, err_msg=str(key))
-        for s, e in DEFAULT_CAR_WINDOWS:
-            row = _car(result, *key, s, e)
-            assert row["car"] == pytest.approx(ref.car(s, e), abs=1e-10), (key, s, e)
-            assert row["car_t"] == pytest.approx(ref.car_t(s, e), rel=1e-8), (key, s, e)
 
 
 def test_short_history_pair_is_skipped(result, panel):
@@ -292,43 +412,57 @@ def test_short_history_pair_is_skipped(result, panel):
                      & (result.ar.ticker == "CRWV")].empty
 
 
-def test_cross_sectional_tests_match_scipy_and_caar_matches_loop(slow_pairs, result):
-    """result.tests t/p equal scipy.stats.ttest_1samp of the (slow-reference) CARs of each
-    group; result.caar equals a loop mean over pairs of cumulative AR from day -5."""
-    kept = {k: v for k, v in slow_pairs.items() if v[2].n >= 120}
+def _check_cross_section(slow, res):
+    kept = {k: v for k, v in slow.items() if v[2].n >= 120}
     groups = {"all": list(kept.values())}
     for label, role, ref in kept.values():
         groups.setdefault(f"{label} {role}", []).append((label, role, ref))
-    assert set(result.tests.group) == set(groups)
+    assert set(res.tests.group) == set(groups)
     assert "bearish partner" in groups and len(groups["bearish partner"]) >= 5
 
-    tests = result.tests.set_index(["group", "window_start", "window_end"])
+    tests = res.tests[res.tests.statistic == "csect_t"].set_index(
+        ["group", "window_start", "window_end"])
+    assert tests.index.is_unique
     for group, members in groups.items():
         for s, e in DEFAULT_CAR_WINDOWS:
             cars = [ref.car(s, e) for _, _, ref in members]
             row = tests.loc[(group, s, e)]
             mean, n = slow_mean_drop_nan(cars)
             assert row["n"] == n
-            assert row["mean_car"] == pytest.approx(mean, abs=1e-12)
+            assert row["mean"] == pytest.approx(mean, abs=1e-12)
             if n < 2:
-                assert math.isnan(row["t"]) and math.isnan(row["p_value"])
+                assert math.isnan(row["value"]) and math.isnan(row["p_value"])
                 continue
             ref_t = sps.ttest_1samp(cars, 0.0, nan_policy="omit")
-            assert row["t"] == pytest.approx(ref_t.statistic, rel=1e-8), (group, s, e)
+            assert row["value"] == pytest.approx(ref_t.statistic, rel=1e-8), (group, s, e)
             assert row["p_value"] == pytest.approx(ref_t.pvalue, rel=1e-8), (group, s, e)
-            lo, hi = ref_t.confidence_interval(0.95)
-            assert row["ci_lo"] == pytest.approx(lo, rel=1e-8)
-            assert row["ci_hi"] == pytest.approx(hi, rel=1e-8)
 
-    caar = result.caar.set_index(["group", "rel_day"])
+    # CAAR path and its 95% band: loop mean of CAR(-5, tau), and scipy's t interval.
+    caar = res.caar.set_index(["group", "rel_day"])
     for group, members in groups.items():
         for tau in range(-5, 11):
-            mean, n = slow_mean_drop_nan([ref.cum_from_window_start(tau)
-                                          for _, _, ref in members])
+            cums = [ref.cum_from_window_start(tau) for _, _, ref in members]
+            mean, n = slow_mean_drop_nan(cums)
             aar, _ = slow_mean_drop_nan([ref.ar[tau] for _, _, ref in members])
             assert caar.loc[(group, tau), "n"] == n
             assert caar.loc[(group, tau), "caar"] == pytest.approx(mean, abs=1e-12)
             assert caar.loc[(group, tau), "aar"] == pytest.approx(aar, abs=1e-12)
+            if n >= 2:
+                lo, hi = sps.ttest_1samp(cums, 0.0, nan_policy="omit").confidence_interval(0.95)
+                assert caar.loc[(group, tau), "caar_lo"] == pytest.approx(lo, rel=1e-8)
+                assert caar.loc[(group, tau), "caar_hi"] == pytest.approx(hi, rel=1e-8)
+
+
+def test_cross_sectional_tests_match_scipy_and_caar_matches_loop(slow_pairs, result_noexcl):
+    """The 'csect_t' rows of result.tests (value, p_value) equal scipy.stats.ttest_1samp of
+    the (slow-reference) CARs of each group; result.caar equals a loop mean over pairs of
+    cumulative AR from day -5, with scipy's 95% t interval as its band."""
+    _check_cross_section(slow_pairs, result_noexcl)
+
+
+def test_cross_sectional_tests_with_exclusion(slow_pairs_excl, result):
+    """The same check for the default (exclusion) study against the excluding reference."""
+    _check_cross_section(slow_pairs_excl, result)
 
 
 def test_ar_dates_do_not_depend_on_index_resolution(calendar, result):
@@ -341,6 +475,41 @@ def test_ar_dates_do_not_depend_on_index_resolution(calendar, result):
     np.testing.assert_allclose(res.ar["ar"], result.ar["ar"], rtol=0, atol=1e-15)
     day0 = res.ar[(res.ar.event_id == "openai-miss-2026-04-28") & (res.ar.rel_day == 0)]
     assert (day0["date"] == pd.Timestamp("2026-04-28")).all(), day0["date"].iloc[0]
+
+
+def test_exclusion_and_confounding_boundaries_on_synthetic_events():
+    """AAA has events with day 0 at positions 400, 415, 440 and 456. Windows -5..+10 of two
+    events overlap iff their day 0s are at most 15 sessions apart: 400/415 (15 apart, day
+    +10 of one is day -5 of the other) are confounded, 440/456 (16 apart) are not.
+    Estimation windows (pos0-260..pos0-11) drop the other events' window positions, counted
+    by hand: 400 -> none; 415 -> 395..404 (10); 440 -> 395..425 (31); 456 -> 395..425 and
+    435..445 (42). Fits and ARs equal the slow reference with those positions dropped."""
+    panel, _, _, _ = _synthetic(0.002)
+    day0s = [400, 415, 440, 456]
+    cal = parse_calendar({"name": "syn", "events": [
+        _event(f"e{p}", SESSIONS[p], ["AAA"]) for p in day0s]})
+    res = run_study(cal, panel, StudyConfig(pseudo_draws=0))
+    hand_excluded = {400: set(), 415: set(range(395, 405)), 440: set(range(395, 426)),
+                     456: set(range(395, 426)) | set(range(435, 446))}
+    hand_confounded = {400: {"e415"}, 415: {"e400"}, 440: set(), 456: set()}
+    est = res.estimates.set_index("event_id")
+    c, d = panel.close["AAA"].to_numpy(), panel.dividend["AAA"].to_numpy()
+    mc, md = panel.close["SPY"].to_numpy(), panel.dividend["SPY"].to_numpy()
+    for p in day0s:
+        row = est.loc[f"e{p}"]
+        assert row["n_excluded"] == len(hand_excluded[p]), p
+        assert row["n_est"] == 250 - len(hand_excluded[p]), p
+        assert set(filter(None, row["confounded_with"].split("+"))) == hand_confounded[p], p
+        ref = SlowPair(c, d, mc, md, p, excluded=hand_excluded[p])
+        assert row["coef_beta"] == pytest.approx(ref.beta, abs=1e-10)
+        ar = _ar(res, f"e{p}", "AAA")
+        np.testing.assert_allclose(ar.to_numpy(), [ref.ar[k] for k in range(-5, 11)],
+                                   rtol=0, atol=1e-10)
+    # Without exclusion every window is the full 250 days; confounding is still flagged.
+    res0 = run_study(cal, panel, StudyConfig(pseudo_draws=0, exclude_other_events=False))
+    est0 = res0.estimates.set_index("event_id")
+    assert (est0["n_est"] == 250).all() and (est0["n_excluded"] == 0).all()
+    assert est0.loc["e400", "confounded_with"] == "e415"
 
 
 # --------------------------------------------------------------------------------------
@@ -393,8 +562,8 @@ def test_missing_close_does_not_shift_offsets():
     b, a = np.polyfit(*zip(*pairs), 1)
     est = res.estimates.set_index("ticker").loc["BBB"]
     assert est["n_est"] == 248
-    assert est["alpha"] == pytest.approx(a, abs=1e-12)
-    assert est["beta"] == pytest.approx(b, abs=1e-10)
+    assert est["coef_alpha"] == pytest.approx(a, abs=1e-12)
+    assert est["coef_beta"] == pytest.approx(b, abs=1e-10)
 
 
 # --------------------------------------------------------------------------------------
@@ -413,7 +582,8 @@ def test_scaling_prices_leaves_ars_unchanged():
     r0, r1 = run_study(SYN_CALENDAR, base), run_study(SYN_CALENDAR, scaled)
     np.testing.assert_allclose(r1.ar["ar"], r0.ar["ar"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(r1.car["car_t"], r0.car["car_t"], rtol=1e-9)
-    np.testing.assert_allclose(r1.estimates["beta"], r0.estimates["beta"], rtol=1e-10)
+    np.testing.assert_allclose(r1.estimates["coef_beta"], r0.estimates["coef_beta"],
+                               rtol=1e-10)
 
 
 def test_stock_identical_to_market(panel):
@@ -430,8 +600,8 @@ def test_stock_identical_to_market(panel):
     with np.errstate(divide="ignore", invalid="ignore"):
         res = run_study(cal, twin)
     est = res.estimates.iloc[0]
-    assert est["alpha"] == pytest.approx(0.0, abs=1e-15)
-    assert est["beta"] == pytest.approx(1.0, abs=1e-12)
+    assert est["coef_alpha"] == pytest.approx(0.0, abs=1e-15)
+    assert est["coef_beta"] == pytest.approx(1.0, abs=1e-12)
     assert np.all(np.abs(res.ar["ar"].to_numpy()) < 1e-15)
     assert np.all(np.abs(res.car["car"].to_numpy()) < 1e-14)
 
@@ -445,9 +615,11 @@ def test_stock_identical_to_market(panel):
 @given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(1, 4), length=st.integers(8, 60),
        alpha=st.floats(-0.01, 0.01), beta=st.floats(-3.0, 3.0),
        noise=st.sampled_from([0.0, 1e-4, 0.01, 0.05]), nan_frac=st.floats(0.0, 0.4))
-def test_fit_market_model_matches_polyfit(seed, n_rows, length, alpha, beta, noise, nan_frac):
-    """Batched fit_market_model equals np.polyfit row by row (alpha, beta), with
-    s^2 = SSR/(n-2) and n counted by hand, NaNs in y or x dropped pairwise."""
+def test_fit_ols_market_model_matches_polyfit(seed, n_rows, length, alpha, beta, noise,
+                                              nan_frac):
+    """Batched fit_ols on X = [1, x] equals np.polyfit row by row (alpha = coef[:, 0],
+    beta = coef[:, 1]), with s^2 = SSR/(n-2), dof = n - 2 and n counted by hand, NaNs in
+    y or x dropped pairwise; residuals NaN exactly on the dropped days."""
     rng = np.random.default_rng(seed)
     x = rng.normal(0.0, 0.01, (n_rows, length))
     y = alpha + beta * x + rng.normal(0.0, noise, (n_rows, length))
@@ -456,15 +628,19 @@ def test_fit_market_model_matches_polyfit(seed, n_rows, length, alpha, beta, noi
     for i in range(n_rows):  # keep at least 4 complete observations per row
         x[i, :4] = np.where(np.isnan(x[i, :4]), rng.normal(0.0, 0.01, 4), x[i, :4])
         y[i, :4] = np.where(np.isnan(y[i, :4]), alpha + beta * x[i, :4], y[i, :4])
-    fit = fit_market_model(y, x)
+    X = np.stack([np.ones_like(x), x], axis=2)  # (P, L, 2); NaN in x makes the day unusable
+    fit = fit_ols(y, X)
     for i in range(n_rows):
         keep = [j for j in range(length) if not (np.isnan(x[i, j]) or np.isnan(y[i, j]))]
         xi, yi = x[i, keep], y[i, keep]
         b, a = np.polyfit(xi, yi, 1)
         resid = yi - (a + b * xi)
         assert fit.n[i] == len(keep)
-        assert fit.beta[i] == pytest.approx(b, rel=1e-7, abs=1e-9)
-        assert fit.alpha[i] == pytest.approx(a, rel=1e-7, abs=1e-11)
+        assert fit.dof[i] == len(keep) - 2
+        assert fit.coef[i, 1] == pytest.approx(b, rel=1e-7, abs=1e-9)
+        assert fit.coef[i, 0] == pytest.approx(a, rel=1e-7, abs=1e-11)
         assert fit.sigma2[i] == pytest.approx(resid @ resid / (len(keep) - 2),
                                               rel=1e-6, abs=1e-18)
-        assert fit.x_mean[i] == pytest.approx(xi.mean(), rel=1e-12, abs=1e-15)
+        dropped = [j for j in range(length) if j not in keep]
+        assert np.isnan(fit.resid[i, dropped]).all()
+        np.testing.assert_allclose(fit.resid[i, keep], resid, rtol=0, atol=1e-12)

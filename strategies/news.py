@@ -1,0 +1,253 @@
+"""Built-in news strategies, on one shared signal-and-execution skeleton.
+
+:class:`NewsStrategy` reads the calendar's sentiment (label, 0-100 score),
+filters linked tickers by role and expected direction, and turns each signal
+into an intent: entry at the first price after the news (``fill``), exit
+``hold`` sessions later at the same point of the session, sized equally,
+by inverse volatility or by a fixed notional, optionally beta-hedged with SPY.
+Subclasses only say which tickers to trade, and which way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from events.errors import InputError
+from events.model import Event, LinkedTicker
+from strategies.base import MarketData, Strategy, StrategyContext, intents_frame, param
+
+FILLS = ("auto", "next_open", "next_close")
+SIZINGS = ("equal", "vol", "notional")
+OVERLAPS = ("extend", "add", "skip")
+
+
+@dataclass(frozen=True)
+class NewsParams:
+    """Parameters shared by the news strategies (each has a default and sweep values)."""
+
+    threshold: float = param(60.0, sweep=(50, 60, 70, 80), help="minimum sentiment score 0-100")
+    hold: int = param(5, sweep=(1, 3, 5, 10), help="sessions held")
+    roles: tuple[str, ...] = param(("partner",), help="roles traded (partner, supplier, ...)")
+    directions: tuple[str, ...] = param((), help="expected directions traded (up, down); "
+                                                 "empty: any")
+    fill: str = param("auto", help="auto: day-0 close for news during the session, else the "
+                                   "next open; next_open; next_close")
+    sizing: str = param("equal", help="equal weight, vol (inverse volatility) or notional")
+    gross: float = param(1.0, sweep=(0.5, 1.0), help="exposure per event, fraction of equity")
+    notional: float = param(10_000.0, help="currency per position with sizing=notional")
+    vol_lookback: int = param(60, help="sessions of returns for sizing=vol")
+    stop: float = param(0.0, sweep=(0.0, 0.05, 0.1), help="adverse move that exits early "
+                                                           "(0: none)")
+    overlap: str = param("extend", help="a second signal on a held ticker: extend, add or skip")
+    hedge: bool = param(False, help="beta-hedge each event with the hedge ticker")
+    hedge_ticker: str = param("SPY", help="hedge instrument")
+    beta_lookback: int = param(250, help="sessions of returns for the hedge beta")
+
+    def validate(self) -> None:
+        for name, allowed in (("fill", FILLS), ("sizing", SIZINGS), ("overlap", OVERLAPS)):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"parameter {name} must be one of {', '.join(allowed)}, got "
+                                 f"{getattr(self, name)!r}", field=name)
+        if self.hold < 1:
+            raise InputError(f"parameter hold must be at least 1, got {self.hold}", field="hold")
+        if not 0 <= self.threshold <= 100:
+            raise InputError("parameter threshold must be between 0 and 100", field="threshold")
+        if self.stop < 0 or self.gross <= 0 or self.notional <= 0:
+            raise InputError("stop must be >= 0, gross and notional > 0", field="stop")
+
+
+class NewsStrategy(Strategy):
+    """Skeleton: subclasses implement :meth:`picks` (which tickers, which way)."""
+
+    labels: tuple[str, ...] = ("bearish",)
+    Params = NewsParams
+
+    def picks(self, event: Event, ctx: StrategyContext) -> list[tuple[LinkedTicker, int]]:
+        """(ticker, direction) pairs to trade for an event that passed the sentiment filter."""
+        raise NotImplementedError
+
+    # -- shared machinery -------------------------------------------------------------
+
+    def selected(self, event: Event) -> list[LinkedTicker]:
+        """Linked tickers passing the role and expected-direction filters."""
+        p = self.params
+        return [lt for lt in event.tickers if lt.role in p.roles
+                and (not p.directions or lt.direction in p.directions)]
+
+    def entry(self, ctx: StrategyContext, event: Event) -> tuple[pd.Timestamp, str] | None:
+        """(session, "open"/"close") of the first fill allowed by ``fill``."""
+        t = ctx.timings[event.id]
+        if t.day0 not in ctx.sessions:
+            return None
+        if self.params.fill == "next_close":
+            return t.day0, "close"
+        if self.params.fill == "next_open" and t.first_fill == "close":
+            nxt = ctx.session_after(t.day0, 1)
+            return (nxt, "open") if nxt is not None else None
+        return t.day0, t.first_fill
+
+    def intents(self, ctx: StrategyContext) -> pd.DataFrame:
+        p, rows = self.params, []
+        for event in ctx.calendar:
+            s = event.sentiment
+            if s.label not in self.labels or s.score < p.threshold:
+                continue
+            chosen = [(lt, d) for lt, d in self.picks(event, ctx) if lt.ticker in
+                      ctx.data.close.columns]
+            start = self.entry_for(ctx, event)
+            if not chosen or start is None:
+                continue
+            session, at = start
+            exit_session = ctx.session_after(session, p.hold)
+            if exit_session is None:
+                continue
+            decided = ctx.history(ctx.bar_time(session, at))  # what is known before the fill
+            weights = self.weights(chosen, decided)
+            stop = p.stop if p.stop > 0 else np.nan
+            for (link, direction), w in zip(chosen, weights):
+                rows.append({"event_id": event.id, "ticker": link.ticker,
+                             "direction": direction, "weight": w, "entry_session": session,
+                             "entry_at": at, "exit_session": exit_session, "exit_at": at,
+                             "stop": stop, "leg": "main"})
+            if p.hedge:
+                rows += self.hedge_rows(rows[-len(chosen):], decided)
+        return intents_frame(rows)
+
+    def entry_for(self, ctx: StrategyContext, event: Event):
+        return self.entry(ctx, event)
+
+    def weights(self, chosen: list[tuple[LinkedTicker, int]], history: MarketData
+                ) -> list[float]:
+        """Per-position weight for an event's picks (see :meth:`split`)."""
+        return self.split([lt.ticker for lt, _ in chosen], history, self.params.gross)
+
+    def split(self, tickers: list[str], history: MarketData, gross: float) -> list[float]:
+        """``gross`` split equally or by inverse volatility; a fixed notional each otherwise."""
+        p = self.params
+        n = len(tickers)
+        if p.sizing == "notional":
+            return [p.notional] * n
+        if p.sizing == "equal":
+            return [gross / n] * n
+        rets = history.returns[tickers].iloc[-p.vol_lookback:]
+        vol = rets.std(ddof=1).to_numpy()
+        inv = np.where(np.isfinite(vol) & (vol > 0), 1.0 / vol, np.nan)
+        if np.isnan(inv).all():
+            return [gross / n] * n
+        inv = np.where(np.isnan(inv), np.nanmean(inv), inv)
+        return list(gross * inv / inv.sum())
+
+    def hedge_rows(self, legs: list[dict], history: MarketData) -> list[dict]:
+        """One hedge intent per event: minus the sum of beta x signed weight, on the hedge ticker.
+
+        Beta is the OLS slope of the ticker's returns on the hedge's over the last
+        ``beta_lookback`` sessions known before the entry.
+        """
+        p = self.params
+        if p.hedge_ticker not in history.returns.columns:
+            raise InputError(f"hedge ticker {p.hedge_ticker} is not in the price data",
+                             field="hedge_ticker")
+        x = history.returns[p.hedge_ticker].iloc[-p.beta_lookback:]
+        exposure = 0.0
+        for leg in legs:
+            y = history.returns[leg["ticker"]].iloc[-p.beta_lookback:]
+            ok = x.notna() & y.notna()
+            if ok.sum() < 20:
+                continue
+            beta = np.polyfit(x[ok].to_numpy(), y[ok].to_numpy(), 1)[0]
+            exposure += beta * leg["direction"] * leg["weight"]
+        if exposure == 0.0:
+            return []
+        first = legs[0]
+        return [{**first, "ticker": p.hedge_ticker, "direction": -int(np.sign(exposure)),
+                 "weight": abs(exposure), "stop": np.nan, "leg": "hedge"}]
+
+
+class ShortPartnersOnBadNews(NewsStrategy):
+    """Short an event's partners after bearish news, equal weight, hold N sessions."""
+
+    name = "short_partners_on_bad_news"
+    labels = ("bearish",)
+
+    def picks(self, event, ctx):
+        return [(lt, -1) for lt in self.selected(event)]
+
+
+class LongOnGoodNews(NewsStrategy):
+    """Buy an event's partners after bullish news, equal weight, hold N sessions."""
+
+    name = "long_on_good_news"
+    labels = ("bullish",)
+
+    def picks(self, event, ctx):
+        return [(lt, +1) for lt in self.selected(event)]
+
+
+@dataclass(frozen=True)
+class PairParams(NewsParams):
+    long_roles: tuple[str, ...] = param(("competitor",), help="roles bought on bad news")
+
+
+class PairTrade(NewsStrategy):
+    """On bearish news, short the partners and buy the competitors (e.g. ORCL vs GOOGL);
+    on bullish news the reverse. Each side gets half the gross."""
+
+    name = "pair_trade"
+    labels = ("bearish", "bullish")
+    Params = PairParams
+
+    def picks(self, event, ctx):
+        sign = -1 if event.sentiment.label == "bearish" else +1
+        shorts = self.selected(event)
+        longs = [lt for lt in event.tickers if lt.role in self.params.long_roles]
+        if not shorts or not longs:
+            return []
+        return [(lt, sign) for lt in shorts] + [(lt, -sign) for lt in longs]
+
+    def weights(self, chosen, history):
+        # Half the gross per side, split within each side by the sizing rule.
+        out = [0.0] * len(chosen)
+        for side in (-1, +1):
+            idx = [i for i, (_, d) in enumerate(chosen) if d == side]
+            part = self.split([chosen[i][0].ticker for i in idx], history,
+                              self.params.gross / 2) if idx else []
+            for i, w in zip(idx, part):
+                out[i] = w
+        return out
+
+
+class FadeTheReaction(NewsStrategy):
+    """Trade against the day-0 move: from day +1, short what rose and buy what fell.
+
+    The day-0 move is the close-to-close total return of day 0, known after its
+    close; the entry is day +1's open (``fill`` is ignored).
+    """
+
+    name = "fade_the_reaction"
+    labels = ("bearish", "bullish", "neutral")
+
+    def entry_for(self, ctx, event):
+        t = ctx.timings[event.id]
+        nxt = ctx.session_after(t.day0, 1) if t.day0 in ctx.sessions else None
+        return (nxt, "open") if nxt is not None else None
+
+    def picks(self, event, ctx):
+        t = ctx.timings[event.id]
+        nxt = ctx.session_after(t.day0, 1)
+        if nxt is None:
+            return []
+        known = ctx.history(ctx.bar_time(nxt, "open"))
+        out = []
+        for lt in self.selected(event):
+            if lt.ticker not in known.returns.columns:
+                continue
+            move = known.returns[lt.ticker].get(t.day0, np.nan)
+            if np.isfinite(move) and move != 0:
+                out.append((lt, -int(np.sign(move))))
+        return out
+
+
+BUILTINS = (ShortPartnersOnBadNews, LongOnGoodNews, PairTrade, FadeTheReaction)
