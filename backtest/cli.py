@@ -6,6 +6,7 @@
     backtest sweep CALENDAR --strategy NAME --grid hold=1,3,5 --grid threshold=50,60
     backtest audit CALENDAR --strategy NAME        look-ahead audit (exit 1 on a leak)
     backtest strategies list                       strategies found, parameters, status
+    backtest report RESULTS_DIR                    render a saved run's report again
     backtest events show CALENDAR                  when each event became tradable
     backtest data fetch|info|import                the price store
 
@@ -137,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
     sweep.add_argument("--grid", action="append", default=[], required=True,
                        metavar="KEY=V1,V2", help="values of one parameter, repeatable")
+    sweep.add_argument("--metric", default="sharpe",
+                       help="metric for the heatmap and the best combination (default sharpe)")
     _common(sweep)
     _run_options(sweep)
 
@@ -148,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     strat = sub.add_parser("strategies", help="list strategies").add_subparsers(
         dest="strategies_command", required=True, metavar="ACTION")
     strat.add_parser("list", help="every strategy found, where from, its parameters, status")
+
+    rep = sub.add_parser("report", help="render the report of a results folder again")
+    rep.add_argument("results", type=Path, metavar="RESULTS_DIR")
     return parser
 
 
@@ -261,8 +267,8 @@ def _strategies_list() -> None:
 
 
 def _sweep(args, calendar, panel, store, costs) -> Path:
-    from backtest.runner import atomic_dir, load_panel, run_strategy
-    from backtest.sweep import parse_grid, run_sweep
+    from backtest.runner import load_panel, run_job
+    from backtest.sweep import expand_grid, parse_grid, run_sweep
     from strategies import get_strategy
 
     grid = parse_grid(args.grid)
@@ -271,18 +277,14 @@ def _sweep(args, calendar, panel, store, costs) -> Path:
     panel = panel if panel is not None else load_panel(calendar, store=store)
     table = run_sweep(calendar, panel, type(probe), grid, fixed, costs, args.init_cash)
     out = args.out or DEFAULT_OUT / f"sweep-{calendar.name}-{probe.name}"
-    from reports import render_sweep
-
-    from backtest.sweep import expand_grid
-
-    ranked = table.sort_values(["sharpe", "combo"], ascending=[False, True], na_position="last")
+    ranked = table.sort_values([args.metric, "combo"], ascending=[False, True],
+                               na_position="last")
     best = get_strategy(args.strategy, **fixed,
                         **expand_grid(grid)[int(ranked["combo"].iloc[0])])
-    run = run_strategy(calendar, panel, best, costs, args.init_cash)
-    with atomic_dir(out) as tmp:
-        table.to_csv(tmp / "sweep.csv", index=False, float_format="%.10g")
-        render_sweep(tmp, calendar, table, list(grid), run, panel.data_hash)
-    return out
+    return run_job(calendar, out, do_study=False, strategy=best, costs=costs, panel=panel,
+                   init_cash=args.init_cash, seed_event=args.event,
+                   title=f"Sweep: {probe.name} on {calendar.name}",
+                   sweep=(table, list(grid), args.metric))
 
 
 def _audit(args, calendar, panel, store) -> int:
@@ -317,6 +319,10 @@ def _dispatch(args: argparse.Namespace) -> Path | int | None:
         return _data(args)
     if args.command == "strategies":
         return _strategies_list()
+    if args.command == "report":
+        from backtest.runner import rerender
+
+        return rerender(args.results)
     store = PriceStore(cache_dir=args.cache_dir, offline=args.offline)
     panel, notes = (read_price_csv(args.prices, args.drop_non_sessions) if args.prices
                     else (None, []))

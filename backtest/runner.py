@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.metrics import summarize
+from backtest.metrics import drawdown, summarize
 from backtest.prices import PricePanel, PriceStore
 from backtest.simulate import Costs, SimulationResult, simulate
 from backtest.study import StudyConfig, StudyResult, run_study
@@ -164,17 +164,33 @@ def per_event(trades: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_strategy(run: StrategyRun, out: Path) -> None:
-    """metrics.json, trades.csv, per_event.csv, equity.csv, intents.csv."""
-    _csv(run.simulation.trades, out / "trades.csv")
-    _csv(per_event(run.simulation.trades), out / "per_event.csv")
+def write_strategy(run: StrategyRun, out: Path, benchmark: pd.Series | None = None) -> None:
+    """metrics.json, trades.csv, per_event.csv, equity.csv, intents.csv.
+
+    equity.csv: date, equity, drawdown and, with a benchmark, its buy-and-hold
+    value from the same initial cash (e.g. SPY, total return).
+    """
+    sim = run.simulation
+    _csv(sim.trades, out / "trades.csv")
+    _csv(per_event(sim.trades), out / "per_event.csv")
     _csv(run.intents, out / "intents.csv")
-    run.simulation.equity.rename_axis("date").to_frame().to_csv(out / "equity.csv",
-                                                                float_format="%.10g")
+    frame = pd.DataFrame({"equity": sim.equity, "drawdown": drawdown(sim.equity)})
+    if benchmark is not None:
+        b = benchmark.reindex(sim.equity.index).fillna(0.0)
+        frame["benchmark"] = sim.init_cash * (1.0 + b).cumprod()
+    frame.rename_axis("date").to_csv(out / "equity.csv", float_format="%.10g")
     (out / "metrics.json").write_text(json.dumps(
         {"strategy": run.strategy, "params": run.params, "metrics": run.metrics,
          "data_hash": run.data_hash},
         indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_calendar(calendar: Calendar, out: Path) -> None:
+    """events.csv: one row per event (id, time, headline, source, sentiment, tickers)."""
+    rows = [{"event_id": e.id, "time": e.time_text, "headline": e.headline, "source": e.source,
+             "label": e.sentiment.label, "score": e.sentiment.score,
+             "tickers": " ".join(f"{t.ticker}:{t.role}" for t in e.tickers)} for e in calendar]
+    _csv(pd.DataFrame(rows), out / "events.csv")
 
 
 def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool = True,
@@ -182,10 +198,15 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
             costs: Costs | None = None, store: PriceStore | None = None,
             panel: PricePanel | None = None, factor_data: pd.DataFrame | None = None,
             seed_event: str | None = None, title: str | None = None,
-            init_cash: float = 100_000.0) -> Path:
-    """Run a study and/or a strategy on a calendar and write results plus the HTML report.
+            init_cash: float = 100_000.0,
+            sweep: tuple[pd.DataFrame, list[str], str] | None = None) -> Path:
+    """Run a study and/or a strategy on a calendar, write every result file, then the report.
 
-    ``panel`` replaces the price store (e.g. prices read from a user's CSV).
+    ``sweep`` (table, swept parameters, metric) adds ``sweep.csv`` and ``sweep.json``.
+
+    ``panel`` replaces the price store (e.g. prices read from a user's CSV). The
+    report is rendered from the written files only (:func:`reports.render_report`),
+    so ``backtest report DIR`` can redo it later.
     """
     from reports import render_report  # reports renders; it is only needed here
 
@@ -195,36 +216,55 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
     if panel is None:
         panel = load_panel(cal, config.market, store, extra=config.factors)
     check_calendar_in_data(cal, panel)
+    if seed_event is not None and seed_event not in {e.id for e in cal}:
+        raise InputError(f"no event {seed_event!r} in the calendar", field="event")
     study_result = run_study(cal, panel, config, factor_data) if do_study else None
     strategy_run = (run_strategy(cal, panel, strategy, costs, init_cash)
                     if strategy is not None else None)
-    if seed_event is not None and seed_event not in {e.id for e in cal}:
-        raise InputError(f"no event {seed_event!r} in the calendar", field="event")
-    meta = {
+    run_info = {
         "title": title or f"{cal.name} event study",
-        "calendar": cal.name,
-        "calendar_path": cal.path,
-        "data_source": panel.source_text(),
-        "data_hash": panel.data_hash,
+        "calendar": cal.name, "calendar_path": cal.path,
+        "data_hash": panel.data_hash, "data_source": panel.source_text(),
+        "data_sources": dict(sorted(panel.sources.items())),
         "data_range": f"{panel.sessions[0].date()} to {panel.sessions[-1].date()}",
-        "strategy": strategy.name if strategy is not None else "",
         "seed_event": seed_event or max(cal, key=lambda e: event_timing(e).day0).id,
-        "run_seconds": round(time.time() - started, 1),
         "versions": versions(),
+        "study": study_result.settings() if study_result is not None else None,
+        "strategy": ({"name": strategy_run.strategy, "params": strategy_run.params,
+                      "costs": asdict(strategy_run.simulation.costs),
+                      "init_cash": strategy_run.simulation.init_cash,
+                      "notes": strategy_run.simulation.notes}
+                     if strategy_run is not None else None),
+        "run_seconds": round(time.time() - started, 2),
     }
-    run_info = {"calendar": cal.name, "calendar_path": cal.path, "data_hash": panel.data_hash,
-                "data_sources": dict(sorted(panel.sources.items())),
-                "data_range": meta["data_range"], "versions": meta["versions"],
-                "study": study_result.settings() if study_result is not None else None,
-                "strategy": ({"name": strategy_run.strategy, "params": strategy_run.params}
-                             if strategy_run is not None else None)}
     out = Path(out)
     with atomic_dir(out) as tmp:
         (tmp / "run.json").write_text(json.dumps(run_info, indent=2, sort_keys=True,
                                                  default=str) + "\n")
+        write_calendar(cal, tmp)
         if study_result is not None:
             write_study(study_result, tmp)
         if strategy_run is not None:
-            write_strategy(strategy_run, tmp)
-        render_report(tmp, meta, cal, study_result, strategy_run)
+            write_strategy(strategy_run, tmp, benchmark_returns(panel))
+        if sweep is not None:
+            table, params, metric = sweep
+            _csv(table, tmp / "sweep.csv")
+            (tmp / "sweep.json").write_text(json.dumps({"params": params, "metric": metric},
+                                                       indent=2) + "\n")
+        render_report(tmp)
     return out
+
+
+def rerender(results_dir: str | Path) -> Path:
+    """Render the report of a results folder again, atomically (``backtest report DIR``)."""
+    from reports import render_report
+
+    src = Path(results_dir)
+    if not (src / "run.json").is_file():
+        raise InputError("not a results folder (no run.json)", path=str(src))
+    with atomic_dir(src) as tmp:
+        for f in src.iterdir():
+            if f.is_file() and f.suffix in (".csv", ".json"):
+                shutil.copy2(f, tmp / f.name)
+        render_report(tmp)
+    return src

@@ -126,7 +126,8 @@ class StudyResult:
     car : event_id, ticker, role, window_start, window_end, car, car_t, car_p, bhar,
         label, car_se, n_missing, confounded_with
     caar : group, rel_day, n, aar, caar, caar_lo, caar_hi (cross-sectional 95% band)
-    tests : group, window_start, window_end, n, mean, statistic, value, p_value, headline
+    tests : group, window_start, window_end, n, mean, statistic, value, p_value, headline,
+        rbar, n_pos, n_neg
     estimates : event_id, ticker, model, coef_*, sigma, n_est, n_excluded, confounded_with
     skipped : event_id, ticker, reason
     timing : the event audit table (:func:`events.timing.timing_table`)
@@ -502,9 +503,11 @@ def _tests_frame(pairs, ar, X, fit, est_days, n_sessions, config) -> pd.DataFram
             }
             n = int(np.isfinite(car).sum())
             mean = float(np.nanmean(car)) if n else np.nan
+            n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())
             for name in STATISTICS:
                 value, p = values[name]
                 rows.append({"group": group, "window_start": start, "window_end": end, "n": n,
                              "mean": mean, "statistic": name, "value": value, "p_value": p,
-                             "headline": name == headline, "rbar": rbar})
+                             "headline": name == headline, "rbar": rbar, "n_pos": n_pos,
+                             "n_neg": n_neg})
     return pd.DataFrame(rows)

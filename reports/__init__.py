@@ -1,5 +1,5 @@
-"""Reports: render study and strategy results as HTML and PNG. Rendering only."""
+"""Reports: render a results folder as one self-contained HTML file plus PNGs. Rendering only."""
 
-from reports.render import render_report, render_sweep
+from reports.render import render_report
 
-__all__ = ["render_report", "render_sweep"]
+__all__ = ["render_report"]

@@ -106,14 +106,64 @@ def car_lines_chart(ar: pd.DataFrame, event_id: str, headline: str = "") -> Figu
     return fig
 
 
-def equity_chart(equity: pd.Series, init_cash: float, title: str) -> Figure:
-    """Portfolio value over time, as a return on the initial cash."""
+def equity_chart(equity: pd.DataFrame, init_cash: float, title: str) -> Figure:
+    """Strategy value, and the benchmark's buy-and-hold value if given, as % on initial cash."""
     fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
-    ax.plot(equity.index, equity / init_cash - 1.0, color="#1f77b4", lw=1.8, label="strategy")
+    ax.plot(equity.index, equity["equity"] / init_cash - 1.0, color="#1f77b4", lw=1.8,
+            label="strategy (net of costs)")
+    if "benchmark" in equity:
+        ax.plot(equity.index, equity["benchmark"] / init_cash - 1.0, color="#7f7f7f", lw=1.4,
+                ls="--", label="SPY buy and hold")
     ax.axhline(0, color="black", lw=0.6, alpha=0.6)
     ax.set_xlabel("session")
     ax.legend(loc="best", frameon=False)
     _finish(ax, title, "return on initial cash")
+    fig.autofmt_xdate()
+    return fig
+
+
+def drawdown_chart(drawdown: pd.Series) -> Figure:
+    """Underwater curve: distance below the running peak of equity."""
+    fig, ax = plt.subplots(figsize=(10, 3.2), layout="constrained")
+    ax.fill_between(drawdown.index, drawdown, 0.0, color="#d62728", alpha=0.35, step="post")
+    ax.plot(drawdown.index, drawdown, color="#d62728", lw=1)
+    ax.set_xlabel("session")
+    _finish(ax, "Drawdown (underwater)", "below peak")
+    fig.autofmt_xdate()
+    return fig
+
+
+def per_event_chart(per_event: pd.DataFrame) -> Figure:
+    """P&L of each (event, ticker) trade, net of fees and borrow, grouped by event."""
+    rows = per_event.sort_values(["entry_time", "event_id", "ticker"]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(10, max(3.0, 0.28 * len(rows) + 1.2)), layout="constrained")
+    colors = np.where(rows["pnl"] >= 0, "#2ca02c", "#d62728")
+    labels = [f"{e} {t}" for e, t in zip(rows["event_id"], rows["ticker"])]
+    ax.barh(range(len(rows)), rows["pnl"], color=colors)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlabel("P&L, net of fees and borrow (currency)")
+    ax.set_title("P&L per event and ticker", loc="left", fontsize=12)
+    ax.grid(True, axis="x", alpha=0.3)
+    return fig
+
+
+def ar_heatmap(ar: pd.DataFrame, event_id: str) -> Figure:
+    """Abnormal return of each ticker (rows) on each day relative to day 0 (columns)."""
+    sub = ar[ar["event_id"] == event_id]
+    grid = sub.pivot_table(index="ticker", columns="rel_day", values="ar", aggfunc="first")
+    values = grid.to_numpy(dtype=float)
+    lim = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 0.01
+    fig, ax = plt.subplots(figsize=(10, max(2.8, 0.42 * len(grid) + 1.5)), layout="constrained")
+    im = ax.imshow(values, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns], fontsize=8)
+    ax.set_yticks(range(grid.shape[0]), list(grid.index), fontsize=9)
+    ax.set_xlabel("sessions relative to day 0")
+    ax.set_title(f"Abnormal returns by ticker and day: {event_id}", loc="left", fontsize=12)
+    bar = fig.colorbar(im, ax=ax, label="AR")
+    bar.formatter = PercentFormatter(1.0, decimals=0)
+    bar.update_ticks()
     return fig
 
 

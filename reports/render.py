@@ -1,8 +1,10 @@
-"""Render results into ``index.html`` (self-contained) plus one PNG per chart.
+"""Render a results folder into ``index.html`` (self-contained) plus one PNG per chart.
 
-Everything shown comes from the study and strategy results; this module
-formats and draws, it computes no statistic. Text from users (headlines,
-sources) is escaped by Jinja2's autoescape.
+The input is the folder a run wrote (``run.json``, the CSV tables, ``metrics.json``):
+the report is a pure function of those files, so ``backtest report DIR`` renders
+it again and the numbers shown are exactly the ones saved. Nothing here computes
+a statistic; it selects, formats and draws. Text from users (headlines, sources,
+tickers) is escaped by Jinja2's autoescape.
 """
 
 from __future__ import annotations
@@ -13,11 +15,19 @@ import json
 from pathlib import Path
 
 import jinja2
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from reports import charts
+
+STAT_LABELS = {
+    "kp_bmp_t": "KP-adj. BMP t", "bmp_t": "BMP t", "kp_patell_z": "KP-adj. Patell Z",
+    "patell_z": "Patell Z", "csect_t": "Cross-sect. t", "bw1980_cda_t": "BW CDA t",
+    "bw1985_t": "BW 1985 t", "corrado_rank_z": "Corrado rank z", "cz_sign_z": "CZ sign z",
+    "generalized_sign_z": "Gen. sign z", "wilcoxon_w": "Wilcoxon W",
+    "pseudo_event_z": "Pseudo-event z",
+}
 
 
 def _png(fig, path: Path) -> str:
@@ -30,104 +40,144 @@ def _png(fig, path: Path) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _table(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 4) -> dict:
-    """Rows of display strings (escaping happens in the template)."""
-    def fmt(col, v):
-        if isinstance(v, float):
-            if pd.isna(v):
-                return ""
-            return f"{v:.2%}" if col in percent else f"{v:.{digits}g}"
-        if isinstance(v, pd.Timestamp):
-            return v.isoformat(sep=" ") if (v.hour or v.minute) else str(v.date())
-        return "" if v is None or v is pd.NaT else str(v)
-    return {"columns": list(frame.columns),
-            "rows": [[fmt(c, v) for c, v in zip(frame.columns, row)]
+def _read(folder: Path, name: str) -> pd.DataFrame | None:
+    path = folder / name
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_csv(path, keep_default_na=True)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+PERCENT_METRICS = ("total_return", "cagr", "max_drawdown", "hit_rate", "avg_trade_return",
+                   "exposure", "avg_gross_exposure", "benchmark_return", "excess_return")
+MONEY_METRICS = ("final_equity", "fees_paid", "borrow_paid")
+
+
+def _fmt(col: str, v, percent: tuple[str, ...]) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.2%}" if col in percent else f"{v:.4g}"
+    return str(v)
+
+
+def _table(frame: pd.DataFrame, percent: tuple[str, ...] = ()) -> dict:
+    """Rows of display strings (escaping happens in the template); text columns flagged."""
+    text = [not pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    return {"columns": list(frame.columns), "text": text,
+            "rows": [[_fmt(c, v, percent) for c, v in zip(frame.columns, row)]
                      for row in frame.itertuples(index=False)]}
 
 
-def _tests_table(tests: pd.DataFrame, windows) -> dict:
-    """One row per (group, CAR window): N, mean CAR, the headline statistic first, then the rest."""
-    wanted = set(windows)
-    in_window = np.array([(s, e) in wanted for s, e in zip(tests["window_start"],
-                                                           tests["window_end"])], dtype=bool)
-    t = tests.loc[in_window & (tests["n"] >= 2).to_numpy()]
+def _metrics_table(metrics: dict) -> dict:
     rows = []
-    for (group, s, e), sub in t.groupby(["group", "window_start", "window_end"], sort=False):
-        head = sub[sub["headline"]].iloc[0]
-        cells = {"group": group, "window": f"({s:+d}, {e:+d})", "N": str(int(head["n"])),
-                 "mean CAR": f"{head['mean']:.2%}",
-                 "headline": f"{head['statistic']} {head['value']:.2f} (p={head['p_value']:.3f})"}
-        for r in sub.itertuples():
-            cells[r.statistic] = "" if pd.isna(r.value) else f"{r.value:.2f} (p={r.p_value:.3f})"
-        rows.append(cells)
-    frame = pd.DataFrame(rows)
-    return {"columns": list(frame.columns), "rows": frame.fillna("").values.tolist()}
+    for k, v in metrics.items():
+        if isinstance(v, float) and np.isfinite(v):
+            v = (f"{v:.2%}" if k in PERCENT_METRICS else f"{v:,.2f}" if k in MONEY_METRICS
+                 else f"{v:.3f}")
+        rows.append([k, "" if isinstance(v, float) else str(v)])
+    return {"columns": ["metric", "value"], "text": [True, False], "rows": rows}
 
 
-def render_report(out: Path, meta: dict, calendar, study=None, run=None) -> Path:
-    """Write ``index.html`` and the chart PNGs into ``out``; return the HTML path."""
-    out = Path(out)
-    images, sections = {}, {}
-    seed = meta.get("seed_event")
-    if study is not None and not study.ar.empty:
-        images["caar"] = _png(charts.caar_chart(study.caar), out / "caar_by_group.png")
-        headline = calendar.get(seed).headline if seed else ""
-        images["car_lines"] = _png(charts.car_lines_chart(study.ar, seed, headline),
-                                   out / "car_seed_event.png")
-        sections["tests"] = _tests_table(study.tests, study.config.car_windows)
-        seed_car = study.car[study.car["event_id"] == seed].drop(columns=["event_id"])
-        sections["seed_car"] = _table(seed_car, percent=("car", "car_se"))
-        sections["config"] = study.settings()
-    if study is not None:
-        sections["skipped"] = _table(study.skipped)
-        sections["quality"] = _table(study.quality)
-    if run is not None:
-        images["equity"] = _png(charts.equity_chart(run.simulation.equity,
-                                                    run.simulation.init_cash,
-                                                    f"Equity: {run.strategy}"),
-                                out / "equity.png")
-        sections["trades"] = _table(run.simulation.trades, percent=("return",))
-        sections["metrics"] = run.metrics
-        sections["params"] = json.dumps(run.params, default=str)
-        sections["costs"] = run.simulation.costs
-        sections["notes"] = run.simulation.notes
-    timing = study.timing if study is not None else None
-    if timing is not None:
-        sections["timing"] = _table(timing.drop(columns=["published_local"]))
-    events = [{"id": e.id, "time": e.time_text, "headline": e.headline, "source": e.source,
-               "label": e.sentiment.label, "score": e.sentiment.score,
-               "tickers": ", ".join(f"{t.ticker} ({t.role})" for t in e.tickers)}
-              for e in calendar]
+def stars(p: float) -> str:
+    """Eventus-style significance marks: *** p<0.01, ** p<0.05, * p<0.10."""
+    if not np.isfinite(p):
+        return ""
+    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
+
+
+def eventus_table(tests: pd.DataFrame, windows: list[tuple[int, int]]) -> pd.DataFrame:
+    """One row per (window, group) with N >= 2: N, mean CAR, positive:negative, then every
+    statistic as 'value (p) stars', the headline statistic (KP-adjusted BMP when pairs
+    cluster) first."""
+    wanted = {tuple(w) for w in windows}
+    keep = [(s, e) in wanted for s, e in zip(tests["window_start"], tests["window_end"])]
+    t = tests.loc[np.asarray(keep, dtype=bool) & (tests["n"] >= 2).to_numpy()]
+    rows = []
+    for (s, e, group), sub in t.groupby(["window_start", "window_end", "group"], sort=False):
+        head = sub[sub["headline"].astype(bool)]
+        order = list(head["statistic"]) + [x for x in sub["statistic"] if x not in
+                                           set(head["statistic"])]
+        first = sub.iloc[0]
+        row = {"window": f"({s:+d}, {e:+d})", "group": group, "N": int(first["n"]),
+               "mean CAR": f"{first['mean']:.2%}",
+               "pos:neg": f"{int(first['n_pos'])}:{int(first['n_neg'])}"}
+        by = sub.set_index("statistic")
+        for i, name in enumerate(order):
+            v, p = by.at[name, "value"], by.at[name, "p_value"]
+            label = STAT_LABELS.get(name, name) + (" (headline)" if i == 0 and len(head) else "")
+            row[label] = "" if not np.isfinite(v) else f"{v:.2f} (p={p:.3f}){stars(p)}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def render_report(folder: str | Path) -> Path:
+    """Write ``index.html`` and the chart PNGs into ``folder`` from the results in it."""
+    folder = Path(folder)
+    run = json.loads((folder / "run.json").read_text())
+    t = {name: _read(folder, f"{name}.csv") for name in
+         ("events", "timing", "ar", "car", "caar", "tests", "estimates", "skipped", "quality",
+          "trades", "per_event", "equity", "sweep")}
+    metrics = (json.loads((folder / "metrics.json").read_text())["metrics"]
+               if (folder / "metrics.json").is_file() else None)
+    seed = run.get("seed_event")
+    images = dict.fromkeys(("caar", "car_lines", "heatmap", "equity", "drawdown", "per_event",
+                            "sweep"))
+    sections = dict.fromkeys(("eventus", "seed_car", "confounded", "skipped", "quality",
+                              "timing", "trades", "metrics", "sweep", "sweep_spec"))
+    study = run.get("study")
+    if t["ar"] is not None and len(t["ar"]):
+        images["caar"] = _png(charts.caar_chart(t["caar"]), folder / "caar_by_group.png")
+        headline = ""
+        if t["events"] is not None and seed in set(t["events"]["event_id"]):
+            headline = t["events"].set_index("event_id").at[seed, "headline"]
+        images["car_lines"] = _png(charts.car_lines_chart(t["ar"], seed, headline),
+                                   folder / "car_seed_event.png")
+        images["heatmap"] = _png(charts.ar_heatmap(t["ar"], seed), folder / "ar_heatmap.png")
+        windows = [tuple(w) for w in study["car_windows"]]
+        table = eventus_table(t["tests"], windows)
+        table.to_csv(folder / "table_tests_by_window.csv", index=False)
+        sections["eventus"] = _table(table)
+        seed_car = t["car"][t["car"]["event_id"] == seed].drop(columns=["event_id", "label"])
+        sections["seed_car"] = _table(seed_car, percent=("car", "car_se", "bhar"))
+        conf = t["estimates"][t["estimates"]["confounded_with"].notna()
+                              & (t["estimates"]["confounded_with"].astype(str) != "")]
+        sections["confounded"] = _table(conf[["event_id", "ticker", "confounded_with",
+                                              "n_excluded"]])
+    if t["skipped"] is not None:
+        sections["skipped"] = _table(t["skipped"])
+    if t["quality"] is not None:
+        sections["quality"] = _table(t["quality"])
+    if t["timing"] is not None:
+        sections["timing"] = _table(t["timing"].drop(columns=["published"]))
+    strategy = run.get("strategy")
+    if strategy and t["equity"] is not None:
+        eq = t["equity"].assign(date=lambda d: pd.to_datetime(d["date"])).set_index("date")
+        images["equity"] = _png(charts.equity_chart(eq, strategy["init_cash"],
+                                                    f"Equity: {strategy['name']}"),
+                                folder / "equity.png")
+        images["drawdown"] = _png(charts.drawdown_chart(eq["drawdown"]), folder / "drawdown.png")
+        if t["per_event"] is not None and len(t["per_event"]):
+            images["per_event"] = _png(charts.per_event_chart(t["per_event"]),
+                                       folder / "per_event_pnl.png")
+        sections["trades"] = _table(t["trades"], percent=("return",))
+        sections["metrics"] = _metrics_table(metrics or {})
+    if t["sweep"] is not None and (folder / "sweep.json").is_file():
+        spec = json.loads((folder / "sweep.json").read_text())
+        params, metric = spec["params"], spec["metric"]
+        if len(params) >= 2:
+            images["sweep"] = _png(charts.sweep_heatmap(t["sweep"], params[0], params[1],
+                                                        metric), folder / "sweep_heatmap.png")
+        sections["sweep"] = _table(t["sweep"].sort_values(metric, ascending=False),
+                                   percent=("total_return", "max_drawdown", "cagr"))
+        sections["sweep_spec"] = spec
     env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
-    html = env.get_template("report.html.j2").render(meta=meta, images=images, s=sections,
-                                                     events=events, has_study=study is not None,
-                                                     has_run=run is not None)
-    path = out / "index.html"
-    path.write_text(html, encoding="utf-8")
-    return path
-
-
-def render_sweep(out: Path, calendar, table: pd.DataFrame, params: list[str], best_run,
-                 data_hash: str, metric: str = "sharpe") -> Path:
-    """Sweep report: the metrics table, a heatmap over the first two parameters, and the
-    equity curve of the best combination by ``metric``."""
-    out = Path(out)
-    images = {}
-    if len(params) >= 2:
-        images["heatmap"] = _png(charts.sweep_heatmap(table, params[0], params[1], metric),
-                                 out / "sweep_heatmap.png")
-    images["equity"] = _png(charts.equity_chart(best_run.simulation.equity,
-                                                best_run.simulation.init_cash,
-                                                f"Equity of the best {metric}: {best_run.params}"),
-                            out / "equity_best.png")
-    shown = table.sort_values(metric, ascending=False)
-    env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
-    html = env.get_template("sweep.html.j2").render(
-        calendar=calendar.name, strategy=best_run.strategy, n=len(table), params=params,
-        metric=metric, data_hash=data_hash, images=images,
-        table=_table(shown, percent=("total_return", "max_drawdown", "cagr")))
-    path = out / "index.html"
+    html = env.get_template("report.html.j2").render(
+        run=run, images=images, s=sections,
+        events=_table(t["events"]) if t["events"] is not None else None)
+    path = folder / "index.html"
     path.write_text(html, encoding="utf-8")
     return path

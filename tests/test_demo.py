@@ -14,8 +14,9 @@ from backtest.runner import run_job
 from strategies import get_strategy
 
 SECTIONS = ["Run summary", "Events", "Event audit", "Event study", "CAAR by group",
-            "Per-ticker CAR", "Cross-sectional tests", "Skipped pairs", "Strategy", "Metrics",
-            "Trades"]
+            "Per-ticker CAR", "AR heatmap", "Tests by window and group", "Confounded pairs",
+            "Skipped pairs", "Data quality", "Strategy", "Equity against SPY", "Drawdown",
+            "P&amp;L per event", "Metrics", "Trades"]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def test_demo_writes_html_with_sections_and_images(demo_dir):
     pngs = sorted(demo_dir.glob("*.png"))
     assert len(pngs) >= 2
     embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(embedded) == len(pngs)
+    assert len(embedded) == len(pngs) >= 6
     for data in embedded:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in html and "https://" not in html.split("</style>")[0]
