@@ -11,7 +11,6 @@ Python API (pandas in, pandas out)::
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from backtest.prices import PricePanel, PriceStore
 from backtest.simulate import Costs

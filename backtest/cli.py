@@ -7,6 +7,7 @@
     backtest audit CALENDAR --strategy NAME        look-ahead audit (exit 1 on a leak)
     backtest strategies list                       strategies found, parameters, status
     backtest report RESULTS_DIR                    render a saved run's report again
+    backtest check EXPERIMENT.yaml... [--update]   compare metrics with baselines (exit 1)
     backtest events show CALENDAR                  when each event became tradable
     backtest data fetch|info|import                the price store
 
@@ -63,9 +64,9 @@ def _study_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=20260428, help="seed of the pseudo-event draws")
 
 
-def _run_options(p: argparse.ArgumentParser) -> None:
+def _run_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     g = p.add_argument_group("strategy and costs")
-    g.add_argument("--strategy", required=True,
+    g.add_argument("--strategy", required=required,
                    help="strategy name (see `backtest strategies list`) or module:Class")
     g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy parameter, repeatable (e.g. --param hold=3)")
@@ -128,11 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cache-dir", type=Path, help="price cache (default $BACKTEST_CACHE_DIR "
                        "or ~/.cache/event-backtester)")
 
-    run = sub.add_parser("run", help="backtest a strategy on a calendar")
-    run.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    run = sub.add_parser("run", help="backtest a strategy on a calendar, or run an experiment")
+    run.add_argument("calendar", help="calendar YAML file, a bundled name (openai), or an "
+                                      "experiment YAML")
     _common(run)
     _study_options(run)
-    _run_options(run)
+    _run_options(run, required=False)
 
     sweep = sub.add_parser("sweep", help="run every combination of a parameter grid")
     sweep.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
@@ -151,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     strat = sub.add_parser("strategies", help="list strategies").add_subparsers(
         dest="strategies_command", required=True, metavar="ACTION")
     strat.add_parser("list", help="every strategy found, where from, its parameters, status")
+
+    chk = sub.add_parser("check", help="run experiments and compare their metrics with baselines")
+    chk.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT.yaml")
+    chk.add_argument("--baselines", type=Path, metavar="DIR",
+                     help="baseline folder (default: baselines/ beside each experiment)")
+    chk.add_argument("--update", action="store_true",
+                     help="write new baselines (atomically) and show what changed")
+    chk.add_argument("--format", choices=("table", "json"), default="table")
+    chk.add_argument("--junit", type=Path, metavar="FILE.xml", help="also write JUnit XML")
 
     rep = sub.add_parser("report", help="render the report of a results folder again")
     rep.add_argument("results", type=Path, metavar="RESULTS_DIR")
@@ -218,7 +229,8 @@ def _data(args: argparse.Namespace) -> None:
             print(info.to_string(index=False))
 
 
-def _panel_to_long(panel) -> "pd.DataFrame":
+def _panel_to_long(panel):
+    """A PricePanel back to the long schema (for the cache)."""
     import pandas as pd
 
     from backtest.prices import COLUMNS
@@ -304,10 +316,43 @@ def _audit(args, calendar, panel, store) -> int:
     return 1
 
 
+def _check(args: argparse.Namespace) -> int:
+    from backtest.experiment import check, format_json, format_junit, format_table, write_atomic
+
+    results = check(args.experiments, args.baselines, args.update)
+    print(format_json(results) if args.format == "json" else format_table(results), end=""
+          if args.format == "json" else "\n")
+    if args.junit:
+        write_atomic(args.junit, format_junit(results))
+    if args.update:
+        for r in results:
+            print(f"wrote {r.baseline_file}", file=sys.stderr)
+        return 0
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _experiment_run(args: argparse.Namespace) -> Path:
+    """`backtest run EXPERIMENT.yaml`: the experiment's run, with its report."""
+    from backtest.experiment import load_experiment
+    from backtest.runner import resolve_calendar, run_job
+    from backtest.simulate import Costs
+    from strategies import get_strategy
+
+    exp = load_experiment(args.calendar)
+    c = exp.costs
+    costs = Costs(fees=c.get("fees", 0.0005), fixed_fees=c.get("fixed_fees", 0.0),
+                  slippage=c.get("slippage", 0.0005), borrow_rate=c.get("borrow_rate", 0.0),
+                  borrow_overrides=tuple((c.get("borrow") or {}).items()))
+    out = args.out or DEFAULT_OUT / f"experiment-{exp.name}"
+    return run_job(resolve_calendar(exp.resolve(exp.calendar)), out,
+                   strategy=get_strategy(exp.strategy, **exp.params), costs=costs,
+                   init_cash=exp.init_cash, title=f"Experiment {exp.name}",
+                   seed_event=args.event)
+
+
 def _dispatch(args: argparse.Namespace) -> Path | int | None:
     from backtest.prices import PriceStore
     from backtest.runner import resolve_calendar, run_job
-    from backtest.simulate import Costs
     from backtest.study import StudyConfig
     from strategies import get_strategy
 
@@ -319,6 +364,8 @@ def _dispatch(args: argparse.Namespace) -> Path | int | None:
         return _data(args)
     if args.command == "strategies":
         return _strategies_list()
+    if args.command == "check":
+        return _check(args)
     if args.command == "report":
         from backtest.runner import rerender
 
@@ -334,6 +381,14 @@ def _dispatch(args: argparse.Namespace) -> Path | int | None:
         out = args.out or DEFAULT_OUT / "demo"
         return run_job("openai", out, strategy=strategy, **common,
                        title="Demo: OpenAI compute-chain news, study and short-partners strategy")
+    if args.command == "run":
+        from backtest.experiment import is_experiment
+
+        if is_experiment(args.calendar):
+            return _experiment_run(args)
+        if not args.strategy:
+            raise InputError("--strategy is required when running a calendar (or pass an "
+                             "experiment file)", field="strategy")
     calendar = resolve_calendar(args.calendar, roll_non_sessions=args.roll_non_sessions)
     if args.command == "sweep":
         return _sweep(args, calendar, panel, store, _costs(args))

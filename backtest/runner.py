@@ -7,7 +7,6 @@ previous one stays intact until the new one is complete.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtest.jsonio import dumps
 from backtest.metrics import drawdown, summarize
 from backtest.prices import PricePanel, PriceStore
 from backtest.simulate import Costs, SimulationResult, simulate
@@ -26,7 +26,7 @@ from events.errors import InputError
 from events.loader import bundled_calendar_path, load_calendar
 from events.model import Calendar
 from events.timing import event_timing
-from strategies import MarketData, Strategy, StrategyContext, get_strategy
+from strategies import MarketData, Strategy, StrategyContext
 
 
 @dataclass
@@ -179,10 +179,9 @@ def write_strategy(run: StrategyRun, out: Path, benchmark: pd.Series | None = No
         b = benchmark.reindex(sim.equity.index).fillna(0.0)
         frame["benchmark"] = sim.init_cash * (1.0 + b).cumprod()
     frame.rename_axis("date").to_csv(out / "equity.csv", float_format="%.10g")
-    (out / "metrics.json").write_text(json.dumps(
+    (out / "metrics.json").write_text(dumps(
         {"strategy": run.strategy, "params": run.params, "metrics": run.metrics,
-         "data_hash": run.data_hash},
-        indent=2, sort_keys=True, default=str) + "\n")
+         "data_hash": run.data_hash}))
 
 
 def write_calendar(calendar: Calendar, out: Path) -> None:
@@ -239,8 +238,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
     }
     out = Path(out)
     with atomic_dir(out) as tmp:
-        (tmp / "run.json").write_text(json.dumps(run_info, indent=2, sort_keys=True,
-                                                 default=str) + "\n")
+        (tmp / "run.json").write_text(dumps(run_info))
         write_calendar(cal, tmp)
         if study_result is not None:
             write_study(study_result, tmp)
@@ -249,8 +247,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
         if sweep is not None:
             table, params, metric = sweep
             _csv(table, tmp / "sweep.csv")
-            (tmp / "sweep.json").write_text(json.dumps({"params": params, "metric": metric},
-                                                       indent=2) + "\n")
+            (tmp / "sweep.json").write_text(dumps({"params": params, "metric": metric}))
         render_report(tmp)
     return out
 
