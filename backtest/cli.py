@@ -9,6 +9,7 @@
     backtest report RESULTS_DIR                    render a saved run's report again
     backtest check EXPERIMENT.yaml... [--update]   compare metrics with baselines (exit 1)
     backtest events show CALENDAR                  when each event became tradable
+    backtest events import HEADLINES.csv --map M   score headlines into a calendar
     backtest data fetch|info|import                the price store
 
 CALENDAR is a YAML file or the name of a bundled calendar (``openai``). Bad
@@ -114,6 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--roll-non-sessions", action="store_true",
                       help="roll 'during_session' events dated on a non-session to the next open")
 
+    imp_ev = ev.add_parser("import", help="score timestamped headlines into a calendar")
+    imp_ev.add_argument("headlines", type=Path, metavar="HEADLINES.csv")
+    imp_ev.add_argument("--map", action="append", default=[], metavar="MAP",
+                        help="exposure map YAML or bundled name (openai, anthropic, google, "
+                             "nvidia), repeatable (default: all four)")
+    imp_ev.add_argument("--scorer", default="finance-lexicon",
+                        help="scorer name or module:Class (default finance-lexicon)")
+    imp_ev.add_argument("--out", type=Path, help="calendar YAML to write (default: stdout)")
+    imp_ev.add_argument("--name", help="calendar name (default: the CSV's name)")
+    score = ev.add_parser("score", help="score headlines given as arguments")
+    score.add_argument("text", nargs="+")
+    score.add_argument("--scorer", default="finance-lexicon")
+
     data = sub.add_parser("data", help="the price store: fetch, inspect, import").add_subparsers(
         dest="data_command", required=True, metavar="ACTION")
     fetch = data.add_parser("fetch", help="download tickers with yfinance into the cache")
@@ -181,6 +195,17 @@ def _params(pairs: list[str]) -> dict[str, str]:
 def _events(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    if args.events_command == "import":
+        return _events_import(args)
+    if args.events_command == "score":
+        from events.scoring import get_scorer
+
+        scorer = get_scorer(args.scorer)
+        for text in args.text:
+            s = scorer.score(text)
+            print(f"{s.label:8s} {s.strength:3d}  {s.value:+.3f}  {text}")
+        return None
+
     from backtest.runner import resolve_calendar
     from events.timing import timing_table
 
@@ -191,6 +216,23 @@ def _events(args: argparse.Namespace) -> None:
     with pd.option_context("display.width", 200, "display.max_columns", 20,
                            "display.max_rows", 10_000):
         print(table.to_string(index=False))
+
+
+def _events_import(args: argparse.Namespace) -> None:
+    from backtest.jsonio import write_atomic
+    from events.importer import calendar_yaml, headlines_to_calendar, load_exposure
+    from events.scoring import get_scorer
+
+    maps = [load_exposure(m) for m in (args.map or ["openai", "anthropic", "google", "nvidia"])]
+    doc, notes = headlines_to_calendar(args.headlines, maps, get_scorer(args.scorer), args.name)
+    for note in notes:
+        print(f"backtest: warning: {note}", file=sys.stderr)
+    text = calendar_yaml(doc)
+    if args.out:
+        write_atomic(args.out, text)
+        print(f"wrote {args.out}: {len(doc['events'])} events", file=sys.stderr)
+    else:
+        print(text, end="")
 
 
 def _data(args: argparse.Namespace) -> None:

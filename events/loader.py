@@ -35,7 +35,7 @@ from events.model import (DIRECTIONS, LABELS, ROLES, SESSIONS, Calendar, Event, 
 
 TOP_KEYS = {"name", "description", "events"}
 EVENT_KEYS = {"id", "timestamp", "date", "session", "headline", "source", "sentiment", "tickers",
-              "tags"}
+              "tags", "scorer"}
 SENTIMENT_KEYS = {"label", "score"}
 TICKER_KEYS = {"ticker", "role", "direction", "exchange"}
 
@@ -201,9 +201,13 @@ def _parse_event(item: Any, i: int, path: str) -> Event:
     sentiment = _parse_sentiment(item, path, where)
     tickers = _parse_tickers(item, path, where)
     tags = _parse_tags(item, path, where)
+    scorer = item.get("scorer")
+    if scorer is not None and not isinstance(scorer, str):
+        raise InputError("must be text (the scorer's name and version)", path=path,
+                         line=_line(item, "scorer"), field=f"{where}.scorer")
     return Event(id=event_id, headline=headline, source=source, sentiment=sentiment,
                  tickers=tickers, timestamp=timestamp, date=date, session=session, tags=tags,
-                 line=line)
+                 scorer=scorer, line=line)
 
 
 def _parse_tags(item: dict, path: str, where: str) -> dict[str, str]:

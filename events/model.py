@@ -60,6 +60,7 @@ class Event:
     date: dt.date | None = None
     session: str | None = None
     tags: dict[str, str] = field(default_factory=dict, compare=False)  # user columns
+    scorer: str | None = None  # "name version" when the sentiment was scored, None if hand-set
     line: int | None = field(default=None, compare=False)  # line in the source file
 
     @property
