@@ -76,7 +76,10 @@ def _forms(base: str, v: float, kind: str = "verb") -> dict[str, float]:
     out = {base: v}
     if kind == "verb":
         stem = base[:-1] if base.endswith("e") else base
-        out.update({base + "s": v, stem + "ed": v, stem + "ing": v})
+        third = base + ("es" if base.endswith(("s", "sh", "ch", "x", "z")) else "s")
+        out.update({third: v, stem + "ed": v, stem + "ing": v})
+        for past in IRREGULAR.get(base, ()):
+            out[past] = v
         if base.endswith("y"):
             out.update({base[:-1] + "ies": v, base[:-1] + "ied": v})
         if re.fullmatch(r".*[^aeiou][aeiou][bdgmnpt]", base):  # slip -> slipped
@@ -84,6 +87,16 @@ def _forms(base: str, v: float, kind: str = "verb") -> dict[str, float]:
     elif kind == "noun":
         out[base + ("es" if base.endswith(("s", "sh", "ch", "x")) else "s")] = v
     return out
+
+
+IRREGULAR = {
+    "fall": ("fell", "fallen"), "sink": ("sank", "sunk"), "slide": ("slid",), "lose": ("lost",),
+    "win": ("won", "winning"), "rise": ("rose", "risen"), "grow": ("grew", "grown"),
+    "beat": ("beaten",), "shed": ("shedding",), "sell": ("sold",), "cut": ("cutting",),
+    "hit": ("hitting",), "top": ("topped", "topping"), "drop": ("dropped", "dropping"),
+    "slip": ("slipped", "slipping"), "dip": ("dipped", "dipping"), "plan": ("planned",),
+    "slash": (), "quit": ("quitting",), "land": (), "spike": (), "double": (), "triple": (),
+}
 
 
 def _lexicon() -> dict[str, float]:

@@ -29,6 +29,8 @@ class NewsParams:
     """Parameters shared by the news strategies (each has a default and sweep values)."""
 
     threshold: float = param(60.0, sweep=(50, 60, 70, 80), help="minimum sentiment score 0-100")
+    labels: tuple[str, ...] = param((), help="sentiment labels traded (bearish, bullish, "
+                                             "neutral); empty: the strategy's own")
     hold: int = param(5, sweep=(1, 3, 5, 10), help="sessions held")
     roles: tuple[str, ...] = param(("partner",), help="roles traded (partner, supplier, ...)")
     directions: tuple[str, ...] = param((), help="expected directions traded (up, down); "
@@ -91,9 +93,10 @@ class NewsStrategy(Strategy):
 
     def intents(self, ctx: StrategyContext) -> pd.DataFrame:
         p, rows = self.params, []
+        labels = p.labels or self.labels
         for event in ctx.calendar:
             s = event.sentiment
-            if s.label not in self.labels or s.score < p.threshold:
+            if s.label not in labels or s.score < p.threshold:
                 continue
             chosen = [(lt, d) for lt, d in self.picks(event, ctx) if lt.ticker in
                       ctx.data.close.columns]
