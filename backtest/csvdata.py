@@ -32,6 +32,8 @@ factors.
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,7 @@ from events.errors import InputError
 from events.timing import exchange_calendar
 
 TRUE = {"1", "true", "yes", "y", "t"}
+LINE = "__line__"  # each row's line number in the file
 
 
 def _read(path: str | Path) -> pd.DataFrame:
@@ -60,16 +63,28 @@ def _read(path: str | Path) -> pd.DataFrame:
         raise InputError("not a UTF-8 text file", path=str(path)) from None
     if not text.strip():
         raise InputError("empty file", path=str(path))
-    import io
-
     try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                            skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         msg = str(exc).strip().splitlines()[-1]
-        raise InputError(f"malformed CSV: {msg}", path=str(path)) from None
+        row = re.search(r"row (\d+)", msg)
+        line = int(row.group(1)) + 1 if row else None  # pandas counts data rows from 0
+        if "EOF inside string" in msg:
+            msg = "a quoted field is never closed"
+        raise InputError(f"malformed CSV: {msg}", path=str(path), line=line) from None
+    frame.columns = ["date" if str(c).startswith("Unnamed: 0") else str(c).strip()
+                     for c in frame.columns]  # French's files leave the date header empty
+    # Keep each row's line in the file (header = line 1), then drop blank lines.
+    frame.insert(0, LINE, np.arange(len(frame)) + 2)
+    data = frame.drop(columns=LINE)
+    frame = frame[~data.apply(lambda col: col.str.strip() == "").all(axis=1)]
+    if frame.empty:
+        raise InputError("no data rows (only a header)", path=str(path))
+    return frame.reset_index(drop=True)
 
 
-def _dates(values: pd.Series, path: str, column: str) -> pd.DatetimeIndex:
+def _dates(values: pd.Series, path: str, column: str, lines: pd.Series) -> pd.DatetimeIndex:
     text = values.str.strip()
     compact = text.str.fullmatch(r"\d{8}")
     out = pd.to_datetime(text.where(~compact), format="%Y-%m-%d", errors="coerce")
@@ -77,8 +92,8 @@ def _dates(values: pd.Series, path: str, column: str) -> pd.DatetimeIndex:
     bad = out.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"not a date (YYYY-MM-DD): {values.iat[i]!r}", path=path, line=i + 2,
-                         field=column)
+        raise InputError(f"not a date (YYYY-MM-DD): {values.iat[i]!r}", path=path,
+                         line=int(lines.iat[i]), field=column)
     return pd.DatetimeIndex(out)
 
 
@@ -90,14 +105,14 @@ def _numbers(frame: pd.DataFrame, column: str, path: str, *, positive: bool,
     bad = values.isna() & ~empty
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"not a number: {frame[column].iat[i]!r}", path=path, line=i + 2,
-                         field=column)
+        raise InputError(f"not a number: {frame[column].iat[i]!r}", path=path,
+                         line=int(frame[LINE].iat[i]), field=column)
     if positive:
         nonpos = values.notna() & (values <= 0)
         if nonpos.any():
             i = int(np.flatnonzero(nonpos.to_numpy())[0])
             raise InputError(f"price must be positive, got {frame[column].iat[i]}", path=path,
-                             line=i + 2, field=column)
+                             line=int(frame[LINE].iat[i]), field=column)
     if default is not None:
         values = values.fillna(default)
     return values.to_numpy(dtype="float64")
@@ -107,7 +122,6 @@ def read_price_csv(path: str | Path, drop_non_sessions: bool = False) -> tuple[P
     """Read a long or wide price CSV into a :class:`PricePanel`; returns (panel, notes)."""
     shown = str(path)
     frame = _read(path)
-    frame.columns = [str(c).strip() for c in frame.columns]
     lower = {c.lower(): c for c in frame.columns}
     if "date" not in lower:
         raise InputError("missing column 'date'", path=shown, line=1, field="date")
@@ -118,22 +132,24 @@ def read_price_csv(path: str | Path, drop_non_sessions: bool = False) -> tuple[P
     else:
         long = _wide(frame, shown)
     long, notes = _sessions_only(long, shown, drop_non_sessions)
-    return PricePanel.from_long(long, source=shown), notes
+    return PricePanel.from_long(long.drop(columns=LINE), source=shown), notes
 
 
 def _long(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     if "close" not in frame.columns:
         raise InputError("missing column 'close'", path=path, line=1, field="close")
-    unknown = set(frame.columns) - set(COLUMNS)
+    unknown = set(frame.columns) - set(COLUMNS) - {LINE}
     if unknown:
         raise InputError(f"unknown column {sorted(unknown)[0]!r} (long schema: "
                          f"{', '.join(COLUMNS)})", path=path, line=1,
                          field=sorted(unknown)[0])
-    out = pd.DataFrame({"date": _dates(frame["date"], path, "date")})
+    lines = frame[LINE]
+    out = pd.DataFrame({"date": _dates(frame["date"], path, "date", lines),
+                        LINE: lines.to_numpy()})
     tickers = frame["ticker"].str.strip().str.upper()
     if tickers.eq("").any():
         i = int(np.flatnonzero(tickers.eq("").to_numpy())[0])
-        raise InputError("empty ticker", path=path, line=i + 2, field="ticker")
+        raise InputError("empty ticker", path=path, line=int(lines.iat[i]), field="ticker")
     out["ticker"] = tickers.to_numpy()
     for col in ("open", "high", "low", "close"):
         out[col] = (_numbers(frame, col, path, positive=True) if col in frame.columns
@@ -149,24 +165,27 @@ def _long(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise InputError(f"duplicate row for {out['ticker'].iat[i]} on "
-                         f"{out['date'].iat[i].date()}", path=path, line=i + 2, field="date")
+                         f"{out['date'].iat[i].date()}", path=path, line=int(lines.iat[i]),
+                         field="date")
     return out
 
 
 def _wide(frame: pd.DataFrame, path: str) -> pd.DataFrame:
-    dates = _dates(frame["date"], path, "date")
+    lines = frame[LINE]
+    dates = _dates(frame["date"], path, "date", lines)
     if dates.duplicated().any():
         i = int(np.flatnonzero(dates.duplicated())[0])
-        raise InputError(f"duplicate date {dates[i].date()}", path=path, line=i + 2,
-                         field="date")
+        raise InputError(f"duplicate date {dates[i].date()}", path=path,
+                         line=int(lines.iat[i]), field="date")
     parts = []
     for col in frame.columns:
-        if col == "date":
+        if col in ("date", LINE):
             continue
         if not col:
             raise InputError("empty column name", path=path, line=1)
         parts.append(pd.DataFrame({"date": dates, "ticker": col.upper(),
-                                   "close": _numbers(frame, col, path, positive=True)}))
+                                   "close": _numbers(frame, col, path, positive=True),
+                                   LINE: lines.to_numpy()}))
     if not parts:
         raise InputError("no ticker columns", path=path, line=1)
     out = pd.concat(parts, ignore_index=True).dropna(subset=["close"])
@@ -174,7 +193,7 @@ def _wide(frame: pd.DataFrame, path: str) -> pd.DataFrame:
         out[col] = np.nan
     out["dividend"] = 0.0
     out["close_is_adjusted"] = True  # a wide file holds adjusted closes
-    return out[COLUMNS]
+    return out[[*COLUMNS, LINE]]
 
 
 def _sessions_only(long: pd.DataFrame, path: str, drop: bool) -> tuple[pd.DataFrame, list[str]]:
@@ -190,7 +209,7 @@ def _sessions_only(long: pd.DataFrame, path: str, drop: bool) -> tuple[pd.DataFr
     if not drop:
         raise InputError(f"{dates[i].date()} is not an XNYS session (weekend or holiday); "
                          f"fix the row or pass --drop-non-sessions",
-                         path=path, line=i + 2, field="date")
+                         path=path, line=int(long[LINE].iat[i]), field="date")
     note = f"{path}: dropped {int((~ok).sum())} rows on non-session dates (first: {dates[i].date()})"
     return long[ok].reset_index(drop=True), [note]
 
@@ -201,17 +220,17 @@ def load_factor_csv(path: str | Path, units: str = "decimal") -> pd.DataFrame:
         raise InputError(f"units must be 'decimal' or 'percent', got {units!r}", field="units")
     shown = str(path)
     frame = _read(path)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    date_col = frame.columns[0]
-    dates = _dates(frame[date_col], shown, date_col or "date")
-    if len(frame.columns) < 2:
+    columns = [c for c in frame.columns if c != LINE]
+    date_col = columns[0]
+    dates = _dates(frame[date_col], shown, date_col, frame[LINE])
+    if len(columns) < 2:
         raise InputError("no factor columns", path=shown, line=1)
-    data = {c: _numbers(frame, c, shown, positive=False) for c in frame.columns[1:]}
+    data = {c: _numbers(frame, c, shown, positive=False) for c in columns[1:]}
     out = pd.DataFrame(data, index=dates)
     if dates.duplicated().any():
         i = int(np.flatnonzero(dates.duplicated())[0])
-        raise InputError(f"duplicate date {dates[i].date()}", path=shown, line=i + 2,
-                         field=date_col or "date")
+        raise InputError(f"duplicate date {dates[i].date()}", path=shown,
+                         line=int(frame[LINE].iat[i]), field=date_col)
     if units == "percent":
         out = out / 100.0
     out.index.name = "date"

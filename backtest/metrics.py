@@ -54,6 +54,20 @@ def max_drawdown(equity: pd.Series) -> float:
     return float(drawdown(equity).min())
 
 
+def no_trades(init_cash: float, with_benchmark: bool) -> dict[str, float]:
+    """Metrics of a run that never traded: flat, nothing paid, ratios undefined."""
+    nan = float("nan")
+    out = {"total_return": 0.0, "cagr": 0.0, "sharpe": nan, "sortino": nan,
+           "max_drawdown": 0.0, "calmar": nan, "hit_rate": nan, "avg_trade_return": nan,
+           "exposure": 0.0, "avg_gross_exposure": 0.0, "turnover": 0.0, "trades": 0,
+           "fees_paid": 0.0, "borrow_paid": 0.0, "final_equity": float(init_cash),
+           "sessions": 0}
+    if with_benchmark:
+        out.update(benchmark_return=nan, benchmark_sharpe=nan, excess_return=nan, beta=nan,
+                   correlation=nan)
+    return out
+
+
 def summarize(sim, benchmark: pd.Series | None = None) -> dict[str, float]:
     """Headline metrics of a :class:`~backtest.simulate.SimulationResult`, JSON-ready.
 
@@ -62,6 +76,8 @@ def summarize(sim, benchmark: pd.Series | None = None) -> dict[str, float]:
     return, beta and correlation to it.
     """
     equity, trades, cash = sim.equity, sim.trades, sim.init_cash
+    if len(trades) == 0:
+        return no_trades(cash, benchmark is not None)
     rets = daily_returns(equity, cash)
     pnl = trades["pnl"].astype(float) if len(trades) else pd.Series(dtype=float)
     mdd = max_drawdown(pd.concat([pd.Series([cash]), equity], ignore_index=True))

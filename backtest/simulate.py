@@ -309,14 +309,25 @@ def _trades(pf, segments: pd.DataFrame, bars: pd.DatetimeIndex, tickers: list[st
     rec = pf.trades.values  # structured array
     n = len(tickers)
     rec = rec[(rec["col"] >= k * n) & (rec["col"] < (k + 1) * n)]
+    # A session's borrow on a ticker is shared by the trades open over that night, by size
+    # (vectorbt splits a position into several trades on partial exits, overlap="add").
+    held = np.zeros((len(rec), borrow.shape[0]))
+    for i, r in enumerate(rec):
+        held[i, int(r["entry_idx"]) // 2:int(r["exit_idx"]) // 2] = r["size"]
+    share = np.zeros_like(held)
+    for j in np.unique(rec["col"] - k * n):
+        mine = (rec["col"] - k * n) == j
+        total = held[mine].sum(axis=0)
+        share[mine] = np.divide(held[mine], total, out=np.zeros_like(held[mine]),
+                                where=total > 0)
     rows = []
-    for r in rec:
+    for i, r in enumerate(rec):
         j = r["col"] - k * n
         ticker, entry, exit_ = tickers[j], int(r["entry_idx"]), int(r["exit_idx"])
         seg = segments[(segments["ticker"] == ticker) & (segments["entry_bar"] <= entry)
                        & (segments["exit_bar"] > entry)]
         ids = "+".join(dict.fromkeys("+".join(seg["event_id"]).split("+"))) if len(seg) else ""
-        paid = borrow[entry // 2:(exit_ // 2), j].sum()  # closes held overnight
+        paid = float((share[i] * borrow[:, j]).sum())  # closes held overnight
         fees = r["entry_fees"] + r["exit_fees"]
         rows.append({
             "event_id": ids, "ticker": ticker,

@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 import pandas as pd
 
-from backtest.metrics import summarize
+from backtest.metrics import no_trades, summarize
 from backtest.prices import PricePanel
 from backtest.simulate import Costs, simulate_grid
 from events.errors import InputError
@@ -77,9 +77,7 @@ def run_sweep(calendar: Calendar, panel: PricePanel, strategy_cls, grid: dict[st
         for k, strategy, _ in items:
             values = asdict(strategy.params)
             params = {p: values[p] for p in grid}
-            if k in results:
-                metrics = summarize(results[k], bench)
-            else:
-                metrics = {"trades": 0, "total_return": 0.0}
+            metrics = (summarize(results[k], bench) if k in results
+                       else no_trades(init_cash, bench is not None))
             rows[k] = {"combo": k, **params, **metrics}
     return pd.DataFrame([rows[k] for k in sorted(rows)])

@@ -87,6 +87,12 @@ class MarketData:
     close: pd.DataFrame
     returns: pd.DataFrame
     exchange: str = "XNYS"
+    n_closed: int | None = None  # sessions whose close is known (None: all)
+
+    @property
+    def known_returns(self) -> pd.DataFrame:
+        """Returns of the sessions whose close is known (drops a session still open)."""
+        return self.returns if self.n_closed is None else self.returns.iloc[:self.n_closed]
 
     @classmethod
     def from_frames(cls, open_: pd.DataFrame, close: pd.DataFrame, exchange: str = "XNYS"
@@ -111,7 +117,7 @@ class MarketData:
         close.iloc[n_close:] = np.nan
         returns = self.returns.iloc[:n_open].copy()
         returns.iloc[n_close:] = np.nan
-        return MarketData(open_, close, returns, self.exchange)
+        return MarketData(open_, close, returns, self.exchange, n_close)
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ class NewsStrategy(Strategy):
             return [p.notional] * n
         if p.sizing == "equal":
             return [gross / n] * n
-        rets = history.returns[tickers].iloc[-p.vol_lookback:]
+        rets = history.known_returns[tickers].iloc[-p.vol_lookback:]
         vol = rets.std(ddof=1).to_numpy()
         inv = np.where(np.isfinite(vol) & (vol > 0), 1.0 / vol, np.nan)
         if np.isnan(inv).all():
@@ -153,10 +153,11 @@ class NewsStrategy(Strategy):
         if p.hedge_ticker not in history.returns.columns:
             raise InputError(f"hedge ticker {p.hedge_ticker} is not in the price data",
                              field="hedge_ticker")
-        x = history.returns[p.hedge_ticker].iloc[-p.beta_lookback:]
+        known = history.known_returns
+        x = known[p.hedge_ticker].iloc[-p.beta_lookback:]
         exposure = 0.0
         for leg in legs:
-            y = history.returns[leg["ticker"]].iloc[-p.beta_lookback:]
+            y = known[leg["ticker"]].iloc[-p.beta_lookback:]
             ok = x.notna() & y.notna()
             if ok.sum() < 20:
                 continue

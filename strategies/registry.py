@@ -108,15 +108,15 @@ def load_path(spec: str) -> type[Strategy]:
     return obj
 
 
-def discover(project_dir: Path | None = None) -> list[Found]:
-    """All strategies: built-ins, then the project folder, then entry points.
-
-    A later source cannot shadow an earlier name; the clash is reported.
+def discover(folder: Path | None = None) -> list[Found]:
+    """All strategies: built-ins, then a plug-in ``folder`` (default: ``./strategies`` of
+    the current project), then entry points. A later source cannot shadow an earlier
+    name; the clash is reported.
     """
-    project_dir = Path.cwd() / "strategies" if project_dir is None else Path(project_dir)
+    folder = Path.cwd() / "strategies" if folder is None else Path(folder)
     out = [Found(c.name, "builtin", c.__module__, c) for c in BUILTINS]
     seen = {f.name for f in out}
-    for f in project_strategies(project_dir) + entry_point_strategies():
+    for f in project_strategies(folder) + entry_point_strategies():
         if f.ok and f.name in seen:
             f = Found(f.name, f.source, f.origin, error=f"name {f.name!r} is already taken")
         seen.add(f.name)
@@ -124,11 +124,14 @@ def discover(project_dir: Path | None = None) -> list[Found]:
     return out
 
 
-def get_strategy(name: str, project_dir: Path | None = None, **params) -> Strategy:
+def get_strategy(name: str, folder: Path | None = None, **params) -> Strategy:
     """Build a strategy by name (or ``module:Class``) with ``params``."""
     if ":" in name:
         return load_path(name)(**params)
-    found = {f.name: f for f in discover(project_dir)}
+    found: dict[str, Found] = {}
+    for f in discover(folder):  # a failed clashing plug-in never hides a working one
+        if f.name not in found or (f.ok and not found[f.name].ok):
+            found[f.name] = f
     f = found.get(name)
     if f is None:
         names = sorted(n for n, x in found.items() if x.ok)

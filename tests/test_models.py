@@ -229,24 +229,38 @@ def test_market_model(calendar, panel, returns):
     _check_model(res, _hand_fits(calendar, panel, returns, "market"), ["alpha", "beta"])
 
 
+SMH_KEY = ("deepseek-r1-2025-01-27", "SMH")
+
+
 def test_factor_model_with_ticker_factors(calendar, panel, returns):
     """model='factors', factors=('SPY', 'SMH'): OLS on [1, R_SPY, R_SMH] equals
     np.linalg.lstsq; s^2 = e'e / (n - 3); AR variance s^2 (1 + x0'(X'X)^-1 x0) and CAR
-    variance by explicit matrices. (The SMH pair is regressed on itself; see
-    test_factor_ticker_pair_is_not_reported_as_significant.)"""
+    variance by explicit matrices. The SMH pair (its ticker is a factor of the model) is
+    skipped with a reason naming the factor, and every other pair is kept."""
     res = _study(calendar, panel, "factors", factors=FACTORS)
     assert res.extra["factors"] == list(FACTORS)
     fits = _hand_fits(calendar, panel, returns, "factors")
-    _check_model(res, fits, ["alpha", "SPY", "SMH"],
-                 self_factor={("deepseek-r1-2025-01-27", "SMH")})
+    del fits[SMH_KEY]
+    _check_model(res, fits, ["alpha", "SPY", "SMH"])
+    skipped = res.skipped.set_index(["event_id", "ticker"])
+    assert SMH_KEY in skipped.index
+    assert "factor" in skipped.loc[SMH_KEY, "reason"]
+    assert "SMH" in skipped.loc[SMH_KEY, "reason"]
 
 
 def test_dimson_model(calendar, panel, returns):
     """Dimson (1979): OLS on [1, R_m,t-1, R_m,t, R_m,t+1] equals np.linalg.lstsq (the
-    estimation day -11 uses the market return of day -10, which exists)."""
+    estimation day -11 uses the market return of day -10, which exists); beta_sum is the
+    sum of the three slopes of the hand fit."""
     res = _study(calendar, panel, "dimson")
-    _check_model(res, _hand_fits(calendar, panel, returns, "dimson"),
-                 ["alpha", "beta_lag", "beta", "beta_lead"])
+    fits = _hand_fits(calendar, panel, returns, "dimson")
+    _check_model(res, fits, ["alpha", "beta_lag", "beta", "beta_lead"])
+    # Dimson's beta is the sum of the lag, contemporaneous and lead slopes
+    est = res.estimates.set_index(["event_id", "ticker"])
+    assert "beta_sum" in est.columns
+    for key in est.index:
+        lag, beta, lead = fits[key].coef[1:]
+        assert est.loc[key, "beta_sum"] == pytest.approx(lag + beta + lead, rel=1e-9), key
 
 
 def test_scholes_williams_model(calendar, panel, returns):
@@ -334,18 +348,25 @@ def test_bhar_market_model_by_hand(calendar, panel, returns):
 
 
 def test_factor_ticker_pair_is_not_reported_as_significant(calendar, panel):
-    """A pair whose ticker is itself a regressor (SMH with factors=('SPY', 'SMH')) has AR = 0
-    and residual variance 0 by construction, like the market benchmark, which the study
-    skips. It must not come out with finite CAR t-statistics built from rounding noise
-    (nor feed them into Patell/BMP): either it is skipped, or its car_t is not finite."""
+    """A pair whose ticker is itself a regressor (SMH with factors=('SPY', 'SMH')) would have
+    AR = 0 and residual variance 0 by construction, like the market benchmark. It is skipped
+    ('is a factor of the model'), so it appears in no AR, CAR, estimate or test count. The
+    same pair under the market model (SMH not a regressor) is kept."""
     res = _study(calendar, panel, "factors", factors=FACTORS)
-    key = ("deepseek-r1-2025-01-27", "SMH")
-    skipped = set(map(tuple, res.skipped[["event_id", "ticker"]].to_numpy()))
-    if key in skipped:
-        return
-    rows = res.car[(res.car.event_id == key[0]) & (res.car.ticker == key[1])]
-    assert not np.isfinite(rows["car_t"]).any(), rows[["window_start", "window_end", "car",
-                                                       "car_se", "car_t"]].to_string()
+    skipped = res.skipped[(res.skipped.event_id == SMH_KEY[0])
+                          & (res.skipped.ticker == SMH_KEY[1])]
+    assert len(skipped) == 1 and "factor" in skipped.reason.iloc[0]
+    for frame in (res.ar, res.car, res.estimates):
+        assert not ((frame.event_id == SMH_KEY[0]) & (frame.ticker == SMH_KEY[1])).any()
+    n_pairs = len(res.estimates)
+    all_n = res.tests[(res.tests.group == "all") & (res.tests.window_start == -5)
+                      & (res.tests.window_end == 10)]["n"]
+    assert (all_n <= n_pairs).all()
+    # only factors that are tickers of the model are skipped: under the market model SMH stays
+    market = _study(calendar, panel, "market")
+    assert ((market.estimates.event_id == SMH_KEY[0])
+            & (market.estimates.ticker == SMH_KEY[1])).any()
+    assert not market.skipped.reason.str.contains("factor").any()
 
 
 # --------------------------------------------------------------------------------------

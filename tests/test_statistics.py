@@ -126,23 +126,53 @@ def ref_bmp_t(car, car_var):
     return ref_csect_t(ref_scars(car, car_var))
 
 
-def ref_rbar(resid, sigma2, days):
-    """Average cross-product of standardized estimation residuals u_it = e_it / s_i over
-    every pair i < j and every calendar day t both have: sum u_i u_j / #(i, j, t)
-    (the quantity backtest.stats.mean_cross_correlation documents; for unit-variance
-    residuals it estimates the average cross-correlation of Kolari-Pynnonen 2010)."""
+def ref_rbar(resid, sigma2, days, day0, k):
+    """Overlap-weighted average cross-correlation of standardized estimation residuals
+    (the definition documented by backtest.stats.mean_cross_correlation), as a slow
+    double loop over pairs:
+
+        r-bar = sum over ordered pairs i != j of w_ij * rho_{c(i) c(j)} / (N (N - 1)),
+        w_ij = max(0, K - |day0_i - day0_j|) / K,
+
+    where c(i) is pair i's day-0 cluster (pairs with the same day 0) and rho for two
+    clusters (c, c') is the pooled mean of u_it u_jt, u_it = e_it / s_i, over every
+    member pair (i in c, j in c', i != j) and every calendar day t both have: the sum of
+    those cross-products divided by the number of (i, j, t) triples (0 if there is none).
+    """
+    n = resid.shape[0]
     series = []
-    for i in range(resid.shape[0]):
+    for i in range(n):
         s = math.sqrt(sigma2[i])
         series.append({int(days[i, t]): resid[i, t] / s
                        for t in range(resid.shape[1]) if _finite(resid[i, t])})
-    total, count = 0.0, 0
-    for i, j in itertools.combinations(range(len(series)), 2):
-        for day, ui in series[i].items():
-            if day in series[j]:
-                total += ui * series[j][day]
-                count += 1
-    return total / count if count else 0.0
+    d0 = [int(v) for v in day0]
+
+    def rho(c1, c2):
+        total, count = 0.0, 0
+        for i in range(n):
+            for j in range(n):
+                if i == j or d0[i] != c1 or d0[j] != c2:
+                    continue
+                for day, ui in series[i].items():
+                    if day in series[j]:
+                        total += ui * series[j][day]
+                        count += 1
+        return total / count if count else 0.0
+
+    cache = {}
+    acc = 0.0
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            w = max(0, k - abs(d0[i] - d0[j])) / k
+            if w == 0:
+                continue
+            key = (min(d0[i], d0[j]), max(d0[i], d0[j]))
+            if key not in cache:
+                cache[key] = rho(*key)
+            acc += w * cache[key]
+    return acc / (n * (n - 1)) if n > 1 else 0.0
 
 
 def ref_kp_bmp_t(car, car_var, rbar):
@@ -394,56 +424,201 @@ def _calendar_days(n_pairs, length, rng):
     return starts[:, None] + np.arange(length)[None, :]
 
 
-def test_mean_cross_correlation_matches_pair_loop(data, rng):
-    """mean_cross_correlation equals the explicit double loop over pairs i < j of
-    sum_t u_it u_jt / #(i, j, t) on their common calendar days (windows shifted, NaNs)."""
-    days = _calendar_days(N_PAIRS, L_EST, rng)
-    got = stats.mean_cross_correlation(data["est"], data["s2"], days, int(days.max()) + 1)
-    assert got == pytest.approx(ref_rbar(data["est"], data["s2"], days), rel=REL)
+# Day-0 positions of the 8 random pairs: clusters {0,1,2} at 300, {3,4} at 303 (3 apart),
+# {5} at 310 (10 from the first cluster: partial overlap for K=16), {6,7} at 340 (far).
+DAY0 = np.array([300, 300, 300, 303, 303, 310, 340, 340])
+
+
+def _days_before(day0, length, gap=10):
+    """Estimation days ``day0 - gap - length .. day0 - gap - 1`` per pair (the engine's layout)."""
+    return day0[:, None] - gap - length + np.arange(length)[None, :]
+
+
+@pytest.mark.parametrize("k", [1, 3, 9, 16, 50])
+@pytest.mark.parametrize("layout", ["before_day0", "shifted"])
+def test_mean_cross_correlation_matches_pair_loop(data, rng, k, layout):
+    """mean_cross_correlation equals the slow double loop over ordered pairs i != j of
+    w_ij rho_cc' / (N (N - 1)) (weights by day-0 distance, pooled rho per pair of day-0
+    clusters over common calendar days), with NaNs, unequal lengths, several cluster
+    sizes and several window lengths K."""
+    days = (_days_before(DAY0, L_EST) if layout == "before_day0"
+            else _calendar_days(N_PAIRS, L_EST, rng))
+    got = stats.mean_cross_correlation(data["est"], data["s2"], days, int(days.max()) + 1,
+                                       DAY0, k)
+    ref = ref_rbar(data["est"], data["s2"], days, DAY0, k)
+    assert got == pytest.approx(ref, rel=REL, abs=1e-14)
+    if k > 1:
+        assert ref != 0  # the weighted cross terms are exercised
+
+
+def test_mean_cross_correlation_pair_order_does_not_matter(data):
+    """Shuffling the pairs (with their days and day 0s) leaves r-bar unchanged."""
+    days = _days_before(DAY0, L_EST)
+    perm = np.array([5, 2, 7, 0, 3, 6, 1, 4])
+    a = stats.mean_cross_correlation(data["est"], data["s2"], days, int(days.max()) + 1,
+                                     DAY0, 16)
+    b = stats.mean_cross_correlation(data["est"][perm], data["s2"][perm], days[perm],
+                                     int(days.max()) + 1, DAY0[perm], 16)
+    assert a == pytest.approx(b, rel=1e-12)
 
 
 def test_mean_cross_correlation_identical_windows_is_average_pairwise_product(rng):
-    """With identical estimation windows and no gaps, r-bar is the plain average over the
-    N(N-1)/2 pairs of (1/L) sum_t u_it u_jt."""
+    """All pairs on one day 0 (weight 1), identical estimation windows, no gaps: r-bar is
+    the plain average over the N(N-1)/2 pairs of (1/L) sum_t u_it u_jt, whatever K."""
     n, length = 6, 80
     e = rng.normal(0, 1, (n, length)) * rng.uniform(0.5, 2, (n, 1))
     s2 = e.var(axis=1, ddof=2)
     u = e / np.sqrt(s2)[:, None]
     means = [float(u[i] @ u[j]) / length for i, j in itertools.combinations(range(n), 2)]
     days = np.tile(np.arange(length), (n, 1))
-    got = stats.mean_cross_correlation(e, s2, days, length)
-    assert got == pytest.approx(sum(means) / len(means), rel=REL)
+    for k in (1, 16):
+        got = stats.mean_cross_correlation(e, s2, days, length, np.full(n, 200), k)
+        assert got == pytest.approx(sum(means) / len(means), rel=REL)
 
 
 def test_mean_cross_correlation_disjoint_windows_is_zero(rng):
-    """Pairs that share no calendar day contribute nothing: r-bar = 0."""
+    """Pairs that share no calendar day contribute nothing: r-bar = 0 (same day 0)."""
     e = rng.normal(0, 1, (3, 20))
     days = np.arange(60).reshape(3, 20)
-    assert stats.mean_cross_correlation(e, np.ones(3), days, 60) == 0.0
+    assert stats.mean_cross_correlation(e, np.ones(3), days, 60, np.zeros(3, int), 16) == 0.0
+
+
+def test_mean_cross_correlation_far_apart_clusters_have_zero_cross_weight():
+    """Two clusters of 3 pairs, day 0s 20 sessions apart, K = 16 (weight 0 between them),
+    every pair with the same +-1 residual series on overlapping calendar days and s = 1:
+    every within-cluster rho is mean(u^2) = 1, the cross rho would be 1 too but has weight 0,
+    so r-bar = (3*2 + 3*2) / (6*5) = 0.4 exactly. With K = 40 the cross weight is
+    (40 - 20)/40 = 1/2: r-bar = (12 + 2*3*3*0.5) / 30 = 0.7; on one day 0 it is 1."""
+    length = 250
+    e = np.where(np.arange(length + 20) % 3 == 0, 1.0, -1.0)
+    day0 = np.array([300, 300, 300, 320, 320, 320])
+    days = _days_before(day0, length)
+    resid = np.array([e[d - days.min()] for d in days])  # the same value on the same day
+    s2 = np.ones(6)
+    n_days = int(days.max()) + 1
+    assert stats.mean_cross_correlation(resid, s2, days, n_days, day0, 16) == pytest.approx(
+        0.4, rel=1e-12)
+    assert stats.mean_cross_correlation(resid, s2, days, n_days, day0, 40) == pytest.approx(
+        0.7, rel=1e-12)
+    same = np.full(6, 300)
+    days_same = _days_before(same, length)
+    resid_same = np.array([e[:length]] * 6)
+    assert stats.mean_cross_correlation(resid_same, s2, days_same, int(days_same.max()) + 1,
+                                        same, 16) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_mean_cross_correlation_same_ticker_three_sessions_apart():
+    """The same ticker in two events 3 sessions apart: its residuals on the common calendar
+    days are the same numbers, so rho = mean(u^2) = 1 for +-1 residuals with s = 1, and
+    with K = 16 the pair weight is (16 - 3)/16: r-bar = 2 * (13/16) * 1 / (2 * 1) = 13/16.
+    With s = 1 and s = 2 the standardized product halves: 13/32."""
+    length = 250
+    e = np.where(np.arange(length + 3) % 2 == 0, 1.0, -1.0)
+    day0 = np.array([300, 303])
+    days = _days_before(day0, length)
+    resid = np.array([e[days[0] - days.min()], e[days[1] - days.min()]])
+    n_days = int(days.max()) + 1
+    got = stats.mean_cross_correlation(resid, np.ones(2), days, n_days, day0, 16)
+    assert got == pytest.approx(13 / 16, rel=1e-12)
+    got = stats.mean_cross_correlation(resid * np.array([[1.0], [2.0]]), np.array([1.0, 4.0]),
+                                       days, n_days, day0, 16)
+    assert got == pytest.approx(13 / 16, rel=1e-12)  # standardization undoes the scale
+    got = stats.mean_cross_correlation(resid, np.array([1.0, 4.0]), days, n_days, day0, 16)
+    assert got == pytest.approx(13 / 32, rel=1e-12)
+    # single-day windows (K = 1): the two windows do not overlap at all
+    assert stats.mean_cross_correlation(resid, np.ones(2), days, n_days, day0, 1) == 0.0
 
 
 def test_mean_cross_correlation_recovers_known_correlation():
-    """Statistical check: independent residuals give r-bar ~ 0 (sd about 1/sqrt(#pairs*L),
-    ~0.005 here); residuals with a common factor of correlation rho = 0.3 give r-bar ~ 0.3."""
+    """Statistical check, all pairs on one day 0: independent residuals give r-bar ~ 0
+    (sd about 1/sqrt(#pairs*L), ~0.005 here); residuals with a common factor of
+    correlation rho = 0.3 give r-bar ~ 0.3."""
     rng = np.random.default_rng(11)
     n, length = 20, 500
     days = np.tile(np.arange(length), (n, 1))
+    day0 = np.full(n, 600)
     scale = rng.uniform(0.01, 0.05, (n, 1))
     e = scale * rng.normal(0, 1, (n, length))
-    r0 = stats.mean_cross_correlation(e, e.var(axis=1, ddof=2), days, length)
+    r0 = stats.mean_cross_correlation(e, e.var(axis=1, ddof=2), days, length, day0, 16)
     assert abs(r0) < 0.025
     rho = 0.3
     f = rng.normal(0, 1, length)
     e = scale * (math.sqrt(rho) * f + math.sqrt(1 - rho) * rng.normal(0, 1, (n, length)))
-    r1 = stats.mean_cross_correlation(e, e.var(axis=1, ddof=2), days, length)
+    r1 = stats.mean_cross_correlation(e, e.var(axis=1, ddof=2), days, length, day0, 16)
     assert r1 == pytest.approx(rho, abs=0.05)
+
+
+# --------------------------------------------------------------------------------------
+# overlap components (clusters kept intact by the pseudo-event test)
+# --------------------------------------------------------------------------------------
+
+
+def ref_components(day0, k):
+    """Union-find over pairs: i and j are joined when |day0_i - day0_j| < K (their K-day
+    windows share a day); returns the partition as a set of frozensets of indices."""
+    parent = list(range(len(day0)))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(day0)):
+        for j in range(len(day0)):
+            if abs(int(day0[i]) - int(day0[j])) < k:
+                parent[find(i)] = find(j)
+    groups = {}
+    for i in range(len(day0)):
+        groups.setdefault(find(i), set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+def _partition(labels):
+    groups = {}
+    for i, lab in enumerate(labels):
+        groups.setdefault(int(lab), set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_overlapping_components_by_hand():
+    """day 0s (unsorted) 0, 10, 30, 20, 45, 100, 10 with K = 16: gaps in sorted order
+    10, 10, 10, 15, 55 -> {0, 10, 10, 20, 30, 45} chain together (0 and 45 only through
+    others) and 100 stands alone. K = 15: the 30-45 gap breaks the chain. K = 1: only equal
+    day 0s share a label."""
+    day0 = np.array([0, 10, 30, 20, 45, 100, 10])
+    assert _partition(stats.overlapping(day0, 16)) == {frozenset({0, 1, 2, 3, 4, 6}),
+                                                       frozenset({5})}
+    assert _partition(stats.overlapping(day0, 15)) == {frozenset({0, 1, 2, 3, 6}),
+                                                       frozenset({4}), frozenset({5})}
+    assert _partition(stats.overlapping(day0, 1)) == {frozenset({0}), frozenset({1, 6}),
+                                                      frozenset({2}), frozenset({3}),
+                                                      frozenset({4}), frozenset({5})}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_overlapping_matches_union_find(seed):
+    rng = np.random.default_rng(seed)
+    day0 = rng.integers(0, 120, 15)
+    for k in (1, 3, 6, 16):
+        assert _partition(stats.overlapping(day0, k)) == ref_components(day0, k)
+
+
+def test_pseudo_event_with_overlap_components(data):
+    """pseudo_event_test fed the overlap components of DAY0 for K = 16 (two components:
+    300..310 chained, 340) equals the loop reference with those hand labels."""
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1])  # by hand: 300, 303, 310 chain; 340 apart
+    assert _partition(stats.overlapping(DAY0, 16)) == _partition(labels)
+    args = (data["car"], data["est"], stats.overlapping(DAY0, 16), data["k"], 199)
+    z, p = stats.pseudo_event_test(*args, np.random.default_rng(9))
+    rz, rp = ref_pseudo_event(data["car"], data["est"], labels, data["k"], 199, seed=9)
+    assert z == pytest.approx(rz, rel=REL) and p == pytest.approx(rp, rel=REL)
 
 
 def test_kp_bmp_t_and_kp_patell_z(data, rng):
     """Kolari-Pynnonen (2010) adjusted BMP and Patell with r-bar from the pair loop; with
     r-bar = 0 they reduce to BMP and Patell."""
-    days = _calendar_days(N_PAIRS, L_EST, rng)
-    rbar = ref_rbar(data["est"], data["s2"], days)
+    days = _days_before(DAY0, L_EST)
+    rbar = ref_rbar(data["est"], data["s2"], days, DAY0, 16)
     assert rbar != 0
     got = stats.kp_bmp_t(data["car"], data["car_var"], rbar)
     assert got == pytest.approx(ref_kp_bmp_t(data["car"], data["car_var"], rbar), rel=REL)
@@ -663,9 +838,10 @@ def _reference_tests(pairs, groups):
                            + [q["ar"][k] for k in evt_days] for q in ps])
         s2 = np.array([q["s2"] for q in ps])
         days = np.array([[q["pos0"] + k for k in est_days] for q in ps])
-        rbar = ref_rbar(est, s2, days)
+        day0 = np.array([q["pos0"] for q in ps])
         m_est = [q["m"] for q in ps]
         for s, e in windows:
+            rbar = ref_rbar(est, s2, days, day0, e - s + 1)  # K = window length
             if (s, e) in ps[0]["car"]:
                 car = np.array([q["car"][s, e][0] for q in ps])
                 var = np.array([q["car"][s, e][1] ** 2 for q in ps])
@@ -702,21 +878,31 @@ def _groups(day0s):
     return groups
 
 
-def test_engine_tests_table_equals_references(syn_panel, clustered):
+@pytest.fixture(scope="module")
+def separate(syn_panel):
+    return run_study(_calendar(SEPARATE), syn_panel, StudyConfig(pseudo_draws=199))
+
+
+@pytest.mark.parametrize("layout", ["clustered", "separate"])
+def test_engine_tests_table_equals_references(syn_panel, request, layout):
     """result.tests (long format) equals the slow references applied to the engine's ARs,
     CARs and CAR standard errors, with estimation residuals and estimation lengths built by
     hand: every deterministic statistic, every group, every CAR window and event day; the
-    rbar column equals the pair-loop r-bar of the group."""
-    res = clustered
+    rbar column equals the overlap-weighted pair-loop r-bar of the group for that window's
+    K. 'clustered': several tickers on one day 0, clusters >= 20 sessions apart (only
+    within-cluster terms); 'separate': one ticker per day 0, some 5 sessions apart (only
+    cross terms, weights (K - 5)/K for K > 5)."""
+    res = request.getfixturevalue(layout)
+    day0s = CLUSTERED if layout == "clustered" else SEPARATE
     assert res.skipped.empty
-    pairs = _hand_pairs(syn_panel, res, CLUSTERED)
+    pairs = _hand_pairs(syn_panel, res, day0s)
     est = res.estimates.set_index(["event_id", "ticker"])
     for key, q in pairs.items():  # the hand fit is the engine's fit
         assert est.loc[key, "n_est"] == q["m"]
         assert est.loc[key, "coef_beta"] == pytest.approx(q["b"], rel=1e-9)
     assert len({q["m"] for q in pairs.values()}) >= 4  # unequal estimation lengths
 
-    ref = _reference_tests(pairs, _groups(CLUSTERED))
+    ref = _reference_tests(pairs, _groups(day0s))
     tests = res.tests.set_index(["group", "window_start", "window_end", "statistic"])
     assert tests.index.is_unique
     assert set(res.tests.statistic) == set(
@@ -733,10 +919,12 @@ def test_engine_tests_table_equals_references(syn_panel, clustered):
             assert _close(row["p_value"], rv[1]), (group, s, e, name, row["p_value"], rv[1])
             assert row["rbar"] == pytest.approx(rbar, rel=REL)
             assert row["mean"] == pytest.approx(mean, rel=REL)
-            assert row["n"] == len(_groups(CLUSTERED)[group])
+            assert row["n"] == len(_groups(day0s)[group])
             checked.add(name)
     assert {"patell_z", "bmp_t", "kp_bmp_t", "kp_patell_z", "corrado_rank_z", "cz_sign_z",
             "generalized_sign_z", "bw1980_cda_t", "bw1985_t", "csect_t"} <= checked
+    if layout == "separate":  # the weighted cross terms are really exercised
+        assert ref["all", -5, 10][0] != 0 and ref["all", 0, 0][0] == 0
     # The pseudo-event test is random: only a valid p-value for multi-day windows.
     pe = res.tests[(res.tests.statistic == "pseudo_event_z")
                    & (res.tests.window_start != res.tests.window_end)]
@@ -779,9 +967,65 @@ def test_headline_is_kp_bmp_when_day0_is_shared(clustered):
     assert list(by_group["bearish partner"]) == ["bmp_t"]
 
 
-def test_headline_is_bmp_when_all_day0s_differ(syn_panel):
-    """Every pair on its own day 0: the headline of every group and window is bmp_t."""
-    res = run_study(_calendar(SEPARATE), syn_panel, StudyConfig(pseudo_draws=0))
-    heads = res.tests[res.tests.headline]
-    assert set(heads.statistic) == {"bmp_t"}
-    assert len(heads) == len(res.tests.drop_duplicates(["group", "window_start", "window_end"]))
+def test_headline_is_per_window_when_day0s_are_5_sessions_apart(separate):
+    """SEPARATE: one ticker per day 0 at 300, 305, 320, 340, 345, 370. The rule is per
+    window of K days: kp_bmp_t when two pairs of the group have |day0_i - day0_j| < K.
+    'all' and 'bullish partner' (300, 305, 340, 345; closest 5 apart) are clustered for
+    (0, 5) K=6, (2, 10) K=9 and (-5, 10) K=16, not for (-1, 1) K=3, (0, 1) K=2, (0, 0)
+    and every single event day (K=1); 'bearish partner' (320, 370) never is."""
+    heads = separate.tests[separate.tests.headline]
+    assert len(heads) == len(separate.tests.drop_duplicates(
+        ["group", "window_start", "window_end"]))
+    got = {(r.group, r.window_start, r.window_end): r.statistic for r in heads.itertuples()}
+    expected = {}
+    for group in ("all", "bullish partner", "bearish partner"):
+        for s, e in list(DEFAULT_CAR_WINDOWS) + [(d, d) for d in range(-5, 11)]:
+            clustered = group != "bearish partner" and (s, e) in {(0, 5), (2, 10), (-5, 10)}
+            expected[group, s, e] = "kp_bmp_t" if clustered else "bmp_t"
+    assert got == expected
+
+
+@pytest.mark.parametrize("gap,clustered", [(15, True), (16, False)])
+def test_headline_boundary_gap_equal_to_k(syn_panel, gap, clustered):
+    """Two pairs whose day 0s are ``gap`` sessions apart, group 'all': for the 16-day window
+    (-5, 10) a gap of 15 shares one calendar day (kp_bmp_t) and a gap of 16 shares none
+    (bmp_t); the single-day windows are never clustered."""
+    cal = [(300, "bullish", ["A"]), (300 + gap, "bullish", ["B"])]
+    res = run_study(_calendar(cal), syn_panel, StudyConfig(pseudo_draws=0, group_by=()))
+    t = res.tests[res.tests.headline & (res.tests.group == "all")]
+    head = t.set_index(["window_start", "window_end"])["statistic"]
+    assert head[-5, 10] == ("kp_bmp_t" if clustered else "bmp_t")
+    assert head[0, 0] == "bmp_t" and head[3, 3] == "bmp_t"
+    rbar = res.tests.set_index(["group", "window_start", "window_end", "statistic"])
+    assert (rbar.loc[("all", -5, 10, "bmp_t"), "rbar"] != 0) == clustered
+
+
+def test_engine_pseudo_event_uses_overlap_components(syn_panel, monkeypatch):
+    """The engine passes the pseudo-event test one label per overlap component of the
+    group's day 0s for the window's K (hand union-find on |day0_i - day0_j| < K), and only
+    for multi-day windows."""
+    calls = []
+    original = stats.pseudo_event_test
+
+    def spy(car, est_ar, cluster, k, draws, rng):
+        calls.append((len(car), np.asarray(cluster).copy(), k))
+        return original(car, est_ar, cluster, k, draws, rng)
+
+    monkeypatch.setattr(stats, "pseudo_event_test", spy)
+    res = run_study(_calendar(SEPARATE), syn_panel, StudyConfig(pseudo_draws=19))
+    assert res.skipped.empty
+    # pairs in the engine's order: events in calendar order, one ticker each
+    pos = {"all": [300, 305, 320, 340, 345, 370], "bullish partner": [300, 305, 340, 345],
+           "bearish partner": [320, 370]}
+    multi = [w for w in DEFAULT_CAR_WINDOWS if w[0] != w[1]]
+    assert len(calls) == 3 * len(multi)
+    seen = set()
+    for n, cluster, k in calls:
+        group = {6: "all", 4: "bullish partner", 2: "bearish partner"}[n]
+        assert _partition(cluster) == ref_components(np.array(pos[group]), k), (group, k)
+        seen.add((group, k))
+    assert ("all", 16) in seen and ("all", 3) in seen
+    # by hand: K=16 chains 300-305 and 340-345 (the 320 gap is 15 from 305: joins too;
+    # 340-320 = 20 does not), K=3 leaves everyone alone
+    assert ref_components(np.array(pos["all"]), 16) == {frozenset({0, 1, 2}),
+                                                        frozenset({3, 4}), frozenset({5})}

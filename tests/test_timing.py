@@ -5,6 +5,8 @@ schedule (regular session 09:30-16:00 America/New_York; EST = UTC-5, EDT =
 UTC-4, US DST in 2025 from 9 March to 2 November; early close 13:00 on the
 day after Thanksgiving; closed on Good Friday and on 2025-01-09, the national
 day of mourning for President Carter), never by asking the code under test.
+Tokyo (XTKS) cases use the JPX schedule: sessions 09:00-11:30 and 12:30-15:30 JST
+(UTC+9, no DST); 2026 holidays around Golden Week: 29 April (Showa Day), 3-6 May.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 
 from events import (InputError, bundled_calendar_path, event_timing, load_calendar,
                     parse_calendar, timing_table)
+from events.timing import exchange_for
 
 
 def _event(**time) -> dict:
@@ -195,19 +198,165 @@ def test_bundled_calendar_day0_per_event():
     assert got == BUNDLED_DAY0
 
 
+# Tickers per bundled event, in file order (counted in events/calendars/openai.yaml).
+BUNDLED_TICKERS = {
+    "stargate-2025-01-21": ["ORCL", "ARM", "NVDA", "MSFT"],
+    "deepseek-r1-2025-01-27": ["NVDA", "ORCL", "AVGO", "TSM", "MU", "VRT", "CEG", "VST", "SMH"],
+    "oracle-rpo-2025-09-09": ["ORCL", "CRWV", "NVDA", "AMD"],
+    "nvidia-invests-2025-09-22": ["NVDA", "ORCL"],
+    "amd-openai-2025-10-06": ["AMD", "NVDA"],
+    "broadcom-openai-2025-10-13": ["AVGO"],
+    "aws-openai-2025-11-03": ["AMZN"],
+    "oracle-q2-2025-12-10": ["ORCL", "CRWV", "NVDA"],
+    "openai-miss-2026-04-28": ["ORCL", "CRWV", "MSFT", "NVDA", "AMD", "AVGO", "GOOGL"],
+}
+
+TIMING_COLUMNS = ["event_id", "ticker", "exchange", "published", "published_utc",
+                  "published_local", "available_utc", "day0", "first_fill", "first_fill_utc"]
+
+
 def test_timing_table_of_bundled_calendar():
-    """timing_table has one row per event, in file order, with day 0 and local publish time."""
+    """timing_table has one row per (event, ticker), in file order: 4+9+4+2+2+1+1+3+7 = 33
+    rows, all on XNYS (no suffixes), each with its event's hand-derived day 0 and fill."""
     calendar = load_calendar(bundled_calendar_path("openai"))
     table = timing_table(calendar)
-    assert list(table["event_id"]) == list(BUNDLED_DAY0)
-    assert list(table["day0"]) == [day(d) for d, _ in BUNDLED_DAY0.values()]
-    assert list(table["first_fill"]) == [f for _, f in BUNDLED_DAY0.values()]
-    miss = table.set_index("event_id").loc["openai-miss-2026-04-28"]
-    assert miss["published_local"] == pd.Timestamp("2026-04-28 11:36", tz="America/New_York")
-    assert miss["first_fill_utc"] == pd.Timestamp("2026-04-28 20:00", tz="UTC")  # 16:00 EDT
-    stargate = table.set_index("event_id").loc["stargate-2025-01-21"]
-    assert pd.isna(stargate["published_utc"])
+    assert list(table.columns) == TIMING_COLUMNS
+    assert len(table) == 33
+    expected_pairs = [(e, t) for e, tickers in BUNDLED_TICKERS.items() for t in tickers]
+    assert list(zip(table["event_id"], table["ticker"])) == expected_pairs
+    assert set(table["exchange"]) == {"XNYS"}
+    per_pair_day0 = [day(BUNDLED_DAY0[e][0]) for e, _ in expected_pairs]
+    assert list(table["day0"]) == per_pair_day0
+    assert list(table["first_fill"]) == [BUNDLED_DAY0[e][1] for e, _ in expected_pairs]
+
+    miss = table[table["event_id"] == "openai-miss-2026-04-28"]
+    assert len(miss) == 7
+    for _, row in miss.iterrows():  # every ticker of the event shares its timing on XNYS
+        assert row["published"] == "2026-04-28T15:36:00+00:00"
+        assert row["published_utc"] == pd.Timestamp("2026-04-28 15:36", tz="UTC")
+        # exchange-local wall time (New York, EDT = UTC-4), without a zone
+        assert row["published_local"] == pd.Timestamp("2026-04-28 11:36")
+        assert row["available_utc"] == pd.Timestamp("2026-04-28 15:36", tz="UTC")
+        assert row["first_fill_utc"] == pd.Timestamp("2026-04-28 20:00", tz="UTC")  # 16:00 EDT
+
+    stargate = table[(table["event_id"] == "stargate-2025-01-21") & (table["ticker"] == "ARM")]
+    assert len(stargate) == 1
+    stargate = stargate.iloc[0]
+    assert stargate["published"] == "2025-01-21 after_close"
+    assert pd.isna(stargate["published_utc"]) and pd.isna(stargate["published_local"])
     assert stargate["first_fill_utc"] == pd.Timestamp("2025-01-22 14:30", tz="UTC")  # 09:30 EST
+    nvidia = table[table["event_id"] == "nvidia-invests-2025-09-22"].iloc[0]
+    # during-session flag: available from the open, fills at the close (09:30 / 16:00 EDT)
+    assert nvidia["available_utc"] == pd.Timestamp("2025-09-22 13:30", tz="UTC")
+    assert nvidia["first_fill_utc"] == pd.Timestamp("2025-09-22 20:00", tz="UTC")
+
+
+# --- other exchanges ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ticker, exchange", [
+    ("9984.T", "XTKS"),   # SoftBank Group, Tokyo
+    ("VOD.L", "XLON"),    # Vodafone, London
+    ("ORCL", "XNYS"),     # no suffix: New York
+    ("BRK.B", "XNYS"),    # a share-class dot is not an exchange suffix
+    ("0700.HK", "XHKG"),  # Tencent, Hong Kong
+    ("9984.t", "XTKS"),   # suffix case does not matter
+])
+def test_exchange_for_suffixes(ticker, exchange):
+    """Yahoo suffixes map to exchange_calendars codes; no suffix means XNYS."""
+    assert exchange_for(ticker) == exchange
+
+
+def test_exchange_for_explicit_wins():
+    """An explicit exchange overrides whatever the suffix says."""
+    assert exchange_for("ORCL", "XTKS") == "XTKS"
+    assert exchange_for("9984.T", "XNYS") == "XNYS"
+
+
+def _calendar_yaml(tmp_path, tickers_yaml: str, time_yaml: str = "timestamp: 2026-04-28T15:36:00Z"):
+    path = tmp_path / "cal.yaml"
+    path.write_text(
+        "name: tokyo\n"
+        "events:\n"
+        "  - id: miss\n"
+        f"    {time_yaml}\n"
+        "    headline: Report says OpenAI missed its targets\n"
+        "    source: Test\n"
+        "    sentiment: {label: bearish, score: 65}\n"
+        "    tickers:\n"
+        f"{tickers_yaml}")
+    return path
+
+
+def test_tokyo_ticker_gets_the_tokyo_day0_on_showa_day(tmp_path):
+    """15:36 UTC Tue 2026-04-28 is 11:36 EDT in New York (in session: that day's close) but
+    00:36 JST Wed 2026-04-29 in Tokyo. 29 April is Showa Day, a JPX holiday, so the next
+    Tokyo session is Thu 2026-04-30 (30 April and 1 May are ordinary business days; the
+    Golden Week closures are 29 April and 3-6 May 2026). The news is tradable at its open,
+    09:00 JST = 00:00 UTC on 2026-04-30."""
+    path = _calendar_yaml(
+        tmp_path,
+        "      - {ticker: ORCL, role: partner, direction: down}\n"
+        "      - {ticker: 9984.T, role: partner, direction: down}\n")
+    table = timing_table(load_calendar(path)).set_index("ticker")
+    assert list(table.index) == ["ORCL", "9984.T"]
+    tokyo = table.loc["9984.T"]
+    assert tokyo["exchange"] == "XTKS"
+    assert tokyo["day0"] == day("2026-04-30")
+    assert tokyo["first_fill"] == "open"
+    assert tokyo["published_local"] == pd.Timestamp("2026-04-29 00:36")  # JST wall time
+    assert tokyo["available_utc"] == pd.Timestamp("2026-04-30 00:00", tz="UTC")
+    assert tokyo["first_fill_utc"] == pd.Timestamp("2026-04-30 00:00", tz="UTC")
+    ny = table.loc["ORCL"]
+    assert (ny["exchange"], ny["day0"], ny["first_fill"]) == ("XNYS", day("2026-04-28"),
+                                                              "close")
+
+
+def test_tokyo_news_during_the_tokyo_session_fills_at_its_close(tmp_path):
+    """02:00 UTC Thu 2026-04-30 is 11:00 JST, inside the morning session: day 0 that day,
+    filled at the 15:30 JST close = 06:30 UTC. (In New York it is 22:00 EDT on the 29th,
+    after the close: Thursday's open.)"""
+    path = _calendar_yaml(
+        tmp_path,
+        "      - {ticker: ORCL, role: partner, direction: down}\n"
+        "      - {ticker: 9984.T, role: partner, direction: down}\n",
+        "timestamp: 2026-04-30T02:00:00Z")
+    table = timing_table(load_calendar(path)).set_index("ticker")
+    tokyo = table.loc["9984.T"]
+    assert (tokyo["day0"], tokyo["first_fill"]) == (day("2026-04-30"), "close")
+    assert tokyo["first_fill_utc"] == pd.Timestamp("2026-04-30 06:30", tz="UTC")
+    ny = table.loc["ORCL"]
+    assert (ny["day0"], ny["first_fill"]) == (day("2026-04-30"), "open")
+
+
+def test_explicit_exchange_in_calendar_overrides_the_suffix(tmp_path):
+    """`exchange: XTKS` on a ticker without a suffix (and in lower case) puts it on Tokyo."""
+    path = _calendar_yaml(
+        tmp_path,
+        "      - {ticker: SFTBY, role: partner, direction: down, exchange: xtks}\n"
+        "      - {ticker: SFTBF, role: partner, direction: down}\n")
+    calendar = load_calendar(path)
+    assert calendar.events[0].tickers[0].exchange == "XTKS"
+    table = timing_table(calendar).set_index("ticker")
+    assert table.loc["SFTBY", "exchange"] == "XTKS"
+    assert (table.loc["SFTBY", "day0"], table.loc["SFTBY", "first_fill"]) == (
+        day("2026-04-30"), "open")
+    assert table.loc["SFTBF", "exchange"] == "XNYS"  # same event, no override
+    assert table.loc["SFTBF", "day0"] == day("2026-04-28")
+
+
+def test_unknown_exchange_is_refused_with_a_hint(tmp_path):
+    """A misspelt exchange code is refused at its line with the closest real code."""
+    path = _calendar_yaml(
+        tmp_path,
+        "      - {ticker: ORCL, role: partner, direction: down}\n"
+        "      - {ticker: 9984.T, role: partner, direction: down, exchange: XTKY}\n")
+    with pytest.raises(InputError) as info:
+        load_calendar(path)
+    message = str(info.value)
+    # line 10: name, events, id, timestamp, headline, source, sentiment, tickers, ORCL, 9984.T
+    assert message.startswith(f"{path}:10: events[0].tickers[1].exchange: "), message
+    assert "unknown exchange 'XTKY'" in message
+    assert "did you mean 'XTKS'?" in message
 
 
 def test_roll_non_sessions_moves_a_holiday_during_session_event_to_the_next_open():
