@@ -73,39 +73,51 @@ def nonpositive_prices(panel: PricePanel) -> list[dict]:
     return out
 
 
-def big_moves(panel: PricePanel, event_days: dict[str, list[int]], window: tuple[int, int],
+def big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
               threshold: float = 0.25) -> list[dict]:
     """One-day |total return| above ``threshold`` away from the ticker's calendar events."""
-    out = []
     rets = panel.returns
+    r = rets.to_numpy()
+    hits = np.abs(np.nan_to_num(r)) > threshold
+    if not hits.any():
+        return []
     a, b = window
-    for ticker in rets.columns:
-        r = rets[ticker].to_numpy()
-        hits = np.flatnonzero(np.abs(np.nan_to_num(r)) > threshold)
-        near = set()
-        for pos0 in event_days.get(ticker, []):
-            near.update(range(pos0 + a, pos0 + b + 1))
-        for i in hits:
-            if i not in near:
-                out.append({"check": "big_move", "ticker": ticker,
-                            "date": rets.index[i].date(),
-                            "detail": f"one-day return {r[i]:+.1%} with no calendar event "
-                                      f"nearby (possible bad tick)"})
+    n = len(rets)
+    near = np.zeros((n + 1, r.shape[1]), dtype=np.int32)  # coverage of event windows
+    col = {t: j for j, t in enumerate(rets.columns)}
+    known = pairs[pairs["ticker"].isin(col)]
+    if len(known):
+        cols = known["ticker"].map(col).to_numpy()
+        pos = known["pos0"].to_numpy()
+        np.add.at(near, (np.clip(pos + a, 0, n), cols), 1)
+        np.add.at(near, (np.clip(pos + b + 1, 0, n), cols), -1)
+    near = np.cumsum(near, axis=0)[:n] > 0
+    out = []
+    for i, j in zip(*np.nonzero(hits & ~near)):
+        out.append({"check": "big_move", "ticker": rets.columns[j],
+                    "date": rets.index[i].date(),
+                    "detail": f"one-day return {r[i, j]:+.1%} with no calendar event "
+                              f"nearby (possible bad tick)"})
     return out
 
 
 def late_listings(panel: PricePanel, pairs: pd.DataFrame, estimation_start: int) -> list[dict]:
     """Pairs whose ticker starts trading after the estimation window starts."""
+    if pairs.empty:
+        return []
+    valid = panel.close.notna().to_numpy()
+    first = np.where(valid.any(axis=0), valid.argmax(axis=0), -1)
+    col = {t: j for j, t in enumerate(panel.tickers)}
+    known = pairs[pairs["ticker"].isin(col)]
+    first_pos = first[known["ticker"].map(col).to_numpy()]
+    start_pos = known["pos0"].to_numpy() + estimation_start
+    late = (first_pos >= 0) & (first_pos > np.maximum(start_pos, 0)) | (start_pos < 0)
     out = []
-    first = {t: panel.close[t].first_valid_index() for t in panel.tickers}
-    for row in pairs.itertuples():
-        start_pos = row.pos0 + estimation_start
-        start = panel.sessions[max(start_pos, 0)]
-        listed = first.get(row.ticker)
-        if listed is not None and (start_pos < 0 or listed > start):
-            out.append({"check": "late_listing", "ticker": row.ticker, "date": listed.date(),
-                        "detail": f"{row.event_id}: first price {listed.date()} is after the "
-                                  f"estimation window starts ({start.date()})"})
+    for row, f, sp in zip(known[late].itertuples(), first_pos[late], start_pos[late]):
+        listed, start = panel.sessions[f], panel.sessions[max(sp, 0)]
+        out.append({"check": "late_listing", "ticker": row.ticker, "date": listed.date(),
+                    "detail": f"{row.event_id}: first price {listed.date()} is after the "
+                              f"estimation window starts ({start.date()})"})
     return out
 
 
@@ -114,10 +126,7 @@ def check_panel(panel: PricePanel, pairs: pd.DataFrame | None = None,
                 move_threshold: float = 0.25, nan_run: int = 5) -> pd.DataFrame:
     """Run every check; ``pairs`` (event_id, ticker, pos0) enables the event-aware ones."""
     pairs = pairs if pairs is not None else pd.DataFrame(columns=["event_id", "ticker", "pos0"])
-    event_days: dict[str, list[int]] = {}
-    for row in pairs.itertuples():
-        event_days.setdefault(row.ticker, []).append(row.pos0)
     rows = (missing_sessions(panel, nan_run) + nonpositive_prices(panel)
-            + big_moves(panel, event_days, window, move_threshold)
+            + big_moves(panel, pairs, window, move_threshold)
             + late_listings(panel, pairs, estimation_start))
     return pd.DataFrame(rows, columns=COLUMNS)

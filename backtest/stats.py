@@ -121,18 +121,21 @@ def csect_t(car: np.ndarray) -> tuple[float, float]:
     return float(t), float(t_pvalue(t, n - 1))
 
 
-def bw1980_cda_t(car: np.ndarray, est_ar: np.ndarray, k: int) -> tuple[float, float]:
+def bw1980_cda_t(car: np.ndarray, est_ar: np.ndarray, k: int, aar: np.ndarray | None = None
+                 ) -> tuple[float, float]:
     """Brown-Warner crude dependence adjustment: ``CAAR / (sqrt(K) S(AAR))``.
 
     ``S(AAR)`` is the standard deviation (ddof 1) of the time series of the mean
     estimation-window AR across the pairs, ``AAR_s = mean_i AR_is``, so any
     cross-sectional correlation of the ARs is inside it. Student-t with
     (estimation days - 1) df. Brown and Warner (1980), Sec. 3; (1985), Sec. 3.
+    ``aar`` may be passed precomputed when every pair has a CAR.
     """
     keep = np.isfinite(car)
     if keep.sum() < 1:
         return np.nan, np.nan
-    aar = _nanmean(est_ar[keep], axis=0)
+    if aar is None or not keep.all():
+        aar = _nanmean(est_ar[keep], axis=0)
     aar = aar[np.isfinite(aar)]
     if aar.size < 3:
         return np.nan, np.nan
@@ -186,6 +189,53 @@ def bmp_t(car: np.ndarray, car_var: np.ndarray) -> tuple[float, float]:
     return csect_t(standardized(car, car_var))
 
 
+@dataclass(frozen=True)
+class ClusterSums:
+    """Per day-0 cluster daily sums of standardized residuals (see :func:`mean_cross_correlation`)."""
+
+    day0: np.ndarray  # sorted distinct day 0 positions
+    size: np.ndarray  # pairs per cluster
+    S: np.ndarray  # (clusters, days) sum of u
+    Q: np.ndarray  # (clusters, days) sum of u^2
+    C: np.ndarray  # (clusters, days) count of u
+
+    @classmethod
+    def build(cls, resid, sigma2, days, n_days, day0) -> "ClusterSums":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            u = resid / np.sqrt(sigma2)[:, None]
+        ok = np.isfinite(u)
+        clusters, cl = np.unique(day0, return_inverse=True)
+        rows = np.broadcast_to(cl[:, None], u.shape)[ok]
+        flat = rows * n_days + days[ok].astype(np.int64)
+        size = len(clusters) * n_days
+
+        def total(weights):
+            return np.bincount(flat, weights=weights, minlength=size).reshape(len(clusters),
+                                                                              n_days)
+
+        return cls(clusters, np.bincount(cl, minlength=len(clusters)).astype("float64"),
+                   total(u[ok]), total(u[ok] ** 2), total(np.ones(ok.sum())))
+
+    def rbar(self, k: int) -> float:
+        n = self.size.sum()
+        if n < 2:
+            return 0.0
+        num = (self.S * self.S - self.Q).sum(axis=1)
+        den = (self.C * self.C - self.C).sum(axis=1)
+        has = den > 0
+        total = float((self.size[has] * (self.size[has] - 1) * num[has] / den[has]).sum())
+        for a in range(len(self.day0)):
+            for b in range(a + 1, len(self.day0)):
+                gap = self.day0[b] - self.day0[a]
+                if gap >= k:
+                    break  # clusters are sorted: no later one overlaps either
+                cden = self.C[a] @ self.C[b]
+                if cden > 0:
+                    total += (2.0 * self.size[a] * self.size[b] * (k - gap) / k
+                              * (self.S[a] @ self.S[b]) / cden)
+        return total / (n * (n - 1))
+
+
 def mean_cross_correlation(resid: np.ndarray, sigma2: np.ndarray, days: np.ndarray,
                            n_days: int, day0: np.ndarray, k: int) -> float:
     """Average cross-correlation of the pairs' K-day CARs, from estimation residuals.
@@ -202,39 +252,10 @@ def mean_cross_correlation(resid: np.ndarray, sigma2: np.ndarray, days: np.ndarr
     ``rho`` is estimated per pair of day-0 clusters c, c' as the pooled mean of
     ``u_it u_jt`` over the calendar days both pairs have (``u = e / s``, each
     pair's residuals standardized by its own s), computed from per-cluster daily
-    sums in O(P L) instead of O(P^2 L). The same ticker in two nearby events
-    counts, correctly, as almost perfectly correlated.
+    sums (:class:`ClusterSums`) in O(P L) instead of O(P^2 L). The same ticker in
+    two nearby events counts, correctly, as almost perfectly correlated.
     """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        u = resid / np.sqrt(sigma2)[:, None]
-    ok = np.isfinite(u)
-    clusters, cl = np.unique(day0, return_inverse=True)
-    n_c = np.bincount(cl, minlength=len(clusters)).astype("float64")
-    n = n_c.sum()
-    if n < 2:
-        return 0.0
-    rows = np.broadcast_to(cl[:, None], u.shape)[ok]
-    cols = days[ok].astype(np.int64)
-    S = np.zeros((len(clusters), n_days))
-    Q = np.zeros((len(clusters), n_days))
-    C = np.zeros((len(clusters), n_days))
-    np.add.at(S, (rows, cols), u[ok])
-    np.add.at(Q, (rows, cols), u[ok] ** 2)
-    np.add.at(C, (rows, cols), 1.0)
-    total = 0.0
-    within_num = (S * S - Q).sum(axis=1)
-    within_den = (C * C - C).sum(axis=1)
-    has = within_den > 0
-    total += float((n_c[has] * (n_c[has] - 1) * within_num[has] / within_den[has]).sum())
-    for a in range(len(clusters)):
-        for b in range(a + 1, len(clusters)):
-            gap = clusters[b] - clusters[a]
-            if gap >= k:
-                break  # clusters are sorted: no later one overlaps either
-            den = C[a] @ C[b]
-            if den > 0:
-                total += 2.0 * n_c[a] * n_c[b] * (k - gap) / k * (S[a] @ S[b]) / den
-    return total / (n * (n - 1))
+    return ClusterSums.build(resid, sigma2, days, n_days, day0).rbar(k)
 
 
 def overlapping(day0: np.ndarray, k: int) -> np.ndarray:
@@ -292,6 +313,49 @@ def _standardized_ranks(all_ar: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class DailyRanks:
+    """A group's daily rank and sign series, built once and read for every window.
+
+    ``ubar[t] = mean_i (U_it - 1/2)`` and ``g[t] = sum_i G_it / sqrt(N_t)`` over the
+    estimation and event days (relative-day columns of ``all_ar``), with their
+    scales ``s_u = sqrt(mean_t ubar_t^2)`` and ``s_g = sqrt(mean_t g_t^2)``.
+    """
+
+    ubar: np.ndarray
+    s_u: float
+    g: np.ndarray
+    s_g: float
+
+    @classmethod
+    def from_ar(cls, all_ar: np.ndarray) -> "DailyRanks":
+        u = _standardized_ranks(all_ar)
+        ubar = _nanmean(u - 0.5, axis=0)
+        sign = np.sign(u - np.nanmedian(u, axis=1, keepdims=True)) if u.size else u
+        n_t = np.isfinite(sign).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = np.where(n_t > 0, np.nansum(sign, axis=0) / np.sqrt(n_t), np.nan)
+
+        def scale(series):
+            known = series[np.isfinite(series)]
+            return float(np.sqrt(np.mean(known ** 2))) if known.size >= 3 else np.nan
+
+        return cls(ubar, scale(ubar), g, scale(g))
+
+    @staticmethod
+    def _z(series: np.ndarray, scale: float, window: np.ndarray) -> tuple[float, float]:
+        if not np.isfinite(scale) or np.isnan(series[window]).any():
+            return np.nan, np.nan
+        z = series[window].sum() / (np.sqrt(len(window)) * scale)
+        return float(z), float(_normal_p(z))
+
+    def corrado(self, window: np.ndarray) -> tuple[float, float]:
+        return self._z(self.ubar, self.s_u, window)
+
+    def sign(self, window: np.ndarray) -> tuple[float, float]:
+        return self._z(self.g, self.s_g, window)
+
+
 def corrado_rank_z(all_ar: np.ndarray, window: np.ndarray) -> tuple[float, float]:
     """Corrado (1989) rank test, standardized ranks of Corrado and Zivney (1992).
 
@@ -300,14 +364,7 @@ def corrado_rank_z(all_ar: np.ndarray, window: np.ndarray) -> tuple[float, float
     ``z = sum_{t in window} Ū_t / (sqrt(K) S_U)`` (the multi-day form of Cowan
     1992 and Campbell and Wasley 1993). Standard normal.
     """
-    u = _standardized_ranks(all_ar) - 0.5
-    ubar = _nanmean(u, axis=0)
-    ubar_all = ubar[np.isfinite(ubar)]
-    if ubar_all.size < 3 or np.isnan(ubar[window]).any():
-        return np.nan, np.nan
-    s = np.sqrt(np.mean(ubar_all ** 2))
-    z = ubar[window].sum() / (np.sqrt(len(window)) * s)
-    return float(z), float(_normal_p(z))
+    return DailyRanks.from_ar(all_ar).corrado(window)
 
 
 def cz_sign_z(all_ar: np.ndarray, window: np.ndarray) -> tuple[float, float]:
@@ -317,21 +374,17 @@ def cz_sign_z(all_ar: np.ndarray, window: np.ndarray) -> tuple[float, float]:
     ``S_G = sqrt(mean_t g_t^2)`` over the estimation and event days; for a
     window ``z = sum_{t in window} g_t / (sqrt(K) S_G)``. Standard normal.
     """
-    u = _standardized_ranks(all_ar)
-    g = np.sign(u - np.nanmedian(u, axis=1, keepdims=True))
-    n_t = np.isfinite(g).sum(axis=0)
+    return DailyRanks.from_ar(all_ar).sign(window)
+
+
+def positive_share(est_ar: np.ndarray) -> np.ndarray:
+    """Each pair's share of positive estimation-window ARs (for :func:`generalized_sign_z`)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        gt = np.nansum(g, axis=0) / np.sqrt(n_t)
-    gt = np.where(n_t > 0, gt, np.nan)
-    g_all = gt[np.isfinite(gt)]
-    if g_all.size < 3 or np.isnan(gt[window]).any():
-        return np.nan, np.nan
-    s = np.sqrt(np.mean(g_all ** 2))
-    z = gt[window].sum() / (np.sqrt(len(window)) * s)
-    return float(z), float(_normal_p(z))
+        return (est_ar > 0).sum(axis=1) / np.isfinite(est_ar).sum(axis=1)
 
 
-def generalized_sign_z(car: np.ndarray, est_ar: np.ndarray) -> tuple[float, float]:
+def generalized_sign_z(car: np.ndarray, est_ar: np.ndarray, share: np.ndarray | None = None
+                       ) -> tuple[float, float]:
     """Generalized sign test (Cowan 1992).
 
     ``p̂ = mean_i (share of pair i's estimation ARs > 0)``; with w pairs whose
@@ -341,8 +394,7 @@ def generalized_sign_z(car: np.ndarray, est_ar: np.ndarray) -> tuple[float, floa
     n = keep.sum()
     if n < 1:
         return np.nan, np.nan
-    est = est_ar[keep]
-    frac = (est > 0).sum(axis=1) / np.isfinite(est).sum(axis=1)
+    frac = (positive_share(est_ar) if share is None else share)[keep]
     p = float(np.mean(frac))
     if not 0 < p < 1:
         return np.nan, np.nan
@@ -360,8 +412,15 @@ def wilcoxon_signed_rank(car: np.ndarray) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+def estimation_cumsum(est_ar: np.ndarray) -> np.ndarray:
+    """``[0, AR_1, AR_1 + AR_2, ...]`` per pair (missing ARs count as 0), for K-day sums."""
+    est = np.where(np.isfinite(est_ar), est_ar, 0.0)
+    return np.concatenate([np.zeros((len(est), 1)), np.cumsum(est, axis=1)], axis=1)
+
+
 def pseudo_event_test(car: np.ndarray, est_ar: np.ndarray, cluster: np.ndarray, k: int,
-                      draws: int, rng: np.random.Generator) -> tuple[float, float]:
+                      draws: int, rng: np.random.Generator, cumsum: np.ndarray | None = None
+                      ) -> tuple[float, float]:
     """Random pseudo-event-date test of the mean CAR, keeping clusters intact.
 
     Under the null, day 0 could have been any day of the estimation window.
@@ -378,8 +437,9 @@ def pseudo_event_test(car: np.ndarray, est_ar: np.ndarray, cluster: np.ndarray, 
     length = est_ar.shape[1]
     if n < 1 or draws < 1 or length < k:
         return np.nan, np.nan
-    est = np.where(np.isfinite(est_ar[keep]), est_ar[keep], 0.0)
-    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(est, axis=1)], axis=1)
+    if cumsum is None:
+        cumsum = estimation_cumsum(est_ar)
+    cs = cumsum[keep]
     _, cl = np.unique(cluster[keep], return_inverse=True)
     starts = rng.integers(0, length - k + 1, size=(draws, cl.max() + 1))
     s = starts[:, cl]  # (draws, n)

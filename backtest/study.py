@@ -171,7 +171,9 @@ class StudyResult:
 def _pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig):
     """Resolve (event, ticker) pairs to panel positions; collect skip reasons."""
     sessions = panel.sessions
+    position = {d: i for i, d in enumerate(sessions)}
     market_exchange = exchange_for(config.market)
+    tickers = set(panel.tickers)
     rows, skipped = [], []
     for event in calendar:
         timing = event_timing(event, market_exchange)
@@ -185,16 +187,16 @@ def _pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig):
                 skipped.append({**base, "reason": f"is the market benchmark ({config.market})"})
             elif config.model == "factors" and link.ticker in config.factors:
                 skipped.append({**base, "reason": f"is a factor of the model ({link.ticker})"})
-            elif link.ticker not in panel.close.columns:
+            elif link.ticker not in tickers:
                 skipped.append({**base, "reason": "no price data for this ticker"})
-            elif timing.day0 not in sessions:
+            elif timing.day0 not in position:
                 skipped.append({**base, "reason": f"day 0 ({timing.day0.date()}) is outside the "
                                 f"price data ({sessions[0].date()} to {sessions[-1].date()})"})
             else:
                 rows.append({**base, "role": link.role, "label": event.sentiment.label,
                              "direction": link.direction, "score": event.sentiment.score,
                              **{k: v for k, v in event.tags.items()},
-                             "day0": timing.day0, "pos0": sessions.get_loc(timing.day0)})
+                             "day0": timing.day0, "pos0": position[timing.day0]})
     return pd.DataFrame(rows), skipped
 
 
@@ -214,25 +216,36 @@ def _gather(values: np.ndarray, pos: np.ndarray, cols: np.ndarray | None, offset
     return np.where(inside, out, np.nan)
 
 
-def _other_event_windows(pairs: pd.DataFrame, config: StudyConfig):
-    """Estimation-day mask of other events' windows, and confounded-with labels, per pair."""
+def _other_event_windows(pairs: pd.DataFrame, config: StudyConfig, n_sessions: int):
+    """Estimation-day mask of other events' windows, and confounded-with labels, per pair.
+
+    Per ticker, a coverage count over sessions of all its event windows: a pair's
+    estimation day is excluded where the count is positive (its own window never
+    reaches its own estimation window, which ends before day ``a``).
+    """
     a, b = config.event_window
     est = config.estimation_offsets
-    excluded = np.zeros((len(pairs), est.size), bool)
+    codes, uniques = pd.factorize(pairs["ticker"])
+    pos = pairs["pos0"].to_numpy()
+    cover = np.zeros((n_sessions + 1, len(uniques)), dtype=np.int32)
+    np.add.at(cover, (np.clip(pos + a, 0, n_sessions), codes), 1)
+    np.add.at(cover, (np.clip(pos + b + 1, 0, n_sessions), codes), -1)
+    cover = np.cumsum(cover, axis=0)[:n_sessions]
+    rows = pos[:, None] + est[None, :]
+    inside = (rows >= 0) & (rows < n_sessions)
+    excluded = inside & (cover[np.clip(rows, 0, n_sessions - 1), codes[:, None]] > 0)
+    # Confounded: another pair of the same ticker within b - a sessions (neighbours in order).
+    order = np.lexsort((pos, codes))
+    same = codes[order][1:] == codes[order][:-1]
+    close = same & (np.diff(pos[order]) <= b - a)
+    flagged = np.zeros(len(pairs), bool)
+    flagged[order[1:][close]] = True
+    flagged[order[:-1][close]] = True
     confounded = [""] * len(pairs)
-    for _, idx in pairs.groupby("ticker").indices.items():
-        if len(idx) < 2:
-            continue
-        pos = pairs["pos0"].to_numpy()[idx]
-        ids = pairs["event_id"].to_numpy()[idx]
-        for j, i in enumerate(idx):
-            others = np.arange(len(idx)) != j
-            est_pos = pos[j] + est
-            inside = ((est_pos[:, None] >= pos[others] + a)
-                      & (est_pos[:, None] <= pos[others] + b)).any(axis=1)
-            excluded[i] = inside
-            overlap = others & (np.abs(pos - pos[j]) <= b - a)
-            confounded[i] = "+".join(ids[overlap])
+    ids = pairs["event_id"].to_numpy()
+    for i in np.flatnonzero(flagged):  # few pairs: spell out who they overlap with
+        mine = np.flatnonzero((codes == codes[i]) & (np.abs(pos - pos[i]) <= b - a))
+        confounded[i] = "+".join(ids[j] for j in mine if j != i)
     return excluded, confounded
 
 
@@ -298,7 +311,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     pairs, skipped = _pairs(calendar, panel, config)
     timing = timing_table(calendar)
     used = [*dict.fromkeys([*pairs.get("ticker", []), config.market, *config.factors])]
-    quality_df = check_panel(panel.select([t for t in used if t in panel.tickers]),
+    available = set(panel.tickers)
+    quality_df = check_panel(panel.select([t for t in used if t in available]),
                              pairs if not pairs.empty else None, config.event_window,
                              int(config.estimation_offsets[0]), config.move_threshold)
     empty = StudyResult(*(pd.DataFrame() for _ in range(5)),
@@ -322,7 +336,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     est_off, evt_off = config.estimation_offsets, config.event_offsets
 
     y_est = _gather(r, pos, cols, est_off)
-    excluded, confounded = _other_event_windows(pairs, config)
+    excluded, confounded = _other_event_windows(pairs, config, len(panel.sessions))
     if config.exclude_other_events:
         y_est = np.where(excluded, np.nan, y_est)
     else:
@@ -351,7 +365,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     X = _gather(reg, pos, None, evt_off)
     expected = models.predict(fit, X)
     ar = y - expected
-    sar = ar / np.sqrt(models.prediction_variance(fit, X))
+    with np.errstate(invalid="ignore", divide="ignore"):  # missing days stay NaN
+        sar = ar / np.sqrt(models.prediction_variance(fit, X))
     # BHAR compounds simple returns: back out of logs and add the risk-free rate back.
     rf_evt = _gather(rf, pos, None, evt_off) if rf is not None else 0.0
     y_simple = _gather(simple, pos, cols, evt_off)
@@ -409,7 +424,8 @@ def _car_frame(pairs, offsets, ar, X, y_simple, exp_simple, fit, config, confoun
         missing = (~np.isfinite(window_ar)).sum(axis=1)
         car = np.where(missing == 0, np.nansum(window_ar, axis=1), np.nan)
         se = np.sqrt(models.window_variance(fit, X[:, sl]))
-        t = car / se
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = car / se
         # BHAR = prod(1 + R) - prod(1 + E[R]) over the window (Barber and Lyon 1997).
         es = np.broadcast_to(exp_simple, y_simple.shape)[:, sl]
         bhar = np.prod(1.0 + y_simple[:, sl], axis=1) - np.prod(1.0 + es, axis=1)
@@ -456,10 +472,13 @@ def _caar_frame(pairs, offsets, ar, config) -> pd.DataFrame:
 
 
 def _tests_frame(pairs, ar, X, fit, est_days, n_sessions, config) -> pd.DataFrame:
-    """Every statistic, for every group, for each CAR window and each single event day."""
+    """Every statistic, for every group, for each CAR window and each single event day.
+
+    Per group, what does not depend on the window (ranks, signs, cluster sums of
+    residuals, the estimation AAR series) is built once and read per window.
+    """
     offsets = config.event_offsets
     est_ar = fit.resid  # (P, L) estimation-window ARs
-    all_ar = np.concatenate([est_ar, ar], axis=1)  # rank tests: estimation + event days
     n_est = est_ar.shape[1]
     windows = list(config.car_windows) + [(d, d) for d in offsets
                                            if (d, d) not in config.car_windows]
@@ -472,42 +491,48 @@ def _tests_frame(pairs, ar, X, fit, est_days, n_sessions, config) -> pd.DataFram
     dof = fit.dof.astype("float64")
     rng = np.random.default_rng(config.seed)
     day0 = pairs["pos0"].to_numpy()
-    rows = []
+    share = stats.positive_share(est_ar)
+    cumsum = stats.estimation_cumsum(est_ar) if config.pseudo_draws else None
+    columns = {k: [] for k in ("group", "window_start", "window_end", "n", "mean", "statistic",
+                               "value", "p_value", "headline", "rbar", "n_pos", "n_neg")}
     for group, idx in _groups(pairs, config):
-        g_all, g_est, g_dof = all_ar[idx], est_ar[idx], dof[idx]
-        g_day0 = np.sort(day0[idx])
+        g_est, g_dof, g_day0 = est_ar[idx], dof[idx], day0[idx]
+        ranks = stats.DailyRanks.from_ar(np.concatenate([g_est, ar[idx]], axis=1))
+        sums = stats.ClusterSums.build(g_est, fit.sigma2[idx], est_days[idx], n_sessions,
+                                       g_day0)
+        aar = stats._nanmean(g_est, axis=0)
+        gaps = np.diff(np.sort(g_day0))
         for (start, end), (sl, car_all, var_all) in per_window.items():
             car, var, k = car_all[idx], var_all[idx], sl.stop - sl.start
             # Pairs whose K-day windows share calendar days are cross-correlated.
-            clustered = bool((np.diff(g_day0) < k).any())
-            headline = "kp_bmp_t" if clustered else "bmp_t"
-            rbar = stats.mean_cross_correlation(g_est, fit.sigma2[idx], est_days[idx],
-                                                n_sessions, day0[idx], k)
+            headline = "kp_bmp_t" if (gaps < k).any() else "bmp_t"
+            rbar = sums.rbar(k)
             days = n_est + np.arange(sl.start, sl.stop)
-            pseudo = (stats.pseudo_event_test(car, g_est, stats.overlapping(day0[idx], k), k,
-                                              config.pseudo_draws, rng)
-                      if start != end else (np.nan, np.nan))
+            pseudo = (stats.pseudo_event_test(car, g_est, stats.overlapping(g_day0, k), k,
+                                              config.pseudo_draws, rng, cumsum[idx])
+                      if start != end and config.pseudo_draws else (np.nan, np.nan))
             values = {
                 "csect_t": stats.csect_t(car),
-                "bw1980_cda_t": stats.bw1980_cda_t(car, g_est, k),
+                "bw1980_cda_t": stats.bw1980_cda_t(car, g_est, k, aar),
                 "bw1985_t": stats.bw1985_t(car, var),
                 "patell_z": stats.patell_z(car, var, g_dof),
                 "kp_patell_z": stats.kp_patell_z(car, var, g_dof, rbar),
                 "bmp_t": stats.bmp_t(car, var),
                 "kp_bmp_t": stats.kp_bmp_t(car, var, rbar),
-                "corrado_rank_z": stats.corrado_rank_z(g_all, days),
-                "cz_sign_z": stats.cz_sign_z(g_all, days),
-                "generalized_sign_z": stats.generalized_sign_z(car, g_est),
+                "corrado_rank_z": ranks.corrado(days),
+                "cz_sign_z": ranks.sign(days),
+                "generalized_sign_z": stats.generalized_sign_z(car, g_est, share[idx]),
                 "wilcoxon_w": stats.wilcoxon_signed_rank(car),
                 "pseudo_event_z": pseudo,
             }
             n = int(np.isfinite(car).sum())
-            mean = float(np.nanmean(car)) if n else np.nan
+            mean = float(np.nansum(car) / n) if n else np.nan
             n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())
             for name in STATISTICS:
                 value, p = values[name]
-                rows.append({"group": group, "window_start": start, "window_end": end, "n": n,
-                             "mean": mean, "statistic": name, "value": value, "p_value": p,
-                             "headline": name == headline, "rbar": rbar, "n_pos": n_pos,
-                             "n_neg": n_neg})
-    return pd.DataFrame(rows)
+                for key, v in (("group", group), ("window_start", start), ("window_end", end),
+                               ("n", n), ("mean", mean), ("statistic", name), ("value", value),
+                               ("p_value", p), ("headline", name == headline), ("rbar", rbar),
+                               ("n_pos", n_pos), ("n_neg", n_neg)):
+                    columns[key].append(v)
+    return pd.DataFrame(columns)

@@ -91,14 +91,27 @@ class EventTiming:
 
     @property
     def first_fill_time(self) -> pd.Timestamp:
-        cal = exchange_calendar(self.exchange)
-        if self.first_fill == "open":
-            return cal.session_open(self.day0)
-        return cal.session_close(self.day0)
+        return _bar_time(self.exchange, self.day0, self.first_fill)
 
 
 def event_timing(event: Event, exchange: str = DEFAULT_EXCHANGE) -> EventTiming:
     """Work out day 0 and the first fill for one event (see the module table)."""
+    t = _timing(event.timestamp, event.date, event.session, exchange, event.line)
+    return EventTiming(event.id, t.exchange, t.published, t.available, t.day0, t.first_fill)
+
+
+@lru_cache(maxsize=65536)
+def _bar_time(exchange: str, session: pd.Timestamp, at: str) -> pd.Timestamp:
+    cal = exchange_calendar(exchange)
+    return cal.session_open(session) if at == "open" else cal.session_close(session)
+
+
+@lru_cache(maxsize=65536)
+def _timing(timestamp, date, session, exchange, line) -> EventTiming:
+    """The calendar arithmetic of :func:`event_timing`, cached by the event's time (many
+    events of a universe study share a date)."""
+    event = Event("", "", "", None, (), timestamp=timestamp, date=date, session=session,
+                  line=line)
     cal = exchange_calendar(exchange)
     if event.timestamp is not None:
         published = event.timestamp.tz_convert("UTC")

@@ -199,7 +199,7 @@ def test_another_tickers_event_does_not_excuse_a_move():
     """BBB's event at session 30 does not cover AAA's +40% on that same day."""
     panel = make_panel(IDX, close={"AAA": jumped(30), "BBB": clean(50)})
     pairs = pd.DataFrame({"event_id": ["e"], "ticker": ["BBB"], "pos0": [30]})
-    rows = big_moves(panel, {"BBB": [30]}, (-5, 10))
+    rows = big_moves(panel, pairs, (-5, 10))
     assert [(r["ticker"], r["date"]) for r in rows] == [("AAA", d(30))]
     result = check_panel(panel, pairs, estimation_start=-30)
     assert found(result) == [("big_move", "AAA", d(30))]

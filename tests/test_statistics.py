@@ -1007,9 +1007,9 @@ def test_engine_pseudo_event_uses_overlap_components(syn_panel, monkeypatch):
     calls = []
     original = stats.pseudo_event_test
 
-    def spy(car, est_ar, cluster, k, draws, rng):
+    def spy(car, est_ar, cluster, k, draws, rng, cumsum=None):
         calls.append((len(car), np.asarray(cluster).copy(), k))
-        return original(car, est_ar, cluster, k, draws, rng)
+        return original(car, est_ar, cluster, k, draws, rng, cumsum)
 
     monkeypatch.setattr(stats, "pseudo_event_test", spy)
     res = run_study(_calendar(SEPARATE), syn_panel, StudyConfig(pseudo_draws=19))
