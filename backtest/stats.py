@@ -302,11 +302,29 @@ def kp_patell_z(car: np.ndarray, car_var: np.ndarray, dof: np.ndarray, rbar: flo
     return float(z_adj), float(_normal_p(z_adj))
 
 
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """Row-wise ranks 1..T, ties sharing their average rank (as ``scipy.stats.rankdata``).
+
+    One argsort gives the ordinal ranks; only rows with ties among finite values go
+    through scipy's slower average-rank path (infinite entries stand for missing
+    values and are masked by the caller).
+    """
+    order = np.argsort(x, axis=1, kind="stable")
+    ranks = np.empty(x.shape)
+    np.put_along_axis(ranks, order, np.arange(1, x.shape[1] + 1, dtype=float)[None, :],
+                      axis=1)
+    srt = np.take_along_axis(x, order, axis=1)
+    tied = ((srt[:, 1:] == srt[:, :-1]) & np.isfinite(srt[:, 1:])).any(axis=1)
+    if tied.any():
+        ranks[tied] = sps.rankdata(x[tied], axis=1, method="average")
+    return ranks
+
+
 def _standardized_ranks(all_ar: np.ndarray) -> np.ndarray:
     """``U_it = rank(AR_it) / (1 + T_i)`` over each pair's non-missing days (Corrado-Zivney 1992)."""
     out = np.full(all_ar.shape, np.nan)
     ok = np.isfinite(all_ar)
-    ranks = sps.rankdata(np.where(ok, all_ar, np.inf), axis=1, method="average")
+    ranks = _average_ranks(np.where(ok, all_ar, np.inf))
     t_i = ok.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         out[ok] = (ranks / (1.0 + t_i[:, None]))[ok]
