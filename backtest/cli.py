@@ -368,7 +368,7 @@ def _check(args: argparse.Namespace) -> int:
         write_atomic(args.junit, format_junit(results))
     if args.update:
         for r in results:
-            print(f"wrote {r.baseline_file}", file=sys.stderr)
+            print(f"{'wrote' if r.written else 'unchanged'} {r.baseline_file}", file=sys.stderr)
         return 0
     return 0 if all(r.passed for r in results) else 1
 

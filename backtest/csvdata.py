@@ -132,6 +132,10 @@ def read_price_csv(path: str | Path, drop_non_sessions: bool = False) -> tuple[P
     else:
         long = _wide(frame, shown)
     long, notes = _sessions_only(long, shown, drop_non_sessions)
+    for ticker, dates in long.groupby("ticker")["date"]:
+        if not pd.DatetimeIndex(dates).is_monotonic_increasing:
+            notes.append(f"{shown}: rows of {ticker} are not in date order; sorted")
+            break
     return PricePanel.from_long(long.drop(columns=LINE), source=shown), notes
 
 

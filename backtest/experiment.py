@@ -256,6 +256,7 @@ class CheckResult:
     data_changed: bool
     versions_changed: dict[str, tuple[str, str]]
     baseline_file: str
+    written: bool = False
 
     @property
     def passed(self) -> bool:
@@ -313,7 +314,12 @@ def check(paths: list[str | Path], baselines: Path | None = None, update: bool =
             for row in result.rows:
                 row["status"] = "created" if old is None else (
                     "updated" if row["status"] != "ok" else "unchanged")
-            write_atomic(path, dumps(new))
+            same = (old is not None and old.get("data_hash") == new["data_hash"]
+                    and old.get("metrics") == clean(new["metrics"])
+                    and old.get("tolerances") == new["tolerances"])
+            if not same:  # an unchanged baseline keeps its file (and its creation time)
+                write_atomic(path, dumps(new))
+            result.written = not same
         else:
             make_baseline(exp, run)  # validates that the guarded metrics exist
             result = compare(exp, old, run)

@@ -34,6 +34,7 @@ from events.timing import exchange_calendar
 
 COLUMNS = ["date", "ticker", "open", "high", "low", "close", "volume", "dividend",
            "close_is_adjusted"]
+EXTRA_COLUMNS = ["adj_close", "split"]  # yfinance downloads only
 CACHE_ENV = "BACKTEST_CACHE_DIR"
 
 
@@ -146,7 +147,8 @@ def from_yfinance_frame(raw: pd.DataFrame, tickers: list[str]) -> pd.DataFrame:
         idx = idx.tz_localize(None)
     frame.index = idx.normalize()
     fields = {"Open": "open", "High": "high", "Low": "low", "Close": "close",
-              "Volume": "volume", "Dividends": "dividend"}
+              "Volume": "volume", "Dividends": "dividend", "Adj Close": "adj_close",
+              "Stock Splits": "split"}
     out = []
     for ticker in tickers:
         if ticker not in frame.columns.get_level_values(1):
@@ -156,12 +158,15 @@ def from_yfinance_frame(raw: pd.DataFrame, tickers: list[str]) -> pd.DataFrame:
                              for theirs, ours in fields.items()}, index=sub.index)
         part = part.dropna(subset=["close"])
         part["dividend"] = part["dividend"].fillna(0.0)
+        part["split"] = part["split"].fillna(0.0)
         part["ticker"] = ticker
         part["close_is_adjusted"] = False
         out.append(part.rename_axis("date").reset_index())
     if not out:
-        return pd.DataFrame(columns=COLUMNS)
-    return pd.concat(out, ignore_index=True)[COLUMNS]
+        return pd.DataFrame(columns=[*COLUMNS, *EXTRA_COLUMNS])
+    # Raw (split-adjusted) prices drive the returns; the adjusted close and split
+    # ratios are kept in the cache for reference and cross-checks.
+    return pd.concat(out, ignore_index=True)[[*COLUMNS, *EXTRA_COLUMNS]]
 
 
 class DownloadError(RuntimeError):

@@ -336,5 +336,5 @@ def test_cache_write_is_atomic_no_temp_files(tmp_path):
                use_bundled=False).load(["AAA", "BBB"])
     names = sorted(p.name for p in (tmp_path / "prices").iterdir())
     assert names == ["AAA.parquet", "AAA.parquet.sha256", "BBB.parquet", "BBB.parquet.sha256"]
-    assert [*prices.COLUMNS, "source"] == list(
+    assert [*prices.COLUMNS, *prices.EXTRA_COLUMNS, "source"] == list(
         pd.read_parquet(tmp_path / "prices" / "AAA.parquet").columns)
