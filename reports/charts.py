@@ -174,9 +174,13 @@ def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = "sharpe") -
     im = ax.imshow(grid.to_numpy(dtype=float), cmap="RdYlGn", aspect="auto", origin="lower")
     ax.set_xticks(range(grid.shape[1]), [str(v) for v in grid.columns])
     ax.set_yticks(range(grid.shape[0]), [str(v) for v in grid.index])
-    for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
-        if np.isfinite(v):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=9)
+    values = grid.to_numpy(dtype=float)
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):  # white text on the dark ends of the colour scale
+            dark = hi > lo and abs((v - lo) / (hi - lo) - 0.5) > 0.35
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=9,
+                    color="white" if dark else "black")
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.set_title(f"{metric} by {x} and {y}", loc="left")
