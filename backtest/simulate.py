@@ -320,13 +320,15 @@ def _trades(pf, segments: pd.DataFrame, bars: pd.DatetimeIndex, tickers: list[st
         total = held[mine].sum(axis=0)
         share[mine] = np.divide(held[mine], total, out=np.zeros_like(held[mine]),
                                 where=total > 0)
+    by_ticker = {t: (g["entry_bar"].to_numpy(), g["exit_bar"].to_numpy(),
+                     g["event_id"].to_numpy()) for t, g in segments.groupby("ticker")}
     rows = []
     for i, r in enumerate(rec):
         j = r["col"] - k * n
         ticker, entry, exit_ = tickers[j], int(r["entry_idx"]), int(r["exit_idx"])
-        seg = segments[(segments["ticker"] == ticker) & (segments["entry_bar"] <= entry)
-                       & (segments["exit_bar"] > entry)]
-        ids = "+".join(dict.fromkeys("+".join(seg["event_id"]).split("+"))) if len(seg) else ""
+        starts, ends, events = by_ticker.get(ticker, ((), (), ()))
+        hit = [e for s0, s1, e in zip(starts, ends, events) if s0 <= entry < s1]
+        ids = "+".join(dict.fromkeys("+".join(hit).split("+"))) if hit else ""
         paid = float((share[i] * borrow[:, j]).sum())  # closes held overnight
         fees = r["entry_fees"] + r["exit_fees"]
         rows.append({
