@@ -381,13 +381,10 @@ def _experiment_run(args: argparse.Namespace) -> Path:
     from strategies import get_strategy
 
     exp = load_experiment(args.calendar)
-    c = exp.costs
-    costs = Costs(fees=c.get("fees", 0.0005), fixed_fees=c.get("fixed_fees", 0.0),
-                  slippage=c.get("slippage", 0.0005), borrow_rate=c.get("borrow_rate", 0.0),
-                  borrow_overrides=tuple((c.get("borrow") or {}).items()))
     out = args.out or DEFAULT_OUT / f"experiment-{exp.name}"
     return run_job(resolve_calendar(exp.resolve(exp.calendar)), out,
-                   strategy=get_strategy(exp.strategy, **exp.params), costs=costs,
+                   strategy=get_strategy(exp.strategy, **exp.params),
+                   costs=Costs.from_mapping(exp.costs),
                    init_cash=exp.init_cash, title=f"Experiment {exp.name}",
                    seed_event=args.event)
 

@@ -195,11 +195,8 @@ def run_experiment(exp: Experiment):
         panel = load_panel(cal, market, PriceStore(offline=True))
     else:
         panel, _ = read_price_csv(exp.resolve(exp.prices))
-    c = exp.costs
-    costs = Costs(fees=c.get("fees", 0.0005), fixed_fees=c.get("fixed_fees", 0.0),
-                  slippage=c.get("slippage", 0.0005), borrow_rate=c.get("borrow_rate", 0.0),
-                  borrow_overrides=tuple((c.get("borrow") or {}).items()))
-    return run_strategy(cal, panel, strategy, costs, exp.init_cash, benchmark=market)
+    return run_strategy(cal, panel, strategy, Costs.from_mapping(exp.costs), exp.init_cash,
+                        benchmark=market)
 
 
 def baseline_path(exp: Experiment, baselines: Path | None) -> Path:

@@ -85,6 +85,13 @@ class Costs:
                 raise InputError(f"borrow rate of {ticker} must be non-negative, got {rate}",
                                  field="borrow_overrides")
 
+    @classmethod
+    def from_mapping(cls, c: dict) -> "Costs":
+        """From an experiment file's ``costs`` (``borrow`` maps tickers to rates)."""
+        return cls(fees=c.get("fees", 0.0005), fixed_fees=c.get("fixed_fees", 0.0),
+                   slippage=c.get("slippage", 0.0005), borrow_rate=c.get("borrow_rate", 0.0),
+                   borrow_overrides=tuple((c.get("borrow") or {}).items()))
+
     def borrow_of(self, ticker: str) -> float:
         return dict(self.borrow_overrides).get(ticker, self.borrow_rate)
 
