@@ -375,18 +375,14 @@ def _check(args: argparse.Namespace) -> int:
 
 def _experiment_run(args: argparse.Namespace) -> Path:
     """`backtest run EXPERIMENT.yaml`: the experiment's run, with its report."""
-    from backtest.experiment import load_experiment
-    from backtest.runner import resolve_calendar, run_job
-    from backtest.simulate import Costs
-    from strategies import get_strategy
+    from backtest.experiment import experiment_inputs, load_experiment
+    from backtest.runner import run_job
 
     exp = load_experiment(args.calendar)
+    cal, panel, strategy, costs, _ = experiment_inputs(exp)
     out = args.out or DEFAULT_OUT / f"experiment-{exp.name}"
-    return run_job(resolve_calendar(exp.resolve(exp.calendar)), out,
-                   strategy=get_strategy(exp.strategy, **exp.params),
-                   costs=Costs.from_mapping(exp.costs),
-                   init_cash=exp.init_cash, title=f"Experiment {exp.name}",
-                   seed_event=args.event)
+    return run_job(cal, out, strategy=strategy, costs=costs, panel=panel,
+                   init_cash=exp.init_cash, title=f"Experiment {exp.name}", seed_event=args.event)
 
 
 def _dispatch(args: argparse.Namespace) -> Path | int | None:

@@ -180,11 +180,11 @@ def is_experiment(path: str | Path) -> bool:
     return isinstance(doc, dict) and "strategy" in doc and "guard" in doc
 
 
-def run_experiment(exp: Experiment):
-    """Run the experiment's strategy; returns the StrategyRun (metrics, data hash)."""
+def experiment_inputs(exp: Experiment):
+    """(calendar, prices, strategy, costs, benchmark ticker) of an experiment; offline."""
     from backtest.csvdata import read_price_csv
     from backtest.prices import PriceStore
-    from backtest.runner import load_panel, resolve_calendar, run_strategy
+    from backtest.runner import load_panel, resolve_calendar
     from backtest.simulate import Costs
     from strategies import get_strategy
 
@@ -195,8 +195,15 @@ def run_experiment(exp: Experiment):
         panel = load_panel(cal, market, PriceStore(offline=True))
     else:
         panel, _ = read_price_csv(exp.resolve(exp.prices))
-    return run_strategy(cal, panel, strategy, Costs.from_mapping(exp.costs), exp.init_cash,
-                        benchmark=market)
+    return cal, panel, strategy, Costs.from_mapping(exp.costs), market
+
+
+def run_experiment(exp: Experiment):
+    """Run the experiment's strategy; returns the StrategyRun (metrics, data hash)."""
+    from backtest.runner import run_strategy
+
+    cal, panel, strategy, costs, market = experiment_inputs(exp)
+    return run_strategy(cal, panel, strategy, costs, exp.init_cash, benchmark=market)
 
 
 def baseline_path(exp: Experiment, baselines: Path | None) -> Path:
