@@ -7,42 +7,48 @@ Python API (pandas in, pandas out)::
     res.car, res.caar, res.tests, res.skipped       # tidy DataFrames
     run = backtest.run("openai", "short_partners_on_bad_news", hold=3)
     run.metrics, run.simulation.trades
+
+Submodules are imported on first use, so ``backtest --help`` starts fast.
 """
 
 from __future__ import annotations
 
+import importlib
 
-from backtest.prices import PricePanel, PriceStore
-from backtest.simulate import Costs
-from backtest.study import StudyConfig, StudyResult, run_study
+_LAZY = {"PricePanel": "backtest.prices", "PriceStore": "backtest.prices",
+         "Costs": "backtest.simulate", "StudyConfig": "backtest.study",
+         "StudyResult": "backtest.study", "run_study": "backtest.study"}
 
-__all__ = ["Costs", "PricePanel", "PriceStore", "StudyConfig", "StudyResult", "run", "run_study",
-           "study"]
+__all__ = [*_LAZY, "run", "study"]
 
 
-def study(calendar="openai", prices: PricePanel | None = None, factor_data=None, **config
-          ) -> StudyResult:
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'backtest' has no attribute {name!r}")
+
+
+def study(calendar="openai", prices=None, factor_data=None, **config):
     """Event study of ``calendar`` (a Calendar, a YAML path or a bundled name).
 
-    ``config`` takes the fields of :class:`StudyConfig` (model, market, factors,
-    returns, estimation_length, gap, event_window, car_windows,
+    ``config`` takes the fields of :class:`~backtest.study.StudyConfig` (model,
+    market, factors, returns, estimation_length, gap, event_window, car_windows,
     min_estimation_obs, exclude_other_events, group_by, pseudo_draws, seed).
     ``prices`` replaces the price store; ``factor_data`` is a factor-return frame
     (:func:`backtest.csvdata.load_factor_csv`) for ``model="factors"``.
     """
     from backtest.runner import load_panel, resolve_calendar
+    from backtest.study import StudyConfig, run_study
 
     cal = resolve_calendar(calendar)
     cfg = StudyConfig(**config)
     if prices is None:
-        prices = load_panel(cal, cfg.market)
-        if cfg.model == "factors" and factor_data is None and cfg.factors:
-            prices = load_panel(cal, cfg.market, extra=cfg.factors)
+        prices = load_panel(cal, cfg.market, extra=cfg.factors)
     return run_study(cal, prices, cfg, factor_data)
 
 
-def run(calendar="openai", strategy: str = "short_partners_on_bad_news",
-        prices: PricePanel | None = None, costs: Costs | None = None, **params):
+def run(calendar="openai", strategy: str = "short_partners_on_bad_news", prices=None,
+        costs=None, **params):
     """Backtest a named strategy with ``params`` on ``calendar``; returns a StrategyRun."""
     from backtest.runner import load_panel, resolve_calendar, run_strategy
     from strategies import get_strategy

@@ -107,7 +107,9 @@ class NewsStrategy(Strategy):
             exit_session = ctx.session_after(session, p.hold)
             if exit_session is None:
                 continue
-            decided = ctx.history(ctx.bar_time(session, at))  # what is known before the fill
+            # What is known before the fill; only sizing by volatility and hedging read it.
+            needs = p.sizing == "vol" or p.hedge
+            decided = ctx.history(ctx.bar_time(session, at)) if needs else None
             weights = self.weights(chosen, decided)
             stop = p.stop if p.stop > 0 else np.nan
             for (link, direction), w in zip(chosen, weights):
