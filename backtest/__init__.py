@@ -8,24 +8,19 @@ Python API (pandas in, pandas out)::
     run = backtest.run("openai", "short_partners_on_bad_news", hold=3)
     run.metrics, run.simulation.trades
 
-Submodules are imported on first use, so ``backtest --help`` starts fast.
+The submodule ``backtest.study`` is imported here, before the function
+``study`` below is defined, so the name ``backtest.study`` stays the function.
+vectorbt is imported only when something is simulated.
 """
 
 from __future__ import annotations
 
-import importlib
+from backtest.prices import PricePanel, PriceStore
+from backtest.simulate import Costs
+from backtest.study import StudyConfig, StudyResult, run_study
 
-_LAZY = {"PricePanel": "backtest.prices", "PriceStore": "backtest.prices",
-         "Costs": "backtest.simulate", "StudyConfig": "backtest.study",
-         "StudyResult": "backtest.study", "run_study": "backtest.study"}
-
-__all__ = [*_LAZY, "run", "study"]
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'backtest' has no attribute {name!r}")
+__all__ = ["Costs", "PricePanel", "PriceStore", "StudyConfig", "StudyResult", "run",
+           "run_study", "study"]
 
 
 def study(calendar="openai", prices=None, factor_data=None, **config):
@@ -38,7 +33,6 @@ def study(calendar="openai", prices=None, factor_data=None, **config):
     (:func:`backtest.csvdata.load_factor_csv`) for ``model="factors"``.
     """
     from backtest.runner import load_panel, resolve_calendar
-    from backtest.study import StudyConfig, run_study
 
     cal = resolve_calendar(calendar)
     cfg = StudyConfig(**config)
