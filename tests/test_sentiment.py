@@ -10,7 +10,7 @@ import yaml
 
 from events import InputError, load_calendar
 from events.importer import headlines_to_calendar, load_exposure
-from events.scoring import FinanceLexiconScorer, Score, Scorer, get_scorer
+from events.scoring import FinanceLexiconScorer, Score, get_scorer
 
 S = FinanceLexiconScorer()
 
@@ -50,19 +50,19 @@ def test_intensity_orders_strengths():
         < S.score("Intel falls slightly").value < 0
 
 
-def test_scorer_plugin_by_path():
+def test_scorer_plugin_by_path(tmp_path, monkeypatch):
     """A user scorer is loaded by module:Class and must produce a Score."""
-    scorer = get_scorer("tests.test_sentiment:AlwaysBullish")
-    assert scorer.score("anything").label == "bullish"
+    (tmp_path / "my_scorers.py").write_text(
+        "from events.scoring import Score, Scorer\n"
+        "class AlwaysBullish(Scorer):\n"
+        "    name, version = 'always-bullish', '0'\n"
+        "    def score(self, text):\n"
+        "        return Score(1.0, 'bullish', 100, self.tag)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    scorer = get_scorer("my_scorers:AlwaysBullish")
+    assert scorer.score("anything") == Score(1.0, "bullish", 100, "always-bullish 0")
     with pytest.raises(InputError, match="unknown scorer"):
         get_scorer("nope")
-
-
-class AlwaysBullish(Scorer):
-    name, version = "always-bullish", "0"
-
-    def score(self, text):
-        return Score(1.0, "bullish", 100, self.tag)
 
 
 def _csv(tmp_path, text):
