@@ -175,26 +175,26 @@ def _segments(intents: pd.DataFrame, rule: str, notes: list[str]) -> pd.DataFram
     """Apply the overlap rule per (combo, ticker): non-overlapping segments, or all for 'add'."""
     if rule == "add":
         return intents
-    kept = []
-    for (_, ticker), group in intents.sort_values(["entry_bar", "event_id"]).groupby(
-            ["combo", "ticker"], sort=True):
-        current = None
-        for row in group.to_dict("records"):
-            if current is not None and row["entry_bar"] <= current["exit_bar"]:
-                if rule == "extend" and row["direction"] == current["direction"]:
-                    current["exit_bar"] = max(current["exit_bar"], row["exit_bar"])
-                    current["event_id"] += "+" + row["event_id"]
-                elif row["combo"] == 0:  # report once, not for every sweep column
-                    why = ("opposite position" if rule == "extend" else "position")
-                    notes.append(f"{row['event_id']} {ticker}: dropped, {why} from "
-                                 f"{current['event_id']} still open")
-                continue
-            if current is not None:
-                kept.append(current)
-            current = dict(row)
-        if current is not None:
-            kept.append(current)
-    return pd.DataFrame(kept, columns=intents.columns)
+    frame = intents.sort_values(["combo", "ticker", "entry_bar", "event_id"], kind="stable")
+    combo, ticker = frame["combo"].to_numpy(), frame["ticker"].to_numpy()
+    entry, exit_ = frame["entry_bar"].to_numpy(), frame["exit_bar"].to_numpy().copy()
+    direction, ids = frame["direction"].to_numpy(), frame["event_id"].to_numpy().copy()
+    keep = np.ones(len(frame), bool)
+    cur = -1  # row of the segment being built
+    for i in range(len(frame)):  # one pass over the sorted rows
+        same = cur >= 0 and combo[i] == combo[cur] and ticker[i] == ticker[cur]
+        if same and entry[i] <= exit_[cur]:
+            keep[i] = False
+            if rule == "extend" and direction[i] == direction[cur]:
+                exit_[cur] = max(exit_[cur], exit_[i])
+                ids[cur] = f"{ids[cur]}+{ids[i]}"
+            elif combo[i] == combo[0]:  # report once, not for every sweep column
+                why = "opposite position" if rule == "extend" else "position"
+                notes.append(f"{ids[i]} {ticker[i]}: dropped, {why} from {ids[cur]} still open")
+            continue
+        cur = i
+    out = frame.assign(exit_bar=exit_, event_id=ids)[keep]
+    return out.reset_index(drop=True)
 
 
 def simulate(intents: pd.DataFrame, panel: PricePanel, costs: Costs | None = None,
@@ -274,6 +274,7 @@ def simulate_grid(intents: pd.DataFrame, panel: PricePanel, costs: Costs | None 
     gross = np.where(assets != 0, np.abs(assets * np.nan_to_num(price_all.to_numpy())), 0.0)
     traded = _traded(pf, len(sessions), len(combos), len(tickers))
     results = {}
+    seg_combo = segments["combo"].to_numpy()
     span = intents.groupby("combo").agg(first=("entry_session", "min"),
                                         last=("exit_session", "max"))
     for k, c in enumerate(combos):
@@ -283,7 +284,7 @@ def simulate_grid(intents: pd.DataFrame, panel: PricePanel, costs: Costs | None 
         own = (sessions >= span.at[c, "first"]) & (sessions <= span.at[c, "last"])
         equity = pd.Series(value[1::2, k] - np.cumsum(paid), index=sessions, name="equity")
         exposure = pd.Series(gross[1::2, cols].sum(axis=1) / value[1::2, k], index=sessions)
-        trades = _trades(pf, segments[segments["combo"] == c], bars, tickers, k, borrow[:, cols])
+        trades = _trades(pf, segments[seg_combo == c], bars, tickers, k, borrow[:, cols])
         results[c] = SimulationResult(equity[own], trades, init_cash, costs,
                                       notes if k == 0 else [], exposure[own],
                                       pd.Series(traded[:, k], index=sessions)[own])
@@ -327,15 +328,14 @@ def _trades(pf, segments: pd.DataFrame, bars: pd.DatetimeIndex, tickers: list[st
         total = held[mine].sum(axis=0)
         share[mine] = np.divide(held[mine], total, out=np.zeros_like(held[mine]),
                                 where=total > 0)
-    by_ticker = {t: (g["entry_bar"].to_numpy(), g["exit_bar"].to_numpy(),
-                     g["event_id"].to_numpy()) for t, g in segments.groupby("ticker")}
+    seg_t, seg_s, seg_e = (segments[c].to_numpy() for c in ("ticker", "entry_bar", "exit_bar"))
+    seg_id = segments["event_id"].to_numpy()
     rows = []
     for i, r in enumerate(rec):
         j = r["col"] - k * n
         ticker, entry, exit_ = tickers[j], int(r["entry_idx"]), int(r["exit_idx"])
-        starts, ends, events = by_ticker.get(ticker, ((), (), ()))
-        hit = [e for s0, s1, e in zip(starts, ends, events) if s0 <= entry < s1]
-        ids = "+".join(dict.fromkeys("+".join(hit).split("+"))) if hit else ""
+        hit = seg_id[(seg_t == ticker) & (seg_s <= entry) & (seg_e > entry)]
+        ids = "+".join(dict.fromkeys("+".join(hit).split("+"))) if len(hit) else ""
         paid = float((share[i] * borrow[:, j]).sum())  # closes held overnight
         fees = r["entry_fees"] + r["exit_fees"]
         rows.append({
