@@ -243,9 +243,15 @@ def _other_event_windows(pairs: pd.DataFrame, config: StudyConfig, n_sessions: i
     flagged[order[:-1][close]] = True
     confounded = [""] * len(pairs)
     ids = pairs["event_id"].to_numpy()
-    for i in np.flatnonzero(flagged):  # few pairs: spell out who they overlap with
-        mine = np.flatnonzero((codes == codes[i]) & (np.abs(pos - pos[i]) <= b - a))
-        confounded[i] = "+".join(ids[j] for j in mine if j != i)
+    # Pairs of one ticker are contiguous in ``order``; look for overlaps only there.
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    for group in np.split(order, bounds):
+        if len(group) < 2 or not flagged[group].any():
+            continue
+        gpos = pos[group]
+        for i in group[flagged[group]]:
+            near = group[np.abs(gpos - pos[i]) <= b - a]
+            confounded[i] = "+".join(ids[j] for j in near if j != i)
     return excluded, confounded
 
 
