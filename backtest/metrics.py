@@ -19,29 +19,36 @@ def daily_returns(equity: pd.Series, init_cash: float) -> pd.Series:
     return equity / prev - 1.0
 
 
-def sharpe_ratio(returns: pd.Series, periods: int = TRADING_DAYS) -> float:
+def _finite(values) -> np.ndarray:
+    a = np.asarray(values, dtype="float64")
+    return a[np.isfinite(a)]
+
+
+def sharpe_ratio(returns, periods: int = TRADING_DAYS) -> float:
     """Annualized Sharpe ratio ``sqrt(periods) * mean(r) / sd(r)`` (Sharpe 1994), rf = 0, ddof 1."""
-    sd = returns.std(ddof=1)
+    r = _finite(returns)
+    sd = r.std(ddof=1) if r.size > 1 else np.nan
     if not np.isfinite(sd) or sd == 0:
         return float("nan")
-    return float(np.sqrt(periods) * returns.mean() / sd)
+    return float(np.sqrt(periods) * r.mean() / sd)
 
 
-def sortino_ratio(returns: pd.Series, periods: int = TRADING_DAYS) -> float:
+def sortino_ratio(returns, periods: int = TRADING_DAYS) -> float:
     """``sqrt(periods) * mean(r) / sqrt(mean(min(r, 0)^2))``: downside deviation against a
     0 target (Sortino and Price 1994)."""
-    downside = np.sqrt(np.mean(np.minimum(returns.to_numpy(), 0.0) ** 2))
+    r = _finite(returns)
+    downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)) if r.size else np.nan
     if not np.isfinite(downside) or downside == 0:
         return float("nan")
-    return float(np.sqrt(periods) * returns.mean() / downside)
+    return float(np.sqrt(periods) * r.mean() / downside)
 
 
-def cagr(equity: pd.Series, init_cash: float, periods: int = TRADING_DAYS) -> float:
+def cagr(equity, init_cash: float, periods: int = TRADING_DAYS) -> float:
     """Compound annual growth ``(V_end / V_0)^(periods / n) - 1`` over n sessions."""
-    n = len(equity)
-    if n == 0 or equity.iloc[-1] <= 0:
+    e = np.asarray(equity, dtype="float64")
+    if e.size == 0 or e[-1] <= 0:
         return float("nan")
-    return float((equity.iloc[-1] / init_cash) ** (periods / n) - 1.0)
+    return float((e[-1] / init_cash) ** (periods / e.size) - 1.0)
 
 
 def drawdown(equity: pd.Series) -> pd.Series:
@@ -49,9 +56,10 @@ def drawdown(equity: pd.Series) -> pd.Series:
     return equity / equity.cummax() - 1.0
 
 
-def max_drawdown(equity: pd.Series) -> float:
+def max_drawdown(equity) -> float:
     """Largest peak-to-trough fall ``min_t (V_t / max_{s<=t} V_s - 1)``, as a negative fraction."""
-    return float(drawdown(equity).min())
+    e = np.asarray(equity, dtype="float64")
+    return float((e / np.maximum.accumulate(e) - 1.0).min())
 
 
 def no_trades(init_cash: float, with_benchmark: bool) -> dict[str, float]:
@@ -75,43 +83,47 @@ def summarize(sim, benchmark: pd.Series | None = None) -> dict[str, float]:
     sessions (e.g. SPY): its buy-and-hold return and Sharpe, the strategy's excess
     return, beta and correlation to it.
     """
-    equity, trades, cash = sim.equity, sim.trades, sim.init_cash
+    trades, cash = sim.trades, sim.init_cash
     if len(trades) == 0:
         return no_trades(cash, benchmark is not None)
-    rets = daily_returns(equity, cash)
-    pnl = trades["pnl"].astype(float) if len(trades) else pd.Series(dtype=float)
-    mdd = max_drawdown(pd.concat([pd.Series([cash]), equity], ignore_index=True))
-    growth = cagr(equity, cash)
-    years = len(equity) / TRADING_DAYS
+    e = sim.equity.to_numpy(dtype="float64")
+    rets = e / np.concatenate([[cash], e[:-1]]) - 1.0
+    pnl = trades["pnl"].to_numpy(dtype="float64")
+    mdd = max_drawdown(np.concatenate([[cash], e]))
+    growth = cagr(e, cash)
+    years = e.size / TRADING_DAYS
+    exposure = sim.exposure.to_numpy(dtype="float64")
+    traded = sim.traded.to_numpy(dtype="float64")
     out = {
-        "total_return": float(equity.iloc[-1] / cash - 1.0),
+        "total_return": float(e[-1] / cash - 1.0),
         "cagr": growth,
         "sharpe": sharpe_ratio(rets),
         "sortino": sortino_ratio(rets),
         "max_drawdown": mdd,
         "calmar": float(growth / abs(mdd)) if mdd < 0 else float("nan"),
-        "hit_rate": float((pnl > 0).mean()) if len(pnl) else float("nan"),
-        "avg_trade_return": float(trades["return"].mean()) if len(trades) else float("nan"),
-        "exposure": float((sim.exposure > 1e-12).mean()) if len(sim.exposure) else 0.0,
-        "avg_gross_exposure": float(sim.exposure.mean()) if len(sim.exposure) else 0.0,
-        "turnover": (float(sim.traded.sum() / equity.mean() / years)
-                     if len(sim.traded) and years > 0 else 0.0),
+        "hit_rate": float((pnl > 0).mean()),
+        "avg_trade_return": float(trades["return"].to_numpy(dtype="float64").mean()),
+        "exposure": float((exposure > 1e-12).mean()) if exposure.size else 0.0,
+        "avg_gross_exposure": float(exposure.mean()) if exposure.size else 0.0,
+        "turnover": float(traded.sum() / e.mean() / years) if traded.size and years else 0.0,
         "trades": int(len(trades)),
-        "fees_paid": float(trades["fees"].sum()) if len(trades) else 0.0,
-        "borrow_paid": float(trades["borrow"].sum()) if len(trades) else 0.0,
-        "final_equity": float(equity.iloc[-1]),
-        "sessions": int(len(equity)),
+        "fees_paid": float(trades["fees"].to_numpy(dtype="float64").sum()),
+        "borrow_paid": float(trades["borrow"].to_numpy(dtype="float64").sum()),
+        "final_equity": float(e[-1]),
+        "sessions": int(e.size),
     }
     if benchmark is not None:
-        b = benchmark.reindex(equity.index).fillna(0.0)
-        bench_total = float((1.0 + b).prod() - 1.0)
-        ok = rets.notna() & b.notna()
-        var_b = b[ok].var(ddof=1)
+        b = benchmark.reindex(sim.equity.index).fillna(0.0).to_numpy(dtype="float64")
+        bench_total = float(np.prod(1.0 + b) - 1.0)
+        ok = np.isfinite(rets) & np.isfinite(b)
+        var_b = b[ok].var(ddof=1) if ok.sum() > 1 else np.nan
+        good = np.isfinite(var_b) and var_b > 0
         out.update({
             "benchmark_return": bench_total,
             "benchmark_sharpe": sharpe_ratio(b),
             "excess_return": out["total_return"] - bench_total,
-            "beta": float(rets[ok].cov(b[ok]) / var_b) if var_b > 0 else float("nan"),
-            "correlation": float(rets[ok].corr(b[ok])) if var_b > 0 else float("nan"),
+            "beta": float(np.cov(rets[ok], b[ok], ddof=1)[0, 1] / var_b) if good
+            else float("nan"),
+            "correlation": float(np.corrcoef(rets[ok], b[ok])[0, 1]) if good else float("nan"),
         })
     return out
