@@ -157,10 +157,12 @@ class StudyResult:
         return out
 
     def headline(self) -> pd.DataFrame:
-        """The headline statistic of each group and CAR window (see module docs)."""
+        """The headline statistic of each group for each configured CAR window."""
         t = self.tests
-        return t[t["headline"] & (t["window_start"] != t["window_end"])
-                 | t["headline"] & (t["window_start"] == 0) & (t["window_end"] == 0)]
+        windows = set(self.config.car_windows)
+        in_windows = np.array([(s, e) in windows for s, e in zip(t["window_start"],
+                                                                 t["window_end"])], dtype=bool)
+        return t[t["headline"].to_numpy(dtype=bool) & in_windows]
 
 
 # --------------------------------------------------------------------------------------

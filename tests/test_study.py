@@ -644,3 +644,17 @@ def test_fit_ols_market_model_matches_polyfit(seed, n_rows, length, alpha, beta,
         dropped = [j for j in range(length) if j not in keep]
         assert np.isnan(fit.resid[i, dropped]).all()
         np.testing.assert_allclose(fit.resid[i, keep], resid, rtol=0, atol=1e-12)
+
+
+def test_headline_view_has_one_statistic_per_group_and_car_window():
+    """StudyResult.headline(): exactly one row per (group, configured CAR window)."""
+    from backtest import study
+
+    res = study("openai")
+    h = res.headline()
+    keys = list(zip(h["group"], h["window_start"], h["window_end"]))
+    assert len(keys) == len(set(keys)) == res.tests["group"].nunique() * len(res.config.car_windows)
+    assert set(h["statistic"]) <= {"kp_bmp_t", "bmp_t"}
+    # DeepSeek suppliers share one day 0: their headline is the KP-adjusted BMP.
+    row = h[(h["group"] == "bearish supplier") & (h["window_start"] == 0) & (h["window_end"] == 0)]
+    assert row["statistic"].iloc[0] == "kp_bmp_t"
