@@ -343,16 +343,10 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     cols = pairs["ticker"].map({t: j for j, t in enumerate(panel.returns.columns)}).to_numpy()
     est_off, evt_off = config.estimation_offsets, config.event_offsets
 
-    y_est = _gather(r, pos, cols, est_off)
     excluded, confounded = _other_event_windows(pairs, config, len(panel.sessions))
-    if config.exclude_other_events:
-        y_est = np.where(excluded, np.nan, y_est)
-    else:
+    if not config.exclude_other_events:
         excluded = np.zeros_like(excluded)
-    X_est = _gather(reg, pos, None, est_off)
-    fit = _fit(config.model, y_est, X_est,
-               _gather(market3, pos, None, est_off) if config.model == "scholes_williams"
-               else None)
+    fit = fit_blocks(r, reg, market3, pos, cols, excluded, config)
 
     enough = (fit.n >= config.min_estimation_obs) & np.isfinite(fit.sigma2)
     for i in np.flatnonzero(~enough):
@@ -398,6 +392,32 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
                                          confounded_with=confounded)
     return StudyResult(ar_df, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
                        panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
+
+
+BLOCK = 20_000  # pairs fitted at a time: bounds the (pairs x days x regressors) temporaries
+
+
+def fit_blocks(r: np.ndarray, reg: np.ndarray, market3: np.ndarray, pos: np.ndarray,
+               cols: np.ndarray, excluded: np.ndarray, config: StudyConfig,
+               block: int = BLOCK) -> models.ModelFit:
+    """Gather each pair's estimation window and fit its model, ``block`` pairs at a time.
+
+    Pure function of arrays (returns, regressors, pair positions), so blocks can
+    run anywhere; the result is the same whatever the block size (each pair's
+    fit uses only its own rows).
+    """
+    est_off = config.estimation_offsets
+    parts = []
+    for start in range(0, len(pos), block):
+        sl = slice(start, start + block)
+        y_est = _gather(r, pos[sl], cols[sl], est_off)
+        y_est = np.where(excluded[sl], np.nan, y_est)
+        X_est = _gather(reg, pos[sl], None, est_off)
+        m3 = (_gather(market3, pos[sl], None, est_off) if config.model == "scholes_williams"
+              else None)
+        parts.append(_fit(config.model, y_est, X_est, m3))
+    return models.ModelFit(*(np.concatenate([getattr(f, name) for f in parts])
+                             for name in ("coef", "sigma2", "n", "dof", "xtx_inv", "resid")))
 
 
 def _coef_names(model: str, fnames: list[str]) -> list[str]:

@@ -658,3 +658,27 @@ def test_headline_view_has_one_statistic_per_group_and_car_window():
     # DeepSeek suppliers share one day 0: their headline is the KP-adjusted BMP.
     row = h[(h["group"] == "bearish supplier") & (h["window_start"] == 0) & (h["window_end"] == 0)]
     assert row["statistic"].iloc[0] == "kp_bmp_t"
+
+
+def test_fit_blocks_do_not_change_the_fit():
+    """Fitting 7 pairs at a time gives bit-identical fits to fitting all at once."""
+    import numpy as np
+
+    from backtest.runner import load_panel, resolve_calendar
+    from backtest.study import _pairs, _regressors, _other_event_windows, fit_blocks
+
+    cal = resolve_calendar("openai")
+    panel = load_panel(cal)
+    config = StudyConfig()
+    pairs, _ = _pairs(cal, panel, config)
+    r = panel.returns.to_numpy()
+    market = r[:, panel.tickers.index("SPY")]
+    reg = _regressors("market", market, None)
+    m3 = _regressors("dimson", market, None)[:, 1:]
+    pos = pairs["pos0"].to_numpy()
+    cols = pairs["ticker"].map({t: j for j, t in enumerate(panel.tickers)}).to_numpy()
+    excluded, _ = _other_event_windows(pairs, config, len(panel.sessions))
+    whole = fit_blocks(r, reg, m3, pos, cols, excluded, config, block=10_000)
+    small = fit_blocks(r, reg, m3, pos, cols, excluded, config, block=7)
+    for name in ("coef", "sigma2", "n", "dof", "xtx_inv", "resid"):
+        np.testing.assert_array_equal(getattr(whole, name), getattr(small, name))
