@@ -81,6 +81,16 @@ def _run_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     g.add_argument("--init-cash", type=float, default=100_000.0, help="starting cash")
 
 
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scale out (Dask; pip install event-backtester[cluster])")
+    g.add_argument("--cluster", metavar="local[:N]",
+                   help="run on a local Dask cluster of N worker processes")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on an existing Dask cluster")
+    g.add_argument("--block", type=int, default=None,
+                   help="pairs (study) or combinations (sweep) per task")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="output folder (default reports/<run-name>)")
     p.add_argument("--prices", type=Path, metavar="FILE.csv",
@@ -104,8 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     study = sub.add_parser("study", help="event study of a calendar")
     study.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    study.add_argument("--universe", type=Path, metavar="PANEL.parquet",
+                       help="link every event to every ticker of this wide parquet of "
+                            "adjusted closes (e.g. ../shared/data/universe/...)")
     _common(study)
     _study_options(study)
+    _cluster_options(study)
 
     ev = sub.add_parser("events", help="inspect a calendar").add_subparsers(
         dest="events_command", required=True, metavar="ACTION")
@@ -158,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="metric for the heatmap and the best combination (default sharpe)")
     _common(sweep)
     _run_options(sweep)
+    _cluster_options(sweep)
 
     aud = sub.add_parser("audit", help="look-ahead audit: rerun on data cut at each event")
     aud.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
@@ -290,6 +305,17 @@ def _panel_to_long(panel):
     return pd.concat(frames, ignore_index=True)[COLUMNS]
 
 
+def _client(args: argparse.Namespace):
+    """A Dask client if --cluster or --scheduler was given, else a no-op context."""
+    from contextlib import nullcontext
+
+    if getattr(args, "cluster", None) or getattr(args, "scheduler", None):
+        from backtest.cluster import open_client
+
+        return open_client(args.cluster, args.scheduler)
+    return nullcontext(None)
+
+
 def _costs(args: argparse.Namespace):
     from backtest.simulate import Costs
 
@@ -329,7 +355,9 @@ def _sweep(args, calendar, panel, store, costs) -> Path:
     fixed = _params(args.param)
     probe = get_strategy(args.strategy, **fixed, **{k: v[0] for k, v in grid.items()})
     panel = panel if panel is not None else load_panel(calendar, store=store)
-    table = run_sweep(calendar, panel, type(probe), grid, fixed, costs, args.init_cash)
+    with _client(args) as client:
+        table = run_sweep(calendar, panel, type(probe), grid, fixed, costs, args.init_cash,
+                          client=client, block=args.block or 100)
     out = args.out or DEFAULT_OUT / f"sweep-{calendar.name}-{probe.name}"
     ranked = table.sort_values([args.metric, "combo"], ascending=[False, True],
                                na_position="last")
@@ -443,8 +471,15 @@ def _dispatch(args: argparse.Namespace) -> Path | int | None:
                    else None)
     if args.command == "study":
         out = args.out or DEFAULT_OUT / f"study-{calendar.name}"
-        return run_job(calendar, out, config=config, factor_data=factor_data, **common,
-                       title=f"Event study: {calendar.name}")
+        if args.universe:
+            from backtest.universe import expand_calendar, load_universe
+
+            common["panel"] = load_universe(args.universe)
+            calendar = expand_calendar(calendar, common["panel"].tickers)
+        with _client(args) as client:
+            return run_job(calendar, out, config=config, factor_data=factor_data, **common,
+                           client=client, block=args.block,
+                           title=f"Event study: {calendar.name}")
     strategy = get_strategy(args.strategy, **_params(args.param))
     out = args.out or DEFAULT_OUT / f"run-{calendar.name}-{strategy.name}"
     return run_job(calendar, out, strategy=strategy, config=config, costs=_costs(args),

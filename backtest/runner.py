@@ -198,7 +198,8 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
             panel: PricePanel | None = None, factor_data: pd.DataFrame | None = None,
             seed_event: str | None = None, title: str | None = None,
             init_cash: float = 100_000.0,
-            sweep: tuple[pd.DataFrame, list[str], str] | None = None) -> Path:
+            sweep: tuple[pd.DataFrame, list[str], str] | None = None, client=None,
+            block: int | None = None) -> Path:
     """Run a study and/or a strategy on a calendar, write every result file, then the report.
 
     ``sweep`` (table, swept parameters, metric) adds ``sweep.csv`` and ``sweep.json``.
@@ -217,7 +218,9 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
     check_calendar_in_data(cal, panel)
     if seed_event is not None and seed_event not in {e.id for e in cal}:
         raise InputError(f"no event {seed_event!r} in the calendar", field="event")
-    study_result = run_study(cal, panel, config, factor_data) if do_study else None
+    study_result = (run_study(cal, panel, config, factor_data, client=client,
+                              **({"block": block} if block else {}))
+                    if do_study else None)
     strategy_run = (run_strategy(cal, panel, strategy, costs, init_cash)
                     if strategy is not None else None)
     run_info = {

@@ -54,6 +54,7 @@ from events.model import Calendar
 from events.timing import event_timing, exchange_for, timing_table
 
 DEFAULT_CAR_WINDOWS = ((-1, 1), (0, 0), (0, 1), (0, 5), (2, 10), (-5, 10))
+BLOCK = 20_000  # pairs fitted at a time: bounds the (pairs x days x regressors) temporaries
 STATISTICS = ("csect_t", "bw1980_cda_t", "bw1985_t", "patell_z", "kp_patell_z", "bmp_t",
               "kp_bmp_t", "corrado_rank_z", "cz_sign_z", "generalized_sign_z", "wilcoxon_w",
               "pseudo_event_z")
@@ -304,8 +305,12 @@ def _factor_matrix(config: StudyConfig, panel: PricePanel, factor_data: pd.DataF
 
 
 def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None = None,
-              factor_data: pd.DataFrame | None = None) -> StudyResult:
+              factor_data: pd.DataFrame | None = None, client=None, block: int = BLOCK
+              ) -> StudyResult:
     """Event study of every (event, linked ticker) pair of ``calendar`` on ``panel``.
+
+    With a Dask ``client`` (:mod:`backtest.cluster`) the per-pair fits run on the
+    cluster in blocks of ``block`` pairs; the results are identical.
 
     ``factor_data`` (optional, for ``model="factors"``): factor returns indexed
     by session date in decimals, e.g. from :func:`backtest.factors.load_factor_csv`;
@@ -346,7 +351,12 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     excluded, confounded = _other_event_windows(pairs, config, len(panel.sessions))
     if not config.exclude_other_events:
         excluded = np.zeros_like(excluded)
-    fit = fit_blocks(r, reg, market3, pos, cols, excluded, config)
+    if client is not None:
+        from backtest.cluster import fit_distributed
+
+        fit = fit_distributed(client, r, reg, market3, pos, cols, excluded, config, block)
+    else:
+        fit = fit_blocks(r, reg, market3, pos, cols, excluded, config, block)
 
     enough = (fit.n >= config.min_estimation_obs) & np.isfinite(fit.sigma2)
     for i in np.flatnonzero(~enough):
@@ -394,12 +404,9 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
                        panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
 
 
-BLOCK = 20_000  # pairs fitted at a time: bounds the (pairs x days x regressors) temporaries
-
-
 def fit_blocks(r: np.ndarray, reg: np.ndarray, market3: np.ndarray, pos: np.ndarray,
                cols: np.ndarray, excluded: np.ndarray, config: StudyConfig,
-               block: int = BLOCK) -> models.ModelFit:
+               block: int = BLOCK) -> models.ModelFit:  # noqa: D417
     """Gather each pair's estimation window and fit its model, ``block`` pairs at a time.
 
     Pure function of arrays (returns, regressors, pair positions), so blocks can

@@ -43,25 +43,43 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
 
 def run_sweep(calendar: Calendar, panel: PricePanel, strategy_cls, grid: dict[str, list],
               fixed: dict | None = None, costs: Costs | None = None,
-              init_cash: float = 100_000.0, progress: bool = True) -> pd.DataFrame:
+              init_cash: float = 100_000.0, progress: bool = True, client=None,
+              block: int = 100) -> pd.DataFrame:
     """Metrics of every grid combination: one row per combination, params then metrics.
 
     Intents are generated per combination (cheap); the fills of all combinations
     sharing an execution rule (overlap, sizing) run in a single vectorbt call.
+    With a Dask ``client`` (:mod:`backtest.cluster`), blocks of ``block``
+    combinations run on the cluster; the rows are the same.
     """
-    from backtest.runner import benchmark_returns, execution_of, strategy_context
-
     combos = expand_grid(grid)
     if not combos:
         raise InputError("empty grid", field="grid")
+    if client is not None:
+        from backtest.cluster import sweep_distributed
+
+        rows = sweep_distributed(client, calendar, panel, strategy_cls, combos, fixed or {},
+                                 costs, init_cash, block)
+    else:
+        rows = run_sweep_combos(calendar, panel, strategy_cls, combos, 0, fixed or {}, costs,
+                                init_cash, progress)
+    return pd.DataFrame(rows)
+
+
+def run_sweep_combos(calendar: Calendar, panel: PricePanel, strategy_cls, combos: list[dict],
+                     offset: int, fixed: dict, costs: Costs | None, init_cash: float,
+                     progress: bool = False) -> list[dict]:
+    """Rows (combo number, params, metrics) for ``combos``, numbered from ``offset``."""
+    from backtest.runner import benchmark_returns, execution_of, strategy_context
+
     ctx = strategy_context(calendar, panel)
     batches: dict[tuple, list] = {}
     show = progress and len(combos) >= 50
-    for k, params in enumerate(combos):
-        if show and (k % 50 == 0 or k == len(combos) - 1):
-            print(f"\rsweep: intents {k + 1}/{len(combos)}", end="", file=sys.stderr,
+    for k, params in enumerate(combos, start=offset):
+        if show and ((k - offset) % 50 == 0 or k - offset == len(combos) - 1):
+            print(f"\rsweep: intents {k - offset + 1}/{len(combos)}", end="", file=sys.stderr,
                   flush=True)
-        strategy = strategy_cls(**(fixed or {}), **params)
+        strategy = strategy_cls(**fixed, **params)
         intents = strategy.intents(ctx).assign(combo=k)
         key = tuple(sorted(execution_of(strategy).items()))
         batches.setdefault(key, []).append((k, strategy, intents))
@@ -70,14 +88,14 @@ def run_sweep(calendar: Calendar, panel: PricePanel, strategy_cls, grid: dict[st
               f"call(s)", file=sys.stderr, flush=True)
     bench = benchmark_returns(panel)
     rows = {}
+    names = list(combos[0]) if combos else []
     for key, items in batches.items():
         frames = [it for _, _, it in items if len(it)]
         intents = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         results = simulate_grid(intents, panel, costs, init_cash, **dict(key)) if frames else {}
         for k, strategy, _ in items:
             values = asdict(strategy.params)
-            params = {p: values[p] for p in grid}
             metrics = (summarize(results[k], bench) if k in results
                        else no_trades(init_cash, bench is not None))
-            rows[k] = {"combo": k, **params, **metrics}
-    return pd.DataFrame([rows[k] for k in sorted(rows)])
+            rows[k] = {"combo": k, **{p: values[p] for p in names}, **metrics}
+    return [rows[k] for k in sorted(rows)]
