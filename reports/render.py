@@ -45,7 +45,7 @@ def _read(folder: Path, name: str) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        return pd.read_csv(path, keep_default_na=True)
+        return pd.read_csv(path, keep_default_na=True, low_memory=False)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
 
@@ -63,12 +63,21 @@ def _fmt(col: str, v, percent: tuple[str, ...]) -> str:
     return str(v)
 
 
-def _table(frame: pd.DataFrame, percent: tuple[str, ...] = ()) -> dict:
-    """Rows of display strings (escaping happens in the template); text columns flagged."""
+MAX_ROWS = 300  # rows of one HTML table; the CSV beside the report has them all
+
+
+def _table(frame: pd.DataFrame, percent: tuple[str, ...] = (), source: str = "") -> dict:
+    """Rows of display strings (escaping happens in the template); text columns flagged.
+
+    Long tables show their first :data:`MAX_ROWS` rows and say where the rest is.
+    """
     text = [not pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-    return {"columns": list(frame.columns), "text": text,
+    shown = frame.head(MAX_ROWS)
+    more = (f"first {MAX_ROWS} of {len(frame):,} rows"
+            + (f"; all of them in {source}" if source else "")) if len(frame) > MAX_ROWS else ""
+    return {"columns": list(frame.columns), "text": text, "more": more,
             "rows": [[_fmt(c, v, percent) for c, v in zip(frame.columns, row)]
-                     for row in frame.itertuples(index=False)]}
+                     for row in shown.itertuples(index=False)]}
 
 
 def _metrics_table(metrics: dict) -> dict:
@@ -78,7 +87,7 @@ def _metrics_table(metrics: dict) -> dict:
             v = (f"{v:.2%}" if k in PERCENT_METRICS else f"{v:,.2f}" if k in MONEY_METRICS
                  else f"{v:.3f}")
         rows.append([k, "" if isinstance(v, float) else str(v)])
-    return {"columns": ["metric", "value"], "text": [True, False], "rows": rows}
+    return {"columns": ["metric", "value"], "text": [True, False], "rows": rows, "more": ""}
 
 
 def stars(p: float) -> str:
@@ -113,6 +122,23 @@ def eventus_table(tests: pd.DataFrame, windows: list[tuple[int, int]]) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+MAX_TICKERS_CHARTED = 30
+
+
+def _chart_pairs(ar: pd.DataFrame, event_id: str) -> pd.DataFrame:
+    """The seed event's rows, at most :data:`MAX_TICKERS_CHARTED` tickers: the calendar's own
+    links first, then the largest final |cumulative AR| (a universe study has thousands)."""
+    sub = ar[ar["event_id"] == event_id]
+    tickers = sub["ticker"].unique()
+    if len(tickers) <= MAX_TICKERS_CHARTED:
+        return sub
+    last = sub.sort_values("rel_day").groupby("ticker").tail(1).set_index("ticker")
+    order = last.assign(linked=last["role"] != "universe",
+                        size=last["cum_ar"].abs().fillna(0.0))
+    keep = order.sort_values(["linked", "size"], ascending=False).index[:MAX_TICKERS_CHARTED]
+    return sub[sub["ticker"].isin(keep)]
+
+
 def render_report(folder: str | Path) -> Path:
     """Write ``index.html`` and the chart PNGs into ``folder`` from the results in it."""
     folder = Path(folder)
@@ -133,25 +159,27 @@ def render_report(folder: str | Path) -> Path:
         headline = ""
         if t["events"] is not None and seed in set(t["events"]["event_id"]):
             headline = t["events"].set_index("event_id").at[seed, "headline"]
-        images["car_lines"] = _png(charts.car_lines_chart(t["ar"], seed, headline),
+        shown = _chart_pairs(t["ar"], seed)
+        images["car_lines"] = _png(charts.car_lines_chart(shown, seed, headline),
                                    folder / "car_seed_event.png")
-        images["heatmap"] = _png(charts.ar_heatmap(t["ar"], seed), folder / "ar_heatmap.png")
+        images["heatmap"] = _png(charts.ar_heatmap(shown, seed), folder / "ar_heatmap.png")
         windows = [tuple(w) for w in study["car_windows"]]
         table = eventus_table(t["tests"], windows)
         table.to_csv(folder / "table_tests_by_window.csv", index=False)
-        sections["eventus"] = _table(table)
+        sections["eventus"] = _table(table, source="table_tests_by_window.csv")
         seed_car = t["car"][t["car"]["event_id"] == seed].drop(columns=["event_id", "label"])
-        sections["seed_car"] = _table(seed_car, percent=("car", "car_se", "bhar"))
+        sections["seed_car"] = _table(seed_car, percent=("car", "car_se", "bhar"),
+                                      source="car.csv")
         conf = t["estimates"][t["estimates"]["confounded_with"].notna()
                               & (t["estimates"]["confounded_with"].astype(str) != "")]
         sections["confounded"] = _table(conf[["event_id", "ticker", "confounded_with",
-                                              "n_excluded"]])
+                                              "n_excluded"]], source="estimates.csv")
     if t["skipped"] is not None:
-        sections["skipped"] = _table(t["skipped"])
+        sections["skipped"] = _table(t["skipped"], source="skipped.csv")
     if t["quality"] is not None:
-        sections["quality"] = _table(t["quality"])
+        sections["quality"] = _table(t["quality"], source="quality.csv")
     if t["timing"] is not None:
-        sections["timing"] = _table(t["timing"].drop(columns=["published"]))
+        sections["timing"] = _table(t["timing"].drop(columns=["published"]), source="timing.csv")
     strategy = run.get("strategy")
     if strategy and t["equity"] is not None:
         eq = t["equity"].assign(date=lambda d: pd.to_datetime(d["date"])).set_index("date")
@@ -162,7 +190,7 @@ def render_report(folder: str | Path) -> Path:
         if t["per_event"] is not None and len(t["per_event"]):
             images["per_event"] = _png(charts.per_event_chart(t["per_event"]),
                                        folder / "per_event_pnl.png")
-        sections["trades"] = _table(t["trades"], percent=("return",))
+        sections["trades"] = _table(t["trades"], percent=("return",), source="trades.csv")
         sections["metrics"] = _metrics_table(metrics or {})
     if t["sweep"] is not None and (folder / "sweep.json").is_file():
         spec = json.loads((folder / "sweep.json").read_text())
@@ -171,13 +199,14 @@ def render_report(folder: str | Path) -> Path:
             images["sweep"] = _png(charts.sweep_heatmap(t["sweep"], params[0], params[1],
                                                         metric), folder / "sweep_heatmap.png")
         sections["sweep"] = _table(t["sweep"].sort_values(metric, ascending=False),
-                                   percent=("total_return", "max_drawdown", "cagr"))
+                                   percent=("total_return", "max_drawdown", "cagr"),
+                                   source="sweep.csv")
         sections["sweep_spec"] = spec
     env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.get_template("report.html.j2").render(
         run=run, images=images, s=sections,
-        events=_table(t["events"]) if t["events"] is not None else None)
+        events=_table(t["events"], source="events.csv") if t["events"] is not None else None)
     path = folder / "index.html"
     path.write_text(html, encoding="utf-8")
     return path
