@@ -126,17 +126,18 @@ MAX_TICKERS_CHARTED = 30
 
 
 def _chart_pairs(ar: pd.DataFrame, event_id: str) -> pd.DataFrame:
-    """The seed event's rows, at most :data:`MAX_TICKERS_CHARTED` tickers: the calendar's own
-    links first, then the largest final |cumulative AR| (a universe study has thousands)."""
+    """The seed event's rows, at most :data:`MAX_TICKERS_CHARTED` tickers. In a universe study
+    the calendar's own links are charted (the largest |CAR| of thousands of tickers are mostly
+    bad ticks); without links, the largest final |cumulative AR|."""
     sub = ar[ar["event_id"] == event_id]
-    tickers = sub["ticker"].unique()
-    if len(tickers) <= MAX_TICKERS_CHARTED:
+    if sub["ticker"].nunique() <= MAX_TICKERS_CHARTED:
         return sub
+    linked = sub[sub["role"] != "universe"]
+    if len(linked):
+        sub = linked
     last = sub.sort_values("rel_day").groupby("ticker").tail(1).set_index("ticker")
-    order = last.assign(linked=last["role"] != "universe",
-                        size=last["cum_ar"].abs().fillna(0.0))
-    keep = order.sort_values(["linked", "size"], ascending=False).index[:MAX_TICKERS_CHARTED]
-    return sub[sub["ticker"].isin(keep)]
+    keep = last["cum_ar"].abs().fillna(0.0).sort_values(ascending=False).index
+    return sub[sub["ticker"].isin(keep[:MAX_TICKERS_CHARTED])]
 
 
 def render_report(folder: str | Path) -> Path:
