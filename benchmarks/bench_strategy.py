@@ -72,6 +72,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import code_version  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 UNIVERSE_PATH = (ROOT.parent / "shared" / "data" / "universe"
                  / "us_adjclose_2023-01_2026-07.parquet")
@@ -440,17 +443,6 @@ def report(rows: list[dict]) -> bool:
     print(f"- machine: {os.cpu_count()} cores; 1-min load average at the end "
           f"{os.getloadavg()[0]:.2f} (other processes running make timings noisier)")
     return ok
-
-
-def code_version() -> str:
-    """Short SHA-256 of the package files whose speed is measured (they may change)."""
-    import hashlib
-
-    root = Path(__file__).resolve().parents[1]
-    files = ("backtest/simulate.py", "backtest/sweep.py", "backtest/metrics.py",
-             "strategies/news.py", "strategies/base.py")
-    return "; ".join(f"{f} {hashlib.sha256((root / f).read_bytes()).hexdigest()[:12]}"
-                     for f in files if (root / f).is_file())
 
 
 def main() -> int:

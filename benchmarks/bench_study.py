@@ -659,8 +659,8 @@ def main(argv=None) -> int:
                                          f"subset (a separate run_study of those pairs)")
             rows.append(row)
 
-    print(f"\n| pairs | ours seconds | ours pairs/s | peak MB | eventstudy pairs/s | "
-          f"ratio (ours/eventstudy) | max abs AR diff |")
+    print("\n| pairs | ours seconds | ours pairs/s | peak MB | eventstudy pairs/s | "
+          "ratio (ours/eventstudy) | max abs AR diff |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         o = row["ours"]

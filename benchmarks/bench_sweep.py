@@ -39,6 +39,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import code_version  # noqa: E402
+
 GRID = {
     "threshold": [40, 45, 50, 55, 60, 65, 70, 75, 80, 85],
     "hold": list(range(1, 11)),
@@ -73,17 +76,6 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, self.proc.memory_info().rss)
-
-
-def code_version() -> str:
-    """Short SHA-256 of the package files whose speed is measured (they may change)."""
-    import hashlib
-
-    root = Path(__file__).resolve().parents[1]
-    files = ("backtest/simulate.py", "backtest/sweep.py", "backtest/metrics.py",
-             "strategies/news.py", "strategies/base.py")
-    return "; ".join(f"{f} {hashlib.sha256((root / f).read_bytes()).hexdigest()[:12]}"
-                     for f in files if (root / f).is_file())
 
 
 def main() -> int:

@@ -30,13 +30,13 @@ is neutral; the strength is ``round(100 |v|)``.
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 from dataclasses import dataclass
 from importlib import metadata
 
 from events.errors import InputError
+from events.plugins import load_class
 
 ENTRY_POINT_GROUP = "event_backtester.scorers"
 
@@ -267,13 +267,7 @@ def get_scorer(name: str = FinanceLexiconScorer.name) -> Scorer:
     if name in BUILTIN_SCORERS:
         return BUILTIN_SCORERS[name]()
     if ":" in name:
-        module, _, attr = name.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module), attr)
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(f"cannot load scorer {name!r}: {type(exc).__name__}: {exc}",
-                             field="scorer") from None
-        return cls()
+        return load_class(name, Scorer, "scorer")()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
             return ep.load()()

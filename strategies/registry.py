@@ -7,16 +7,15 @@ others still load. ``backtest strategies list`` prints :func:`discover`.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import inspect
 import sys
-import traceback
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from events.errors import InputError
+from events.plugins import describe_error, load_class
 from strategies.base import Strategy
 from strategies.news import BUILTINS
 
@@ -44,12 +43,6 @@ def _classes(module) -> list[type[Strategy]]:
             if issubclass(obj, Strategy) and obj.__module__ == module.__name__ and obj.name]
 
 
-def _error(exc: BaseException) -> str:
-    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" (line {last[0].lineno})" if last else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
 def project_strategies(folder: Path) -> list[Found]:
     """Every Strategy subclass in ``folder/*.py`` (a user's project folder)."""
     found = []
@@ -69,7 +62,7 @@ def project_strategies(folder: Path) -> list[Found]:
             sys.modules.pop(mod_name, None)
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            found.append(Found(path.stem, "project", str(path), error=_error(exc)))
+            found.append(Found(path.stem, "project", str(path), error=describe_error(exc)))
             continue
         classes = _classes(module)
         if not classes:
@@ -85,7 +78,7 @@ def entry_point_strategies() -> list[Found]:
         try:
             obj = ep.load()
         except Exception as exc:  # noqa: BLE001
-            found.append(Found(ep.name, "entry point", ep.value, error=_error(exc)))
+            found.append(Found(ep.name, "entry point", ep.value, error=describe_error(exc)))
             continue
         if inspect.isclass(obj) and issubclass(obj, Strategy):
             found.append(Found(obj.name or ep.name, "entry point", ep.value, obj))
@@ -97,15 +90,7 @@ def entry_point_strategies() -> list[Found]:
 
 def load_path(spec: str) -> type[Strategy]:
     """Import ``package.module:ClassName``."""
-    module_name, _, attr = spec.partition(":")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"cannot load strategy {spec!r}: {_error(exc)}",
-                         field="strategy") from None
-    if not (inspect.isclass(obj) and issubclass(obj, Strategy)):
-        raise InputError(f"{spec!r} is not a Strategy subclass", field="strategy")
-    return obj
+    return load_class(spec, Strategy, "strategy")
 
 
 def discover(folder: Path | None = None) -> list[Found]:

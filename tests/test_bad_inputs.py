@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import backtest_command
 
 BAD = Path(__file__).parent / "data" / "bad"
 BAD_FILES = sorted(BAD.iterdir())
@@ -112,12 +113,7 @@ CLI_VALUES = {
 }
 
 
-def _command() -> list[str]:
-    """The console script beside this interpreter, else ``python -m backtest.cli``."""
-    script = Path(sys.executable).parent / "backtest"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "backtest.cli"]
+_command = backtest_command
 
 
 @dataclass

@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import backtest_command
 
 BAD = Path(__file__).parent / "data" / "bad"
 BAD_FILES = sorted(BAD.iterdir())
 STRATEGY = "short_partners_on_bad_news"
 
 
-def _command() -> list[str]:
-    """The console script beside this interpreter, else ``python -m backtest.cli``."""
-    script = Path(sys.executable).parent / "backtest"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "backtest.cli"]
+_command = backtest_command
 
 
 @dataclass
