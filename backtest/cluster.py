@@ -4,12 +4,14 @@
 processes on this machine (default: one per CPU); ``--scheduler tcp://HOST:PORT``
 connects to a running cluster. Two kinds of work are distributed:
 
-* **studies**: the per-pair estimation (gathering each pair's window and
-  fitting its model, :func:`backtest.study.fit_blocks`) runs in blocks of
-  pairs; the returns and regressors are scattered to the workers once, not
-  shipped with every task. Test statistics across pairs are computed on the
-  client from the gathered fits. Results are bit-identical to a local run: a
-  block does the same arithmetic for its pairs wherever it runs.
+* **studies**: the per-pair work (fit, abnormal returns, ranks) and its
+  reduction to the sums the test statistics need run in blocks of pairs
+  (:func:`backtest.blocks.study_block`); the returns and regressors are
+  scattered to the workers once, not shipped with every task. Only per-pair
+  rows and per-group sums come back, never the estimation residuals, and the
+  client adds the blocks up in order. Results are bit-identical to a local
+  run with the same block size: a block does the same arithmetic wherever it
+  runs.
 * **sweeps**: parameter combinations run in blocks (intents, one vectorbt call,
   metrics per block); the prices are scattered once.
 
@@ -79,18 +81,29 @@ def _progress(futures, label: str):
     return [f.result() for f in futures]
 
 
-def fit_distributed(client, r, reg, market3, pos, cols, excluded, config, block: int):
-    """:func:`backtest.study.fit_blocks` over blocks of pairs on the cluster, in order."""
-    from backtest import models
-    from backtest.study import fit_blocks
+def _study_block(rT, reg, market3, others, layout, config, windows):
+    """:func:`backtest.blocks.study_block` with the scattered ``others`` put back."""
+    from dataclasses import replace
 
-    shared = client.scatter([r, reg, market3], broadcast=True)
-    futures = [client.submit(fit_blocks, *shared, pos[s:s + block], cols[s:s + block],
-                             excluded[s:s + block], config, block, retries=3, pure=False)
-               for s in range(0, len(pos), block)]
-    parts = _progress(futures, "study")
-    return models.ModelFit(*(np.concatenate([getattr(f, name) for f in parts])
-                             for name in ("coef", "sigma2", "n", "dof", "xtx_inv", "resid")))
+    from backtest.blocks import study_block
+
+    return study_block(rT, reg, market3, replace(layout, others=others), config, windows)
+
+
+def study_distributed(client, rT, reg, market3, layout, config, windows, block: int):
+    """:func:`backtest.blocks.study_block` over blocks of pairs on the cluster, in order.
+
+    The returns, regressors and the event positions are scattered once; a task
+    carries only its block's pair positions and returns its per-pair rows and sums.
+    """
+    from dataclasses import replace
+
+    shared = client.scatter([rT, reg, market3, layout.others], broadcast=True)
+    futures = [client.submit(_study_block, *shared,
+                             replace(layout.block(s, s + block), others=None), config,
+                             windows, retries=3, pure=False)
+               for s in range(0, len(layout.pos), block)]
+    return _progress(futures, "study")
 
 
 def _sweep_block(calendar, panel, strategy_cls, combos, offset, fixed, costs, init_cash):

@@ -34,7 +34,7 @@ Wilcoxon, F. (1945). Individual comparisons by ranking methods. *Biometrics
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats as sps
@@ -129,12 +129,12 @@ def bw1980_cda_t(car: np.ndarray, est_ar: np.ndarray, k: int, aar: np.ndarray | 
     estimation-window AR across the pairs, ``AAR_s = mean_i AR_is``, so any
     cross-sectional correlation of the ARs is inside it. Student-t with
     (estimation days - 1) df. Brown and Warner (1980), Sec. 3; (1985), Sec. 3.
-    ``aar`` may be passed precomputed when every pair has a CAR.
+    ``aar`` may be passed precomputed: the series of the pairs that have a CAR.
     """
     keep = np.isfinite(car)
     if keep.sum() < 1:
         return np.nan, np.nan
-    if aar is None or not keep.all():
+    if aar is None:
         aar = _nanmean(est_ar[keep], axis=0)
     aar = aar[np.isfinite(aar)]
     if aar.size < 3:
@@ -191,13 +191,21 @@ def bmp_t(car: np.ndarray, car_var: np.ndarray) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class ClusterSums:
-    """Per day-0 cluster daily sums of standardized residuals (see :func:`mean_cross_correlation`)."""
+    """Per day-0 cluster daily sums of standardized residuals (see :func:`mean_cross_correlation`).
+
+    Row c of ``S``, ``Q`` and ``C`` covers the calendar days ``start[c]``,
+    ``start[c] + 1``, ...: the whole timeline (``start`` 0) when built from
+    calendar days by :meth:`build`, or a cluster's own estimation window when its
+    pairs share it (the study's blocks, :mod:`backtest.blocks`).
+    """
 
     day0: np.ndarray  # sorted distinct day 0 positions
     size: np.ndarray  # pairs per cluster
     S: np.ndarray  # (clusters, days) sum of u
     Q: np.ndarray  # (clusters, days) sum of u^2
     C: np.ndarray  # (clusters, days) count of u
+    start: np.ndarray | None = None  # calendar day of column 0 per cluster (None: 0)
+    _cross: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, resid, sigma2, days, n_days, day0) -> "ClusterSums":
@@ -216,6 +224,33 @@ class ClusterSums:
         return cls(clusters, np.bincount(cl, minlength=len(clusters)).astype("float64"),
                    total(u[ok]), total(u[ok] ** 2), total(np.ones(ok.sum())))
 
+    def _dot(self, x: np.ndarray, a: int, b: int) -> float:
+        """``sum_t x[a, t] x[b, t]`` over the calendar days both rows cover."""
+        if self.start is None:
+            return float(x[a] @ x[b])
+        shift = int(self.start[b] - self.start[a])
+        lo, hi = max(0, shift), min(x.shape[1], x.shape[1] + shift)
+        return float(x[a, lo:hi] @ x[b, lo - shift:hi - shift]) if hi > lo else 0.0
+
+    def _cross_terms(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(gap, size_a size_b rho_ab) for every pair of clusters less than ``k`` apart;
+        computed once for the largest ``k`` asked so far."""
+        if self._cross.get("k", -1) < k:
+            gaps, terms = [], []
+            for a in range(len(self.day0)):
+                for b in range(a + 1, len(self.day0)):
+                    gap = self.day0[b] - self.day0[a]
+                    if gap >= k:
+                        break  # clusters are sorted: no later one overlaps either
+                    cden = self._dot(self.C, a, b)
+                    if cden > 0:
+                        gaps.append(gap)
+                        terms.append(self.size[a] * self.size[b] * self._dot(self.S, a, b)
+                                     / cden)
+            self._cross.update(k=k, gaps=np.array(gaps, dtype="float64"),
+                               terms=np.array(terms, dtype="float64"))
+        return self._cross["gaps"], self._cross["terms"]
+
     def rbar(self, k: int) -> float:
         n = self.size.sum()
         if n < 2:
@@ -224,15 +259,9 @@ class ClusterSums:
         den = (self.C * self.C - self.C).sum(axis=1)
         has = den > 0
         total = float((self.size[has] * (self.size[has] - 1) * num[has] / den[has]).sum())
-        for a in range(len(self.day0)):
-            for b in range(a + 1, len(self.day0)):
-                gap = self.day0[b] - self.day0[a]
-                if gap >= k:
-                    break  # clusters are sorted: no later one overlaps either
-                cden = self.C[a] @ self.C[b]
-                if cden > 0:
-                    total += (2.0 * self.size[a] * self.size[b] * (k - gap) / k
-                              * (self.S[a] @ self.S[b]) / cden)
+        gaps, terms = self._cross_terms(k)
+        near = gaps < k
+        total += float((2.0 * (k - gaps[near]) / k * terms[near]).sum())
         return total / (n * (n - 1))
 
 
@@ -347,12 +376,18 @@ class DailyRanks:
 
     @classmethod
     def from_ar(cls, all_ar: np.ndarray) -> "DailyRanks":
-        u = _standardized_ranks(all_ar)
-        ubar = _nanmean(u - 0.5, axis=0)
+        u = _standardized_ranks(all_ar) - 0.5
         sign = np.sign(u - np.nanmedian(u, axis=1, keepdims=True)) if u.size else u
-        n_t = np.isfinite(sign).sum(axis=0)
+        finite_u, finite_g = np.isfinite(u), np.isfinite(sign)
+        return cls.from_sums(np.where(finite_u, u, 0.0).sum(axis=0), finite_u.sum(axis=0),
+                             np.where(finite_g, sign, 0.0).sum(axis=0), finite_g.sum(axis=0))
+
+    @classmethod
+    def from_sums(cls, u_sum, u_n, g_sum, g_n) -> "DailyRanks":
+        """From daily sums over pairs of ``U - 1/2`` and of the signs, with their counts."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            g = np.where(n_t > 0, np.nansum(sign, axis=0) / np.sqrt(n_t), np.nan)
+            ubar = np.where(u_n > 0, u_sum / u_n, np.nan)
+            g = np.where(g_n > 0, g_sum / np.sqrt(g_n), np.nan)
 
         def scale(series):
             known = series[np.isfinite(series)]
@@ -451,19 +486,32 @@ def pseudo_event_test(car: np.ndarray, est_ar: np.ndarray, cluster: np.ndarray, 
     (Brown and Warner 1980, simulation design; Davison and Hinkley 1997, ch. 4).
     """
     keep = np.isfinite(car)
-    n = keep.sum()
+    n = int(keep.sum())
     length = est_ar.shape[1]
     if n < 1 or draws < 1 or length < k:
         return np.nan, np.nan
     if cumsum is None:
         cumsum = estimation_cumsum(est_ar)
-    cs = cumsum[keep]
     _, cl = np.unique(cluster[keep], return_inverse=True)
-    starts = rng.integers(0, length - k + 1, size=(draws, cl.max() + 1))
-    s = starts[:, cl]  # (draws, n)
-    rows = np.arange(n)[None, :]
-    null = (cs[rows, s + k] - cs[rows, s]).mean(axis=1)
-    obs = car[keep].mean()
+    sums = np.zeros((cl.max() + 1, length + 1))
+    np.add.at(sums, cl, cumsum[keep])
+    return pseudo_event_test_sums(float(car[keep].mean()), n, sums, k, draws, rng)
+
+
+def pseudo_event_test_sums(observed: float, n: int, sums: np.ndarray, k: int, draws: int,
+                           rng: np.random.Generator) -> tuple[float, float]:
+    """:func:`pseudo_event_test` from per-cluster sums: ``observed`` mean CAR of ``n``
+    pairs and ``sums`` (clusters, L + 1), each cluster's sum of its pairs'
+    :func:`estimation_cumsum` rows (clusters in day-0 order).
+
+    A draw's null mean is ``sum_c (sums[c, s_c + K] - sums[c, s_c]) / n``.
+    """
+    length = sums.shape[1] - 1
+    if n < 1 or draws < 1 or length < k:
+        return np.nan, np.nan
+    starts = rng.integers(0, length - k + 1, size=(draws, len(sums)))
+    rows = np.arange(len(sums))[None, :]
+    null = (sums[rows, starts + k] - sums[rows, starts]).sum(axis=1) / n
     m, sd = null.mean(), null.std(ddof=1)
-    p = (1 + np.sum(np.abs(null - m) >= abs(obs - m))) / (draws + 1)
-    return float((obs - m) / sd) if sd > 0 else np.nan, float(p)
+    p = (1 + np.sum(np.abs(null - m) >= abs(observed - m))) / (draws + 1)
+    return float((observed - m) / sd) if sd > 0 else np.nan, float(p)

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from backtest import models, stats
+from backtest import blocks, models, stats
 from backtest.prices import PricePanel
 from backtest.quality import check_panel
 from events.errors import InputError
@@ -54,7 +54,7 @@ from events.model import Calendar
 from events.timing import event_timing, exchange_for, timing_table
 
 DEFAULT_CAR_WINDOWS = ((-1, 1), (0, 0), (0, 1), (0, 5), (2, 10), (-5, 10))
-BLOCK = 20_000  # pairs fitted at a time: bounds the (pairs x days x regressors) temporaries
+BLOCK = 20_000  # pairs per block: bounds the (pairs x estimation days) arrays held at once
 STATISTICS = ("csect_t", "bw1980_cda_t", "bw1985_t", "patell_z", "kp_patell_z", "bmp_t",
               "kp_bmp_t", "corrado_rank_z", "cz_sign_z", "generalized_sign_z", "wilcoxon_w",
               "pseudo_event_z")
@@ -177,7 +177,9 @@ def _pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig):
     position = {d: i for i, d in enumerate(sessions)}
     market_exchange = exchange_for(config.market)
     tickers = set(panel.tickers)
-    rows, skipped = [], []
+    names = ("event_id", "ticker", "role", "label", "direction", "score", "day0", "pos0")
+    columns = {name: [] for name in names}
+    tags, skipped = [], []
     for event in calendar:
         timing = event_timing(event, market_exchange)
         for link in event.tickers:
@@ -196,66 +198,85 @@ def _pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig):
                 skipped.append({**base, "reason": f"day 0 ({timing.day0.date()}) is outside the "
                                 f"price data ({sessions[0].date()} to {sessions[-1].date()})"})
             else:
-                rows.append({**base, "role": link.role, "label": event.sentiment.label,
-                             "direction": link.direction, "score": event.sentiment.score,
-                             **{k: v for k, v in event.tags.items()},
-                             "day0": timing.day0, "pos0": position[timing.day0]})
-    return pd.DataFrame(rows), skipped
+                for name, value in zip(names, (event.id, link.ticker, link.role,
+                                               event.sentiment.label, link.direction,
+                                               event.sentiment.score, timing.day0,
+                                               position[timing.day0])):
+                    columns[name].append(value)
+                tags.append(event.tags)
+    if not columns["event_id"]:
+        return pd.DataFrame(), skipped
+    frame = pd.DataFrame(columns)
+    if any(tags):  # event tags become pair columns (groupable), after the pair's own
+        tag_frame = pd.DataFrame(tags)
+        frame = pd.concat([frame.drop(columns=[c for c in tag_frame if c in frame]),
+                           tag_frame], axis=1)
+    return frame, skipped
 
 
-def _gather(values: np.ndarray, pos: np.ndarray, cols: np.ndarray | None, offsets: np.ndarray
+def _gather(values: np.ndarray, pos: np.ndarray, cols: np.ndarray, offsets: np.ndarray
             ) -> np.ndarray:
-    """``values[pos + offset, col]`` for every pair and offset; NaN outside the data.
-
-    ``values`` is (T,) or (T, N) with ``cols`` (P,), or (T, K) regressors with
-    ``cols`` None, giving (P, W) or (P, W, K).
-    """
+    """``values[pos + offset, col]`` for every pair and offset; NaN outside the data."""
     rows = pos[:, None] + offsets[None, :]
     inside = (rows >= 0) & (rows < values.shape[0])
-    rows = np.clip(rows, 0, values.shape[0] - 1)
-    out = values[rows] if cols is None else values[rows, cols[:, None]]
-    if out.ndim == 3:
-        inside = inside[:, :, None]
+    out = values[np.clip(rows, 0, values.shape[0] - 1), cols[:, None]]
     return np.where(inside, out, np.nan)
 
 
-def _other_event_windows(pairs: pd.DataFrame, config: StudyConfig, n_sessions: int):
-    """Estimation-day mask of other events' windows, and confounded-with labels, per pair.
+def _test_windows(config: StudyConfig) -> list[tuple[int, int]]:
+    """The CAR windows, then every single event day not already one of them."""
+    return list(config.car_windows) + [(d, d) for d in config.event_offsets
+                                       if (d, d) not in config.car_windows]
 
-    Per ticker, a coverage count over sessions of all its event windows: a pair's
-    estimation day is excluded where the count is positive (its own window never
-    reaches its own estimation window, which ends before day ``a``).
+
+def _layout(pairs: pd.DataFrame, config: StudyConfig, tickers: pd.Index, n_sessions: int
+            ) -> tuple[blocks.PairLayout, list[str]]:
+    """Where each pair's rows are and which statistics groups and clusters it is in.
+
+    Group 0 is "all"; with ``group_by`` each pair is also in its own group
+    1 + j (j over the sorted group keys). A cluster is a (group, day 0).
     """
+    pos = pairs["pos0"].to_numpy(dtype=np.int64)
+    cols = tickers.get_indexer(pairs["ticker"]).astype(np.int64)
+    # Each pair's ticker's events, sorted by day 0: their windows leave estimation days out.
+    order = np.lexsort((pos, cols))
+    others = pos[order]
+    bounds = np.searchsorted(cols[order], cols)
+    counts = np.bincount(cols, minlength=len(tickers))[cols]
+    if not config.exclude_other_events:
+        counts = np.zeros_like(counts)
+    names = ["all"]
+    groups = np.zeros((len(pairs), 1), dtype=np.int64)
+    if config.group_by:
+        keys = _group_keys(pairs, config.group_by)
+        codes, uniques = pd.factorize(keys, sort=True)
+        names += list(uniques)
+        groups = np.column_stack([groups[:, 0], 1 + codes])
+    _, clusters = np.unique(groups * (n_sessions + 1) + pos[:, None], return_inverse=True)
+    clusters = clusters.reshape(groups.shape).astype(np.int64)
+    return blocks.PairLayout(pos, cols, others, bounds, bounds + counts, groups, clusters,
+                             len(names), int(clusters.max()) + 1), names
+
+
+def _confounded(pairs: pd.DataFrame, config: StudyConfig, codes: np.ndarray) -> list[str]:
+    """Per pair, the other events of the same ticker (``codes``) whose windows overlap
+    its window."""
     a, b = config.event_window
-    est = config.estimation_offsets
-    codes, uniques = pd.factorize(pairs["ticker"])
     pos = pairs["pos0"].to_numpy()
-    cover = np.zeros((n_sessions + 1, len(uniques)), dtype=np.int32)
-    np.add.at(cover, (np.clip(pos + a, 0, n_sessions), codes), 1)
-    np.add.at(cover, (np.clip(pos + b + 1, 0, n_sessions), codes), -1)
-    cover = np.cumsum(cover, axis=0)[:n_sessions]
-    rows = pos[:, None] + est[None, :]
-    inside = (rows >= 0) & (rows < n_sessions)
-    excluded = inside & (cover[np.clip(rows, 0, n_sessions - 1), codes[:, None]] > 0)
-    # Confounded: another pair of the same ticker within b - a sessions (neighbours in order).
     order = np.lexsort((pos, codes))
-    same = codes[order][1:] == codes[order][:-1]
-    close = same & (np.diff(pos[order]) <= b - a)
+    close = (codes[order][1:] == codes[order][:-1]) & (np.diff(pos[order]) <= b - a)
     flagged = np.zeros(len(pairs), bool)
     flagged[order[1:][close]] = True
     flagged[order[:-1][close]] = True
     confounded = [""] * len(pairs)
     ids = pairs["event_id"].to_numpy()
-    # Pairs of one ticker are contiguous in ``order``; look for overlaps only there.
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    for group in np.split(order, bounds):
-        if len(group) < 2 or not flagged[group].any():
-            continue
-        gpos = pos[group]
-        for i in group[flagged[group]]:
-            near = group[np.abs(gpos - pos[i]) <= b - a]
-            confounded[i] = "+".join(ids[j] for j in near if j != i)
-    return excluded, confounded
+    sorted_codes = codes[order]
+    for i in np.flatnonzero(flagged):
+        same = order[np.searchsorted(sorted_codes, codes[i]):
+                     np.searchsorted(sorted_codes, codes[i], side="right")]
+        near = same[np.abs(pos[same] - pos[i]) <= b - a]  # in day-0 order
+        confounded[i] = "+".join(ids[j] for j in near if j != i)
+    return confounded
 
 
 def _regressors(model: str, market: np.ndarray, factors: np.ndarray | None) -> np.ndarray:
@@ -270,15 +291,6 @@ def _regressors(model: str, market: np.ndarray, factors: np.ndarray | None) -> n
         lead = np.concatenate([market[1:], [np.nan]])
         return np.column_stack([ones, lag, market, lead])
     return np.column_stack([ones, market])  # market, market_adjusted, scholes_williams
-
-
-def _fit(model: str, y: np.ndarray, X: np.ndarray, market_x: np.ndarray | None
-         ) -> models.ModelFit:
-    if model == "market_adjusted":
-        return models.fit_fixed(y, X, np.array([0.0, 1.0]))
-    if model == "scholes_williams":
-        return models.fit_scholes_williams(y, X[:, :, 1], market_x[:, :, 0], market_x[:, :, 2])
-    return models.fit_ols(y, X)
 
 
 def _factor_matrix(config: StudyConfig, panel: PricePanel, factor_data: pd.DataFrame | None,
@@ -341,90 +353,69 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     fmat, rf, fnames = _factor_matrix(config, panel, factor_data, transform)
     if rf is not None:
         r = r - rf[:, None]
-    reg = _regressors(config.model, market, fmat)
+    reg = np.ascontiguousarray(_regressors(config.model, market, fmat))
     market3 = _regressors("dimson", market, None)[:, 1:]  # lag, market, lead (Scholes-Williams)
+    rT = np.ascontiguousarray(r.T)  # one ticker's history contiguous: pairs read rows
 
-    pos = pairs["pos0"].to_numpy()
-    cols = pairs["ticker"].map({t: j for j, t in enumerate(panel.returns.columns)}).to_numpy()
-    est_off, evt_off = config.estimation_offsets, config.event_offsets
-
-    excluded, confounded = _other_event_windows(pairs, config, len(panel.sessions))
-    if not config.exclude_other_events:
-        excluded = np.zeros_like(excluded)
+    n_sessions = len(panel.sessions)
+    layout, group_names = _layout(pairs, config, panel.returns.columns, n_sessions)
+    windows = _test_windows(config)
+    a = config.event_window[0]
+    win_cols = np.array([(s - a, e - a) for s, e in windows], dtype=np.int64)
+    confounded = _confounded(pairs, config, layout.cols)
     if client is not None:
-        from backtest.cluster import fit_distributed
+        from backtest.cluster import study_distributed
 
-        fit = fit_distributed(client, r, reg, market3, pos, cols, excluded, config, block)
+        parts = study_distributed(client, rT, reg, market3, layout, config, win_cols, block)
     else:
-        fit = fit_blocks(r, reg, market3, pos, cols, excluded, config, block)
+        parts = [blocks.study_block(rT, reg, market3, layout.block(s, s + block), config,
+                                    win_cols) for s in range(0, len(pairs), block)]
+    res = blocks.combine(parts)
 
-    enough = (fit.n >= config.min_estimation_obs) & np.isfinite(fit.sigma2)
-    for i in np.flatnonzero(~enough):
-        skipped.append({"event_id": pairs.at[i, "event_id"], "ticker": pairs.at[i, "ticker"],
-                        "reason": f"insufficient estimation data: {int(fit.n[i])} of "
-                                  f"{config.estimation_length} returns (minimum "
-                                  f"{config.min_estimation_obs})"})
-    keep = np.flatnonzero(enough)
-    pairs = pairs.iloc[keep].reset_index(drop=True)
-    fit, pos, cols = fit.take(keep), pos[keep], cols[keep]
-    excluded, confounded = excluded[keep], [confounded[i] for i in keep]
+    short = np.flatnonzero(~res.kept)
+    skipped += [{"event_id": e, "ticker": t,
+                 "reason": f"insufficient estimation data: {int(n)} of "
+                           f"{config.estimation_length} returns (minimum "
+                           f"{config.min_estimation_obs})"}
+                for e, t, n in zip(pairs["event_id"].to_numpy()[short],
+                                   pairs["ticker"].to_numpy()[short], res.n[short])]
+    keep = np.flatnonzero(res.kept)
     skipped_df = pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"])
-    if pairs.empty:
+    if keep.size == 0:
         empty.skipped = skipped_df
         return empty
+    per = res.take(keep)
+    pairs = pairs.iloc[keep].reset_index(drop=True)
+    confounded = [confounded[i] for i in keep]
+    pos, cols = layout.pos[keep], layout.cols[keep]
+    evt_off = config.event_offsets
 
-    y = _gather(r, pos, cols, evt_off)
-    X = _gather(reg, pos, None, evt_off)
-    expected = models.predict(fit, X)
-    ar = y - expected
-    with np.errstate(invalid="ignore", divide="ignore"):  # missing days stay NaN
-        sar = ar / np.sqrt(models.prediction_variance(fit, X))
     # BHAR compounds simple returns: back out of logs and add the risk-free rate back.
-    rf_evt = _gather(rf, pos, None, evt_off) if rf is not None else 0.0
-    y_simple = _gather(simple, pos, cols, evt_off)
-    exp_simple = (np.expm1(expected) if config.returns == "log" else expected) + rf_evt
+    if config.returns == "simple" and rf is None:
+        y_simple, exp_simple = per["y"], per["expected"]
+    else:
+        y_simple = _gather(simple, pos, cols, evt_off)
+        exp_simple = np.expm1(per["expected"]) if config.returns == "log" else per["expected"]
+        if rf is not None:
+            rows = np.clip(pos[:, None] + evt_off[None, :], 0, n_sessions - 1)
+            exp_simple = exp_simple + rf[rows]
     date_idx = pos[:, None] + evt_off[None, :]
-    dates = np.where((date_idx >= 0) & (date_idx < len(panel.sessions)),
-                     date_idx, -1)
+    dates = np.where((date_idx >= 0) & (date_idx < n_sessions), date_idx, -1)
 
-    ar_df = _ar_frame(pairs, evt_off, y, expected, ar, sar, dates, panel.sessions)
-    car_df = _car_frame(pairs, evt_off, ar, X, y_simple, exp_simple, fit, config, confounded)
-    caar_df = _caar_frame(pairs, evt_off, ar, config)
-    est_days = (pos[:, None] + est_off[None, :])
-    tests_df = _tests_frame(pairs, ar, X, fit, est_days, len(panel.sessions), config)
-    coef = pd.DataFrame(fit.coef, columns=[f"coef_{n}" for n in
-                                           _coef_names(config.model, fnames)])
+    ar_df = _ar_frame(pairs, evt_off, per, dates, panel.sessions)
+    car_df = _car_frame(pairs, per, y_simple, exp_simple, config, confounded)
+    caar_df = _caar_frame(pairs, evt_off, per["ar"], layout.groups[keep], group_names)
+    tests_df = _tests_frame(pairs, per, res, keep, layout, group_names, windows, config)
+    coef = pd.DataFrame(per["coef"], columns=[f"coef_{n}" for n in
+                                              _coef_names(config.model, fnames)])
     if config.model == "dimson":  # Dimson's beta is the sum of the three slopes
         coef["beta_sum"] = coef[["coef_beta_lag", "coef_beta", "coef_beta_lead"]].sum(axis=1)
     estimates = pd.concat([pairs[["event_id", "ticker"]].assign(model=config.model), coef],
-                          axis=1).assign(sigma=np.sqrt(fit.sigma2), n_est=fit.n,
-                                         n_excluded=excluded.sum(axis=1),
+                          axis=1).assign(sigma=np.sqrt(per["sigma2"]), n_est=per["n"],
+                                         n_excluded=per["n_excluded"],
                                          confounded_with=confounded)
     return StudyResult(ar_df, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
                        panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
-
-
-def fit_blocks(r: np.ndarray, reg: np.ndarray, market3: np.ndarray, pos: np.ndarray,
-               cols: np.ndarray, excluded: np.ndarray, config: StudyConfig,
-               block: int = BLOCK) -> models.ModelFit:  # noqa: D417
-    """Gather each pair's estimation window and fit its model, ``block`` pairs at a time.
-
-    Pure function of arrays (returns, regressors, pair positions), so blocks can
-    run anywhere; the result is the same whatever the block size (each pair's
-    fit uses only its own rows).
-    """
-    est_off = config.estimation_offsets
-    parts = []
-    for start in range(0, len(pos), block):
-        sl = slice(start, start + block)
-        y_est = _gather(r, pos[sl], cols[sl], est_off)
-        y_est = np.where(excluded[sl], np.nan, y_est)
-        X_est = _gather(reg, pos[sl], None, est_off)
-        m3 = (_gather(market3, pos[sl], None, est_off) if config.model == "scholes_williams"
-              else None)
-        parts.append(_fit(config.model, y_est, X_est, m3))
-    return models.ModelFit(*(np.concatenate([getattr(f, name) for f in parts])
-                             for name in ("coef", "sigma2", "n", "dof", "xtx_inv", "resid")))
 
 
 def _coef_names(model: str, fnames: list[str]) -> list[str]:
@@ -432,42 +423,35 @@ def _coef_names(model: str, fnames: list[str]) -> list[str]:
             "dimson": ["alpha", "beta_lag", "beta", "beta_lead"]}.get(model, ["alpha", "beta"])
 
 
-def _ar_frame(pairs, offsets, y, expected, ar, sar, dates, sessions) -> pd.DataFrame:
-    n_pairs, n_days = ar.shape
-    rep = pairs.loc[np.repeat(np.arange(n_pairs), n_days),
-                    ["event_id", "ticker", "role", "label"]].reset_index(drop=True)
+def _ar_frame(pairs, offsets, per, dates, sessions) -> pd.DataFrame:
+    n_pairs, n_days = per["ar"].shape
+    rep = np.repeat(np.arange(n_pairs), n_days)
     flat = dates.ravel()
     date = pd.Series(sessions.take(np.where(flat >= 0, flat, 0))).where(flat >= 0)
+    # take() on the string arrays themselves: no per-row conversion of 20 copies
+    columns = {name: pairs[name].array.take(rep) for name in ("event_id", "ticker", "role")}
     return pd.DataFrame({
-        "event_id": rep["event_id"], "ticker": rep["ticker"], "role": rep["role"],
-        "rel_day": np.tile(offsets, n_pairs), "date": date.to_numpy(), "ret": y.ravel(),
-        "expected": expected.ravel(), "ar": ar.ravel(), "sar": sar.ravel(),
-        "label": rep["label"], "cum_ar": np.cumsum(ar, axis=1).ravel(),
+        **columns, "rel_day": np.tile(offsets, n_pairs), "date": date.to_numpy(),
+        "ret": per["y"].ravel(), "expected": per["expected"].ravel(), "ar": per["ar"].ravel(),
+        "sar": per["sar"].ravel(), "label": pairs["label"].array.take(rep),
+        "cum_ar": np.cumsum(per["ar"], axis=1).ravel(),
     })
 
 
-def _window_slice(offsets: np.ndarray, start: int, end: int) -> slice:
-    i = int(np.searchsorted(offsets, start))
-    return slice(i, i + end - start + 1)
-
-
-def _car_frame(pairs, offsets, ar, X, y_simple, exp_simple, fit, config, confounded):
+def _car_frame(pairs, per, y_simple, exp_simple, config, confounded):
     frames = []
-    for start, end in config.car_windows:
-        sl = _window_slice(offsets, start, end)
-        window_ar = ar[:, sl]
-        missing = (~np.isfinite(window_ar)).sum(axis=1)
-        car = np.where(missing == 0, np.nansum(window_ar, axis=1), np.nan)
-        se = np.sqrt(models.window_variance(fit, X[:, sl]))
+    a = config.event_window[0]
+    for j, (start, end) in enumerate(config.car_windows):
+        sl = slice(start - a, end - a + 1)
+        car, se, missing = per["car"][:, j], np.sqrt(per["var"][:, j]), per["missing"][:, j]
         with np.errstate(invalid="ignore", divide="ignore"):
             t = car / se
         # BHAR = prod(1 + R) - prod(1 + E[R]) over the window (Barber and Lyon 1997).
-        es = np.broadcast_to(exp_simple, y_simple.shape)[:, sl]
-        bhar = np.prod(1.0 + y_simple[:, sl], axis=1) - np.prod(1.0 + es, axis=1)
+        bhar = np.prod(1.0 + y_simple[:, sl], axis=1) - np.prod(1.0 + exp_simple[:, sl], axis=1)
         frames.append(pd.DataFrame({
             "event_id": pairs["event_id"], "ticker": pairs["ticker"], "role": pairs["role"],
             "window_start": start, "window_end": end, "car": car, "car_t": t,
-            "car_p": stats.t_pvalue(t, fit.dof), "bhar": np.where(missing == 0, bhar, np.nan),
+            "car_p": stats.t_pvalue(t, per["dof"]), "bhar": np.where(missing == 0, bhar, np.nan),
             "label": pairs["label"], "car_se": se, "n_missing": missing,
             "confounded_with": confounded,
         }))
@@ -484,19 +468,21 @@ def _group_keys(frame: pd.DataFrame, group_by: tuple[str, ...]) -> pd.Series:
     return frame[list(group_by)].astype(str).agg(" ".join, axis=1)
 
 
-def _groups(pairs: pd.DataFrame, config: StudyConfig) -> list[tuple[str, np.ndarray]]:
-    keys = _group_keys(pairs, config.group_by).to_numpy()
-    out = [("all", np.arange(len(pairs)))]
-    if config.group_by:
-        out += [(g, np.flatnonzero(keys == g)) for g in sorted(set(keys))]
+def _groups(groups: np.ndarray, names: list[str]) -> list[tuple[int, str, np.ndarray]]:
+    """(statistics group, name, its pairs) for the groups that have pairs, "all" first."""
+    out = []
+    for g, name in enumerate(names):
+        rows = np.flatnonzero((groups == g).any(axis=1))
+        if rows.size:
+            out.append((g, name, rows))
     return out
 
 
-def _caar_frame(pairs, offsets, ar, config) -> pd.DataFrame:
+def _caar_frame(pairs, offsets, ar, groups, names) -> pd.DataFrame:
     """CAAR path per group: mean over pairs of CAR(a, tau), tau = a..b, with its 95% band."""
     cum = np.cumsum(ar, axis=1)
     frames = []
-    for group, rows in _groups(pairs, config):
+    for _, group, rows in _groups(groups, names):
         cs = stats.cross_sectional_test(cum[rows], axis=0)
         counts = np.isfinite(ar[rows]).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -506,49 +492,66 @@ def _caar_frame(pairs, offsets, ar, config) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _tests_frame(pairs, ar, X, fit, est_days, n_sessions, config) -> pd.DataFrame:
+def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.DataFrame:
     """Every statistic, for every group, for each CAR window and each single event day.
 
-    Per group, what does not depend on the window (ranks, signs, cluster sums of
-    residuals, the estimation AAR series) is built once and read per window.
+    Reads the per-pair CARs and the blocks' sums (:class:`backtest.blocks.BlockResult`):
+    daily rank and sign sums, the estimation AAR series, per-cluster residual sums. A
+    window whose CAR is missing for some pairs leaves those pairs out of its sums
+    (their estimation ARs, ``res.rare_resid``, are taken back out).
     """
-    offsets = config.event_offsets
-    est_ar = fit.resid  # (P, L) estimation-window ARs
-    n_est = est_ar.shape[1]
-    windows = list(config.car_windows) + [(d, d) for d in offsets
-                                           if (d, d) not in config.car_windows]
-    per_window = {}
-    for start, end in windows:
-        sl = _window_slice(offsets, start, end)
-        window_ar = ar[:, sl]
-        car = np.where(np.isfinite(window_ar).all(axis=1), window_ar.sum(axis=1), np.nan)
-        per_window[start, end] = (sl, car, models.window_variance(fit, X[:, sl]))
-    dof = fit.dof.astype("float64")
+    est0, length = int(config.estimation_offsets[0]), config.estimation_length
+    dof = per["dof"].astype("float64")
     rng = np.random.default_rng(config.seed)
     day0 = pairs["pos0"].to_numpy()
-    share = stats.positive_share(est_ar)
-    cumsum = stats.estimation_cumsum(est_ar) if config.pseudo_draws else None
+    groups, clusters = layout.groups[keep], layout.clusters[keep]
+    size = np.bincount(clusters.ravel(), minlength=layout.n_clusters).astype("float64")
+    cluster_day0 = np.zeros(layout.n_clusters, dtype=np.int64)
+    cluster_day0[clusters.ravel()] = np.repeat(day0, clusters.shape[1])
+    rare_row = np.full(len(keep), -1)
+    rare_row[np.searchsorted(keep, res.rare)] = np.arange(len(res.rare))
+    rare_cum = stats.estimation_cumsum(res.rare_resid)
     columns = {k: [] for k in ("group", "window_start", "window_end", "n", "mean", "statistic",
                                "value", "p_value", "headline", "rbar", "n_pos", "n_neg")}
-    for group, idx in _groups(pairs, config):
-        g_est, g_dof, g_day0 = est_ar[idx], dof[idx], day0[idx]
-        ranks = stats.DailyRanks.from_ar(np.concatenate([g_est, ar[idx]], axis=1))
-        sums = stats.ClusterSums.build(g_est, fit.sigma2[idx], est_days[idx], n_sessions,
-                                       g_day0)
-        aar = stats._nanmean(g_est, axis=0)
+    for g, group, idx in _groups(groups, names):
+        h = int(np.flatnonzero((groups[idx[0]] == g))[0])  # membership column of group g
+        cl = np.unique(clusters[idx, h])  # sorted by day 0 (codes follow (group, day 0))
+        g_day0, g_dof = day0[idx], dof[idx]
+        ranks = stats.DailyRanks.from_sums(res.rank_u[g], res.rank_u_n[g], res.rank_g[g],
+                                           res.rank_g_n[g])
+        sums = stats.ClusterSums(cluster_day0[cl], size[cl], res.S[cl], res.Q[cl], res.C[cl],
+                                 start=cluster_day0[cl] + est0)
         gaps = np.diff(np.sort(g_day0))
-        for (start, end), (sl, car_all, var_all) in per_window.items():
-            car, var, k = car_all[idx], var_all[idx], sl.stop - sl.start
+        for j, (start, end) in enumerate(windows):
+            car, var, k = per["car"][idx, j], per["var"][idx, j], end - start + 1
+            # Pairs without this CAR leave the window's sums.
+            out = idx[~np.isfinite(car)]
+            rows = rare_row[out]
+            lost = np.where(np.isfinite(res.rare_resid[rows]), res.rare_resid[rows], 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                aar = ((res.est_sum[g] - lost.sum(axis=0))
+                       / (res.est_n[g] - np.isfinite(res.rare_resid[rows]).sum(axis=0)))
             # Pairs whose K-day windows share calendar days are cross-correlated.
             headline = "kp_bmp_t" if (gaps < k).any() else "bmp_t"
             rbar = sums.rbar(k)
-            days = n_est + np.arange(sl.start, sl.stop)
-            pseudo = (stats.pseudo_event_test(car, g_est, stats.overlapping(g_day0, k), k,
-                                              config.pseudo_draws, rng, cumsum[idx])
-                      if start != end and config.pseudo_draws else (np.nan, np.nan))
+            days = length + np.arange(start, end + 1) - config.event_window[0]
+            pseudo = (np.nan, np.nan)
+            if start != end and config.pseudo_draws:
+                cum_w, size_w = res.cum[cl].copy(), size[cl].copy()
+                where = np.searchsorted(cl, clusters[out, h])
+                np.subtract.at(cum_w, where, rare_cum[rows])
+                np.subtract.at(size_w, where, 1.0)
+                comp = stats.overlapping(cluster_day0[cl], k)[size_w > 0]
+                starts = np.flatnonzero(np.diff(np.concatenate([[-1], comp])))
+                comp_cum = (np.add.reduceat(cum_w[size_w > 0], starts, axis=0)
+                            if starts.size else np.zeros((0, length + 1)))
+                n_car = int(np.isfinite(car).sum())
+                pseudo = stats.pseudo_event_test_sums(
+                    float(np.nanmean(car)) if n_car else np.nan, n_car, comp_cum, k,
+                    config.pseudo_draws, rng)
             values = {
                 "csect_t": stats.csect_t(car),
-                "bw1980_cda_t": stats.bw1980_cda_t(car, g_est, k, aar),
+                "bw1980_cda_t": stats.bw1980_cda_t(car, None, k, aar),
                 "bw1985_t": stats.bw1985_t(car, var),
                 "patell_z": stats.patell_z(car, var, g_dof),
                 "kp_patell_z": stats.kp_patell_z(car, var, g_dof, rbar),
@@ -556,7 +559,7 @@ def _tests_frame(pairs, ar, X, fit, est_days, n_sessions, config) -> pd.DataFram
                 "kp_bmp_t": stats.kp_bmp_t(car, var, rbar),
                 "corrado_rank_z": ranks.corrado(days),
                 "cz_sign_z": ranks.sign(days),
-                "generalized_sign_z": stats.generalized_sign_z(car, g_est, share[idx]),
+                "generalized_sign_z": stats.generalized_sign_z(car, None, per["share"][idx]),
                 "wilcoxon_w": stats.wilcoxon_signed_rank(car),
                 "pseudo_event_z": pseudo,
             }

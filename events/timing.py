@@ -96,8 +96,21 @@ class EventTiming:
 
 def event_timing(event: Event, exchange: str = DEFAULT_EXCHANGE) -> EventTiming:
     """Work out day 0 and the first fill for one event (see the module table)."""
-    t = _timing(event.timestamp, event.date, event.session, exchange, event.line)
+    ts = event.timestamp
+    try:  # the key of _time_key, inlined: the study calls this once per event
+        t = _timing(ts, getattr(ts, "unit", None), event.date, event.session, exchange)
+    except InputError as exc:
+        exc.line = event.line  # the cache key leaves the line out; the error still names it
+        raise
     return EventTiming(event.id, t.exchange, t.published, t.available, t.day0, t.first_fill)
+
+
+def _time_key(event: Event, exchange: str) -> tuple:
+    """What an event's timing depends on. The timestamp's unit is part of it: equal
+    timestamps of other resolutions must not share a result (the published and day-0
+    values keep the event's resolution, and a table's dtype follows them)."""
+    ts = event.timestamp
+    return ts, getattr(ts, "unit", None), event.date, event.session, exchange
 
 
 @lru_cache(maxsize=65536)
@@ -107,11 +120,12 @@ def _bar_time(exchange: str, session: pd.Timestamp, at: str) -> pd.Timestamp:
 
 
 @lru_cache(maxsize=65536)
-def _timing(timestamp, date, session, exchange, line) -> EventTiming:
+def _timing(timestamp, unit, date, session, exchange) -> EventTiming:
     """The calendar arithmetic of :func:`event_timing`, cached by the event's time (many
     events of a universe study share a date)."""
-    event = Event("", "", "", None, (), timestamp=timestamp, date=date, session=session,
-                  line=line)
+    # ``unit`` only keys the cache (see _time_key); errors get the event's line from
+    # event_timing, so events on other lines share the entry too.
+    event = Event("", "", "", None, (), timestamp=timestamp, date=date, session=session)
     cal = exchange_calendar(exchange)
     if event.timestamp is not None:
         published = event.timestamp.tz_convert("UTC")
@@ -154,23 +168,44 @@ def timing_table(calendar: Calendar) -> pd.DataFrame:
     """The audit table: one row per (event, ticker) with the ticker's exchange, the
     published time (UTC and exchange-local), when the news became tradable, day 0
     and the first fill (bar and time)."""
-    rows = []
+    # Many rows share a time and an exchange (a universe study: thousands of events a
+    # day), so the timing columns are worked out once per distinct (time, exchange), in a
+    # small frame, and repeated by position; only ids, tickers and texts are per row.
+    codes: dict[tuple, int] = {}
+    timings = []  # per distinct (time, exchange): its timing columns
+    rows, row_code = [], []
     for event in calendar:
+        text = event.time_text
         for link in event.tickers:
             exchange = exchange_for(link.ticker, link.exchange)
-            t = event_timing(event, exchange)
-            tz = exchange_calendar(exchange).tz
-            rows.append({
-                "event_id": t.event_id,
-                "ticker": link.ticker,
-                "exchange": exchange,
-                "published": event.time_text,
-                "published_utc": t.published if t.published is not None else pd.NaT,
-                "published_local": (t.published.tz_convert(tz).tz_localize(None)
-                                    if t.published is not None else pd.NaT),
-                "available_utc": t.available,
-                "day0": t.day0,
-                "first_fill": t.first_fill,
-                "first_fill_utc": t.first_fill_time,
-            })
-    return pd.DataFrame(rows)
+            key = _time_key(event, exchange)
+            code = codes.get(key)
+            if code is None:
+                code = codes[key] = len(timings)
+                # the first row of a time raises any error, as the row-by-row loop did
+                timings.append(_timing_columns(event_timing(event, exchange)))
+            rows.append((event.id, link.ticker, exchange, text))
+            row_code.append(code)
+    if not rows:
+        return pd.DataFrame([])
+    # built from rows, like a frame of row dicts, so every column infers the same dtype
+    shared = pd.DataFrame(timings, columns=_TIMING_COLUMNS)
+    table = pd.concat([pd.DataFrame(rows, columns=["event_id", "ticker", "exchange",
+                                                   "published"]),
+                       shared.take(row_code).reset_index(drop=True)], axis=1)
+    return table[_TABLE_COLUMNS]
+
+
+_TIMING_COLUMNS = ["published_utc", "published_local", "available_utc", "day0", "first_fill",
+                   "first_fill_utc"]
+_TABLE_COLUMNS = ["event_id", "ticker", "exchange", "published", "published_utc",
+                  "published_local", "available_utc", "day0", "first_fill", "first_fill_utc"]
+
+
+def _timing_columns(t: EventTiming) -> tuple:
+    """One timing's values of the table columns ``_TIMING_COLUMNS``."""
+    tz = exchange_calendar(t.exchange).tz
+    return (t.published if t.published is not None else pd.NaT,
+            (t.published.tz_convert(tz).tz_localize(None) if t.published is not None
+             else pd.NaT),
+            t.available, t.day0, t.first_fill, t.first_fill_time)

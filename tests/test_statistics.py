@@ -1004,24 +1004,28 @@ def test_engine_pseudo_event_uses_overlap_components(syn_panel, monkeypatch):
     group's day 0s for the window's K (hand union-find on |day0_i - day0_j| < K), and only
     for multi-day windows."""
     calls = []
-    original = stats.pseudo_event_test
+    original = stats.overlapping
 
-    def spy(car, est_ar, cluster, k, draws, rng, cumsum=None):
-        calls.append((len(car), np.asarray(cluster).copy(), k))
-        return original(car, est_ar, cluster, k, draws, rng, cumsum)
+    def spy(day0, k):
+        labels = original(day0, k)
+        calls.append((tuple(int(d) for d in day0), labels.copy(), k))
+        return labels
 
-    monkeypatch.setattr(stats, "pseudo_event_test", spy)
+    monkeypatch.setattr(stats, "overlapping", spy)
     res = run_study(_calendar(SEPARATE), syn_panel, StudyConfig(pseudo_draws=19))
     assert res.skipped.empty
-    # pairs in the engine's order: events in calendar order, one ticker each
+    # the engine labels the distinct day 0s of a group (one cluster each); a pair takes
+    # the label of its day 0
     pos = {"all": [300, 305, 320, 340, 345, 370], "bullish partner": [300, 305, 340, 345],
            "bearish partner": [320, 370]}
     multi = [w for w in DEFAULT_CAR_WINDOWS if w[0] != w[1]]
     assert len(calls) == 3 * len(multi)
     seen = set()
-    for n, cluster, k in calls:
-        group = {6: "all", 4: "bullish partner", 2: "bearish partner"}[n]
-        assert _partition(cluster) == ref_components(np.array(pos[group]), k), (group, k)
+    for day0, labels, k in calls:
+        group = {tuple(v): g for g, v in pos.items()}[day0]
+        of_day = dict(zip(day0, labels))
+        pair_labels = np.array([of_day[d] for d in pos[group]])
+        assert _partition(pair_labels) == ref_components(np.array(pos[group]), k), (group, k)
         seen.add((group, k))
     assert ("all", 16) in seen and ("all", 3) in seen
     # by hand: K=16 chains 300-305 and 340-345 (the 320 gap is 15 from 305: joins too;

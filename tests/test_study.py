@@ -19,6 +19,7 @@ from scipy import stats as sps
 from _slow_reference import SlowPair, other_event_positions, slow_mean_drop_nan, total_return_at
 from backtest.models import fit_ols
 from backtest.prices import PricePanel, PriceStore, bundled_path
+from backtest.runner import load_panel, resolve_calendar
 from backtest.study import DEFAULT_CAR_WINDOWS, StudyConfig, run_study
 from events import bundled_calendar_path, load_calendar, parse_calendar
 from events.timing import exchange_calendar
@@ -660,25 +661,15 @@ def test_headline_view_has_one_statistic_per_group_and_car_window():
     assert row["statistic"].iloc[0] == "kp_bmp_t"
 
 
-def test_fit_blocks_do_not_change_the_fit():
-    """Fitting 7 pairs at a time gives bit-identical fits to fitting all at once."""
-    import numpy as np
-
-    from backtest.runner import load_panel, resolve_calendar
-    from backtest.study import _pairs, _regressors, _other_event_windows, fit_blocks
-
+def test_blocks_do_not_change_the_study():
+    """Studying 7 pairs per block gives bit-identical per-pair results (fits, ARs, CARs)
+    and the same test statistics (only the order in which block sums are added differs)."""
     cal = resolve_calendar("openai")
     panel = load_panel(cal)
-    config = StudyConfig()
-    pairs, _ = _pairs(cal, panel, config)
-    r = panel.returns.to_numpy()
-    market = r[:, panel.tickers.index("SPY")]
-    reg = _regressors("market", market, None)
-    m3 = _regressors("dimson", market, None)[:, 1:]
-    pos = pairs["pos0"].to_numpy()
-    cols = pairs["ticker"].map({t: j for j, t in enumerate(panel.tickers)}).to_numpy()
-    excluded, _ = _other_event_windows(pairs, config, len(panel.sessions))
-    whole = fit_blocks(r, reg, m3, pos, cols, excluded, config, block=10_000)
-    small = fit_blocks(r, reg, m3, pos, cols, excluded, config, block=7)
-    for name in ("coef", "sigma2", "n", "dof", "xtx_inv", "resid"):
-        np.testing.assert_array_equal(getattr(whole, name), getattr(small, name))
+    config = StudyConfig(group_by=("label", "role"))
+    whole = run_study(cal, panel, config)
+    small = run_study(cal, panel, config, block=7)
+    for name in ("ar", "car", "estimates", "caar", "skipped"):
+        pd.testing.assert_frame_equal(getattr(whole, name), getattr(small, name))
+    pd.testing.assert_frame_equal(whole.tests, small.tests, check_exact=False, rtol=1e-12,
+                                  atol=1e-14)
