@@ -216,47 +216,45 @@ def event_window(rT, reg, pos, cols, evt0, width, coef, xtx_inv, sigma2, win_lo,
     return y, expected, ar, sar, car, var, missing
 
 
-@nb.njit(parallel=True, **_JIT)
-def standardized_ranks(resid, ar):
+def standardized_ranks(resid: np.ndarray, ar: np.ndarray):
     """Corrado-Zivney (1992) standardized ranks and signs of each pair's ARs.
 
     Over a pair's estimation and event days (``resid`` then ``ar``), with T_i
     non-missing: ``U_it = rank_t / (1 + T_i)`` (ties share their average rank);
     returns ``U - 1/2`` and ``G = sign(U - median_t U)``, NaN where missing
-    (:func:`backtest.stats.DailyRanks`).
+    (:func:`backtest.stats.DailyRanks`). The sort is numpy's (vectorized, several
+    times faster than a compiled per-row sort); the ranks are read off it.
     """
-    n_pairs, length = resid.shape
-    width = ar.shape[1]
-    total = length + width
+    values = np.concatenate([resid, ar], axis=1)
+    # Missing as +inf, not NaN: they still sort last, and numpy keeps its SIMD sort
+    # (NaNs send it down a path about five times slower).
+    order = np.argsort(np.where(np.isfinite(values), values, np.inf), axis=1)
+    return _ranks_from_order(values, order)
+
+
+@nb.njit(parallel=True, **_JIT)
+def _ranks_from_order(values, order):
+    n_pairs, total = values.shape
     u = np.full((n_pairs, total), np.nan)
     g = np.full((n_pairs, total), np.nan)
     for i in nb.prange(n_pairs):
-        vals = np.empty(total)
-        idx = np.empty(total, np.int64)
         m = 0
-        for t in range(total):
-            v = resid[i, t] if t < length else ar[i, t - length]
-            if np.isfinite(v):
-                vals[m] = v
-                idx[m] = t
-                m += 1
+        while m < total and np.isfinite(values[i, order[i, m]]):
+            m += 1
         if m == 0:
             continue
-        order = np.argsort(vals[:m])  # tied values get one average rank: order among them is moot
         ranks = np.empty(m)  # in sorted order
         j = 0
         while j < m:
             e = j
-            while e + 1 < m and vals[order[e + 1]] == vals[order[j]]:
+            while e + 1 < m and values[i, order[i, e + 1]] == values[i, order[i, j]]:
                 e += 1
             for q in range(j, e + 1):
-                ranks[q] = 0.5 * (j + e) + 1.0  # average of ranks j+1..e+1
+                ranks[q] = (0.5 * (j + e) + 1.0) / (1.0 + m)  # average of ranks j+1..e+1
             j = e + 1
-        for q in range(m):
-            ranks[q] = ranks[q] / (1.0 + m)
         median = 0.5 * (ranks[(m - 1) // 2] + ranks[m // 2])
         for q in range(m):
-            t = idx[order[q]]
+            t = order[i, q]
             u[i, t] = ranks[q] - 0.5
             g[i, t] = np.sign(ranks[q] - median)
     return u, g

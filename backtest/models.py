@@ -23,6 +23,11 @@ from nonsynchronous data", JFE 5(3).
 
 Arrays: ``y`` is ``(P, L)`` (P pairs, L estimation days, NaN where missing);
 ``X`` is ``(P, L, K)``. A day is used only where y and every regressor exist.
+
+The study runs the OLS fit and the event-window formulas (:func:`predict`,
+:func:`prediction_variance`, :func:`window_variance`) as compiled per-pair loops
+(:mod:`backtest.kernels`) that never build ``X``; the array forms here are the
+readable statement of each formula, and the kernels are tested against them.
 """
 
 from __future__ import annotations

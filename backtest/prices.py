@@ -98,9 +98,11 @@ class PricePanel:
 
     def select(self, tickers: Iterable[str]) -> "PricePanel":
         cols = [t for t in dict.fromkeys(tickers) if t in self.close.columns]
-        return PricePanel(self.open[cols], self.close[cols], self.dividend[cols],
-                          self.close_is_adjusted[cols],
-                          {t: self.sources.get(t, "") for t in cols})
+        out = PricePanel(self.open[cols], self.close[cols], self.dividend[cols],
+                         self.close_is_adjusted[cols], {t: self.sources.get(t, "") for t in cols})
+        if "returns" in self.__dict__:  # returns are per column: keep what was computed
+            out.__dict__["returns"] = self.returns[cols]
+        return out
 
     def source_text(self) -> str:
         kinds = sorted(set(self.sources.values()))

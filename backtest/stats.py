@@ -193,10 +193,10 @@ def bmp_t(car: np.ndarray, car_var: np.ndarray) -> tuple[float, float]:
 class ClusterSums:
     """Per day-0 cluster daily sums of standardized residuals (see :func:`mean_cross_correlation`).
 
-    Row c of ``S``, ``Q`` and ``C`` covers the calendar days ``start[c]``,
-    ``start[c] + 1``, ...: the whole timeline (``start`` 0) when built from
-    calendar days by :meth:`build`, or a cluster's own estimation window when its
-    pairs share it (the study's blocks, :mod:`backtest.blocks`).
+    Row c of ``S``, ``Q`` and ``C`` covers either the whole timeline (calendar
+    days 0, 1, ...; ``offset`` None, as :meth:`build` makes it) or the cluster's
+    own estimation window, calendar days ``day0[c] + offset``, ... (the study's
+    blocks, :mod:`backtest.blocks`, where all pairs of a cluster share it).
     """
 
     day0: np.ndarray  # sorted distinct day 0 positions
@@ -204,8 +204,8 @@ class ClusterSums:
     S: np.ndarray  # (clusters, days) sum of u
     Q: np.ndarray  # (clusters, days) sum of u^2
     C: np.ndarray  # (clusters, days) count of u
-    start: np.ndarray | None = None  # calendar day of column 0 per cluster (None: 0)
-    _cross: dict = field(default_factory=dict, compare=False, repr=False)
+    offset: int | None = None  # column 0 is calendar day day0 + offset (None: day 0)
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, resid, sigma2, days, n_days, day0) -> "ClusterSums":
@@ -224,32 +224,23 @@ class ClusterSums:
         return cls(clusters, np.bincount(cl, minlength=len(clusters)).astype("float64"),
                    total(u[ok]), total(u[ok] ** 2), total(np.ones(ok.sum())))
 
-    def _dot(self, x: np.ndarray, a: int, b: int) -> float:
-        """``sum_t x[a, t] x[b, t]`` over the calendar days both rows cover."""
-        if self.start is None:
-            return float(x[a] @ x[b])
-        shift = int(self.start[b] - self.start[a])
-        lo, hi = max(0, shift), min(x.shape[1], x.shape[1] + shift)
-        return float(x[a, lo:hi] @ x[b, lo - shift:hi - shift]) if hi > lo else 0.0
-
-    def _cross_terms(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(gap, size_a size_b rho_ab) for every pair of clusters less than ``k`` apart;
-        computed once for the largest ``k`` asked so far."""
-        if self._cross.get("k", -1) < k:
-            gaps, terms = [], []
-            for a in range(len(self.day0)):
-                for b in range(a + 1, len(self.day0)):
-                    gap = self.day0[b] - self.day0[a]
-                    if gap >= k:
-                        break  # clusters are sorted: no later one overlaps either
-                    cden = self._dot(self.C, a, b)
-                    if cden > 0:
-                        gaps.append(gap)
-                        terms.append(self.size[a] * self.size[b] * self._dot(self.S, a, b)
-                                     / cden)
-            self._cross.update(k=k, gaps=np.array(gaps, dtype="float64"),
-                               terms=np.array(terms, dtype="float64"))
-        return self._cross["gaps"], self._cross["terms"]
+    def _cross(self, gap: int) -> np.ndarray:
+        """``size_a size_b rho_ab`` for every pair of clusters exactly ``gap`` sessions
+        apart, rho_ab pooled over the calendar days both rows cover (cached per gap)."""
+        if gap not in self._cache:
+            b = np.searchsorted(self.day0, self.day0 + gap)
+            a = np.flatnonzero(b < len(self.day0))
+            a = a[self.day0[b[a]] == self.day0[a] + gap]
+            b = b[a]
+            width = self.S.shape[1]
+            # Column j of cluster a is column j - shift of cluster b on the same day.
+            shift = 0 if self.offset is None else gap
+            cols_a, cols_b = slice(shift, width), slice(0, width - shift)
+            cden = np.einsum("ij,ij->i", self.C[a, cols_a], self.C[b, cols_b])
+            num = np.einsum("ij,ij->i", self.S[a, cols_a], self.S[b, cols_b])
+            has = cden > 0
+            self._cache[gap] = self.size[a[has]] * self.size[b[has]] * num[has] / cden[has]
+        return self._cache[gap]
 
     def rbar(self, k: int) -> float:
         n = self.size.sum()
@@ -259,9 +250,8 @@ class ClusterSums:
         den = (self.C * self.C - self.C).sum(axis=1)
         has = den > 0
         total = float((self.size[has] * (self.size[has] - 1) * num[has] / den[has]).sum())
-        gaps, terms = self._cross_terms(k)
-        near = gaps < k
-        total += float((2.0 * (k - gaps[near]) / k * terms[near]).sum())
+        for gap in range(1, k):  # clusters on different days whose K-day windows overlap
+            total += 2.0 * (k - gap) / k * float(self._cross(gap).sum())
         return total / (n * (n - 1))
 
 

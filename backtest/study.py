@@ -260,22 +260,19 @@ def _layout(pairs: pd.DataFrame, config: StudyConfig, tickers: pd.Index, n_sessi
 
 def _confounded(pairs: pd.DataFrame, config: StudyConfig, codes: np.ndarray) -> list[str]:
     """Per pair, the other events of the same ticker (``codes``) whose windows overlap
-    its window."""
+    its window, in day-0 order."""
     a, b = config.event_window
-    pos = pairs["pos0"].to_numpy()
-    order = np.lexsort((pos, codes))
-    close = (codes[order][1:] == codes[order][:-1]) & (np.diff(pos[order]) <= b - a)
-    flagged = np.zeros(len(pairs), bool)
-    flagged[order[1:][close]] = True
-    flagged[order[:-1][close]] = True
+    pos = pairs["pos0"].to_numpy().astype(np.int64)
+    # One sorted key per pair: ticker first, then day 0. A pair's neighbours within
+    # b - a sessions of the same ticker are one contiguous run of it.
+    key = codes.astype(np.int64) * (int(pos.max()) + 2 * (b - a) + 2) + pos
+    order = np.argsort(key, kind="stable")
+    lo = np.searchsorted(key[order], key - (b - a))
+    hi = np.searchsorted(key[order], key + (b - a), side="right")
+    ids = pairs["event_id"].to_numpy()[order].tolist()
     confounded = [""] * len(pairs)
-    ids = pairs["event_id"].to_numpy()
-    sorted_codes = codes[order]
-    for i in np.flatnonzero(flagged):
-        same = order[np.searchsorted(sorted_codes, codes[i]):
-                     np.searchsorted(sorted_codes, codes[i], side="right")]
-        near = same[np.abs(pos[same] - pos[i]) <= b - a]  # in day-0 order
-        confounded[i] = "+".join(ids[j] for j in near if j != i)
+    for i in np.flatnonzero(hi - lo > 1):
+        confounded[i] = "+".join(ids[j] for j in range(lo[i], hi[i]) if order[j] != i)
     return confounded
 
 
@@ -520,7 +517,7 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
         ranks = stats.DailyRanks.from_sums(res.rank_u[g], res.rank_u_n[g], res.rank_g[g],
                                            res.rank_g_n[g])
         sums = stats.ClusterSums(cluster_day0[cl], size[cl], res.S[cl], res.Q[cl], res.C[cl],
-                                 start=cluster_day0[cl] + est0)
+                                 offset=est0)
         gaps = np.diff(np.sort(g_day0))
         for j, (start, end) in enumerate(windows):
             car, var, k = per["car"][idx, j], per["var"][idx, j], end - start + 1

@@ -1,4 +1,9 @@
-"""Parameter sweeps: every combination of a grid, simulated in one vectorbt call.
+"""Parameter sweeps: every combination of a grid, simulated in one vectorbt simulation.
+
+Intents of all combinations go into one frame (strategies that build plain rows
+hand them over without a frame per combination), one :func:`~backtest.simulate.run_grid`
+fills them all, and :func:`~backtest.metrics.summarize_grid` computes every
+combination's metrics from its arrays, vectorized across combinations.
 
 >>> from backtest.sweep import expand_grid
 >>> expand_grid({"hold": [1, 5], "threshold": [60, 70]})
@@ -9,15 +14,15 @@ from __future__ import annotations
 
 import itertools
 import sys
-from dataclasses import asdict
-
+import numpy as np
 import pandas as pd
 
-from backtest.metrics import no_trades, summarize
+from backtest.metrics import no_trades, summarize_grid
 from backtest.prices import PricePanel
-from backtest.simulate import Costs, simulate_grid
+from backtest.simulate import Costs, run_grid
 from events.errors import InputError
 from events.model import Calendar
+from strategies.base import Strategy, intents_frame
 
 
 def expand_grid(grid: dict[str, list]) -> list[dict]:
@@ -73,29 +78,59 @@ def run_sweep_combos(calendar: Calendar, panel: PricePanel, strategy_cls, combos
     from backtest.runner import benchmark_returns, execution_of, strategy_context
 
     ctx = strategy_context(calendar, panel)
-    batches: dict[tuple, list] = {}
+    batches: dict[tuple, _Batch] = {}
     show = progress and len(combos) >= 50
     for k, params in enumerate(combos, start=offset):
         if show and ((k - offset) % 50 == 0 or k - offset == len(combos) - 1):
             print(f"\rsweep: intents {k - offset + 1}/{len(combos)}", end="", file=sys.stderr,
                   flush=True)
         strategy = strategy_cls(**fixed, **params)
-        intents = strategy.intents(ctx).assign(combo=k)
         key = tuple(sorted(execution_of(strategy).items()))
-        batches.setdefault(key, []).append((k, strategy, intents))
+        batches.setdefault(key, _Batch()).add(k, strategy, ctx)
     if show:
         print(f"\rsweep: simulating {len(combos)} combinations in {len(batches)} vectorbt "
               f"call(s)", file=sys.stderr, flush=True)
     bench = benchmark_returns(panel)
     rows = {}
     names = list(combos[0]) if combos else []
-    for key, items in batches.items():
-        frames = [it for _, _, it in items if len(it)]
-        intents = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        results = simulate_grid(intents, panel, costs, init_cash, **dict(key)) if frames else {}
-        for k, strategy, _ in items:
-            values = asdict(strategy.params)
-            metrics = (summarize(results[k], bench) if k in results
-                       else no_trades(init_cash, bench is not None))
-            rows[k] = {"combo": k, **{p: values[p] for p in names}, **metrics}
+    for key, batch in batches.items():
+        intents = batch.intents()
+        metrics = (summarize_grid(run_grid(intents, panel, costs, init_cash, **dict(key)),
+                                  bench) if len(intents) else {})
+        for k, strategy in batch.strategies:
+            rows[k] = {"combo": k, **{p: getattr(strategy.params, p) for p in names},
+                       **(metrics[k] if k in metrics
+                          else no_trades(init_cash, bench is not None))}
     return [rows[k] for k in sorted(rows)]
+
+
+class _Batch:
+    """Combinations sharing an execution rule, and their intents.
+
+    A strategy whose ``intents`` is the default (rows turned into a frame) gives
+    its rows; all rows of the batch then become one frame. Others give frames.
+    """
+
+    def __init__(self):
+        self.strategies: list[tuple[int, Strategy]] = []
+        self.rows: list[dict] = []
+        self.row_combo: list[int] = []
+        self.frames: list[pd.DataFrame] = []
+
+    def add(self, k: int, strategy: Strategy, ctx) -> None:
+        self.strategies.append((k, strategy))
+        if type(strategy).intents is Strategy.intents:
+            rows = strategy.intent_rows(ctx)
+            self.rows += rows
+            self.row_combo += [k] * len(rows)
+        else:
+            frame = strategy.intents(ctx)
+            if len(frame):
+                self.frames.append(frame.assign(combo=k))
+
+    def intents(self) -> pd.DataFrame:
+        frames = list(self.frames)
+        if self.rows:
+            frames.insert(0, intents_frame(self.rows).assign(
+                combo=np.asarray(self.row_combo, dtype=np.int64)))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -183,6 +183,17 @@ class Strategy:
                 for f in dataclasses.fields(cls.Params)]
 
     def intents(self, ctx: StrategyContext) -> pd.DataFrame:
+        """Trade intents (columns of :func:`intents_frame`). Implement this, or
+        :meth:`intent_rows`."""
+        return intents_frame(self.intent_rows(ctx))
+
+    def intent_rows(self, ctx: StrategyContext) -> list[dict[str, Any]]:
+        """Trade intents as plain rows (dicts with the keys of :func:`intents_frame`).
+
+        A strategy that builds rows anyway implements this instead of
+        :meth:`intents`: a sweep then collects the rows of all combinations into
+        one frame instead of building (and concatenating) one per combination.
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from events.errors import InputError
 from events.model import Event, LinkedTicker
-from strategies.base import MarketData, Strategy, StrategyContext, intents_frame, param
+from strategies.base import MarketData, Strategy, StrategyContext, param
 
 FILLS = ("auto", "next_open", "next_close")
 SIZINGS = ("equal", "vol", "notional")
@@ -91,7 +91,8 @@ class NewsStrategy(Strategy):
             return (nxt, "open") if nxt is not None else None
         return t.day0, t.first_fill
 
-    def intents(self, ctx: StrategyContext) -> pd.DataFrame:
+    def intent_rows(self, ctx: StrategyContext) -> list[dict]:
+        """One intent per pick of every event that passes the sentiment filter."""
         p, rows = self.params, []
         labels = p.labels or self.labels
         for event in ctx.calendar:
@@ -119,7 +120,7 @@ class NewsStrategy(Strategy):
                              "stop": stop, "leg": "main"})
             if p.hedge:
                 rows += self.hedge_rows(rows[-len(chosen):], decided)
-        return intents_frame(rows)
+        return rows
 
     def entry_for(self, ctx: StrategyContext, event: Event):
         return self.entry(ctx, event)

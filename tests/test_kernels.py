@@ -168,7 +168,7 @@ def test_block_sums_equal_the_array_statistics(seed):
     S, Q, C, cum = kernels.cluster_day_sums(resid, sigma2, cl[:, None].astype(np.int64),
                                             len(uniq))
     size = np.bincount(cl).astype(float)
-    sums = stats.ClusterSums(uniq, size, S, Q, C, start=uniq - 80)
+    sums = stats.ClusterSums(uniq, size, S, Q, C, offset=-80)
     days = day0[:, None] - 80 + np.arange(length)
     for k in (1, 4, 11, 16, 50):
         want = stats.mean_cross_correlation(resid, sigma2, days, int(days.max()) + 1, day0, k)
