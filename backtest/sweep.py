@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+
 import numpy as np
 import pandas as pd
 

@@ -12,15 +12,15 @@ both sizings, every result must match it.
 
 from __future__ import annotations
 
+import _vbt_reference as ref
 import numpy as np
 import pandas as pd
 import pytest
+from panels import make_panel, sessions
 
-import _vbt_reference as ref
 from backtest import simulate as sim
 from backtest.metrics import summarize, summarize_grid
 from backtest.simulate import Costs, run_grid, simulate_grid
-from panels import make_panel, sessions
 from strategies import intents_frame
 
 IDX = sessions("2025-03-03", 70)
