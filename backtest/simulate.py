@@ -58,7 +58,6 @@ borrow, the trades table) is vectorized over all combinations at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -569,9 +568,10 @@ def _kernel_args(costs: Costs, notional: bool) -> dict:
     """Keyword arguments of ``simulate_from_orders_nb``: costs, sizing and the pinned
     :data:`VBT_SETTINGS`.
 
-    A pinned setting equal to the kernel's own default is left out: numba then
-    compiles it in as a constant, which makes the kernel about twice as fast. Costs
-    and sizing are always passed, so one compiled kernel serves every run.
+    Every argument is passed, none left to the kernel's defaults: numba keys an
+    omitted array default by the array's ``id``, so the compiled kernel would miss
+    its on-disk cache in every new process (measured: 2 s more per warm
+    ``backtest demo``, and one more cache file per run).
     """
     from vectorbt.portfolio.enums import Direction, SizeType
 
@@ -581,36 +581,14 @@ def _kernel_args(costs: Costs, notional: bool) -> dict:
               "reject_prob": s["reject_prob"], "lock_cash": s["lock_cash"],
               "allow_partial": s["allow_partial"], "raise_reject": s["raise_reject"],
               "log": s["log"]}
-    defaults = _kernel_defaults()
-    args = {name: np.asarray(value) for name, value in pinned.items()
-            if not _is_default(defaults.get(name), value)}
+    args = {name: np.asarray(value) for name, value in pinned.items()}
     args.update(size_type=np.asarray(SizeType.TargetValue if notional
                                      else SizeType.TargetPercent),
                 fees=np.asarray(float(costs.fees)), fixed_fees=np.asarray(float(costs.fixed_fees)),
                 slippage=np.asarray(float(costs.slippage)), auto_call_seq=False,
-                ffill_val_price=s["ffill_val_price"], update_value=s["update_value"])
+                ffill_val_price=s["ffill_val_price"], update_value=s["update_value"],
+                init_temp_records=False)
     return args
-
-
-@lru_cache(maxsize=1)
-def _kernel_defaults() -> dict:
-    """Default argument values of vectorbt's ``simulate_from_orders_nb``."""
-    import inspect
-
-    from vectorbt.portfolio import nb
-
-    fn = getattr(nb.simulate_from_orders_nb, "py_func", nb.simulate_from_orders_nb)
-    return {name: p.default for name, p in inspect.signature(fn).parameters.items()
-            if p.default is not inspect.Parameter.empty}
-
-
-def _is_default(default, value) -> bool:
-    """Whether a kernel default (a 0-d array) equals ``value`` in kind and value."""
-    if not isinstance(default, np.ndarray) or default.ndim != 0:
-        return False
-    value = np.asarray(value)
-    return (default.dtype.kind == value.dtype.kind
-            and bool(np.array_equal(default, value, equal_nan=True)))
 
 
 def _ffill(a: np.ndarray) -> np.ndarray:

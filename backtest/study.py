@@ -42,16 +42,20 @@ BHAR over a window with any missing day is NaN and ``n_missing`` says how many.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from backtest import blocks, models, stats
+from backtest import models, stats
 from backtest.prices import PricePanel
 from backtest.quality import check_panel
 from events.errors import InputError
 from events.model import Calendar
 from events.timing import event_timing, exchange_for, timing_table
+
+if TYPE_CHECKING:  # the compiled kernels (numba) load only when a study runs
+    from backtest import blocks
 
 DEFAULT_CAR_WINDOWS = ((-1, 1), (0, 0), (0, 1), (0, 5), (2, 10), (-5, 10))
 BLOCK = 20_000  # pairs per block: bounds the (pairs x estimation days) arrays held at once
@@ -178,35 +182,38 @@ def _pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig):
     market_exchange = exchange_for(config.market)
     tickers = set(panel.tickers)
     names = ("event_id", "ticker", "role", "label", "direction", "score", "day0", "pos0")
-    columns = {name: [] for name in names}
-    tags, skipped = [], []
+    rows, tags, skipped = [], [], []
+    exchange_of: dict[tuple, str] = {}  # (ticker, listed exchange): looked up once each
     for event in calendar:
         timing = event_timing(event, market_exchange)
         for link in event.tickers:
-            base = {"event_id": event.id, "ticker": link.ticker}
-            exchange = exchange_for(link.ticker, link.exchange)
+            key = (link.ticker, link.exchange)
+            exchange = exchange_of.get(key)
+            if exchange is None:
+                exchange = exchange_of[key] = exchange_for(link.ticker, link.exchange)
+            reason = None
             if exchange != market_exchange:
-                skipped.append({**base, "reason": f"trades on {exchange}, the market benchmark "
-                                f"{config.market} on {market_exchange}: one exchange per study"})
+                reason = (f"trades on {exchange}, the market benchmark {config.market} on "
+                          f"{market_exchange}: one exchange per study")
             elif link.ticker == config.market:
-                skipped.append({**base, "reason": f"is the market benchmark ({config.market})"})
+                reason = f"is the market benchmark ({config.market})"
             elif config.model == "factors" and link.ticker in config.factors:
-                skipped.append({**base, "reason": f"is a factor of the model ({link.ticker})"})
+                reason = f"is a factor of the model ({link.ticker})"
             elif link.ticker not in tickers:
-                skipped.append({**base, "reason": "no price data for this ticker"})
+                reason = "no price data for this ticker"
             elif timing.day0 not in position:
-                skipped.append({**base, "reason": f"day 0 ({timing.day0.date()}) is outside the "
-                                f"price data ({sessions[0].date()} to {sessions[-1].date()})"})
-            else:
-                for name, value in zip(names, (event.id, link.ticker, link.role,
-                                               event.sentiment.label, link.direction,
-                                               event.sentiment.score, timing.day0,
-                                               position[timing.day0])):
-                    columns[name].append(value)
-                tags.append(event.tags)
-    if not columns["event_id"]:
+                reason = (f"day 0 ({timing.day0.date()}) is outside the price data "
+                          f"({sessions[0].date()} to {sessions[-1].date()})")
+            if reason is not None:
+                skipped.append({"event_id": event.id, "ticker": link.ticker, "reason": reason})
+                continue
+            rows.append((event.id, link.ticker, link.role, event.sentiment.label,
+                         link.direction, event.sentiment.score, timing.day0,
+                         position[timing.day0]))
+            tags.append(event.tags)
+    if not rows:
         return pd.DataFrame(), skipped
-    frame = pd.DataFrame(columns)
+    frame = pd.DataFrame(dict(zip(names, map(list, zip(*rows)))))
     if any(tags):  # event tags become pair columns (groupable), after the pair's own
         tag_frame = pd.DataFrame(tags)
         frame = pd.concat([frame.drop(columns=[c for c in tag_frame if c in frame]),
@@ -236,6 +243,7 @@ def _layout(pairs: pd.DataFrame, config: StudyConfig, tickers: pd.Index, n_sessi
     Group 0 is "all"; with ``group_by`` each pair is also in its own group
     1 + j (j over the sorted group keys). A cluster is a (group, day 0).
     """
+    from backtest import blocks
     pos = pairs["pos0"].to_numpy(dtype=np.int64)
     cols = tickers.get_indexer(pairs["ticker"]).astype(np.int64)
     # Each pair's ticker's events, sorted by day 0: their windows leave estimation days out.
@@ -352,6 +360,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         r = r - rf[:, None]
     reg = np.ascontiguousarray(_regressors(config.model, market, fmat))
     market3 = _regressors("dimson", market, None)[:, 1:]  # lag, market, lead (Scholes-Williams)
+    from backtest import blocks
+
     rT = np.ascontiguousarray(r.T)  # one ticker's history contiguous: pairs read rows
 
     n_sessions = len(panel.sessions)
