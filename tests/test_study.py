@@ -673,3 +673,24 @@ def test_blocks_do_not_change_the_study():
         pd.testing.assert_frame_equal(getattr(whole, name), getattr(small, name))
     pd.testing.assert_frame_equal(whole.tests, small.tests, check_exact=False, rtol=1e-12,
                                   atol=1e-14)
+
+
+def test_grouping_by_a_tag_some_events_lack():
+    """Events without the tag form their own "(missing)" group; every pair is counted in
+    exactly one (tag, role) group, as a plain count over the CAR table says."""
+    import dataclasses
+
+    cal = resolve_calendar("openai")
+    tagged = [dataclasses.replace(e, tags={"theme": "chips"}) if k % 2 == 0 else e
+              for k, e in enumerate(cal.events)]
+    cal = dataclasses.replace(cal, events=tuple(tagged))
+    res = run_study(cal, load_panel(cal), StudyConfig(group_by=("theme", "role")))
+    theme = {e.id: e.tags.get("theme", "(missing)") for e in cal.events}
+    car = res.car[(res.car["window_start"] == 0) & (res.car["window_end"] == 0)]
+    expected = (car["event_id"].map(theme) + " " + car["role"]).value_counts()
+    tests = res.tests[(res.tests["statistic"] == "csect_t") & (res.tests["window_start"] == 0)
+                      & (res.tests["window_end"] == 0) & (res.tests["group"] != "all")]
+    got = tests.set_index("group")["n"]
+    assert any(g.startswith("(missing) ") for g in got.index)
+    assert any(g.startswith("chips ") for g in got.index)
+    assert got.sort_index().astype(int).to_dict() == expected.sort_index().to_dict()
