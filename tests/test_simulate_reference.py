@@ -119,3 +119,18 @@ def test_grid_metrics_equal_one_run_metrics():
         assert list(grid[c]) == list(one)
         for key in one:
             assert grid[c][key] == pytest.approx(one[key], rel=0, abs=0, nan_ok=True), key
+
+
+def test_every_array_argument_of_the_vectorbt_kernel_is_passed():
+    """numba keys an omitted array default by its id, so a kernel call that leaves one out
+    is compiled afresh in every new process (measured: 2 s more per warm ``backtest demo``).
+    Every parameter of ``simulate_from_orders_nb`` with an array default must be passed."""
+    import inspect
+
+    from vectorbt.portfolio import nb
+
+    params = inspect.signature(nb.simulate_from_orders_nb.py_func).parameters
+    array_defaults = {n for n, p in params.items() if isinstance(p.default, np.ndarray)}
+    assert array_defaults  # the check means something only if the kernel has such defaults
+    passed = set(sim._kernel_args(COSTS, False)) | {"size", "close", "val_price"}
+    assert array_defaults <= passed, sorted(array_defaults - passed)
