@@ -12,7 +12,7 @@ connects to a running cluster. Two kinds of work are distributed:
   client adds the blocks up in order. Results are bit-identical to a local
   run with the same block size: a block does the same arithmetic wherever it
   runs.
-* **sweeps**: parameter combinations run in blocks (intents, one vectorbt call,
+* **sweeps**: parameter combinations run in blocks (intents, one simulation,
   metrics per block); the prices are scattered once.
 
 Tasks on a worker that dies are recomputed by Dask (``retries`` also covers

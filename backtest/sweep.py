@@ -54,7 +54,8 @@ def run_sweep(calendar: Calendar, panel: PricePanel, strategy_cls, grid: dict[st
     """Metrics of every grid combination: one row per combination, params then metrics.
 
     Intents are generated per combination (cheap); the fills of all combinations
-    sharing an execution rule (overlap, sizing) run in a single vectorbt call.
+    sharing an execution rule (overlap, sizing) run in one simulation
+    (:func:`~backtest.simulate.run_grid`).
     With a Dask ``client`` (:mod:`backtest.cluster`), blocks of ``block``
     combinations run on the cluster; the rows are the same.
     """
@@ -89,8 +90,8 @@ def run_sweep_combos(calendar: Calendar, panel: PricePanel, strategy_cls, combos
         key = tuple(sorted(execution_of(strategy).items()))
         batches.setdefault(key, _Batch()).add(k, strategy, ctx)
     if show:
-        print(f"\rsweep: simulating {len(combos)} combinations in {len(batches)} vectorbt "
-              f"call(s)", file=sys.stderr, flush=True)
+        print(f"\rsweep: simulating {len(combos)} combinations in {len(batches)} "
+              f"simulation(s)", file=sys.stderr, flush=True)
     bench = benchmark_returns(panel)
     rows = {}
     names = list(combos[0]) if combos else []

@@ -1,7 +1,7 @@
 """Parameter sweeps, the look-ahead audit, and their command-line entry points, on the
 bundled OpenAI calendar and price snapshot (offline).
 
-* A sweep simulates all combinations in one vectorbt call; each row must equal, metric by
+* A sweep simulates all combinations in one simulation; each row must equal, metric by
   metric, a separate ``run_strategy`` of that combination (an independent path).
 * The audit must pass every built-in, and catch a strategy written here that peeks at
   returns after day 0 (with the event ids) and one that fills before the news.
@@ -70,7 +70,7 @@ def _same(a, b, rel=1e-9):
     (LongOnGoodNews, {"overlap": ["extend", "add"], "gross": [0.5, 1.0]}, {"hold": 10}),
 ], ids=["hold-x-threshold", "overlap-x-gross"])
 def test_sweep_equals_separate_runs(bundled, cls, grid, fixed):
-    """Each row of run_sweep (all combinations in one vectorbt call per execution rule)
+    """Each row of run_sweep (all combinations in one simulation per execution rule)
     equals a separate run_strategy of that combination, metric by metric (rel 1e-9), with
     borrow and fees on."""
     cal, panel = bundled
