@@ -5,34 +5,43 @@ Python API (pandas in, pandas out)::
     import backtest
     res = backtest.study("openai")                 # bundled calendar, bundled prices
     res.car, res.caar, res.tests, res.skipped       # tidy DataFrames
+    res.summary()                                  # the tests, Eventus-style
     run = backtest.run("openai", "short_partners_on_bad_news", hold=3)
     run.metrics, run.simulation.trades
 
-The submodule ``backtest.study`` is imported here, before the function
-``study`` below is defined, so the name ``backtest.study`` stays the function.
-vectorbt is imported only when something is simulated.
+The layers, each importing only the ones below it::
+
+    app/         the command line, jobs writing results folders, experiments under CI
+    eventstudy/  abnormal returns, their tests and groups      sim/  fills, costs, metrics,
+                                                                      strategy runs, sweeps
+    data/        prices: bundled snapshot, cache, yfinance, user files, quality checks
+    io.py        atomic writes, deterministic JSON   parallel.py  serial and Dask executors
+
+vectorbt is imported only when something is simulated, numba only when a study runs.
 """
 
 from __future__ import annotations
 
-from backtest.prices import PricePanel, PriceStore
-from backtest.simulate import Costs
-from backtest.study import StudyConfig, StudyResult, run_study
+from backtest.data import PricePanel, PriceStore
+from backtest.eventstudy import StudyConfig, StudyResult, run_study
+from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
+from events.errors import CalendarError, ConfigError, InputError, PriceDataError
 
-__all__ = ["Costs", "PricePanel", "PriceStore", "StudyConfig", "StudyResult", "run",
-           "run_study", "study"]
+__all__ = ["CalendarError", "ConfigError", "Costs", "InputError", "PriceDataError", "PricePanel",
+           "PriceStore", "StudyConfig", "StudyResult", "run", "run_study", "study"]
 
 
-def study(calendar="openai", prices=None, factor_data=None, **config):
+def study(calendar="openai", prices=None, factor_data=None, **config) -> StudyResult:
     """Event study of ``calendar`` (a Calendar, a YAML path or a bundled name).
 
-    ``config`` takes the fields of :class:`~backtest.study.StudyConfig` (model,
+    ``config`` takes the fields of :class:`~backtest.eventstudy.StudyConfig` (model,
     market, factors, returns, estimation_length, gap, event_window, car_windows,
     min_estimation_obs, exclude_other_events, group_by, pseudo_draws, seed).
     ``prices`` replaces the price store; ``factor_data`` is a factor-return frame
-    (:func:`backtest.csvdata.load_factor_csv`) for ``model="factors"``.
+    (:func:`backtest.data.load_factor_csv`) for ``model="factors"``.
     """
-    from backtest.runner import load_panel, resolve_calendar
+    from backtest.data import load_panel
+    from events.loader import resolve_calendar
 
     cal = resolve_calendar(calendar)
     cfg = StudyConfig(**config)
@@ -42,11 +51,15 @@ def study(calendar="openai", prices=None, factor_data=None, **config):
 
 
 def run(calendar="openai", strategy: str = "short_partners_on_bad_news", prices=None,
-        costs=None, **params):
-    """Backtest a named strategy with ``params`` on ``calendar``; returns a StrategyRun."""
-    from backtest.runner import load_panel, resolve_calendar, run_strategy
+        costs=None, init_cash: float = DEFAULT_INIT_CASH, benchmark: str = "SPY", **params):
+    """Backtest a named strategy with ``params`` on ``calendar``; returns a
+    :class:`~backtest.sim.runs.StrategyRun` (metrics against ``benchmark``)."""
+    from backtest.data import load_panel
+    from backtest.sim.runs import run_strategy
+    from events.loader import resolve_calendar
     from strategies import get_strategy
 
     cal = resolve_calendar(calendar)
-    panel = prices if prices is not None else load_panel(cal)
-    return run_strategy(cal, panel, get_strategy(strategy, **params), costs)
+    panel = prices if prices is not None else load_panel(cal, benchmark)
+    return run_strategy(cal, panel, get_strategy(strategy, **params), costs, init_cash,
+                        benchmark)

@@ -7,7 +7,7 @@ has no price. It lives outside the package, next to the checkout::
     <root>/main/benchmarks/_universe.py   ->   <root>/shared/data/universe/...
 
 Helpers here: find it (or exit with a clear message), turn it into a
-:class:`backtest.prices.PricePanel` on XNYS sessions, draw seeded random
+:class:`backtest.data.PricePanel` on XNYS sessions, draw seeded random
 (ticker, day 0) pairs and build an :class:`events.model.Calendar` from them directly
 (constructing the frozen dataclasses is much faster than ``parse_calendar`` per event).
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtest.prices import PricePanel
+from backtest.data.panel import PricePanel
 from events.model import Calendar, Event, LinkedTicker, Sentiment
 from events.timing import exchange_calendar
 

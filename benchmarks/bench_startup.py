@@ -13,12 +13,12 @@ Definitions (every command runs in a fresh interpreter via subprocess):
   functions load from that cache); run twice, both shown;
 * ``BACKTEST_CACHE_DIR`` points at an empty temporary directory for the demo runs
   (the demo reads only the bundled prices, ``--offline``);
-* import time: ``python -X importtime -c "import backtest.cli"``; total = sum of
+* import time: ``python -X importtime -c "import backtest.app.cli"``; total = sum of
   the "self" column over every module imported (what the interpreter spent
-  importing), also the cumulative time of the ``backtest.cli`` line and the
+  importing), also the cumulative time of the ``backtest.app.cli`` line and the
   process wall time; median of ``--repeats`` runs after one untimed run;
 * ``backtest --help``: wall time of the console script, median of ``--repeats``;
-* vectorbt check: ``python -c "import sys, backtest.cli; backtest.cli.build_parser();
+* vectorbt check: ``python -c "import sys, backtest.cli; backtest.app.cli.build_parser();
   print('vectorbt' in sys.modules)"``, and the same after ``main(['--help'])``,
   which is what ``backtest --help`` runs.
 
@@ -45,7 +45,7 @@ HEAVY = ("vectorbt", "numba", "matplotlib", "scipy", "pandas", "yfinance", "exch
 HELP_PROBE = """
 import sys, backtest.cli
 try:
-    backtest.cli.main(["--help"])
+    backtest.app.cli.main(["--help"])
 except SystemExit:
     pass
 print(",".join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
@@ -54,7 +54,7 @@ print(",".join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
 
 def backtest_cmd() -> list[str]:
     script = Path(sys.executable).parent / "backtest"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "backtest.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "backtest"]
 
 
 def run(cmd: list[str], env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
@@ -68,8 +68,8 @@ def run(cmd: list[str], env: dict | None = None) -> tuple[float, subprocess.Comp
 
 
 def importtime(repeats: int) -> dict[str, float]:
-    """Median total self time, backtest.cli cumulative time and wall time (seconds)."""
-    cmd = [sys.executable, "-X", "importtime", "-c", "import backtest.cli"]
+    """Median total self time, backtest.app.cli cumulative time and wall time (seconds)."""
+    cmd = [sys.executable, "-X", "importtime", "-c", "import backtest.app.cli"]
     run(cmd)  # untimed: writes any missing .pyc
     totals, cumulative, walls = [], [], []
     line = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
@@ -81,7 +81,7 @@ def importtime(repeats: int) -> dict[str, float]:
             if not m:
                 continue
             self_us += int(m.group(1))
-            if m.group(4) == "backtest.cli":
+            if m.group(4) == "backtest.app.cli":
                 cli_us = int(m.group(2))
         totals.append(self_us / 1e6)
         cumulative.append((cli_us or 0) / 1e6)
@@ -119,9 +119,9 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     imp = importtime(args.repeats)
-    rows.append(("python -X importtime -c 'import backtest.cli': total import time",
+    rows.append(("python -X importtime -c 'import backtest.app.cli': total import time",
                  f"{imp['total']:.3f}",
-                 (f"sum of 'self' over all modules; backtest.cli cumulative "
+                 (f"sum of 'self' over all modules; backtest.app.cli cumulative "
                   f"{imp['cli']:.3f} s; process wall {imp['wall']:.3f} s; "
                   f"median of {args.repeats}")))
 
@@ -131,7 +131,7 @@ def main() -> int:
                   f"max {max(help_times):.3f}); {' '.join(bt)}")))
 
     _, proc = run([sys.executable, "-c", ("import sys, backtest.cli; "
-                                          "backtest.cli.build_parser(); "
+                                          "backtest.app.cli.build_parser(); "
                                           "print('vectorbt' in sys.modules)")])
     parser_vbt = proc.stdout.strip() == "True"
     _, proc = run([sys.executable, "-c", HELP_PROBE.format(heavy=HEAVY)])
@@ -139,7 +139,7 @@ def main() -> int:
         if proc.stderr.strip() else []
     help_vbt = "vectorbt" in heavy
     rows.append(("build_parser() imports vectorbt", str(parser_vbt),
-                 ("python -c \"import sys, backtest.cli; backtest.cli.build_parser(); "
+                 ("python -c \"import sys, backtest.cli; backtest.app.cli.build_parser(); "
                   "print('vectorbt' in sys.modules)\"")))
     rows.append(("backtest --help imports vectorbt", str(help_vbt),
                  f"after main(['--help']), heavy modules loaded: {', '.join(heavy) or 'none'}"))

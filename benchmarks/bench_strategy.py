@@ -1,7 +1,7 @@
 """Strategy backtest speed: our simulator vs backtrader vs a plain numpy loop.
 
 Question: how fast does the same event strategy backtest in our engine
-(:func:`backtest.simulate.simulate`, what :func:`backtest.runner.run_strategy`
+(:func:`backtest.sim.simulate.simulate`, what :func:`backtest.sim.runs.run_strategy`
 calls) compared with backtrader 1.9.78 and with a straightforward Python loop,
 and do all three give the same final P&L?
 
@@ -14,7 +14,7 @@ no borrow, 100,000 initial cash.
 Cases
 -----
 (a) ``bundled``: the bundled ``openai`` calendar and its bundled prices
-    (:func:`backtest.runner.resolve_calendar`, :func:`backtest.runner.load_panel`).
+    (:func:`events.loader.resolve_calendar`, :func:`backtest.data.load_panel`).
 (b) ``synthetic``: 1,000 events over 500 tickers of the real universe panel
     ``shared/data/universe/us_adjclose_2023-01_2026-07.parquet`` (adjusted closes).
     The panel is put on XNYS sessions; 500 tickers with a close on every session
@@ -89,7 +89,7 @@ REL_TOL, ABS_TOL = 1e-6, 1e-9
 
 
 def costs():
-    from backtest.simulate import Costs
+    from backtest.sim.costs import Costs
 
     return Costs(fees=FEES, fixed_fees=0.0, slippage=0.0, borrow_rate=0.0)
 
@@ -103,7 +103,8 @@ def strategy(gross: float = 1.0):
 # -- data ------------------------------------------------------------------------------
 
 def bundled_case():
-    from backtest.runner import load_panel, resolve_calendar
+    from backtest.data.store import load_panel
+    from events.loader import resolve_calendar
 
     cal = resolve_calendar("openai")
     return cal, load_panel(cal), strategy(1.0)
@@ -111,7 +112,7 @@ def bundled_case():
 
 def synthetic_case(path: Path = UNIVERSE_PATH, n_events: int = N_EVENTS,
                    n_tickers: int = N_TICKERS, seed: int = SEED):
-    from backtest.prices import PricePanel
+    from backtest.data.panel import PricePanel
     from events.model import Calendar, Event, LinkedTicker, Sentiment
     from events.timing import exchange_calendar
 
@@ -146,7 +147,7 @@ def synthetic_case(path: Path = UNIVERSE_PATH, n_events: int = N_EVENTS,
 
 
 def make_intents(cal, panel, strat) -> tuple[pd.DataFrame, float]:
-    from backtest.runner import strategy_context
+    from backtest.sim.runs import strategy_context
 
     t0 = time.perf_counter()
     intents = strat.intents(strategy_context(cal, panel))
@@ -321,14 +322,14 @@ def run_backtrader(intents: pd.DataFrame, panel, fees: float = FEES,
 # -- engine: ours ----------------------------------------------------------------------
 
 def run_ours(intents: pd.DataFrame, panel) -> dict:
-    from backtest.simulate import simulate
+    from backtest.sim.simulate import simulate
 
     sim = simulate(intents, panel, costs(), INIT_CASH, overlap="extend", notional=False)
     return {"pnl": float(sim.equity.iloc[-1]) - INIT_CASH, "fills": 2 * len(sim.trades)}
 
 
 def run_ours_full(cal, panel, strat) -> dict:
-    from backtest.runner import run_strategy
+    from backtest.sim.runs import run_strategy
 
     run = run_strategy(cal, panel, strat, costs(), INIT_CASH)
     return {"pnl": float(run.simulation.equity.iloc[-1]) - INIT_CASH,

@@ -5,7 +5,7 @@
 
 Data: ``../shared/data/universe/us_adjclose_2023-01_2026-07.parquet`` (897 sessions x
 11,386 tickers of adjusted closes with NaN runs; see SOURCES.md there), put into a
-:class:`backtest.prices.PricePanel` (open = close, dividend = 0, close_is_adjusted) on
+:class:`backtest.data.PricePanel` (open = close, dividend = 0, close_is_adjusted) on
 the XNYS sessions of its date range (:mod:`benchmarks._universe`).
 
 Pairs: a seeded numpy RNG draws (ticker, day 0) with replacement: a ticker with at
@@ -16,7 +16,7 @@ its own rules. Draws are nested (the 1k pairs are the first 1k of the 10k, and s
 The calendar is built from events.model dataclasses directly, one event per pair
 (date = day 0, before_open, so day 0 is that session).
 
-Ours: ``backtest.study.run_study`` with StudyConfig(model="market", estimation_length=250,
+Ours: ``backtest.eventstudy.run_study`` with StudyConfig(model="market", estimation_length=250,
 gap=10, event_window=(-10, 10), six CAR windows, group_by=(), pseudo_draws=199): AR,
 SAR, CAR, BHAR, CAAR and the full test battery for the single group "all" on every
 CAR window and every event day. Each size runs in a fresh subprocess (memory isolated,
@@ -86,7 +86,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _universe import MARKET, build_calendar, draw_pairs, load_panel, require_universe  # noqa: E402
 
-from backtest.study import StudyConfig, run_study  # noqa: E402
+from backtest.eventstudy import StudyConfig, run_study  # noqa: E402
 
 EVENT_WINDOW = (-10, 10)
 CAR_WINDOWS = ((-1, 1), (0, 0), (0, 1), (0, 5), (2, 10), (-10, 10))

@@ -1,10 +1,10 @@
 """Parameter-sweep speed: 1,000 combinations on the bundled calendar via run_sweep.
 
-Question: does :func:`backtest.sweep.run_sweep` evaluate 1,000 parameter
+Question: does :func:`backtest.sim.sweeps.run_sweep` evaluate 1,000 parameter
 combinations of a news strategy in at most 5 s once warm?
 
 Setup: the bundled ``openai`` calendar and its bundled prices, strategy
-:class:`strategies.news.ShortPartnersOnBadNews`, default costs (:class:`backtest.simulate.Costs`:
+:class:`strategies.news.ShortPartnersOnBadNews`, default costs (:class:`backtest.sim.costs.Costs`:
 fees 5 bp, slippage 5 bp), 100,000 initial cash. Grid (10 x 10 x 5 x 2 = 1,000,
 every value valid and every combination trades at least one event, since the
 calendar's bearish scores are 65, 70 and 85):
@@ -83,8 +83,9 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3, help="timed warm sweeps (default 3)")
     args = ap.parse_args()
 
-    from backtest.runner import load_panel, resolve_calendar
-    from backtest.sweep import expand_grid, run_sweep
+    from backtest.data.store import load_panel
+    from backtest.sim.sweeps import expand_grid, run_sweep
+    from events.loader import resolve_calendar
     from strategies.news import ShortPartnersOnBadNews
 
     n = len(expand_grid(GRID))

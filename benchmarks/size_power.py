@@ -1,7 +1,7 @@
 """Size and power of the event-study test statistics on real US stock returns.
 
 Brown and Warner (1985) style simulation: random (ticker, day 0) pairs drawn from
-the ``../shared`` universe of adjusted closes, run through :func:`backtest.study.run_study`
+the ``../shared`` universe of adjusted closes, run through :func:`backtest.eventstudy.run_study`
 (market model on SPY, default estimation and CAR windows), and the share of
 replications in which each statistic rejects at 5% (two-sided ``p_value < 0.05``)
 is recorded for the CAR windows (0, 0) and (-1, 1).
@@ -55,8 +55,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtest.prices import PricePanel
-from backtest.study import STATISTICS, StudyConfig, run_study
+from backtest.data.panel import PricePanel
+from backtest.eventstudy import StudyConfig, run_study
+from backtest.eventstudy.stats import STATISTIC_NAMES as STATISTICS
 from events.loader import parse_calendar
 from events.timing import exchange_calendar
 

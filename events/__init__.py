@@ -7,7 +7,16 @@
 
 from events.errors import InputError
 from events.loader import bundled_calendar_path, load_calendar, parse_calendar
-from events.model import DIRECTIONS, LABELS, ROLES, SESSIONS, Calendar, Event, LinkedTicker, Sentiment
+from events.model import (
+    DIRECTIONS,
+    LABELS,
+    ROLES,
+    SESSIONS,
+    Calendar,
+    Event,
+    LinkedTicker,
+    Sentiment,
+)
 from events.timing import EventTiming, event_timing, exchange_calendar, timing_table
 
 __all__ = [

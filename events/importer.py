@@ -26,15 +26,15 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from events.errors import InputError
+from events.bundled import bundled_names, resolve
+from events.errors import CalendarError
 from events.loader import parse_calendar
-from events.model import LABELS, ROLES, Calendar
+from events.model import LABELS, ROLES
 from events.scoring import Scorer, get_scorer
 
 
@@ -51,49 +51,43 @@ class Exposure:
                    for a in self.aliases)
 
 
-def bundled_map_path(name: str) -> Path:
-    return Path(str(resources.files("events") / "exposure" / f"{name}.yaml"))
-
-
 def load_exposure(ref: str | Path) -> list[Exposure]:
     """Read an exposure map (a path or a bundled name: openai, anthropic, google, nvidia)."""
-    path = Path(ref)
-    if not path.exists() and path.suffix == "" and bundled_map_path(str(ref)).exists():
-        path = bundled_map_path(str(ref))
+    path = resolve(ref, "exposure map")
     shown = str(path)
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError("no such file (or bundled map: openai, anthropic, google, nvidia)",
-                         path=shown) from None
+        raise CalendarError(f"no such file (or bundled map: "
+                            f"{', '.join(bundled_names('exposure map'))})", path=shown) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"malformed YAML: {getattr(exc, 'problem', exc)}", path=shown) from None
+        raise CalendarError(f"malformed YAML: {getattr(exc, 'problem', exc)}", path=shown) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("entities"), dict) \
             or not doc["entities"]:
-        raise InputError("an exposure map needs 'entities: {Name: {aliases, tickers}}'",
-                         path=shown, field="entities")
+        raise CalendarError("an exposure map needs 'entities: {Name: {aliases, tickers}}'",
+                            path=shown, field="entities")
     out = []
     for name, spec in doc["entities"].items():
         where = f"entities.{name}"
         if not isinstance(spec, dict) or set(spec) - {"aliases", "tickers"}:
-            raise InputError("must be a mapping with aliases and tickers", path=shown,
-                             field=where)
+            raise CalendarError("must be a mapping with aliases and tickers", path=shown,
+                                field=where)
         aliases = spec.get("aliases") or [name]
         tickers = spec.get("tickers")
         if not isinstance(aliases, list) or not isinstance(tickers, list) or not tickers:
-            raise InputError("aliases and tickers must be lists (tickers non-empty)",
-                             path=shown, field=where)
+            raise CalendarError("aliases and tickers must be lists (tickers non-empty)",
+                                path=shown, field=where)
         links = []
         for j, t in enumerate(tickers):
             sub = f"{where}.tickers[{j}]"
             if not isinstance(t, dict) or set(t) != {"ticker", "role", "sign"}:
-                raise InputError("must be {ticker, role, sign}", path=shown, field=sub)
+                raise CalendarError("must be {ticker, role, sign}", path=shown, field=sub)
             if t["role"] not in ROLES:
-                raise InputError(f"role must be one of {', '.join(ROLES)}, got {t['role']!r}",
-                                 path=shown, field=f"{sub}.role")
+                raise CalendarError(f"role must be one of {', '.join(ROLES)}, got {t['role']!r}",
+                                    path=shown, field=f"{sub}.role")
             if t["sign"] not in (1, -1):
-                raise InputError(f"sign must be 1 or -1, got {t['sign']!r}", path=shown,
-                                 field=f"{sub}.sign")
+                raise CalendarError(f"sign must be 1 or -1, got {t['sign']!r}", path=shown,
+                                    field=f"{sub}.sign")
             links.append((str(t["ticker"]).upper(), t["role"], int(t["sign"])))
         out.append(Exposure(str(name), tuple(map(str, aliases)), tuple(links)))
     return out
@@ -112,22 +106,22 @@ def headlines_to_calendar(csv_path: str | Path, maps: list[list[Exposure]],
     try:
         text = Path(csv_path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise InputError("no such file", path=shown) from None
+        raise CalendarError("no such file", path=shown) from None
     except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", path=shown) from None
+        raise CalendarError("not a UTF-8 text file", path=shown) from None
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"malformed CSV: {str(exc).strip().splitlines()[-1]}",
-                         path=shown) from None
+        raise CalendarError(f"malformed CSV: {str(exc).strip().splitlines()[-1]}",
+                            path=shown) from None
     frame.columns = [c.strip().lower() for c in frame.columns]
     for col in ("timestamp", "headline"):
         if col not in frame.columns:
-            raise InputError(f"missing column {col!r}", path=shown, line=1, field=col)
+            raise CalendarError(f"missing column {col!r}", path=shown, line=1, field=col)
     unknown = set(frame.columns) - {"timestamp", "headline", "source", "entity", "label", "score"}
     if unknown:
-        raise InputError(f"unknown column {sorted(unknown)[0]!r}", path=shown, line=1,
-                         field=sorted(unknown)[0])
+        raise CalendarError(f"unknown column {sorted(unknown)[0]!r}", path=shown, line=1,
+                            field=sorted(unknown)[0])
     entities = [e for m in maps for e in m]
     by_name = {e.entity.lower(): e for e in entities}
     events, notes, counter = [], [], {}
@@ -135,20 +129,20 @@ def headlines_to_calendar(csv_path: str | Path, maps: list[list[Exposure]],
         line = i + 2
         headline = row["headline"].strip()
         if not headline:
-            raise InputError("empty headline", path=shown, line=line, field="headline")
+            raise CalendarError("empty headline", path=shown, line=line, field="headline")
         try:
             ts = pd.Timestamp(row["timestamp"].strip())
         except ValueError:
             ts = None
         if ts is None or ts is pd.NaT or ts.tzinfo is None:
-            raise InputError(f"timestamp must be tz-aware ISO 8601, got {row['timestamp']!r}",
-                             path=shown, line=line, field="timestamp")
+            raise CalendarError(f"timestamp must be tz-aware ISO 8601, got {row['timestamp']!r}",
+                                path=shown, line=line, field="timestamp")
         if row.get("entity", "").strip():
             hit = by_name.get(row["entity"].strip().lower())
             if hit is None:
-                raise InputError(f"unknown entity {row['entity']!r} (maps: "
-                                 f"{', '.join(e.entity for e in entities)})", path=shown,
-                                 line=line, field="entity")
+                raise CalendarError(f"unknown entity {row['entity']!r} (maps: "
+                                    f"{', '.join(e.entity for e in entities)})", path=shown,
+                                    line=line, field="entity")
             matched = [hit]
         else:
             matched = [e for e in entities if e.matches(headline)]
@@ -159,15 +153,15 @@ def headlines_to_calendar(csv_path: str | Path, maps: list[list[Exposure]],
         label, score = row.get("label", "").strip().lower(), row.get("score", "").strip()
         if label or score:
             if label not in LABELS:
-                raise InputError(f"label must be one of {', '.join(LABELS)}, got {label!r}",
-                                 path=shown, line=line, field="label")
+                raise CalendarError(f"label must be one of {', '.join(LABELS)}, got {label!r}",
+                                    path=shown, line=line, field="label")
             try:
                 strength = float(score)
             except ValueError:
                 strength = -1.0
             if not 0 <= strength <= 100:
-                raise InputError(f"score must be 0-100, got {score!r}", path=shown, line=line,
-                                 field="score")
+                raise CalendarError(f"score must be 0-100, got {score!r}", path=shown, line=line,
+                                    field="score")
             sign, scored_by = (1 if label != "bearish" else -1), None
         else:
             verdict = scorer.score(headline)
@@ -190,7 +184,7 @@ def headlines_to_calendar(csv_path: str | Path, maps: list[list[Exposure]],
         event["tickers"] = tickers
         events.append(event)
     if not events:
-        raise InputError("no headline matched an entity of the exposure maps", path=shown)
+        raise CalendarError("no headline matched an entity of the exposure maps", path=shown)
     doc = {"name": name or Path(csv_path).stem, "events": events}
     parse_calendar(doc, path=shown)  # the result must be a valid calendar
     return doc, notes
@@ -198,7 +192,3 @@ def headlines_to_calendar(csv_path: str | Path, maps: list[list[Exposure]],
 
 def calendar_yaml(doc: dict) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
-
-
-def as_calendar(doc: dict) -> Calendar:
-    return parse_calendar(doc)

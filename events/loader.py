@@ -21,17 +21,26 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from events.errors import InputError
+from events.bundled import bundled_path, resolve
+from events.errors import CalendarError, InputError
+from events.model import (
+    DIRECTIONS,
+    LABELS,
+    PAIR_COLUMNS,
+    ROLES,
+    SESSIONS,
+    Calendar,
+    Event,
+    LinkedTicker,
+    Sentiment,
+)
 from events.timing import event_timing, exchange_calendar, exchange_for, known_exchanges
-from events.model import (DIRECTIONS, LABELS, ROLES, SESSIONS, Calendar, Event, LinkedTicker,
-                          Sentiment)
 
 TOP_KEYS = {"name", "description", "events"}
 EVENT_KEYS = {"id", "timestamp", "date", "session", "headline", "source", "sentiment", "tickers",
@@ -65,32 +74,41 @@ class _LineLoader(yaml.SafeLoader):
 
 def bundled_calendar_path(name: str = "openai") -> Path:
     """Path of a calendar shipped inside the package (``events/calendars/NAME.yaml``)."""
-    return Path(str(resources.files("events") / "calendars" / f"{name}.yaml"))
+    return bundled_path("calendar", name)
+
+
+def resolve_calendar(calendar: str | Path | Calendar, roll_non_sessions: bool = False
+                     ) -> Calendar:
+    """A Calendar as it is, or one loaded from a YAML path or a bundled name ("openai")."""
+    if isinstance(calendar, Calendar):
+        return calendar
+    return load_calendar(calendar, roll_non_sessions=roll_non_sessions)
 
 
 def load_calendar(path: str | Path, roll_non_sessions: bool = False) -> Calendar:
-    """Read and validate a YAML calendar; raise :class:`InputError` on any problem.
+    """Read and validate a YAML calendar (a path, or a bundled name such as ``"openai"``);
+    raise :class:`CalendarError` on any problem.
 
     An event flagged ``during_session`` on a date that is not a session is
     refused; with ``roll_non_sessions`` it is rolled to the next session's open
     (as ``before_open`` of that session).
     """
-    path = Path(path)
+    path = resolve(path, "calendar")
     shown = str(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InputError("no such file", path=shown) from None
+        raise CalendarError("no such file", path=shown) from None
     except IsADirectoryError:
-        raise InputError("is a directory, expected a YAML file", path=shown) from None
+        raise CalendarError("is a directory, expected a YAML file", path=shown) from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=shown) from None
+        raise CalendarError(f"cannot read: {exc.strerror}", path=shown) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file (binary?)", path=shown) from None
+        raise CalendarError("not a UTF-8 text file (binary?)", path=shown) from None
     if "\x00" in text:
-        raise InputError("not a text file (contains NUL bytes)", path=shown)
+        raise CalendarError("not a text file (contains NUL bytes)", path=shown)
     try:
         doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -98,10 +116,10 @@ def load_calendar(path: str | Path, roll_non_sessions: bool = False) -> Calendar
         if mark is not None and exc.context_mark is not None and mark.line >= text.count("\n"):
             mark = exc.context_mark  # hit the end of the file: point at what was left open
         line = mark.line + 1 if mark else None
-        raise InputError(f"malformed YAML: {exc.problem or exc.context}", path=shown,
-                         line=line) from None
+        raise CalendarError(f"malformed YAML: {exc.problem or exc.context}", path=shown,
+                            line=line) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"malformed YAML: {exc}", path=shown) from None
+        raise CalendarError(f"malformed YAML: {exc}", path=shown) from None
     return parse_calendar(doc, path=shown, default_name=path.stem,
                           roll_non_sessions=roll_non_sessions)
 
@@ -110,31 +128,31 @@ def parse_calendar(doc: Any, *, path: str = "<calendar>", default_name: str = "c
                    roll_non_sessions: bool = False) -> Calendar:
     """Validate an already-parsed YAML document (a mapping with ``events``, or a list)."""
     if doc is None:
-        raise InputError("empty calendar: no events", path=path)
+        raise CalendarError("empty calendar: no events", path=path)
     if isinstance(doc, list):
         doc = {"events": doc, "__line__": 1, "__lines__": {}}
     if not isinstance(doc, dict):
-        raise InputError(f"expected a mapping with 'events' or a list of events, got "
-                         f"{type(doc).__name__}", path=path, line=1)
+        raise CalendarError(f"expected a mapping with 'events' or a list of events, got "
+                            f"{type(doc).__name__}", path=path, line=1)
     _check_keys(doc, TOP_KEYS, path, "")
     items = doc.get("events")
     if not isinstance(items, list) or not items:
-        raise InputError("empty calendar: 'events' must be a non-empty list", path=path,
-                         line=_line(doc, "events"), field="events")
+        raise CalendarError("empty calendar: 'events' must be a non-empty list", path=path,
+                            line=_line(doc, "events"), field="events")
     events, seen = [], {}
     for i, item in enumerate(items):
         event = _parse_event(item, i, path)
         if event.id in seen:
-            raise InputError(f"duplicate event id {event.id!r} (first on line {seen[event.id]})",
-                             path=path, line=event.line, field=f"events[{i}].id")
+            raise CalendarError(f"duplicate event id {event.id!r} (first on line {seen[event.id]})",
+                                path=path, line=event.line, field=f"events[{i}].id")
         seen[event.id] = event.line
         event = _check_session(event, path, i, roll_non_sessions)
         for link in event.tickers:  # the event must map to a session of each exchange
             try:
                 event_timing(event, exchange_for(link.ticker, link.exchange))
             except InputError as exc:
-                raise InputError(exc.reason, path=path, line=event.line,
-                                 field=f"events[{i}]") from None
+                raise CalendarError(exc.reason, path=path, line=event.line,
+                                    field=f"events[{i}]") from None
         events.append(event)
     name = str(doc.get("name") or default_name)
     return Calendar(name=name, events=tuple(events), path=path)
@@ -149,9 +167,9 @@ def _check_session(event: Event, path: str, i: int, roll: bool) -> Event:
     if not cal.first_session <= day < cal.last_session or cal.is_session(day):
         return event
     if not roll:
-        raise InputError(f"{event.date} is not an XNYS session, so it cannot be 'during_session'; "
-                         f"fix the date or session, or roll it with --roll-non-sessions",
-                         path=path, line=event.line, field=f"events[{i}].date")
+        raise CalendarError(f"{event.date} is not an XNYS session, so it cannot be 'during_session'; "
+                            f"fix the date or session, or roll it with --roll-non-sessions",
+                            path=path, line=event.line, field=f"events[{i}].date")
     nxt = cal.date_to_session(day, direction="next").date()
     return dataclasses.replace(event, date=nxt, session="before_open")
 
@@ -167,31 +185,31 @@ def _check_keys(mapping: dict, allowed: set[str], path: str, where: str) -> None
         if key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InputError(f"unknown key {key!r}{hint}", path=path, line=_line(mapping, key),
-                             field=f"{where}{key}".lstrip("."))
+            raise CalendarError(f"unknown key {key!r}{hint}", path=path, line=_line(mapping, key),
+                                field=f"{where}{key}".lstrip("."))
 
 
 def _require(mapping: dict, key: str, path: str, where: str) -> Any:
     value = mapping.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise InputError("missing required field", path=path, line=_line(mapping, key),
-                         field=f"{where}.{key}")
+        raise CalendarError("missing required field", path=path, line=_line(mapping, key),
+                            field=f"{where}.{key}")
     return value
 
 
 def _choice(mapping: dict, key: str, allowed: tuple[str, ...], path: str, where: str) -> str:
     value = _require(mapping, key, path, where)
     if not isinstance(value, str) or value.strip().lower() not in allowed:
-        raise InputError(f"must be one of {', '.join(allowed)}, got {value!r}", path=path,
-                         line=_line(mapping, key), field=f"{where}.{key}")
+        raise CalendarError(f"must be one of {', '.join(allowed)}, got {value!r}", path=path,
+                            line=_line(mapping, key), field=f"{where}.{key}")
     return value.strip().lower()
 
 
 def _parse_event(item: Any, i: int, path: str) -> Event:
     where = f"events[{i}]"
     if not isinstance(item, dict):
-        raise InputError(f"each event must be a mapping, got {type(item).__name__}", path=path,
-                         field=where)
+        raise CalendarError(f"each event must be a mapping, got {type(item).__name__}", path=path,
+                            field=where)
     _check_keys(item, EVENT_KEYS, path, f"{where}.")
     line = _line(item)
     event_id = str(_require(item, "id", path, where)).strip()
@@ -203,8 +221,8 @@ def _parse_event(item: Any, i: int, path: str) -> Event:
     tags = _parse_tags(item, path, where)
     scorer = item.get("scorer")
     if scorer is not None and not isinstance(scorer, str):
-        raise InputError("must be text (the scorer's name and version)", path=path,
-                         line=_line(item, "scorer"), field=f"{where}.scorer")
+        raise CalendarError("must be text (the scorer's name and version)", path=path,
+                            line=_line(item, "scorer"), field=f"{where}.scorer")
     return Event(id=event_id, headline=headline, source=source, sentiment=sentiment,
                  tickers=tickers, timestamp=timestamp, date=date, session=session, tags=tags,
                  scorer=scorer, line=line)
@@ -216,17 +234,16 @@ def _parse_tags(item: dict, path: str, where: str) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise InputError("must be a mapping of names to values", path=path,
-                         line=_line(item, "tags"), field=f"{where}.tags")
-    reserved = {"event_id", "ticker", "role", "label", "direction", "score", "day0", "pos0"}
+        raise CalendarError("must be a mapping of names to values", path=path,
+                            line=_line(item, "tags"), field=f"{where}.tags")
     out = {}
     for key, value in raw.items():
         if key in ("__line__", "__lines__"):
             continue
-        if key in reserved or isinstance(value, (dict, list)):
-            why = "is a reserved column" if key in reserved else "must be a plain value"
-            raise InputError(f"tag {key!r} {why}", path=path, line=_line(raw, key),
-                             field=f"{where}.tags.{key}")
+        if key in PAIR_COLUMNS or isinstance(value, (dict, list)):
+            why = "is a reserved column" if key in PAIR_COLUMNS else "must be a plain value"
+            raise CalendarError(f"tag {key!r} {why}", path=path, line=_line(raw, key),
+                                field=f"{where}.tags.{key}")
         out[str(key)] = str(value)
     return out
 
@@ -234,33 +251,33 @@ def _parse_tags(item: dict, path: str, where: str) -> dict[str, str]:
 def _parse_time(item: dict, path: str, where: str):
     has_ts, has_date = item.get("timestamp") is not None, item.get("date") is not None
     if has_ts == has_date:
-        raise InputError("give either 'timestamp' (with timezone) or 'date' plus 'session'",
-                         path=path, line=_line(item), field=f"{where}.timestamp")
+        raise CalendarError("give either 'timestamp' (with timezone) or 'date' plus 'session'",
+                            path=path, line=_line(item), field=f"{where}.timestamp")
     if has_ts:
         raw = item["timestamp"]
         try:
             ts = pd.Timestamp(raw.strip() if isinstance(raw, str) else raw)
         except (ValueError, TypeError):
-            raise InputError(f"not a timestamp: {raw!r}", path=path,
-                             line=_line(item, "timestamp"), field=f"{where}.timestamp") from None
+            raise CalendarError(f"not a timestamp: {raw!r}", path=path,
+                                line=_line(item, "timestamp"), field=f"{where}.timestamp") from None
         if ts is pd.NaT or ts.tzinfo is None:
-            raise InputError(f"timestamp needs a timezone (e.g. +00:00 or Z): {str(raw)!r}",
-                             path=path, line=_line(item, "timestamp"),
-                             field=f"{where}.timestamp")
+            raise CalendarError(f"timestamp needs a timezone (e.g. +00:00 or Z): {str(raw)!r}",
+                                path=path, line=_line(item, "timestamp"),
+                                field=f"{where}.timestamp")
         if "session" in item:
-            raise InputError("'session' goes with 'date', not with 'timestamp'", path=path,
-                             line=_line(item, "session"), field=f"{where}.session")
+            raise CalendarError("'session' goes with 'date', not with 'timestamp'", path=path,
+                                line=_line(item, "session"), field=f"{where}.session")
         return ts, None, None
     raw = item["date"]
     if isinstance(raw, dt.datetime) or not isinstance(raw, (dt.date, str)):
-        raise InputError(f"'date' must be a plain date (YYYY-MM-DD), got {raw!r}", path=path,
-                         line=_line(item, "date"), field=f"{where}.date")
+        raise CalendarError(f"'date' must be a plain date (YYYY-MM-DD), got {raw!r}", path=path,
+                            line=_line(item, "date"), field=f"{where}.date")
     if isinstance(raw, str):
         try:
             raw = dt.date.fromisoformat(raw.strip())
         except ValueError:
-            raise InputError(f"not a date (YYYY-MM-DD): {raw!r}", path=path,
-                             line=_line(item, "date"), field=f"{where}.date") from None
+            raise CalendarError(f"not a date (YYYY-MM-DD): {raw!r}", path=path,
+                                line=_line(item, "date"), field=f"{where}.date") from None
     session = _choice(item, "session", SESSIONS, path, where)
     return None, raw, session
 
@@ -268,34 +285,34 @@ def _parse_time(item: dict, path: str, where: str):
 def _parse_sentiment(item: dict, path: str, where: str) -> Sentiment:
     raw = _require(item, "sentiment", path, where)
     if not isinstance(raw, dict):
-        raise InputError("must be a mapping with 'label' and 'score'", path=path,
-                         line=_line(item, "sentiment"), field=f"{where}.sentiment")
+        raise CalendarError("must be a mapping with 'label' and 'score'", path=path,
+                            line=_line(item, "sentiment"), field=f"{where}.sentiment")
     sub = f"{where}.sentiment"
     _check_keys(raw, SENTIMENT_KEYS, path, f"{sub}.")
     label = _choice(raw, "label", LABELS, path, sub)
     score = _require(raw, "score", path, sub)
     if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 100:
-        raise InputError(f"must be a number between 0 and 100, got {score!r}", path=path,
-                         line=_line(raw, "score"), field=f"{sub}.score")
+        raise CalendarError(f"must be a number between 0 and 100, got {score!r}", path=path,
+                            line=_line(raw, "score"), field=f"{sub}.score")
     return Sentiment(label=label, score=float(score))
 
 
 def _parse_tickers(item: dict, path: str, where: str) -> tuple[LinkedTicker, ...]:
     raw = _require(item, "tickers", path, where)
     if not isinstance(raw, list) or not raw:
-        raise InputError("must be a non-empty list of {ticker, role, direction}", path=path,
-                         line=_line(item, "tickers"), field=f"{where}.tickers")
+        raise CalendarError("must be a non-empty list of {ticker, role, direction}", path=path,
+                            line=_line(item, "tickers"), field=f"{where}.tickers")
     out, seen = [], set()
     for j, entry in enumerate(raw):
         sub = f"{where}.tickers[{j}]"
         if not isinstance(entry, dict):
-            raise InputError("must be a mapping {ticker, role, direction}", path=path,
-                             line=_line(item, "tickers"), field=sub)
+            raise CalendarError("must be a mapping {ticker, role, direction}", path=path,
+                                line=_line(item, "tickers"), field=sub)
         _check_keys(entry, TICKER_KEYS, path, f"{sub}.")
         ticker = str(_require(entry, "ticker", path, sub)).strip().upper()
         if ticker in seen:
-            raise InputError(f"ticker {ticker} listed twice in one event", path=path,
-                             line=_line(entry, "ticker"), field=f"{sub}.ticker")
+            raise CalendarError(f"ticker {ticker} listed twice in one event", path=path,
+                                line=_line(entry, "ticker"), field=f"{sub}.ticker")
         seen.add(ticker)
         role = _choice(entry, "role", ROLES, path, sub)
         direction = _choice(entry, "direction", DIRECTIONS, path, sub)
@@ -305,8 +322,8 @@ def _parse_tickers(item: dict, path: str, where: str) -> tuple[LinkedTicker, ...
             if exchange not in known_exchanges():
                 close = difflib.get_close_matches(exchange, known_exchanges(), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise InputError(f"unknown exchange {exchange!r}{hint}", path=path,
-                                 line=_line(entry, "exchange"), field=f"{sub}.exchange")
+                raise CalendarError(f"unknown exchange {exchange!r}{hint}", path=path,
+                                    line=_line(entry, "exchange"), field=f"{sub}.exchange")
         out.append(LinkedTicker(ticker=ticker, role=role, direction=direction,
                                 exchange=exchange, line=_line(entry, "ticker")))
     return tuple(out)

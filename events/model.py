@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 ROLES = ("partner", "competitor", "subject", "supplier")
+# The role of a ticker that a universe study links to every event although the calendar
+# does not (``backtest study --universe``): not a role a calendar may give.
+UNIVERSE_ROLE = "universe"
 LABELS = ("bearish", "bullish", "neutral")
 DIRECTIONS = ("up", "down")
 SESSIONS = ("before_open", "during_session", "after_close")
+# The columns of one (event, linked ticker) pair in the study (day0: its first tradable
+# session, pos0: that session's position in the price panel). Event tags become further
+# pair columns, so a tag may not take one of these names.
+PAIR_COLUMNS = ("event_id", "ticker", "role", "label", "direction", "score", "day0", "pos0")
 
 
 @dataclass(frozen=True)
@@ -23,7 +30,7 @@ class LinkedTicker:
     """A ticker an event touches, its role relative to the news, and the move expected."""
 
     ticker: str
-    role: str  # one of ROLES
+    role: str  # one of ROLES (UNIVERSE_ROLE for a universe study's extra links)
     direction: str  # one of DIRECTIONS
     exchange: str | None = None  # exchange_calendars code; None: from the ticker's suffix
     line: int | None = field(default=None, compare=False)  # line in the source file

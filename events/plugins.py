@@ -6,7 +6,7 @@ import importlib
 import inspect
 import traceback
 
-from events.errors import InputError
+from events.errors import ConfigError
 
 
 def describe_error(exc: BaseException) -> str:
@@ -26,8 +26,8 @@ def load_class(spec: str, base: type, kind: str) -> type:
     try:
         obj = getattr(importlib.import_module(module_name), attr)
     except Exception as exc:  # noqa: BLE001 - a broken plug-in is the user's input
-        raise InputError(f"cannot load {kind} {spec!r}: {describe_error(exc)}",
-                         field=kind) from None
+        raise ConfigError(f"cannot load {kind} {spec!r}: {describe_error(exc)}",
+                          field=kind) from None
     if not (inspect.isclass(obj) and issubclass(obj, base)):
-        raise InputError(f"{spec!r} is not a {base.__name__} subclass", field=kind)
+        raise ConfigError(f"{spec!r} is not a {base.__name__} subclass", field=kind)
     return obj

@@ -25,7 +25,7 @@ from functools import lru_cache
 import exchange_calendars as xcals
 import pandas as pd
 
-from events.errors import InputError
+from events.errors import CalendarError
 from events.model import Calendar, Event
 
 DEFAULT_EXCHANGE = "XNYS"
@@ -99,7 +99,7 @@ def event_timing(event: Event, exchange: str = DEFAULT_EXCHANGE) -> EventTiming:
     ts = event.timestamp
     try:  # the key of _time_key, inlined: the study calls this once per event
         t = _timing(ts, getattr(ts, "unit", None), event.date, event.session, exchange)
-    except InputError as exc:
+    except CalendarError as exc:
         exc.line = event.line  # the cache key leaves the line out; the error still names it
         raise
     return EventTiming(event.id, t.exchange, t.published, t.available, t.day0, t.first_fill)
@@ -147,8 +147,8 @@ def _timing(timestamp, unit, date, session, exchange) -> EventTiming:
     is_session = cal.is_session(date)
     if event.session == "during_session":
         if not is_session:
-            raise InputError(f"'during_session' but {event.date} is not a {exchange} session",
-                             line=event.line, field=f"event {event.id}.session")
+            raise CalendarError(f"'during_session' but {event.date} is not a {exchange} session",
+                                line=event.line, field=f"event {event.id}.session")
         return EventTiming(event.id, exchange, None, cal.session_open(date), date, "close")
     if event.session == "before_open" and is_session:
         return EventTiming(event.id, exchange, None, cal.session_open(date), date, "open")
@@ -159,9 +159,9 @@ def _timing(timestamp, unit, date, session, exchange) -> EventTiming:
 
 def _check_range(cal: xcals.ExchangeCalendar, date: pd.Timestamp, event: Event) -> None:
     if not (cal.first_session <= date < cal.last_session):
-        raise InputError(f"date {date.date()} is outside the {cal.name} calendar "
-                         f"({cal.first_session.date()} to {cal.last_session.date()})",
-                         line=event.line, field=f"event {event.id}")
+        raise CalendarError(f"date {date.date()} is outside the {cal.name} calendar "
+                            f"({cal.first_session.date()} to {cal.last_session.date()})",
+                            line=event.line, field=f"event {event.id}")
 
 
 def timing_table(calendar: Calendar) -> pd.DataFrame:

@@ -1,10 +1,11 @@
 """Render a results folder into ``index.html`` (self-contained) plus one PNG per chart.
 
-The input is the folder a run wrote (``run.json``, the CSV tables, ``metrics.json``):
-the report is a pure function of those files, so ``backtest report DIR`` renders
-it again and the numbers shown are exactly the ones saved. Nothing here computes
-a statistic; it selects, formats and draws. Text from users (headlines, sources,
-tickers) is escaped by Jinja2's autoescape.
+The input is the folder a run wrote (``run.json``, the CSV tables, ``metrics.json``
+and the study's summary table ``table_tests_by_window.csv``): the report is a pure
+function of those files, so ``backtest report DIR`` renders it again and the
+numbers shown are exactly the ones saved. Nothing here computes a statistic; it
+selects, formats and draws. Text from users (headlines, sources, tickers) is
+escaped by Jinja2's autoescape.
 """
 
 from __future__ import annotations
@@ -19,15 +20,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from events.model import UNIVERSE_ROLE
 from reports import charts
-
-STAT_LABELS = {
-    "kp_bmp_t": "KP-adj. BMP t", "bmp_t": "BMP t", "kp_patell_z": "KP-adj. Patell Z",
-    "patell_z": "Patell Z", "csect_t": "Cross-sect. t", "bw1980_cda_t": "BW CDA t",
-    "bw1985_t": "BW 1985 t", "corrado_rank_z": "Corrado rank z", "cz_sign_z": "CZ sign z",
-    "generalized_sign_z": "Gen. sign z", "wilcoxon_w": "Wilcoxon W",
-    "pseudo_event_z": "Pseudo-event z",
-}
 
 
 def _png(fig, path: Path) -> str:
@@ -48,6 +42,18 @@ def _read(folder: Path, name: str) -> pd.DataFrame | None:
         return pd.read_csv(path, keep_default_na=True, low_memory=False)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+
+
+def _read_text(folder: Path, name: str) -> pd.DataFrame:
+    """A table of display strings (the study's summary): text kept as written, N a number."""
+    path = folder / name
+    if not path.is_file():
+        return pd.DataFrame()
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:  # no group had two or more pairs
+        return pd.DataFrame()
+    return frame.astype({"N": "int64"}) if "N" in frame.columns else frame
 
 
 PERCENT_METRICS = ("total_return", "cagr", "max_drawdown", "hit_rate", "avg_trade_return",
@@ -90,38 +96,6 @@ def _metrics_table(metrics: dict) -> dict:
     return {"columns": ["metric", "value"], "text": [True, False], "rows": rows, "more": ""}
 
 
-def stars(p: float) -> str:
-    """Eventus-style significance marks: *** p<0.01, ** p<0.05, * p<0.10."""
-    if not np.isfinite(p):
-        return ""
-    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
-
-
-def eventus_table(tests: pd.DataFrame, windows: list[tuple[int, int]]) -> pd.DataFrame:
-    """One row per (window, group) with N >= 2: N, mean CAR, positive:negative, then every
-    statistic as 'value (p) stars', the headline statistic (KP-adjusted BMP when pairs
-    cluster) first."""
-    wanted = {tuple(w) for w in windows}
-    keep = [(s, e) in wanted for s, e in zip(tests["window_start"], tests["window_end"])]
-    t = tests.loc[np.asarray(keep, dtype=bool) & (tests["n"] >= 2).to_numpy()]
-    rows = []
-    for (s, e, group), sub in t.groupby(["window_start", "window_end", "group"], sort=False):
-        head = sub[sub["headline"].astype(bool)]
-        order = list(head["statistic"]) + [x for x in sub["statistic"] if x not in
-                                           set(head["statistic"])]
-        first = sub.iloc[0]
-        row = {"window": f"({s:+d}, {e:+d})", "group": group, "N": int(first["n"]),
-               "mean CAR": f"{first['mean']:.2%}",
-               "pos:neg": f"{int(first['n_pos'])}:{int(first['n_neg'])}"}
-        by = sub.set_index("statistic")
-        for i, name in enumerate(order):
-            v, p = by.at[name, "value"], by.at[name, "p_value"]
-            label = STAT_LABELS.get(name, name) + (" (headline)" if i == 0 and len(head) else "")
-            row[label] = "" if not np.isfinite(v) else f"{v:.2f} (p={p:.3f}){stars(p)}"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 MAX_TICKERS_CHARTED = 30
 
 
@@ -132,7 +106,7 @@ def _chart_pairs(ar: pd.DataFrame, event_id: str) -> pd.DataFrame:
     sub = ar[ar["event_id"] == event_id]
     if sub["ticker"].nunique() <= MAX_TICKERS_CHARTED:
         return sub
-    linked = sub[sub["role"] != "universe"]
+    linked = sub[sub["role"] != UNIVERSE_ROLE]
     if len(linked):
         sub = linked
     last = sub.sort_values("rel_day").groupby("ticker").tail(1).set_index("ticker")
@@ -154,7 +128,6 @@ def render_report(folder: str | Path) -> Path:
                             "sweep"))
     sections = dict.fromkeys(("eventus", "seed_car", "confounded", "skipped", "quality",
                               "timing", "trades", "metrics", "sweep", "sweep_spec"))
-    study = run.get("study")
     if t["ar"] is not None and len(t["ar"]):
         images["caar"] = _png(charts.caar_chart(t["caar"]), folder / "caar_by_group.png")
         headline = ""
@@ -164,10 +137,8 @@ def render_report(folder: str | Path) -> Path:
         images["car_lines"] = _png(charts.car_lines_chart(shown, seed, headline),
                                    folder / "car_seed_event.png")
         images["heatmap"] = _png(charts.ar_heatmap(shown, seed), folder / "ar_heatmap.png")
-        windows = [tuple(w) for w in study["car_windows"]]
-        table = eventus_table(t["tests"], windows)
-        table.to_csv(folder / "table_tests_by_window.csv", index=False)
-        sections["eventus"] = _table(table, source="table_tests_by_window.csv")
+        sections["eventus"] = _table(_read_text(folder, "table_tests_by_window.csv"),
+                                     source="table_tests_by_window.csv")
         seed_car = t["car"][t["car"]["event_id"] == seed].drop(columns=["event_id", "label"])
         sections["seed_car"] = _table(seed_car, percent=("car", "car_se", "bhar"),
                                       source="car.csv")

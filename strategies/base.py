@@ -3,7 +3,7 @@
 A strategy turns an event calendar into *trade intents*: which ticker to buy
 or short, from which bar (a session's open or close) to which, with what
 weight. Execution (fills, costs, overlaps, stops) and P&L belong to the
-simulator (:mod:`backtest.simulate`), so a strategy file stays short.
+simulator (:mod:`backtest.sim`), so a strategy file stays short.
 
 A strategy may read prices only through :meth:`StrategyContext.history`, which
 returns the bars known at a given moment. ``backtest audit`` reruns every
@@ -48,12 +48,15 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from events.errors import InputError
+from events.errors import ConfigError
 from events.model import Calendar
 from events.timing import EventTiming, exchange_calendar
 
 INTENT_COLUMNS = ["event_id", "ticker", "direction", "weight", "entry_session", "entry_at",
                   "exit_session", "exit_at", "stop", "leg"]
+# What the simulator does with a new intent on a ticker already held (see
+# :mod:`backtest.sim.simulate`); a strategy picks one through :meth:`Strategy.execution`.
+OVERLAP_RULES = ("extend", "add", "skip")
 
 
 def param(default: Any, *, sweep: tuple = (), help: str = "") -> Any:  # noqa: A002
@@ -163,8 +166,8 @@ class Strategy:
         known = {f.name: f for f in dataclasses.fields(self.Params)}
         for key in params:
             if key not in known:
-                raise InputError(f"unknown parameter {key!r} for strategy {self.name} "
-                                 f"(known: {', '.join(known) or 'none'})", field="param")
+                raise ConfigError(f"unknown parameter {key!r} for strategy {self.name} "
+                                  f"(known: {', '.join(known) or 'none'})", field="param")
         self.params = self.Params(**{k: coerce(v, known[k]) for k, v in params.items()})
         check = getattr(self.params, "validate", None)
         if check is not None:
@@ -181,6 +184,15 @@ class Strategy:
         return [{"name": f.name, "type": type(f.default).__name__, "default": f.default,
                  "sweep": f.metadata.get("sweep", ()), "help": f.metadata.get("help", "")}
                 for f in dataclasses.fields(cls.Params)]
+
+    def execution(self) -> dict[str, Any]:
+        """How the simulator fills this strategy's intents: ``overlap`` (one of
+        :data:`OVERLAP_RULES`, from a parameter ``overlap``, default ``extend``) and
+        ``notional`` (weights are currency amounts, with a parameter ``sizing`` of
+        ``"notional"``; otherwise fractions of equity)."""
+        p = self.params
+        return {"overlap": getattr(p, "overlap", "extend"),
+                "notional": getattr(p, "sizing", "equal") == "notional"}
 
     def intents(self, ctx: StrategyContext) -> pd.DataFrame:
         """Trade intents (columns of :func:`intents_frame`). Implement this, or
@@ -220,6 +232,6 @@ def coerce(value: Any, fld: dataclasses.Field) -> Any:
             return tuple(v.strip() for v in value.split("+" if "+" in value else ",")
                          if v.strip())
     except ValueError:
-        raise InputError(f"parameter {fld.name}: cannot read {value!r} as "
-                         f"{type(default).__name__}", field=fld.name) from None
+        raise ConfigError(f"parameter {fld.name}: cannot read {value!r} as "
+                          f"{type(default).__name__}", field=fld.name) from None
     return value

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from events.errors import InputError
+from events.errors import ConfigError
 from events.model import Event, LinkedTicker
-from strategies.base import MarketData, Strategy, StrategyContext, param
+from strategies.base import OVERLAP_RULES, MarketData, Strategy, StrategyContext, param
 
 FILLS = ("auto", "next_open", "next_close")
 SIZINGS = ("equal", "vol", "notional")
-OVERLAPS = ("extend", "add", "skip")
 
 
 @dataclass(frozen=True)
@@ -49,16 +48,16 @@ class NewsParams:
     beta_lookback: int = param(250, help="sessions of returns for the hedge beta")
 
     def validate(self) -> None:
-        for name, allowed in (("fill", FILLS), ("sizing", SIZINGS), ("overlap", OVERLAPS)):
+        for name, allowed in (("fill", FILLS), ("sizing", SIZINGS), ("overlap", OVERLAP_RULES)):
             if getattr(self, name) not in allowed:
-                raise InputError(f"parameter {name} must be one of {', '.join(allowed)}, got "
-                                 f"{getattr(self, name)!r}", field=name)
+                raise ConfigError(f"parameter {name} must be one of {', '.join(allowed)}, got "
+                                  f"{getattr(self, name)!r}", field=name)
         if self.hold < 1:
-            raise InputError(f"parameter hold must be at least 1, got {self.hold}", field="hold")
+            raise ConfigError(f"parameter hold must be at least 1, got {self.hold}", field="hold")
         if not 0 <= self.threshold <= 100:
-            raise InputError("parameter threshold must be between 0 and 100", field="threshold")
+            raise ConfigError("parameter threshold must be between 0 and 100", field="threshold")
         if self.stop < 0 or self.gross <= 0 or self.notional <= 0:
-            raise InputError("stop must be >= 0, gross and notional > 0", field="stop")
+            raise ConfigError("stop must be >= 0, gross and notional > 0", field="stop")
 
 
 class NewsStrategy(Strategy):
@@ -154,8 +153,8 @@ class NewsStrategy(Strategy):
         """
         p = self.params
         if p.hedge_ticker not in history.returns.columns:
-            raise InputError(f"hedge ticker {p.hedge_ticker} is not in the price data",
-                             field="hedge_ticker")
+            raise ConfigError(f"hedge ticker {p.hedge_ticker} is not in the price data",
+                              field="hedge_ticker")
         known = history.known_returns
         x = known[p.hedge_ticker].iloc[-p.beta_lookback:]
         exposure = 0.0

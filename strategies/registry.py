@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from events.errors import InputError
+from events.errors import ConfigError
 from events.plugins import describe_error, load_class
 from strategies.base import Strategy
 from strategies.news import BUILTINS
@@ -120,9 +120,9 @@ def get_strategy(name: str, folder: Path | None = None, **params) -> Strategy:
     f = found.get(name)
     if f is None:
         names = sorted(n for n, x in found.items() if x.ok)
-        raise InputError(f"unknown strategy {name!r} (available: {', '.join(names)})",
-                         field="strategy")
+        raise ConfigError(f"unknown strategy {name!r} (available: {', '.join(names)})",
+                          field="strategy")
     if not f.ok:
-        raise InputError(f"strategy {name!r} failed to load from {f.origin}: {f.error}",
-                         field="strategy")
+        raise ConfigError(f"strategy {name!r} failed to load from {f.origin}: {f.error}",
+                          field="strategy")
     return f.cls(**params)

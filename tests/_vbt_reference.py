@@ -1,6 +1,6 @@
 """The simulator as it was first written, on vectorbt's public ``Portfolio.from_orders``.
 
-A slow, obvious oracle for :func:`backtest.simulate.run_grid`, which calls
+A slow, obvious oracle for :func:`backtest.sim.simulate.run_grid`, which calls
 vectorbt's order kernel on plain arrays, only on bars with orders, and in blocks
 of combinations: per-intent Python loops for fill bars, stops and the overlap
 rule, a dense target matrix over every bar, one ``Portfolio.from_orders`` call,
@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backtest.simulate import TRADE_COLUMNS, Costs, SimulationResult, bar_timeline
+from backtest.sim.costs import Costs
+from backtest.sim.execution import bar_timeline
+from backtest.sim.results import TRADE_COLUMNS, SimulationResult
 
 # The settings the first simulator passed; everything else was vectorbt's default.
 VBT_SETTINGS = {"direction": "both", "cash_sharing": True, "call_seq": "default",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backtest.prices import PricePanel
+from backtest.data.panel import PricePanel
 from events.timing import exchange_calendar
 
 

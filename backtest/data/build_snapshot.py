@@ -11,10 +11,13 @@ dividend, close_is_adjusted``. See ``SOURCES.md`` beside it for provenance.
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
 import pandas as pd
+
+from backtest.io import write_bytes_atomic
 
 OHLCV_SOURCE = "SungKyu-Kim39__BackTester39"
 ADJCLOSE_SOURCE = "dsturdy__Factor_Attribution"
@@ -74,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     raw = Path(argv[0] if argv else "../shared/data/raw")
     df = build(raw)
     target = Path(__file__).with_name("prices.parquet")
-    tmp = target.with_suffix(".tmp")
-    df.to_parquet(tmp, index=False, compression="zstd")
-    tmp.replace(target)
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False, compression="zstd")
+    write_bytes_atomic(target, buf.getvalue())
     print(f"wrote {target} ({len(df)} rows, {df['ticker'].nunique()} tickers, "
           f"{target.stat().st_size / 1e6:.2f} MB)")
     return 0

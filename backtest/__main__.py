@@ -1,0 +1,7 @@
+"""``python -m backtest``: the ``backtest`` command."""
+
+import sys
+
+from backtest.app.cli import main
+
+sys.exit(main())

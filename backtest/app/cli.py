@@ -1,0 +1,239 @@
+"""The ``backtest`` command.
+
+    backtest demo                                  bundled calendar + data -> report
+    backtest study CALENDAR [--out DIR]            event study -> CSVs + report
+    backtest run CALENDAR --strategy NAME [--param k=v ...] [--out DIR]
+    backtest sweep CALENDAR --strategy NAME --grid hold=1,3,5 --grid threshold=50,60
+    backtest audit CALENDAR --strategy NAME        look-ahead audit (exit 1 on a leak)
+    backtest strategies list                       strategies found, parameters, status
+    backtest report RESULTS_DIR                    render a saved run's report again
+    backtest check EXPERIMENT.yaml... [--update]   compare metrics with baselines (exit 1)
+    backtest events show CALENDAR                  when each event became tradable
+    backtest events import HEADLINES.csv --map M   score headlines into a calendar
+    backtest data fetch|info|import                the price store
+
+CALENDAR is a YAML file or the name of a bundled calendar (``openai``). Bad
+input exits with code 2 and one line on stderr. Heavy libraries (vectorbt,
+matplotlib) are imported only by the commands that need them. This module
+builds the parser; :mod:`backtest.app.commands` has one function per command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from backtest.eventstudy.config import RETURNS
+from events.errors import InputError
+
+
+def _study_options(p: argparse.ArgumentParser) -> None:
+    from backtest.eventstudy.config import StudyConfig
+    from backtest.eventstudy.models import MODELS  # light module: numpy only
+
+    d = StudyConfig()
+    g = p.add_argument_group("event study")
+    g.add_argument("--model", default=d.model, choices=MODELS,
+                   help=f"normal-return model (default {d.model})")
+    g.add_argument("--market", default=d.market,
+                   help=f"benchmark ticker of the study and the strategy (default {d.market})")
+    g.add_argument("--factors", default="", metavar="T1,T2",
+                   help="tickers used as factors by --model factors (e.g. SPY,SMH)")
+    g.add_argument("--factors-csv", type=Path, metavar="FILE",
+                   help="factor returns CSV for --model factors (date column, factor "
+                        "columns, optional RF; see README)")
+    g.add_argument("--factor-units", choices=("decimal", "percent"), default="decimal",
+                   help="units of --factors-csv values (Kenneth French files: percent)")
+    g.add_argument("--returns", choices=RETURNS, default=d.returns,
+                   help=f"return type (default {d.returns})")
+    g.add_argument("--estimation", type=int, default=d.estimation_length, metavar="L",
+                   help=f"estimation window length in sessions (default {d.estimation_length})")
+    g.add_argument("--gap", type=int, default=d.gap,
+                   help=f"sessions between estimation window and day 0, exclusive "
+                        f"(default {d.gap})")
+    g.add_argument("--window", type=int, nargs=2, default=d.event_window, metavar=("A", "B"),
+                   help=f"event window in sessions relative to day 0 (default "
+                        f"{d.event_window[0]} {d.event_window[1]})")
+    g.add_argument("--min-obs", type=int, default=d.min_estimation_obs,
+                   help=f"minimum estimation returns for a pair (default "
+                        f"{d.min_estimation_obs})")
+    windows = ", ".join(f"{a} {b}" for a, b in d.car_windows)
+    g.add_argument("--car-window", type=int, nargs=2, action="append", metavar=("S", "E"),
+                   help=f"CAR window, repeatable (default: {windows})")
+    g.add_argument("--group-by", default=",".join(d.group_by), metavar="COLS",
+                   help="CAAR/test groups: any of role, label, direction, event_id, ticker "
+                        "or an event tag, comma-separated ('' for all pairs only)")
+    g.add_argument("--keep-other-events", action="store_true",
+                   help="keep other events' windows inside a ticker's estimation window")
+    g.add_argument("--pseudo-draws", type=int, default=d.pseudo_draws,
+                   help="draws of the random pseudo-event-date test (0: off)")
+    g.add_argument("--seed", type=int, default=d.seed, help="seed of the pseudo-event draws")
+
+
+def _run_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+    from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
+
+    c = Costs()
+    g = p.add_argument_group("strategy and costs")
+    g.add_argument("--strategy", required=required,
+                   help="strategy name (see `backtest strategies list`) or module:Class")
+    g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="strategy parameter, repeatable (e.g. --param hold=3)")
+    g.add_argument("--fees", type=float, default=c.fees,
+                   help=f"fees, fraction of notional (default {c.fees:g})")
+    g.add_argument("--fixed-fees", type=float, default=c.fixed_fees,
+                   help=f"fixed fee per fill (default {c.fixed_fees:g})")
+    g.add_argument("--slippage", type=float, default=c.slippage,
+                   help=f"slippage, fraction of price (default {c.slippage:g})")
+    g.add_argument("--borrow-rate", type=float, default=c.borrow_rate,
+                   help=f"annual borrow rate on short notional, ACT/360 "
+                        f"(default {c.borrow_rate:g})")
+    g.add_argument("--borrow", action="append", default=[], metavar="TICKER=RATE",
+                   help="per-ticker annual borrow rate, repeatable (e.g. --borrow CRWV=0.08)")
+    g.add_argument("--init-cash", type=float, default=DEFAULT_INIT_CASH,
+                   help=f"starting cash (default {DEFAULT_INIT_CASH:,.0f})")
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scale out (Dask; pip install event-backtester[cluster])")
+    g.add_argument("--cluster", metavar="local[:N]",
+                   help="run on a local Dask cluster of N worker processes")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on an existing Dask cluster")
+    g.add_argument("--block", type=int, default=None,
+                   help="pairs (study) or combinations (sweep) per task")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, help="output folder (default reports/<run-name>)")
+    p.add_argument("--prices", type=Path, metavar="FILE.csv",
+                   help="use your own prices (long or wide CSV; see README) instead of the store")
+    p.add_argument("--drop-non-sessions", action="store_true",
+                   help="drop --prices rows dated on weekends/holidays instead of refusing")
+    p.add_argument("--roll-non-sessions", action="store_true",
+                   help="roll 'during_session' events dated on a non-session to the next open")
+    p.add_argument("--offline", action="store_true", help="never touch the network")
+    p.add_argument("--cache-dir", type=Path, help="price cache (default $BACKTEST_CACHE_DIR "
+                   "or ~/.cache/event-backtester)")
+    p.add_argument("--event", help="event to chart per ticker (default: the latest)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backtest", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="study + default strategy on the bundled OpenAI calendar")
+    _common(demo)
+
+    study = sub.add_parser("study", help="event study of a calendar")
+    study.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    study.add_argument("--universe", type=Path, metavar="PANEL.parquet",
+                       help="link every event to every ticker of this wide parquet of "
+                            "adjusted closes (e.g. ../shared/data/universe/...)")
+    _common(study)
+    _study_options(study)
+    _cluster_options(study)
+
+    ev = sub.add_parser("events", help="inspect a calendar").add_subparsers(
+        dest="events_command", required=True, metavar="ACTION")
+    show = ev.add_parser("show", help="the event audit table: when each event became tradable")
+    show.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    show.add_argument("--format", choices=("table", "csv"), default="table")
+    show.add_argument("--roll-non-sessions", action="store_true",
+                      help="roll 'during_session' events dated on a non-session to the next open")
+
+    imp_ev = ev.add_parser("import", help="score timestamped headlines into a calendar")
+    imp_ev.add_argument("headlines", type=Path, metavar="HEADLINES.csv")
+    imp_ev.add_argument("--map", action="append", default=[], metavar="MAP",
+                        help="exposure map YAML or bundled name (openai, anthropic, google, "
+                             "nvidia), repeatable (default: all four)")
+    imp_ev.add_argument("--scorer", default="finance-lexicon",
+                        help="scorer name or module:Class (default finance-lexicon)")
+    imp_ev.add_argument("--out", type=Path, help="calendar YAML to write (default: stdout)")
+    imp_ev.add_argument("--name", help="calendar name (default: the CSV's name)")
+    score = ev.add_parser("score", help="score headlines given as arguments")
+    score.add_argument("text", nargs="+")
+    score.add_argument("--scorer", default="finance-lexicon")
+
+    data = sub.add_parser("data", help="the price store: fetch, inspect, import").add_subparsers(
+        dest="data_command", required=True, metavar="ACTION")
+    fetch = data.add_parser("fetch", help="download tickers with yfinance into the cache")
+    fetch.add_argument("tickers", nargs="+", metavar="TICKER")
+    fetch.add_argument("--start", help="first date, YYYY-MM-DD (default: full history)")
+    fetch.add_argument("--end", help="last date, YYYY-MM-DD, inclusive (default: today)")
+    info = data.add_parser("info", help="what is bundled and cached: ranges, rows, hashes")
+    imp = data.add_parser("import", help="put your own prices (CSV, long or wide) in the cache")
+    imp.add_argument("file", type=Path, metavar="FILE.csv")
+    imp.add_argument("--drop-non-sessions", action="store_true",
+                     help="drop rows dated on weekends/holidays instead of refusing the file")
+    for p in (fetch, info, imp):
+        p.add_argument("--cache-dir", type=Path, help="price cache (default $BACKTEST_CACHE_DIR "
+                       "or ~/.cache/event-backtester)")
+
+    run = sub.add_parser("run", help="backtest a strategy on a calendar, or run an experiment")
+    run.add_argument("calendar", help="calendar YAML file, a bundled name (openai), or an "
+                                      "experiment YAML")
+    _common(run)
+    _study_options(run)
+    _run_options(run, required=False)
+
+    sweep = sub.add_parser("sweep", help="run every combination of a parameter grid")
+    sweep.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    sweep.add_argument("--grid", action="append", default=[], required=True,
+                       metavar="KEY=V1,V2", help="values of one parameter, repeatable")
+    sweep.add_argument("--metric", default="sharpe",
+                       help="metric for the heatmap and the best combination (default sharpe)")
+    _common(sweep)
+    _run_options(sweep)
+    _cluster_options(sweep)
+
+    aud = sub.add_parser("audit", help="look-ahead audit: rerun on data cut at each event")
+    aud.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    _common(aud)
+    _run_options(aud)
+
+    strat = sub.add_parser("strategies", help="list strategies").add_subparsers(
+        dest="strategies_command", required=True, metavar="ACTION")
+    strat.add_parser("list", help="every strategy found, where from, its parameters, status")
+
+    chk = sub.add_parser("check", help="run experiments and compare their metrics with baselines")
+    chk.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT.yaml")
+    chk.add_argument("--baselines", type=Path, metavar="DIR",
+                     help="baseline folder (default: baselines/ beside each experiment)")
+    chk.add_argument("--update", action="store_true",
+                     help="write new baselines (atomically) and show what changed")
+    chk.add_argument("--format", choices=("table", "json"), default="table")
+    chk.add_argument("--junit", type=Path, metavar="FILE.xml", help="also write JUnit XML")
+
+    rep = sub.add_parser("report", help="render the report of a results folder again")
+    rep.add_argument("results", type=Path, metavar="RESULTS_DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``backtest`` command; returns its exit code (2 for refused input)."""
+    from backtest.app import commands
+
+    args = build_parser().parse_args(argv)
+    try:
+        out = commands.dispatch(args)
+    except InputError as exc:
+        print(f"backtest: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("backtest: interrupted; previous outputs are untouched", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `backtest events show ... | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        return 0
+    if isinstance(out, int):
+        return out
+    if out is not None:
+        print(f"report: {(out / 'index.html').resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

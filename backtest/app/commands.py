@@ -1,0 +1,390 @@
+"""One function per ``backtest`` command; :func:`dispatch` picks it from the parsed arguments.
+
+Each command returns what :func:`backtest.app.cli.main` reports: the results
+folder (its report path is printed), an exit code, or None.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+from events.errors import ConfigError, PriceDataError
+
+DEFAULT_OUT = Path("reports")
+
+
+# --------------------------------------------------------------------------------------
+# option values
+# --------------------------------------------------------------------------------------
+
+
+def key_values(items: list[str], option: str, value: str = "VALUE") -> dict[str, str]:
+    """``["k=v", ...]`` of a repeatable ``--option`` as a mapping (an empty value is kept);
+    a key given twice, or an item without ``=`` or a key, is refused."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, val = item.partition("=")
+        key, val = key.strip(), val.strip()
+        if not sep or not key:
+            raise ConfigError(f"--{option} expects KEY={value}, got {item!r}", field=option)
+        if key in out:
+            raise ConfigError(f"--{option} {key} given twice", field=option)
+        out[key] = val
+    return out
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """``["hold=1,3,5", "threshold=50,60"]`` -> ``{"hold": [...], "threshold": [...]}``."""
+    grid = {}
+    for key, values in key_values(items, "grid", "V1,V2,...").items():
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not parts:
+            raise ConfigError(f"--grid expects KEY=V1,V2,..., got {key}={values!r}",
+                              field="grid")
+        grid[key] = parts
+    return grid
+
+
+def study_config(args: argparse.Namespace):
+    """The :class:`~backtest.eventstudy.config.StudyConfig` of the study options."""
+    from backtest.eventstudy import StudyConfig
+
+    windows = tuple(tuple(w) for w in args.car_window) if args.car_window else None
+    return StudyConfig(
+        model=args.model, market=args.market.upper(),
+        factors=tuple(t.strip().upper() for t in args.factors.split(",") if t.strip()),
+        returns=args.returns, estimation_length=args.estimation, gap=args.gap,
+        event_window=tuple(args.window), min_estimation_obs=args.min_obs,
+        exclude_other_events=not args.keep_other_events,
+        group_by=tuple(g.strip() for g in args.group_by.split(",") if g.strip()),
+        pseudo_draws=args.pseudo_draws, seed=args.seed,
+        **({"car_windows": windows} if windows else {}))
+
+
+def costs(args: argparse.Namespace):
+    """The :class:`~backtest.sim.costs.Costs` of the cost options."""
+    from backtest.sim.costs import Costs
+
+    overrides = {}
+    for ticker, rate in key_values(args.borrow, "borrow", "RATE").items():
+        try:
+            overrides[ticker.upper()] = float(rate)
+        except ValueError:
+            raise ConfigError(f"--borrow expects TICKER=RATE, got {ticker}={rate!r}",
+                              field="borrow") from None
+    return Costs(fees=args.fees, fixed_fees=args.fixed_fees, slippage=args.slippage,
+                 borrow_rate=args.borrow_rate, borrow_overrides=tuple(overrides.items()))
+
+
+def executor(args: argparse.Namespace, label: str):
+    """A context giving the ``map_blocks`` of ``--cluster``/``--scheduler`` (a Dask
+    executor), or None for the default serial one."""
+    from contextlib import contextmanager
+
+    if not (getattr(args, "cluster", None) or getattr(args, "scheduler", None)):
+        return nullcontext(None)
+
+    @contextmanager
+    def dask():
+        from backtest.parallel import DaskExecutor, open_client
+
+        with open_client(args.cluster, args.scheduler) as client:
+            yield DaskExecutor(client, label)
+
+    return dask()
+
+
+def _inputs(args: argparse.Namespace):
+    """(price store, user prices or None) of the common options; warnings printed."""
+    from backtest.data import PriceStore, read_price_csv
+
+    store = PriceStore(cache_dir=args.cache_dir, offline=args.offline)
+    panel, notes = (read_price_csv(args.prices, args.drop_non_sessions) if args.prices
+                    else (None, []))
+    for note in notes:
+        print(f"backtest: warning: {note}", file=sys.stderr)
+    return store, panel
+
+
+def _calendar(args: argparse.Namespace):
+    from events.loader import resolve_calendar
+
+    return resolve_calendar(args.calendar, roll_non_sessions=args.roll_non_sessions)
+
+
+def _factor_data(args: argparse.Namespace):
+    from backtest.data import load_factor_csv
+
+    return load_factor_csv(args.factors_csv, args.factor_units) if args.factors_csv else None
+
+
+# --------------------------------------------------------------------------------------
+# the commands
+# --------------------------------------------------------------------------------------
+
+
+def demo(args: argparse.Namespace) -> Path:
+    """``backtest demo``: the bundled calendar and data, study and default strategy."""
+    from backtest.app.jobs import run_job
+    from strategies import get_strategy
+
+    store, panel = _inputs(args)
+    return run_job("openai", args.out or DEFAULT_OUT / "demo",
+                   strategy=get_strategy("short_partners_on_bad_news"), store=store,
+                   panel=panel, seed_event=args.event,
+                   title="Demo: OpenAI compute-chain news, study and short-partners strategy")
+
+
+def study(args: argparse.Namespace) -> Path:
+    """``backtest study CALENDAR``: the event study and its report."""
+    from backtest.app.jobs import run_job
+
+    store, panel = _inputs(args)
+    calendar = _calendar(args)
+    config, factor_data = study_config(args), _factor_data(args)
+    out = args.out or DEFAULT_OUT / f"study-{calendar.name}"
+    if args.universe:
+        from backtest.data.universe import expand_calendar, load_universe
+
+        panel = load_universe(args.universe)
+        calendar = expand_calendar(calendar, panel.tickers)
+    with executor(args, "study") as map_blocks:
+        extra = {"map_blocks": map_blocks} if map_blocks is not None else {}
+        return run_job(calendar, out, config=config, factor_data=factor_data, store=store,
+                       panel=panel, seed_event=args.event, block=args.block,
+                       title=f"Event study: {calendar.name}", **extra)
+
+
+def run(args: argparse.Namespace) -> Path:
+    """``backtest run CALENDAR --strategy NAME`` or ``backtest run EXPERIMENT.yaml``."""
+    from backtest.app.experiments import is_experiment
+    from backtest.app.jobs import run_job
+    from strategies import get_strategy
+
+    if is_experiment(args.calendar):
+        return run_experiment(args)
+    if not args.strategy:
+        raise ConfigError("--strategy is required when running a calendar (or pass an "
+                          "experiment file)", field="strategy")
+    store, panel = _inputs(args)
+    calendar = _calendar(args)
+    config, factor_data = study_config(args), _factor_data(args)
+    strategy = get_strategy(args.strategy, **key_values(args.param, "param"))
+    out = args.out or DEFAULT_OUT / f"run-{calendar.name}-{strategy.name}"
+    return run_job(calendar, out, strategy=strategy, config=config, costs=costs(args),
+                   init_cash=args.init_cash, factor_data=factor_data, store=store,
+                   panel=panel, seed_event=args.event,
+                   title=f"{strategy.name} on {calendar.name}")
+
+
+def run_experiment(args: argparse.Namespace) -> Path:
+    """``backtest run EXPERIMENT.yaml``: the experiment's run, with its report."""
+    from backtest.app.experiments import experiment_inputs, load_experiment
+    from backtest.app.jobs import run_job
+
+    exp = load_experiment(args.calendar)
+    cal, panel, strategy, exp_costs, _ = experiment_inputs(exp)
+    out = args.out or DEFAULT_OUT / f"experiment-{exp.name}"
+    return run_job(cal, out, strategy=strategy, costs=exp_costs, panel=panel,
+                   config=exp.study, init_cash=exp.init_cash, title=f"Experiment {exp.name}",
+                   seed_event=args.event)
+
+
+def sweep(args: argparse.Namespace) -> Path:
+    """``backtest sweep CALENDAR --strategy NAME --grid k=v1,v2 ...``."""
+    from backtest.app.jobs import run_job
+    from backtest.data import load_panel
+    from backtest.sim.sweeps import expand_grid, run_sweep
+    from strategies import get_strategy
+
+    store, panel = _inputs(args)
+    calendar = _calendar(args)
+    sweep_costs = costs(args)
+    grid = parse_grid(args.grid)
+    fixed = key_values(args.param, "param")
+    probe = get_strategy(args.strategy, **fixed, **{k: v[0] for k, v in grid.items()})
+    panel = panel if panel is not None else load_panel(calendar, store=store)
+    with executor(args, "sweep") as map_blocks:
+        extra = ({"map_blocks": map_blocks, "block": args.block or 100}
+                 if map_blocks is not None else {})
+        table = run_sweep(calendar, panel, type(probe), grid, fixed, sweep_costs,
+                          args.init_cash, **extra)
+    out = args.out or DEFAULT_OUT / f"sweep-{calendar.name}-{probe.name}"
+    ranked = table.sort_values([args.metric, "combo"], ascending=[False, True],
+                               na_position="last")
+    best = get_strategy(args.strategy, **fixed,
+                        **expand_grid(grid)[int(ranked["combo"].iloc[0])])
+    return run_job(calendar, out, do_study=False, strategy=best, costs=sweep_costs,
+                   panel=panel, init_cash=args.init_cash, seed_event=args.event,
+                   title=f"Sweep: {probe.name} on {calendar.name}",
+                   sweep=(table, list(grid), args.metric))
+
+
+def audit(args: argparse.Namespace) -> int:
+    """``backtest audit CALENDAR --strategy NAME``: exit 1 on a look-ahead leak."""
+    from backtest.data import load_panel
+    from backtest.sim.audit import audit as run_audit
+    from backtest.sim.runs import strategy_context
+    from strategies import get_strategy
+
+    store, panel = _inputs(args)
+    calendar = _calendar(args)
+    strategy = get_strategy(args.strategy, **key_values(args.param, "param"))
+    panel = panel if panel is not None else load_panel(calendar, store=store)
+    leaks = run_audit(strategy, strategy_context(calendar, panel))
+    if leaks.empty:
+        print(f"no look-ahead: {strategy.name} gave identical intents for all "
+              f"{len(calendar)} events on data cut at each decision time")
+        return 0
+    print(leaks.to_string(index=False))
+    print(f"backtest: {len(leaks)} look-ahead leak(s) in {strategy.name}", file=sys.stderr)
+    return 1
+
+
+def events_show(args: argparse.Namespace) -> None:
+    """``backtest events show CALENDAR``: the event audit table."""
+    import pandas as pd
+
+    from events.timing import timing_table
+
+    table = timing_table(_calendar(args))
+    if args.format == "csv":
+        table.to_csv(sys.stdout, index=False)
+        return
+    with pd.option_context("display.width", 200, "display.max_columns", 20,
+                           "display.max_rows", 10_000):
+        print(table.to_string(index=False))
+
+
+def events_score(args: argparse.Namespace) -> None:
+    """``backtest events score TEXT...``: label and strength of each headline."""
+    from events.scoring import get_scorer
+
+    scorer = get_scorer(args.scorer)
+    for text in args.text:
+        s = scorer.score(text)
+        print(f"{s.label:8s} {s.strength:3d}  {s.value:+.3f}  {text}")
+
+
+def events_import(args: argparse.Namespace) -> None:
+    """``backtest events import HEADLINES.csv``: scored headlines as a calendar."""
+    from backtest.io import write_atomic
+    from events.bundled import bundled_names
+    from events.importer import calendar_yaml, headlines_to_calendar, load_exposure
+    from events.scoring import get_scorer
+
+    maps = [load_exposure(m) for m in (args.map or bundled_names("exposure map"))]
+    doc, notes = headlines_to_calendar(args.headlines, maps, get_scorer(args.scorer), args.name)
+    for note in notes:
+        print(f"backtest: warning: {note}", file=sys.stderr)
+    text = calendar_yaml(doc)
+    if args.out:
+        write_atomic(args.out, text)
+        print(f"wrote {args.out}: {len(doc['events'])} events", file=sys.stderr)
+    else:
+        print(text, end="")
+
+
+def data_fetch(args: argparse.Namespace) -> None:
+    """``backtest data fetch TICKER...``: yfinance into the cache."""
+    from backtest.data import DownloadError, PriceStore
+
+    store = PriceStore(cache_dir=args.cache_dir)
+    try:
+        counts = store.fetch(args.tickers, args.start, args.end)
+    except DownloadError as exc:
+        raise PriceDataError(f"download failed: {exc}", field="tickers") from None
+    empty = [t.upper() for t in args.tickers if t.upper() not in counts]
+    for ticker, n in counts.items():
+        print(f"{ticker}: {n} rows in {store.cache.path(ticker)}")
+    if empty:
+        raise PriceDataError(f"yfinance returned no rows for {', '.join(empty)}",
+                             field="tickers")
+
+
+def data_import(args: argparse.Namespace) -> None:
+    """``backtest data import FILE.csv``: a user's prices into the cache."""
+    from backtest.data import PriceStore, read_price_csv
+
+    store = PriceStore(cache_dir=args.cache_dir)
+    panel, notes = read_price_csv(args.file, args.drop_non_sessions)
+    for note in notes:
+        print(f"backtest: warning: {note}", file=sys.stderr)
+    for ticker, n in store.import_frame(panel.to_long(), f"import:{args.file.name}").items():
+        print(f"{ticker}: {n} rows imported into {store.cache.path(ticker)}")
+
+
+def data_info(args: argparse.Namespace) -> None:
+    """``backtest data info``: the bundled snapshot and the cache."""
+    import pandas as pd
+
+    from backtest.data import PriceStore, bundled_path
+
+    store = PriceStore(cache_dir=args.cache_dir)
+    bundled = pd.read_parquet(bundled_path())
+    summary = bundled.groupby("ticker")["date"].agg(["min", "max", "count"])
+    print(f"bundled snapshot {bundled_path()} ({len(summary)} tickers, "
+          f"{summary['min'].min()} to {summary['max'].max()})")
+    info = store.cache.info()
+    print(f"cache {store.cache.dir}: {len(info)} tickers")
+    if len(info):
+        print(info.to_string(index=False))
+
+
+def strategies_list(args: argparse.Namespace) -> None:
+    """``backtest strategies list``: every strategy found, where from, its parameters."""
+    from strategies import discover
+
+    for f in discover():
+        status = "ok" if f.ok else f"FAILED: {f.error}"
+        print(f"{f.name}  [{f.source}: {f.origin}]  {status}")
+        if f.ok:
+            print(f"    {f.cls.describe()}")
+            for p in f.cls.parameters():
+                values = f"  sweep {','.join(map(str, p['sweep']))}" if p["sweep"] else ""
+                print(f"    --param {p['name']}={p['default']!r}  ({p['type']}){values}"
+                      f"  {p['help']}")
+
+
+def check(args: argparse.Namespace) -> int:
+    """``backtest check EXPERIMENT.yaml...``: exit 1 when a guarded metric regressed."""
+    from backtest.app.experiments import check as run_check
+    from backtest.app.experiments import format_json, format_junit, format_table
+    from backtest.io import write_atomic
+
+    results = run_check(args.experiments, args.baselines, args.update)
+    print(format_json(results) if args.format == "json" else format_table(results), end=""
+          if args.format == "json" else "\n")
+    if args.junit:
+        write_atomic(args.junit, format_junit(results))
+    if args.update:
+        for r in results:
+            print(f"{'wrote' if r.written else 'unchanged'} {r.baseline_file}", file=sys.stderr)
+        return 0
+    return 0 if all(r.passed for r in results) else 1
+
+
+def report(args: argparse.Namespace) -> Path:
+    """``backtest report RESULTS_DIR``: render a saved run's report again."""
+    from backtest.app.jobs import rerender
+
+    return rerender(args.results)
+
+
+COMMANDS = {
+    ("demo",): demo, ("study",): study, ("run",): run, ("sweep",): sweep, ("audit",): audit,
+    ("events", "show"): events_show, ("events", "score"): events_score,
+    ("events", "import"): events_import, ("data", "fetch"): data_fetch,
+    ("data", "import"): data_import, ("data", "info"): data_info,
+    ("strategies", "list"): strategies_list, ("check",): check, ("report",): report,
+}
+
+
+def dispatch(args: argparse.Namespace) -> Path | int | None:
+    """Run the command the arguments name."""
+    sub = getattr(args, f"{args.command}_command", None)
+    key = (args.command, sub) if sub else (args.command,)
+    return COMMANDS[key](args)

@@ -1,0 +1,241 @@
+"""Users' own data from CSV: prices (long or wide) and factor returns.
+
+Price CSV, **long** schema (one row per date and ticker)::
+
+    date,ticker,close[,open,high,low,volume,dividend,close_is_adjusted]
+    2026-04-27,ORCL,172.96,...
+
+``close`` is split-adjusted; ``dividend`` is the cash dividend on its ex-date
+(default 0). Set ``close_is_adjusted`` true (1/true) for a ticker whose close
+already includes dividends (an "adjusted close"); then give no dividends.
+
+Price CSV, **wide** schema (adjusted closes, one column per ticker)::
+
+    date,ORCL,SPY,NVDA
+    2026-04-27,172.96,715.2,...
+
+Dates are ISO ``YYYY-MM-DD``; every date must be an exchange session (XNYS).
+A row on a weekend or holiday is refused, naming its line, unless
+``drop_non_sessions`` is set: such rows are then dropped and reported in ``notes``.
+
+Factor CSV (for ``model="factors"``)::
+
+    date,Mkt-RF,SMB,HML,RF
+    20260427,0.12,-0.30,0.05,0.017
+
+The first column holds dates (``YYYY-MM-DD`` or ``YYYYMMDD``; its header may be
+empty, as in Kenneth French's files). Values are decimals, or percent with
+``units="percent"`` (French's files are in percent). An ``RF`` column is the
+risk-free rate, subtracted from the stocks' returns; the other columns are the
+factors.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.data.panel import COLUMNS, PricePanel
+from events.errors import ConfigError, PriceDataError
+from events.timing import exchange_calendar
+
+TRUE = {"1", "true", "yes", "y", "t"}
+LINE = "__line__"  # each row's line number in the file
+
+
+def _read(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PriceDataError("no such file", path=str(path)) from None
+    except IsADirectoryError:
+        raise PriceDataError("is a directory, expected a CSV file", path=str(path)) from None
+    if b"\x00" in raw[:4096]:
+        raise PriceDataError("not a text file (contains NUL bytes)", path=str(path))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PriceDataError("not a UTF-8 text file", path=str(path)) from None
+    if not text.strip():
+        raise PriceDataError("empty file", path=str(path))
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                            skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        msg = str(exc).strip().splitlines()[-1]
+        row = re.search(r"row (\d+)", msg)
+        line = int(row.group(1)) + 1 if row else None  # pandas counts data rows from 0
+        if "EOF inside string" in msg:
+            msg = "a quoted field is never closed"
+        raise PriceDataError(f"malformed CSV: {msg}", path=str(path), line=line) from None
+    frame.columns = ["date" if str(c).startswith("Unnamed: 0") else str(c).strip()
+                     for c in frame.columns]  # French's files leave the date header empty
+    # Keep each row's line in the file (header = line 1), then drop blank lines.
+    frame.insert(0, LINE, np.arange(len(frame)) + 2)
+    data = frame.drop(columns=LINE)
+    frame = frame[~data.apply(lambda col: col.str.strip() == "").all(axis=1)]
+    if frame.empty:
+        raise PriceDataError("no data rows (only a header)", path=str(path))
+    return frame.reset_index(drop=True)
+
+
+def _dates(values: pd.Series, path: str, column: str, lines: pd.Series) -> pd.DatetimeIndex:
+    text = values.str.strip()
+    compact = text.str.fullmatch(r"\d{8}")
+    out = pd.to_datetime(text.where(~compact), format="%Y-%m-%d", errors="coerce")
+    out = out.fillna(pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce"))
+    bad = out.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise PriceDataError(f"not a date (YYYY-MM-DD): {values.iat[i]!r}", path=path,
+                             line=int(lines.iat[i]), field=column)
+    return pd.DatetimeIndex(out)
+
+
+def _numbers(frame: pd.DataFrame, column: str, path: str, *, positive: bool,
+             default: float | None = None) -> np.ndarray:
+    text = frame[column].str.strip()
+    empty = text.eq("") | text.str.lower().isin(["nan", "na", "null"])
+    values = pd.to_numeric(text.where(~empty), errors="coerce")
+    bad = values.isna() & ~empty
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise PriceDataError(f"not a number: {frame[column].iat[i]!r}", path=path,
+                             line=int(frame[LINE].iat[i]), field=column)
+    if positive:
+        nonpos = values.notna() & (values <= 0)
+        if nonpos.any():
+            i = int(np.flatnonzero(nonpos.to_numpy())[0])
+            raise PriceDataError(f"price must be positive, got {frame[column].iat[i]}", path=path,
+                                 line=int(frame[LINE].iat[i]), field=column)
+    if default is not None:
+        values = values.fillna(default)
+    return values.to_numpy(dtype="float64")
+
+
+def read_price_csv(path: str | Path, drop_non_sessions: bool = False) -> tuple[PricePanel, list[str]]:
+    """Read a long or wide price CSV into a :class:`PricePanel`; returns (panel, notes)."""
+    shown = str(path)
+    frame = _read(path)
+    lower = {c.lower(): c for c in frame.columns}
+    if "date" not in lower:
+        raise PriceDataError("missing column 'date'", path=shown, line=1, field="date")
+    frame = frame.rename(columns={v: k for k, v in lower.items()}
+                         if "ticker" in lower else {lower["date"]: "date"})
+    if "ticker" in frame.columns:
+        long = _long(frame, shown)
+    else:
+        long = _wide(frame, shown)
+    long, notes = _sessions_only(long, shown, drop_non_sessions)
+    for ticker, dates in long.groupby("ticker")["date"]:
+        if not pd.DatetimeIndex(dates).is_monotonic_increasing:
+            notes.append(f"{shown}: rows of {ticker} are not in date order; sorted")
+            break
+    return PricePanel.from_long(long.drop(columns=LINE), source=shown), notes
+
+
+def _long(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    if "close" not in frame.columns:
+        raise PriceDataError("missing column 'close'", path=path, line=1, field="close")
+    unknown = set(frame.columns) - set(COLUMNS) - {LINE}
+    if unknown:
+        raise PriceDataError(f"unknown column {sorted(unknown)[0]!r} (long schema: "
+                             f"{', '.join(COLUMNS)})", path=path, line=1,
+                             field=sorted(unknown)[0])
+    lines = frame[LINE]
+    out = pd.DataFrame({"date": _dates(frame["date"], path, "date", lines),
+                        LINE: lines.to_numpy()})
+    tickers = frame["ticker"].str.strip().str.upper()
+    if tickers.eq("").any():
+        i = int(np.flatnonzero(tickers.eq("").to_numpy())[0])
+        raise PriceDataError("empty ticker", path=path, line=int(lines.iat[i]), field="ticker")
+    out["ticker"] = tickers.to_numpy()
+    for col in ("open", "high", "low", "close"):
+        out[col] = (_numbers(frame, col, path, positive=True) if col in frame.columns
+                    else np.nan)
+    out["volume"] = (_numbers(frame, "volume", path, positive=False)
+                     if "volume" in frame.columns else np.nan)
+    out["dividend"] = (_numbers(frame, "dividend", path, positive=False, default=0.0)
+                       if "dividend" in frame.columns else 0.0)
+    flag = frame.get("close_is_adjusted")
+    out["close_is_adjusted"] = (flag.str.strip().str.lower().isin(TRUE).to_numpy()
+                                if flag is not None else False)
+    dup = out.duplicated(["date", "ticker"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise PriceDataError(f"duplicate row for {out['ticker'].iat[i]} on "
+                             f"{out['date'].iat[i].date()}", path=path, line=int(lines.iat[i]),
+                             field="date")
+    return out
+
+
+def _wide(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    lines = frame[LINE]
+    dates = _dates(frame["date"], path, "date", lines)
+    if dates.duplicated().any():
+        i = int(np.flatnonzero(dates.duplicated())[0])
+        raise PriceDataError(f"duplicate date {dates[i].date()}", path=path,
+                             line=int(lines.iat[i]), field="date")
+    parts = []
+    for col in frame.columns:
+        if col in ("date", LINE):
+            continue
+        if not col:
+            raise PriceDataError("empty column name", path=path, line=1)
+        parts.append(pd.DataFrame({"date": dates, "ticker": col.upper(),
+                                   "close": _numbers(frame, col, path, positive=True),
+                                   LINE: lines.to_numpy()}))
+    if not parts:
+        raise PriceDataError("no ticker columns", path=path, line=1)
+    out = pd.concat(parts, ignore_index=True).dropna(subset=["close"])
+    for col in ("open", "high", "low", "volume"):
+        out[col] = np.nan
+    out["dividend"] = 0.0
+    out["close_is_adjusted"] = True  # a wide file holds adjusted closes
+    return out[[*COLUMNS, LINE]]
+
+
+def _sessions_only(long: pd.DataFrame, path: str, drop: bool) -> tuple[pd.DataFrame, list[str]]:
+    cal = exchange_calendar()
+    dates = pd.DatetimeIndex(long["date"])
+    lo, hi = cal.first_session, cal.last_session
+    inside = (dates >= lo) & (dates <= hi)
+    sessions = cal.sessions_in_range(max(dates.min(), lo), min(dates.max(), hi))
+    ok = inside & dates.isin(sessions)
+    if ok.all():
+        return long, []
+    i = int(np.flatnonzero(~ok)[0])
+    if not drop:
+        raise PriceDataError(f"{dates[i].date()} is not an XNYS session (weekend or holiday); "
+                             f"fix the row or pass --drop-non-sessions",
+                             path=path, line=int(long[LINE].iat[i]), field="date")
+    note = f"{path}: dropped {int((~ok).sum())} rows on non-session dates (first: {dates[i].date()})"
+    return long[ok].reset_index(drop=True), [note]
+
+
+def load_factor_csv(path: str | Path, units: str = "decimal") -> pd.DataFrame:
+    """Factor returns (decimal) indexed by date, from the factor CSV schema above."""
+    if units not in ("decimal", "percent"):
+        raise ConfigError(f"units must be 'decimal' or 'percent', got {units!r}", field="units")
+    shown = str(path)
+    frame = _read(path)
+    columns = [c for c in frame.columns if c != LINE]
+    date_col = columns[0]
+    dates = _dates(frame[date_col], shown, date_col, frame[LINE])
+    if len(columns) < 2:
+        raise PriceDataError("no factor columns", path=shown, line=1)
+    data = {c: _numbers(frame, c, shown, positive=False) for c in columns[1:]}
+    out = pd.DataFrame(data, index=dates)
+    if dates.duplicated().any():
+        i = int(np.flatnonzero(dates.duplicated())[0])
+        raise PriceDataError(f"duplicate date {dates[i].date()}", path=shown,
+                             line=int(frame[LINE].iat[i]), field=date_col)
+    if units == "percent":
+        out = out / 100.0
+    out.index.name = "date"
+    return out.sort_index()

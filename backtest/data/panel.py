@@ -1,0 +1,118 @@
+"""The price panel: daily prices of many tickers on one exchange's sessions.
+
+Every price source (the bundled snapshot, the cache, yfinance, a user's CSV, a
+universe parquet) ends up as a :class:`PricePanel`, the one input of the event
+study and the simulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from backtest.data.returns import total_return_prices, total_returns
+from events.errors import PriceDataError
+
+# The long schema every source is normalized to (one row per date and ticker).
+COLUMNS = ["date", "ticker", "open", "high", "low", "close", "volume", "dividend",
+           "close_is_adjusted"]
+
+
+@dataclass(frozen=True)
+class PricePanel:
+    """Daily prices as wide frames (sessions x tickers), plus where they came from.
+
+    ``open``/``close`` are split-adjusted, not dividend-adjusted, except for
+    tickers in ``close_is_adjusted`` (whose close already is a total-return
+    series and whose open may be NaN). ``returns`` are total returns
+    (:func:`backtest.data.returns.total_returns`). The index holds every
+    exchange session of the range, so a missing price is a NaN, never a skipped day.
+    """
+
+    open: pd.DataFrame
+    close: pd.DataFrame
+    dividend: pd.DataFrame
+    close_is_adjusted: pd.Series
+    sources: dict[str, str] = field(default_factory=dict)  # ticker -> bundled/cache/yfinance
+
+    @property
+    def tickers(self) -> list[str]:
+        return list(self.close.columns)
+
+    @property
+    def sessions(self) -> pd.DatetimeIndex:
+        return self.close.index
+
+    @cached_property
+    def returns(self) -> pd.DataFrame:
+        return total_returns(self.close, self.dividend)
+
+    @cached_property
+    def tr_prices(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(open, close) on a total-return basis, for simulation."""
+        return total_return_prices(self.open, self.close, self.dividend)
+
+    @cached_property
+    def data_hash(self) -> str:
+        """SHA-256 (first 16 hex) of exactly these prices, for reproducibility."""
+        h = hashlib.sha256()
+        for name in ("open", "close", "dividend"):
+            frame = getattr(self, name)
+            h.update(name.encode())
+            h.update(",".join(frame.columns).encode())
+            h.update(pd.DatetimeIndex(frame.index).as_unit("ns").asi8.tobytes())
+            h.update(np.ascontiguousarray(frame.to_numpy(dtype="float64")).tobytes())
+        return h.hexdigest()[:16]
+
+    def select(self, tickers: Iterable[str]) -> "PricePanel":
+        cols = [t for t in dict.fromkeys(tickers) if t in self.close.columns]
+        out = PricePanel(self.open[cols], self.close[cols], self.dividend[cols],
+                         self.close_is_adjusted[cols], {t: self.sources.get(t, "") for t in cols})
+        if "returns" in self.__dict__:  # returns are per column: keep what was computed
+            out.__dict__["returns"] = self.returns[cols]
+        return out
+
+    def source_text(self) -> str:
+        kinds = sorted(set(self.sources.values()))
+        return ", ".join(kinds) if kinds else "unknown"
+
+    def to_long(self) -> pd.DataFrame:
+        """The panel back in the long schema of :data:`COLUMNS` (rows with a close only)."""
+        frames = []
+        for ticker in self.tickers:
+            part = pd.DataFrame({"date": self.sessions, "ticker": ticker,
+                                 "open": self.open[ticker].to_numpy(),
+                                 "close": self.close[ticker].to_numpy(),
+                                 "dividend": self.dividend[ticker].to_numpy()})
+            part = part.dropna(subset=["close"])
+            part["high"] = part["low"] = part["volume"] = float("nan")
+            part["close_is_adjusted"] = bool(self.close_is_adjusted[ticker])
+            frames.append(part)
+        return pd.concat(frames, ignore_index=True)[COLUMNS]
+
+    @classmethod
+    def from_long(cls, df: pd.DataFrame, source: str) -> "PricePanel":
+        """Build a panel from a long table with the columns of :data:`COLUMNS`."""
+        df = df.copy()
+        df["date"] = pd.to_datetime(df["date"])
+        if df.duplicated(["date", "ticker"]).any():
+            dup = df[df.duplicated(["date", "ticker"])].iloc[0]
+            raise PriceDataError(f"duplicate row for {dup['ticker']} on {dup['date'].date()}",
+                                 path=source)
+
+        def wide(col):
+            return df.pivot(index="date", columns="ticker", values=col).sort_index()
+
+        close = wide("close")
+        close.columns.name = None
+        close.index.name = "date"
+        open_ = wide("open").reindex_like(close)
+        dividend = wide("dividend").reindex_like(close).fillna(0.0)
+        adjusted = df.groupby("ticker")["close_is_adjusted"].first().reindex(close.columns)
+        return cls(open_, close, dividend, adjusted.astype(bool),
+                   {t: source for t in close.columns})

@@ -1,0 +1,182 @@
+"""Data-quality checks on a price panel, reported (never silently fixed).
+
+Each check returns rows ``check, ticker, date, detail``; :func:`check_panel`
+runs them all. The study and the report surface them; nothing here changes data.
+
+============== ===========================================================
+check          what it flags
+============== ===========================================================
+missing        sessions without a close inside a ticker's listed range
+nan_run        runs of ``nan_run`` or more consecutive missing sessions
+nonpositive    zero or negative prices
+big_move       a one-day total return beyond ``move_threshold`` with no
+               calendar event of that ticker within its event window
+               (a possible bad tick)
+late_listing   a ticker whose first price comes after a pair's estimation
+               window starts (its estimation window is short)
+============== ===========================================================
+
+Duplicate dates and unsorted input are handled where files are read
+(:mod:`backtest.csvdata` refuses duplicates and notes unsorted files).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from backtest.data.panel import PricePanel
+
+COLUMNS = ["check", "ticker", "date", "detail"]
+
+# The checks work on whole (sessions x tickers) numpy matrices and build rows only for the
+# tickers (or cells) with findings: a universe panel has ~10,000 tickers and few findings.
+# Internally a row is a tuple in COLUMNS order; the public checks return dicts.
+
+
+def _dicts(rows: list[tuple]) -> list[dict]:
+    return [dict(zip(COLUMNS, row)) for row in rows]
+
+
+def _valid(panel: PricePanel) -> np.ndarray:
+    """Sessions x tickers: True where a close exists."""
+    return panel.close.notna().to_numpy()
+
+
+def missing_sessions(panel: PricePanel, nan_run: int = 5) -> list[dict]:
+    """Missing closes between a ticker's first and last price; long runs flagged separately."""
+    return _dicts(_missing_sessions(panel, nan_run, _valid(panel)))
+
+
+def _missing_sessions(panel: PricePanel, nan_run: int, valid: np.ndarray) -> list[tuple]:
+    n, m = valid.shape
+    listed = valid.any(axis=0)
+    if n:
+        first = valid.argmax(axis=0)
+        last = n - 1 - valid[::-1].argmax(axis=0)
+        # every close lies in [first, last], so the gaps there are the rest of that range
+        n_missing = np.where(listed, last - first + 1 - valid.sum(axis=0), 0)
+    else:
+        first = last = n_missing = np.zeros(m, dtype=np.int64)
+    days = panel.sessions.date  # datetime.date per session, as Timestamp.date() gives
+    tickers = panel.tickers
+    out = []
+    # only tickers with a finding, in panel order
+    for j in np.flatnonzero(~listed | (n_missing > 0)):
+        ticker = tickers[j]
+        if not listed[j]:
+            out.append(("missing", ticker, None, "no prices at all"))
+            continue
+        f = first[j]
+        gap = ~valid[f:last[j] + 1, j]
+        # runs of consecutive missing sessions, as positions within [first, last]
+        edges = np.diff(np.concatenate([[0], gap.astype(int), [0]]))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        out.append(("missing", ticker, days[f + starts[0]],
+                    f"{n_missing[j]} sessions without a close (first {days[f + starts[0]]})"))
+        for s, e in zip(starts, ends):
+            if e - s >= nan_run:
+                detail = (f"{e - s} consecutive missing sessions {days[f + s]} to "
+                          f"{days[f + e - 1]}")
+                out.append(("nan_run", ticker, days[f + s], detail))
+    return out
+
+
+def nonpositive_prices(panel: PricePanel) -> list[dict]:
+    """Zero or negative opens or closes."""
+    return _dicts(_nonpositive_prices(panel))
+
+
+def _nonpositive_prices(panel: PricePanel) -> list[tuple]:
+    out = []
+    for name, frame in (("close", panel.close), ("open", panel.open)):
+        bad = (frame <= 0).to_numpy()
+        count = bad.sum(axis=0)
+        first = bad.argmax(axis=0) if len(bad) else count
+        days = frame.index.date
+        for j in np.flatnonzero(count):
+            out.append(("nonpositive", frame.columns[j], days[first[j]],
+                        f"{count[j]} non-positive {name} prices (first {days[first[j]]})"))
+    return out
+
+
+def big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
+              threshold: float = 0.25) -> list[dict]:
+    """One-day |total return| above ``threshold`` away from the ticker's calendar events."""
+    return _dicts(_big_moves(panel, pairs, window, threshold))
+
+
+def _big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
+               threshold: float) -> list[tuple]:
+    rets = panel.returns
+    r = rets.to_numpy()
+    hits = np.abs(r) > threshold  # an infinite return is a hit, a NaN is not...
+    if threshold < 0:
+        hits |= np.isnan(r)  # ...unless the threshold is negative (NaN counts as 0)
+    ii, jj = np.nonzero(hits)  # row-major: by session, then by ticker
+    if not len(ii):
+        return []
+    a, b = window
+    n = len(rets)
+    # A hit (i, j) is near an event when ticker j has more windows started than ended by
+    # session i (windows clipped to the panel). Counted by binary search on sorted
+    # (column, session) keys, only at the hits: no sessions x tickers coverage matrix.
+    cols = _column_of(rets.columns, pairs["ticker"])
+    known = cols >= 0
+    cols, pos = cols[known], pairs["pos0"].to_numpy()[known]
+    starts = np.sort(cols * (n + 1) + np.clip(pos + a, 0, n))
+    ends = np.sort(cols * (n + 1) + np.clip(pos + b + 1, 0, n))
+    at = jj * (n + 1) + ii
+    near = (np.searchsorted(starts, at, "right") - np.searchsorted(ends, at, "right")) > 0
+    ii, jj = ii[~near], jj[~near]
+    tickers, days = list(rets.columns), rets.index.date
+    return [("big_move", tickers[j], days[i],
+             f"one-day return {v:+.1%} with no calendar event nearby (possible bad tick)")
+            for i, j, v in zip(ii.tolist(), jj.tolist(), r[ii, jj].tolist())]
+
+
+def _column_of(columns: pd.Index, tickers: pd.Series) -> np.ndarray:
+    """Each ticker's column position in ``columns`` (the last if repeated), -1 if absent."""
+    index = pd.Index(columns)
+    if index.is_unique:
+        return index.get_indexer(tickers).astype(np.int64)
+    col = {t: j for j, t in enumerate(columns)}
+    return np.array([col.get(t, -1) for t in tickers], dtype=np.int64)
+
+
+def late_listings(panel: PricePanel, pairs: pd.DataFrame, estimation_start: int) -> list[dict]:
+    """Pairs whose ticker starts trading after the estimation window starts."""
+    return _dicts(_late_listings(panel, pairs, estimation_start, _valid(panel)))
+
+
+def _late_listings(panel: PricePanel, pairs: pd.DataFrame, estimation_start: int,
+                   valid: np.ndarray) -> list[tuple]:
+    if pairs.empty:
+        return []
+    first = np.where(valid.any(axis=0), valid.argmax(axis=0), -1)
+    cols = _column_of(panel.close.columns, pairs["ticker"])
+    known = pairs[cols >= 0]
+    first_pos = first[cols[cols >= 0]]
+    start_pos = known["pos0"].to_numpy() + estimation_start
+    late = (first_pos >= 0) & (first_pos > np.maximum(start_pos, 0)) | (start_pos < 0)
+    days = panel.sessions.date
+    # (a ticker without prices has first_pos -1 and, if flagged, is dated the last session)
+    listed = days[first_pos[late]]
+    start = days[np.maximum(start_pos[late], 0)]
+    rows = known[late]
+    return [("late_listing", ticker, lst,
+             f"{event_id}: first price {lst} is after the estimation window starts ({st})")
+            for ticker, event_id, lst, st in zip(rows["ticker"].tolist(),
+                                                 rows["event_id"].tolist(), listed, start)]
+
+
+def check_panel(panel: PricePanel, pairs: pd.DataFrame | None = None,
+                window: tuple[int, int] = (-5, 10), estimation_start: int = -260,
+                move_threshold: float = 0.25, nan_run: int = 5) -> pd.DataFrame:
+    """Run every check; ``pairs`` (event_id, ticker, pos0) enables the event-aware ones."""
+    pairs = pairs if pairs is not None else pd.DataFrame(columns=["event_id", "ticker", "pos0"])
+    valid = _valid(panel)  # shared by missing_sessions and late_listings
+    rows = (_missing_sessions(panel, nan_run, valid) + _nonpositive_prices(panel)
+            + _big_moves(panel, pairs, window, move_threshold)
+            + _late_listings(panel, pairs, estimation_start, valid))
+    return pd.DataFrame(rows, columns=COLUMNS)

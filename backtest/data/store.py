@@ -1,0 +1,197 @@
+"""Where prices come from: the bundled snapshot, a local parquet cache, yfinance.
+
+>>> from backtest.data import PriceStore
+>>> panel = PriceStore().load(["ORCL", "SPY"])       # bundled data, no network
+>>> panel.returns["ORCL"].loc["2026-04-28"]          # doctest: +SKIP
+-0.0404...
+
+The store looks for each ticker in order: the snapshot shipped in the package
+(``backtest/data/prices.parquet``, see ``SOURCES.md`` there), the per-user cache
+(``$BACKTEST_CACHE_DIR`` or ``~/.cache/event-backtester``), then yfinance (unless
+``offline``), whose download is written to the cache for the next run.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+
+from backtest.data.cache import PriceCache, default_cache_dir
+from backtest.data.panel import COLUMNS, PricePanel
+from backtest.data.yahoo import DownloadError, from_yfinance_frame, retry, yfinance_download
+from events.errors import InputError, PriceDataError
+from events.model import Calendar
+from events.timing import exchange_calendar
+
+
+def bundled_path() -> Path:
+    """Path of the snapshot shipped inside the package."""
+    return Path(str(resources.files("backtest") / "data" / "prices.parquet"))
+
+
+class PriceStore:
+    """Serve daily prices: bundled snapshot, then local cache, then yfinance.
+
+    Parameters
+    ----------
+    cache_dir : where downloaded prices are kept (default :func:`default_cache_dir`).
+    offline : never touch the network; tickers found nowhere locally are an error.
+    use_bundled : serve the shipped snapshot first (default True).
+    download : the yfinance boundary, ``(tickers, start, end) -> yfinance frame``
+        with yfinance's semantics (``end`` exclusive); tests replace it with a
+        fake that returns recorded responses or raises.
+    retries, backoff : network retries and the first wait in seconds (doubling).
+    batch : tickers per download call (a progress line shows for several batches).
+    warn : where one-line warnings go (default: stderr).
+    """
+
+    def __init__(self, cache_dir: str | Path | None = None, offline: bool = False,
+                 use_bundled: bool = True,
+                 download: Callable[[list[str], str | None, str | None], pd.DataFrame] | None = None,
+                 retries: int = 3, backoff: float = 1.0, batch: int = 50,
+                 warn: Callable[[str], None] | None = None, sleep=time.sleep):
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.cache = PriceCache(self.cache_dir)
+        self.offline = offline
+        self.use_bundled = use_bundled
+        self._download = download or yfinance_download
+        self.retries, self.backoff, self.batch = retries, backoff, batch
+        self._warn = warn or (lambda msg: print(f"backtest: warning: {msg}", file=sys.stderr))
+        self._sleep = sleep
+
+    @cached_property
+    def _bundled(self) -> pd.DataFrame:
+        return pd.read_parquet(bundled_path())
+
+    def _bundled_has(self, ticker: str) -> bool:
+        return self.use_bundled and bool((self._bundled["ticker"] == ticker).any())
+
+    def fetch(self, tickers: Iterable[str], start: str | None = None, end: str | None = None
+              ) -> dict[str, int]:
+        """Download ``tickers`` over ``[start, end]`` and merge them into the cache.
+
+        Returns the rows cached per ticker. Raises :class:`DownloadError` when the
+        network fails after the retries, :class:`InputError` when offline.
+        """
+        wanted = list(dict.fromkeys(t.upper() for t in tickers))
+        if self.offline:
+            raise PriceDataError("cannot download in offline mode", field="offline")
+        # Our range is inclusive; yfinance's end is exclusive.
+        end_excl = (None if end is None else
+                    (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"))
+        batches = [wanted[i:i + self.batch] for i in range(0, len(wanted), self.batch)]
+        counts = {}
+        for k, chunk in enumerate(batches, 1):
+            if len(batches) > 1:
+                print(f"\rdownloading batch {k}/{len(batches)} "
+                      f"({min(k * self.batch, len(wanted))}/{len(wanted)} tickers)",
+                      end="" if k < len(batches) else "\n", file=sys.stderr, flush=True)
+            raw = retry(lambda: self._download(chunk, start, end_excl), self.retries,
+                         self.backoff, self._sleep)
+            fetched = from_yfinance_frame(raw, chunk)
+            for ticker, part in fetched.groupby("ticker"):
+                old = self.cache.read(ticker)
+                part = part.assign(source="yfinance", date=pd.to_datetime(part["date"]))
+                if old is not None:  # merge: the new download wins on overlapping dates
+                    old = old.assign(date=pd.to_datetime(old["date"]))
+                    old = old[~old["date"].isin(part["date"])]
+                    part = pd.concat([old, part], ignore_index=True)
+                self.cache.write(ticker, part.sort_values("date"))
+                counts[ticker] = len(part)
+        return counts
+
+    def import_frame(self, long: pd.DataFrame, source: str) -> dict[str, int]:
+        """Put a long-schema price table (e.g. a user's CSV) into the cache, per ticker."""
+        counts = {}
+        for ticker, part in long.groupby("ticker"):
+            part = part.assign(source=source, date=pd.to_datetime(part["date"]))
+            self.cache.write(str(ticker), part.sort_values("date")[[*COLUMNS, "source"]])
+            counts[str(ticker)] = len(part)
+        return counts
+
+    def load(self, tickers: Iterable[str], start: str | None = None, end: str | None = None
+             ) -> PricePanel:
+        """Prices for ``tickers`` (all sources merged), trimmed to ``[start, end]``.
+
+        Order per ticker: bundled snapshot, cache, yfinance. A corrupt cache file
+        is rebuilt from yfinance, never read; if the network fails, a one-line
+        warning names the failure, or an :class:`InputError` says no data exists.
+        """
+        wanted = list(dict.fromkeys(t.upper() for t in tickers))
+        parts, sources, need = [], {}, []
+        for ticker in wanted:
+            if self._bundled_has(ticker):
+                parts.append(self._bundled[self._bundled["ticker"] == ticker])
+                sources[ticker] = "bundled"
+                continue
+            status = self.cache.status(ticker)
+            cached = self.cache.read(ticker) if status == "ok" else None
+            if status != "missing" and cached is None:
+                self._warn(f"cache file {self.cache.path(ticker)} is corrupt (checksum); "
+                           + ("cannot rebuild it offline" if self.offline
+                              else "rebuilding it from yfinance"))
+            if cached is not None:
+                parts.append(cached[COLUMNS])
+                sources[ticker] = "cache"
+            else:
+                need.append(ticker)
+        failure = ""
+        if need and not self.offline:
+            try:
+                self.fetch(need)
+            except DownloadError as exc:
+                failure = f"yfinance failed after {self.retries} retries: {exc}"
+            for ticker in need:
+                frame = self.cache.read(ticker)
+                if frame is not None:
+                    parts.append(frame[COLUMNS])
+                    sources[ticker] = "yfinance"
+        missing = [t for t in wanted if t not in sources]
+        if missing:
+            how = "offline mode" if self.offline else failure or "yfinance returned no rows"
+            raise PriceDataError(f"no price data for {', '.join(missing)} (looked in the bundled "
+                                 f"snapshot, the cache {self.cache.dir}; {how})", field="tickers")
+        df = pd.concat(parts, ignore_index=True)
+        panel = PricePanel.from_long(df, source="prices")
+        # Index = every exchange session in range, so a missing day is a NaN, never skipped.
+        sessions = exchange_calendar().sessions_in_range(panel.sessions[0], panel.sessions[-1])
+        sessions = pd.DatetimeIndex(sessions, freq=None, name="date")
+        panel = PricePanel(panel.open.reindex(sessions), panel.close.reindex(sessions),
+                           panel.dividend.reindex(sessions).fillna(0.0),
+                           panel.close_is_adjusted, sources)
+        if start or end:
+            sl = slice(start, end)
+            panel = PricePanel(panel.open.loc[sl], panel.close.loc[sl], panel.dividend.loc[sl],
+                               panel.close_is_adjusted, sources)
+        return panel
+
+    def available(self) -> list[str]:
+        """Tickers in the bundled snapshot and the cache."""
+        names = set(self._bundled["ticker"]) if self.use_bundled else set()
+        return sorted(names | set(self.cache.tickers()))
+
+
+def load_panel(calendar: Calendar, market: str = "SPY", store: PriceStore | None = None,
+               extra: tuple[str, ...] = ()) -> PricePanel:
+    """Prices for every ticker of the calendar, the market benchmark and ``extra`` tickers.
+
+    A ticker with no data anywhere is refused naming the calendar line that asked for it.
+    """
+    store = store or PriceStore()
+    try:
+        return store.load([*calendar.tickers, market, *extra])
+    except InputError as exc:
+        # Name the calendar line that asked for the first missing ticker.
+        missing = set(exc.reason.split(" (")[0].removeprefix("no price data for ").split(", "))
+        for i, event in enumerate(calendar):
+            for j, link in enumerate(event.tickers):
+                if link.ticker in missing:
+                    raise PriceDataError(exc.reason, path=calendar.path, line=link.line,
+                                         field=f"events[{i}].tickers[{j}].ticker") from None
+        raise

@@ -1,0 +1,170 @@
+"""The per-pair work of an event study, one block of pairs at a time.
+
+:func:`study_block` is a pure function of arrays: it fits each pair's model,
+computes its event-window measures and reduces the block to the sums the test
+statistics need (:class:`BlockResult`). Blocks run in a loop here or as tasks
+on a Dask cluster (:mod:`backtest.parallel`); :func:`combine` adds them up in
+block order, so a study gives the same numbers to the last bit however its
+blocks were scheduled (the block size itself is part of the arithmetic and is
+the same locally and on a cluster by default).
+
+What leaves a block is small: per-pair rows (fit, ARs, CARs) and per-group or
+per-cluster daily sums. The estimation residuals (pairs x 250 days) stay in
+the block, except for the few kept pairs whose CAR is missing in some window:
+the window's statistics must leave those pairs out, so their rows travel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from backtest.eventstudy import kernels, models
+
+PER_PAIR = ("coef", "xtx_inv", "sigma2", "n", "dof", "n_excluded", "kept", "y", "expected",
+            "ar", "sar", "car", "var", "missing", "share")
+
+
+@dataclass
+class BlockResult:
+    """What a block of pairs contributes to a study.
+
+    Per pair (rows of the block): ``coef`` (P, K), ``xtx_inv`` (P, K, K),
+    ``sigma2``, ``n`` (estimation days used), ``dof``, ``n_excluded`` (days left
+    out as other events' windows), ``kept`` (enough estimation data), event-window
+    ``y``, ``expected``, ``ar``, ``sar`` (P, W), per test window ``car``, ``var``
+    (its variance) and ``missing`` (P, n_windows), and ``share`` (share of
+    positive estimation ARs, for the generalized sign test).
+
+    Sums over kept pairs, per statistics group g (rows) and relative day:
+    ``rank_u``/``rank_u_n`` of ``U - 1/2`` and ``rank_g``/``rank_g_n`` of the
+    signs over estimation + event days (:class:`backtest.stats.DailyRanks`),
+    ``est_sum``/``est_n`` of estimation ARs (the Brown-Warner AAR series). Per
+    (group, day 0) cluster c and estimation day: ``S``, ``Q``, ``C``
+    (:class:`backtest.stats.ClusterSums`) and ``cum``, the summed running sums
+    of estimation ARs (pseudo-event test).
+
+    ``rare`` (indices into the block) and ``rare_resid``: kept pairs with a
+    missing CAR in some window, and their estimation ARs.
+    """
+
+    coef: np.ndarray
+    xtx_inv: np.ndarray
+    sigma2: np.ndarray
+    n: np.ndarray
+    dof: np.ndarray
+    n_excluded: np.ndarray
+    kept: np.ndarray
+    y: np.ndarray
+    expected: np.ndarray
+    ar: np.ndarray
+    sar: np.ndarray
+    car: np.ndarray
+    var: np.ndarray
+    missing: np.ndarray
+    share: np.ndarray
+    rank_u: np.ndarray
+    rank_u_n: np.ndarray
+    rank_g: np.ndarray
+    rank_g_n: np.ndarray
+    est_sum: np.ndarray
+    est_n: np.ndarray
+    S: np.ndarray
+    Q: np.ndarray
+    C: np.ndarray
+    cum: np.ndarray
+    rare: np.ndarray
+    rare_resid: np.ndarray
+
+    def take(self, rows: np.ndarray) -> dict:
+        """The per-pair arrays of a subset of pairs, by name."""
+        return {name: getattr(self, name)[rows] for name in PER_PAIR}
+
+
+@dataclass(frozen=True)
+class PairLayout:
+    """Where each pair's rows are, shared by every block of a study.
+
+    ``pos`` day-0 positions and ``cols`` ticker rows of the pairs;
+    ``others``/``other_lo``/``other_hi``: the sorted day-0 positions of the
+    events of each ticker, and each pair's range in it (other events' windows are
+    left out of estimation; empty ranges when that is turned off); ``groups`` (P, m) the statistics
+    groups of each pair and ``clusters`` (P, m) its (group, day 0) cluster in
+    each, with ``n_groups`` and ``n_clusters``.
+    """
+
+    pos: np.ndarray
+    cols: np.ndarray
+    others: np.ndarray | None
+    other_lo: np.ndarray
+    other_hi: np.ndarray
+    groups: np.ndarray
+    clusters: np.ndarray
+    n_groups: int
+    n_clusters: int
+
+    def block(self, start: int, stop: int) -> "PairLayout":
+        """Pairs ``start:stop`` without ``others``, which every block shares and is
+        passed to :func:`study_block` on its own (a cluster receives it once)."""
+        sl = slice(start, stop)
+        return PairLayout(self.pos[sl], self.cols[sl], None, self.other_lo[sl],
+                          self.other_hi[sl], self.groups[sl], self.clusters[sl],
+                          self.n_groups, self.n_clusters)
+
+
+def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np.ndarray,
+                layout: PairLayout, config, windows: np.ndarray) -> BlockResult:
+    """Fit, measure and reduce one block of pairs (see :class:`BlockResult`).
+
+    ``rT`` (tickers, T) returns in the study's units, ``reg`` (T, K) the model's
+    regressors, ``market3`` (T, 3) lagged, current and leading market returns
+    (Scholes-Williams), ``others`` the study's sorted event positions per ticker
+    (:attr:`PairLayout.others`), ``layout`` the block's pairs, ``config`` the
+    :class:`~backtest.eventstudy.config.StudyConfig` and ``windows`` (n, 2) test
+    windows as column indices of the event window.
+    """
+    est_off, evt_off = config.estimation_offsets, config.event_offsets
+    a, b = config.event_window
+    y_est, n_excluded = kernels.estimation_returns(
+        rT, layout.pos, layout.cols, int(est_off[0]), len(est_off), others,
+        layout.other_lo, layout.other_hi, a, b)
+    fit = models.get_model(config.model).fit_block(y_est, reg, market3, layout.pos, est_off)
+    kept = (fit.n >= config.min_estimation_obs) & np.isfinite(fit.sigma2)
+    y, expected, ar, sar, car, var, missing = kernels.event_window(
+        rT, reg, layout.pos, layout.cols, int(evt_off[0]), len(evt_off), fit.coef,
+        fit.xtx_inv, fit.sigma2, windows[:, 0], windows[:, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = (fit.resid > 0).sum(axis=1) / np.isfinite(fit.resid).sum(axis=1)
+
+    groups = np.where(kept[:, None], layout.groups, -1)
+    clusters = np.where(kept[:, None], layout.clusters, -1)
+    u, g = kernels.standardized_ranks(fit.resid, ar)
+    rank_u, rank_u_n = kernels.group_day_sums(u, groups, layout.n_groups)
+    rank_g, rank_g_n = kernels.group_day_sums(g, groups, layout.n_groups)
+    est_sum, est_n = kernels.group_day_sums(fit.resid, groups, layout.n_groups)
+    S, Q, C, cum = kernels.cluster_day_sums(fit.resid, fit.sigma2, clusters,
+                                            layout.n_clusters)
+    rare = np.flatnonzero(kept & ~np.isfinite(car).all(axis=1))
+    return BlockResult(fit.coef, fit.xtx_inv, fit.sigma2, fit.n, fit.dof, n_excluded, kept,
+                       y, expected, ar, sar, car, var, missing, share, rank_u, rank_u_n,
+                       rank_g, rank_g_n, est_sum, est_n, S, Q, C, cum, rare,
+                       fit.resid[rare])
+
+
+def combine(parts: list[BlockResult]) -> BlockResult:
+    """Blocks in order: per-pair arrays stacked, sums added one block after another."""
+    out = {}
+    for f in fields(BlockResult):
+        name = f.name
+        if name in PER_PAIR or name == "rare_resid":
+            out[name] = np.concatenate([getattr(p, name) for p in parts])
+        elif name == "rare":
+            starts = np.cumsum([0] + [len(p.kept) for p in parts[:-1]])
+            out[name] = np.concatenate([p.rare + s for p, s in zip(parts, starts)])
+        else:
+            total = getattr(parts[0], name).copy()
+            for p in parts[1:]:
+                total += getattr(p, name)
+            out[name] = total
+    return BlockResult(**out)

@@ -1,0 +1,166 @@
+"""The settings of an event study, with their defaults: :class:`StudyConfig`.
+
+This is the one source of the study's defaults: the command line, the Python
+API and experiment files all read them from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from backtest.eventstudy.models import MODELS
+from events.errors import ConfigError
+
+DEFAULT_CAR_WINDOWS = ((-1, 1), (0, 0), (0, 1), (0, 5), (2, 10), (-5, 10))
+RETURNS = ("simple", "log")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Settings of an event study; every default is the one the docs describe.
+
+    model : normal-return model, a name of :data:`backtest.eventstudy.models.MODELS`
+    market : the benchmark ticker (market model, strategy metrics, charts)
+    factors : tickers used as factors by ``model="factors"``
+    returns : "simple" or "log"
+    estimation_length, gap : estimation window of ``estimation_length`` sessions
+        ending ``gap + 1`` sessions before day 0
+    event_window : first and last relative day of the event window
+    car_windows : (start, end) windows whose CARs and tests are reported
+    min_estimation_obs : fewest usable estimation returns for a pair to be studied
+    exclude_other_events : leave other events' windows of a ticker out of its estimation
+    group_by : pair columns or event tags that define the CAAR and test groups
+    pseudo_draws, seed : random pseudo-event-date test (0 draws: off)
+    move_threshold : data quality, flag one-day moves beyond this away from events
+    """
+
+    model: str = "market"
+    market: str = "SPY"
+    factors: tuple[str, ...] = ()
+    returns: str = "simple"
+    estimation_length: int = 250
+    gap: int = 10
+    event_window: tuple[int, int] = (-5, 10)
+    car_windows: tuple[tuple[int, int], ...] = DEFAULT_CAR_WINDOWS
+    min_estimation_obs: int = 120
+    exclude_other_events: bool = True
+    group_by: tuple[str, ...] = ("label", "role")
+    pseudo_draws: int = 999
+    seed: int = 20260428
+    move_threshold: float = 0.25
+
+    def __post_init__(self):
+        object.__setattr__(self, "event_window", tuple(self.event_window))
+        object.__setattr__(self, "car_windows", tuple(tuple(w) for w in self.car_windows))
+        object.__setattr__(self, "factors", tuple(self.factors))
+        object.__setattr__(self, "group_by", tuple(self.group_by))
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r} (one of {', '.join(MODELS)})",
+                              field="model")
+        if self.returns not in RETURNS:
+            raise ConfigError(f"returns must be 'simple' or 'log', got {self.returns!r}",
+                              field="returns")
+        a, b = self.event_window
+        if a > 0 or b < 0:
+            raise ConfigError(f"event window must contain day 0, got ({a}, {b})",
+                              field="event_window")
+        if self.estimation_length < 3 or self.gap < 0:
+            raise ConfigError("estimation_length must be >= 3 and gap >= 0",
+                              field="estimation_length")
+        if -(self.gap + 1) >= a:
+            raise ConfigError(f"estimation window (ends at day {-(self.gap + 1)}) overlaps the "
+                              f"event window starting at day {a}", field="gap")
+        for s, e in self.car_windows:
+            if not (a <= s <= e <= b):
+                raise ConfigError(f"CAR window ({s}, {e}) is not inside the event window "
+                                  f"({a}, {b})", field="car_windows")
+        if not 3 <= self.min_estimation_obs <= self.estimation_length:
+            raise ConfigError("min_estimation_obs must be between 3 and estimation_length",
+                              field="min_estimation_obs")
+
+    @property
+    def estimation_offsets(self) -> np.ndarray:
+        end = -(self.gap + 1)
+        return np.arange(end - self.estimation_length + 1, end + 1)
+
+    @property
+    def event_offsets(self) -> np.ndarray:
+        return np.arange(self.event_window[0], self.event_window[1] + 1)
+
+    def as_dict(self) -> dict:
+        """The settings as plain JSON-able values (tuples as lists)."""
+        out = asdict(self)
+        out["event_window"] = list(self.event_window)
+        out["car_windows"] = [list(w) for w in self.car_windows]
+        out["factors"] = list(self.factors)
+        out["group_by"] = list(self.group_by)
+        return out
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any], path: str | None = None,
+                     where: str = "study") -> "StudyConfig":
+        """A config from a mapping of its field names (an experiment's ``study:`` block).
+
+        Unknown keys and values of the wrong type are refused, naming ``where.key``.
+        """
+        if not isinstance(mapping, Mapping):
+            raise ConfigError("must be a mapping of study settings", path=path, field=where)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = {}
+        for key, value in mapping.items():
+            key = str(key)
+            if key not in fields:
+                close = difflib.get_close_matches(key, list(fields), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"unknown study setting {key!r}{hint}", path=path,
+                                  field=f"{where}.{key}")
+            values[key] = _typed(value, fields[key].default, path, f"{where}.{key}")
+        try:
+            return cls(**values)
+        except ConfigError as exc:
+            raise ConfigError(exc.reason, path=path, field=f"{where}.{exc.field}") from None
+
+
+def _typed(value: Any, default: Any, path: str | None, field: str) -> Any:
+    """``value`` checked against the type of the field's default (lists become tuples)."""
+    def bad(kind: str) -> ConfigError:
+        return ConfigError(f"must be {kind}, got {value!r}", path=path, field=field)
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not np.isfinite(value):
+            raise bad("a finite number")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise bad("text")
+        return value
+    if not isinstance(value, (list, tuple)):
+        raise bad("a list")
+    if default and isinstance(default[0], tuple) or field.endswith("car_windows"):
+        if not all(isinstance(w, (list, tuple)) and len(w) == 2
+                   and all(isinstance(x, int) and not isinstance(x, bool) for x in w)
+                   for w in value):
+            raise bad("a list of [start, end] pairs of integers")
+        return tuple(tuple(w) for w in value)
+    if field.endswith("event_window"):
+        if len(value) != 2 or not all(isinstance(x, int) and not isinstance(x, bool)
+                                      for x in value):
+            raise bad("[start, end], two integers")
+        return tuple(value)
+    if not all(isinstance(x, str) for x in value):
+        raise bad("a list of names")
+    return tuple(value)

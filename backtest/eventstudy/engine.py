@@ -1,0 +1,316 @@
+"""The event study: abnormal returns for every (event, ticker) pair.
+
+>>> import backtest
+>>> res = backtest.study("openai", model="market")           # bundled calendar and prices
+>>> res.car.query("window_start == 0 and window_end == 0")    # doctest: +SKIP
+>>> res.tests.query("headline")                                # doctest: +SKIP
+
+Method
+------
+* **Day 0** is the first session in which the news could trade
+  (:func:`events.timing.event_timing`). Relative days count exchange sessions
+  of the price panel, whose index holds every session, so a missing price is
+  a missing return and offsets never shift.
+* **Estimation window**: ``estimation_length`` sessions ending ``gap + 1``
+  sessions before day 0 (defaults 250 and 10: days -260..-11). Days inside the
+  event window of another calendar event of the same ticker are left out of it
+  (``exclude_other_events``). Pairs with fewer than ``min_estimation_obs``
+  usable days are skipped with the reason.
+* **Models** (:mod:`backtest.eventstudy.models`): constant_mean, market_adjusted, market,
+  factors (tickers or a factor file, RF subtracted where given), dimson,
+  scholes_williams. Simple or log returns.
+* **Measures**: AR, standardized AR (prediction-error variance), CAR per window
+  with its variance including the covariance of the ARs, BHAR, CAAR paths.
+* **Tests** across pairs, per day and per window (:data:`backtest.eventstudy.stats.STATISTICS`):
+  cross-sectional t, Brown-Warner 1980 (crude dependence adjustment) and 1985
+  (independence), Patell Z, BMP, Kolari-Pynnonen adjusted BMP and Patell,
+  Corrado rank, Corrado-Zivney sign, generalized sign, Wilcoxon signed-rank,
+  and a random pseudo-event-date test.
+* **Clustering**: when two pairs of a group have windows on the same calendar
+  days (one headline, several tickers; or one ticker in two nearby events)
+  their ARs are cross-correlated and BMP/Patell over-reject; the
+  Kolari-Pynnonen adjusted BMP is then the *headline* statistic of the group
+  for that window (``tests.headline``), with r̄ weighted by calendar overlap
+  (:func:`backtest.eventstudy.stats.mean_cross_correlation`). Otherwise the headline is BMP.
+* **Confounding**: pairs whose event window overlaps another event window of
+  the same ticker are flagged (``confounded_with``), not dropped.
+
+Missing data: an AR is missing where the return or a regressor is; a CAR or
+BHAR over a window with any missing day is NaN and ``n_missing`` says how many.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from backtest.data.panel import PricePanel
+from backtest.data.quality import check_panel
+from backtest.eventstudy import stats
+from backtest.eventstudy.config import StudyConfig
+from backtest.eventstudy.models import get_model, market_lag_lead
+from backtest.eventstudy.pairs import (
+    confounded_with,
+    groups_with_pairs,
+    pair_layout,
+    resolve_pairs,
+    test_windows,
+)
+from backtest.eventstudy.result import StudyResult
+from backtest.parallel import serial_map_blocks
+from events.errors import PriceDataError
+from events.model import Calendar
+from events.timing import timing_table
+
+BLOCK = 20_000  # pairs per block: bounds the (pairs x estimation days) arrays held at once
+
+
+def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None = None,
+              factor_data: pd.DataFrame | None = None, map_blocks=serial_map_blocks,
+              block: int = BLOCK) -> StudyResult:
+    """Event study of every (event, linked ticker) pair of ``calendar`` on ``panel``.
+
+    The per-pair work runs in blocks of ``block`` pairs through ``map_blocks``
+    (``fn, shared, blocks -> results in order``): :func:`serial_map_blocks` here,
+    or a Dask cluster's (:class:`backtest.parallel.DaskExecutor`); the results
+    are identical, since a block does the same arithmetic wherever it runs.
+
+    ``factor_data`` (optional, for ``model="factors"``): factor returns indexed
+    by session date in decimals, e.g. from :func:`backtest.data.load_factor_csv`;
+    an ``RF`` column is subtracted from the stocks' returns.
+    """
+    config = config or StudyConfig()
+    model = get_model(config.model)
+    if config.market not in panel.close.columns:
+        raise PriceDataError(f"market benchmark {config.market} is not in the price data",
+                             field="market")
+    transform = np.log1p if config.returns == "log" else (lambda a: a)
+    pairs, skipped = resolve_pairs(calendar, panel, config)
+    timing = timing_table(calendar)
+    used = [*dict.fromkeys([*pairs.get("ticker", []), config.market, *config.factors])]
+    available = set(panel.tickers)
+    quality_df = check_panel(panel.select([t for t in used if t in available]),
+                             pairs if not pairs.empty else None, config.event_window,
+                             int(config.estimation_offsets[0]), config.move_threshold)
+    empty = StudyResult(*(pd.DataFrame() for _ in range(5)),
+                        pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"]),
+                        timing, config, panel.data_hash, panel.source_text(),
+                        quality=quality_df)
+    if pairs.empty:
+        return empty
+
+    simple = panel.returns.to_numpy(dtype="float64")
+    r = transform(simple)
+    market = r[:, list(panel.returns.columns).index(config.market)]
+    fmat, rf, fnames = _factor_matrix(config, panel, factor_data, transform)
+    if rf is not None:
+        r = r - rf[:, None]
+    reg = np.ascontiguousarray(model.regressors(market, fmat))
+    market3 = market_lag_lead(market)  # lag, market, lead (Scholes-Williams)
+    from backtest.eventstudy import blocks  # the compiled kernels load only when a study runs
+
+    rT = np.ascontiguousarray(r.T)  # one ticker's history contiguous: pairs read rows
+
+    n_sessions = len(panel.sessions)
+    layout, group_names = pair_layout(pairs, config, panel.returns.columns, n_sessions)
+    windows = test_windows(config)
+    a = config.event_window[0]
+    win_cols = np.array([(s - a, e - a) for s, e in windows], dtype=np.int64)
+    confounded = confounded_with(pairs, config, layout.cols)
+    # The returns, regressors and event positions are shared by every block (a cluster
+    # receives them once); a block carries only its own pairs' layout.
+    parts = map_blocks(blocks.study_block, (rT, reg, market3, layout.others),
+                       [(layout.block(s, s + block), config, win_cols)
+                        for s in range(0, len(pairs), block)])
+    res = blocks.combine(parts)
+
+    short = np.flatnonzero(~res.kept)
+    skipped += [{"event_id": e, "ticker": t,
+                 "reason": f"insufficient estimation data: {int(n)} of "
+                           f"{config.estimation_length} returns (minimum "
+                           f"{config.min_estimation_obs})"}
+                for e, t, n in zip(pairs["event_id"].to_numpy()[short],
+                                   pairs["ticker"].to_numpy()[short], res.n[short])]
+    keep = np.flatnonzero(res.kept)
+    skipped_df = pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"])
+    if keep.size == 0:
+        empty.skipped = skipped_df
+        return empty
+    per = res.take(keep)
+    pairs = pairs.iloc[keep].reset_index(drop=True)
+    confounded = [confounded[i] for i in keep]
+    pos, cols = layout.pos[keep], layout.cols[keep]
+    evt_off = config.event_offsets
+
+    # BHAR compounds simple returns: back out of logs and add the risk-free rate back.
+    if config.returns == "simple" and rf is None:
+        y_simple, exp_simple = per["y"], per["expected"]
+    else:
+        y_simple = _gather(simple, pos, cols, evt_off)
+        exp_simple = np.expm1(per["expected"]) if config.returns == "log" else per["expected"]
+        if rf is not None:
+            rows = np.clip(pos[:, None] + evt_off[None, :], 0, n_sessions - 1)
+            exp_simple = exp_simple + rf[rows]
+    date_idx = pos[:, None] + evt_off[None, :]
+    dates = np.where((date_idx >= 0) & (date_idx < n_sessions), date_idx, -1)
+
+    ar_df = _ar_frame(pairs, evt_off, per, dates, panel.sessions)
+    car_df = _car_frame(pairs, per, y_simple, exp_simple, config, confounded)
+    caar_df = _caar_frame(pairs, evt_off, per["ar"], layout.groups[keep], group_names)
+    tests_df = _tests_frame(pairs, per, res, keep, layout, group_names, windows, config)
+    coef = model.estimates(pd.DataFrame(per["coef"], columns=[
+        f"coef_{n}" for n in model.coef_names(fnames)]))
+    estimates = pd.concat([pairs[["event_id", "ticker"]].assign(model=config.model), coef],
+                          axis=1).assign(sigma=np.sqrt(per["sigma2"]), n_est=per["n"],
+                                         n_excluded=per["n_excluded"],
+                                         confounded_with=confounded)
+    return StudyResult(ar_df, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
+                       panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
+
+
+def _ar_frame(pairs, offsets, per, dates, sessions) -> pd.DataFrame:
+    n_pairs, n_days = per["ar"].shape
+    rep = np.repeat(np.arange(n_pairs), n_days)
+    flat = dates.ravel()
+    date = pd.Series(sessions.take(np.where(flat >= 0, flat, 0))).where(flat >= 0)
+    # take() on the string arrays themselves: no per-row conversion of 20 copies
+    columns = {name: pairs[name].array.take(rep) for name in ("event_id", "ticker", "role")}
+    return pd.DataFrame({
+        **columns, "rel_day": np.tile(offsets, n_pairs), "date": date.to_numpy(),
+        "ret": per["y"].ravel(), "expected": per["expected"].ravel(), "ar": per["ar"].ravel(),
+        "sar": per["sar"].ravel(), "label": pairs["label"].array.take(rep),
+        "cum_ar": np.cumsum(per["ar"], axis=1).ravel(),
+    })
+
+
+def _car_frame(pairs, per, y_simple, exp_simple, config, confounded):
+    frames = []
+    a = config.event_window[0]
+    for j, (start, end) in enumerate(config.car_windows):
+        sl = slice(start - a, end - a + 1)
+        car, se, missing = per["car"][:, j], np.sqrt(per["var"][:, j]), per["missing"][:, j]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = car / se
+        # BHAR = prod(1 + R) - prod(1 + E[R]) over the window (Barber and Lyon 1997).
+        bhar = np.prod(1.0 + y_simple[:, sl], axis=1) - np.prod(1.0 + exp_simple[:, sl], axis=1)
+        frames.append(pd.DataFrame({
+            "event_id": pairs["event_id"], "ticker": pairs["ticker"], "role": pairs["role"],
+            "window_start": start, "window_end": end, "car": car, "car_t": t,
+            "car_p": stats.t_pvalue(t, per["dof"]), "bhar": np.where(missing == 0, bhar, np.nan),
+            "label": pairs["label"], "car_se": se, "n_missing": missing,
+            "confounded_with": confounded,
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _caar_frame(pairs, offsets, ar, groups, names) -> pd.DataFrame:
+    """CAAR path per group: mean over pairs of CAR(a, tau), tau = a..b, with its 95% band."""
+    cum = np.cumsum(ar, axis=1)
+    frames = []
+    for _, group, rows in groups_with_pairs(groups, names):
+        cs = stats.cross_sectional_test(cum[rows], axis=0)
+        counts = np.isfinite(ar[rows]).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            aar = np.nansum(ar[rows], axis=0) / counts
+        frames.append(pd.DataFrame({"group": group, "rel_day": offsets, "n": cs.n, "aar": aar,
+                                    "caar": cs.mean, "caar_lo": cs.lo, "caar_hi": cs.hi}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.DataFrame:
+    """Every statistic, for every group, for each CAR window and each single event day.
+
+    Reads the per-pair CARs and the blocks' sums
+    (:class:`backtest.eventstudy.blocks.BlockResult`):
+    daily rank and sign sums, the estimation AAR series, per-cluster residual sums. A
+    window whose CAR is missing for some pairs leaves those pairs out of its sums
+    (their estimation ARs, ``res.rare_resid``, are taken back out).
+    """
+    est0, length = int(config.estimation_offsets[0]), config.estimation_length
+    dof = per["dof"].astype("float64")
+    rng = np.random.default_rng(config.seed)
+    day0 = pairs["pos0"].to_numpy()
+    groups, clusters = layout.groups[keep], layout.clusters[keep]
+    size = np.bincount(clusters.ravel(), minlength=layout.n_clusters).astype("float64")
+    cluster_day0 = np.zeros(layout.n_clusters, dtype=np.int64)
+    cluster_day0[clusters.ravel()] = np.repeat(day0, clusters.shape[1])
+    rare_row = np.full(len(keep), -1)
+    rare_row[np.searchsorted(keep, res.rare)] = np.arange(len(res.rare))
+    rare_cum = stats.estimation_cumsum(res.rare_resid)
+    columns = {k: [] for k in ("group", "window_start", "window_end", "n", "mean", "statistic",
+                               "value", "p_value", "headline", "rbar", "n_pos", "n_neg")}
+    for g, group, idx in groups_with_pairs(groups, names):
+        h = int(np.flatnonzero((groups[idx[0]] == g))[0])  # membership column of group g
+        cl = np.unique(clusters[idx, h])  # sorted by day 0 (codes follow (group, day 0))
+        g_day0, g_dof = day0[idx], dof[idx]
+        ranks = stats.DailyRanks.from_sums(res.rank_u[g], res.rank_u_n[g], res.rank_g[g],
+                                           res.rank_g_n[g])
+        sums = stats.ClusterSums(cluster_day0[cl], size[cl], res.S[cl], res.Q[cl], res.C[cl],
+                                 offset=est0)
+        for j, (start, end) in enumerate(windows):
+            car, var, k = per["car"][idx, j], per["var"][idx, j], end - start + 1
+            # Pairs without this CAR leave the window's sums.
+            out = idx[~np.isfinite(car)]
+            rows = rare_row[out]
+            lost = np.where(np.isfinite(res.rare_resid[rows]), res.rare_resid[rows], 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                aar = ((res.est_sum[g] - lost.sum(axis=0))
+                       / (res.est_n[g] - np.isfinite(res.rare_resid[rows]).sum(axis=0)))
+            headline = stats.headline_statistic(g_day0, k)
+            rbar = sums.rbar(k)
+            days = length + np.arange(start, end + 1) - config.event_window[0]
+            pseudo = stats.NO_RESULT
+            if start != end and config.pseudo_draws:
+                cum_w, size_w = res.cum[cl].copy(), size[cl].copy()
+                where = np.searchsorted(cl, clusters[out, h])
+                np.subtract.at(cum_w, where, rare_cum[rows])
+                np.subtract.at(size_w, where, 1.0)
+                comp = stats.overlapping(cluster_day0[cl], k)[size_w > 0]
+                starts = np.flatnonzero(np.diff(np.concatenate([[-1], comp])))
+                comp_cum = (np.add.reduceat(cum_w[size_w > 0], starts, axis=0)
+                            if starts.size else np.zeros((0, length + 1)))
+                n_car = int(np.isfinite(car).sum())
+                pseudo = stats.pseudo_event_test_sums(
+                    float(np.nanmean(car)) if n_car else np.nan, n_car, comp_cum, k,
+                    config.pseudo_draws, rng)
+            sample = stats.WindowSample(car, var, g_dof, per["share"][idx], k, aar, rbar,
+                                        ranks, days, pseudo)
+            n = int(np.isfinite(car).sum())
+            mean = float(np.nansum(car) / n) if n else np.nan
+            n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())
+            for statistic in stats.STATISTICS:
+                value, p = statistic.compute(sample)
+                name = statistic.name
+                for key, v in (("group", group), ("window_start", start), ("window_end", end),
+                               ("n", n), ("mean", mean), ("statistic", name), ("value", value),
+                               ("p_value", p), ("headline", name == headline), ("rbar", rbar),
+                               ("n_pos", n_pos), ("n_neg", n_neg)):
+                    columns[key].append(v)
+    return pd.DataFrame(columns)
+
+
+def _gather(values: np.ndarray, pos: np.ndarray, cols: np.ndarray, offsets: np.ndarray
+            ) -> np.ndarray:
+    """``values[pos + offset, col]`` for every pair and offset; NaN outside the data."""
+    rows = pos[:, None] + offsets[None, :]
+    inside = (rows >= 0) & (rows < values.shape[0])
+    out = values[np.clip(rows, 0, values.shape[0] - 1), cols[:, None]]
+    return np.where(inside, out, np.nan)
+
+
+def _factor_matrix(config: StudyConfig, panel: PricePanel, factor_data: pd.DataFrame | None,
+                   transform) -> tuple[np.ndarray | None, np.ndarray | None, list[str]]:
+    """(factor returns (T, k), risk-free (T,) or None, names) for model="factors"."""
+    if not get_model(config.model).uses_factors:
+        return None, None, []
+    if factor_data is not None:
+        data = factor_data.reindex(panel.sessions)
+        names = [c for c in data.columns if c.upper() != "RF"]
+        rf = data["RF"].to_numpy(dtype="float64") if "RF" in data.columns else None
+        return data[names].to_numpy(dtype="float64"), rf, names
+    names = list(config.factors) or [config.market]
+    missing = [t for t in names if t not in panel.close.columns]
+    if missing:
+        raise PriceDataError(f"factor tickers not in the price data: {', '.join(missing)}",
+                             field="factors")
+    return transform(panel.returns[names].to_numpy(dtype="float64")), None, names

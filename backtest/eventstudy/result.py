@@ -1,0 +1,126 @@
+"""What an event study returns: :class:`StudyResult`, tidy tables with a summary."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.eventstudy import stats
+from backtest.eventstudy.config import StudyConfig
+from backtest.io import write_csv
+
+TABLES = ("ar", "car", "caar", "tests", "estimates", "skipped", "quality")
+SUMMARY_FILE = "table_tests_by_window.csv"
+
+
+@dataclass
+class StudyResult:
+    """Tidy outputs of :func:`~backtest.eventstudy.run_study`; the column lists are a
+    stable schema.
+
+    ar : event_id, ticker, role, rel_day, date, ret, expected, ar, sar, label, cum_ar
+    car : event_id, ticker, role, window_start, window_end, car, car_t, car_p, bhar,
+        label, car_se, n_missing, confounded_with
+    caar : group, rel_day, n, aar, caar, caar_lo, caar_hi (cross-sectional 95% band)
+    tests : group, window_start, window_end, n, mean, statistic, value, p_value, headline,
+        rbar, n_pos, n_neg (one row per statistic of :data:`stats.STATISTICS`)
+    estimates : event_id, ticker, model, coef_*, sigma, n_est, n_excluded, confounded_with
+    skipped : event_id, ticker, reason
+    timing : the event audit table (:func:`events.timing.timing_table`)
+    quality : data-quality findings, check, ticker, date, detail
+        (:mod:`backtest.data.quality`)
+
+    ``summary()`` is the Eventus-style table of the tests, ``headline()`` the one
+    statistic to read first per group and window, ``write(folder)`` the CSV files.
+    """
+
+    ar: pd.DataFrame
+    car: pd.DataFrame
+    caar: pd.DataFrame
+    tests: pd.DataFrame
+    estimates: pd.DataFrame
+    skipped: pd.DataFrame
+    timing: pd.DataFrame
+    config: StudyConfig
+    data_hash: str
+    data_source: str = ""
+    extra: dict = field(default_factory=dict)
+    quality: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def settings(self) -> dict:
+        """The config as plain JSON-able values."""
+        return self.config.as_dict()
+
+    def headline(self) -> pd.DataFrame:
+        """The headline statistic of each group for each configured CAR window."""
+        t = self.tests
+        windows = set(self.config.car_windows)
+        in_windows = np.array([(s, e) in windows for s, e in zip(t["window_start"],
+                                                                 t["window_end"])], dtype=bool)
+        return t[t["headline"].to_numpy(dtype=bool) & in_windows]
+
+    def summary(self) -> pd.DataFrame:
+        """The tests as Eventus prints them: one row per (CAR window, group) with at least
+        two pairs: N, mean CAR, positive:negative, then every statistic as
+        ``value (p=...)`` with stars, the headline statistic first."""
+        if self.tests.empty:
+            return pd.DataFrame()
+        return summary_table(self.tests, self.config.car_windows)
+
+    def write(self, folder: str | Path) -> None:
+        """The tables as CSV files in ``folder`` (ar.csv, car.csv, ..., timing.csv) and the
+        summary as ``table_tests_by_window.csv``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            write_csv(getattr(self, name), folder / f"{name}.csv")
+        write_csv(self.timing, folder / "timing.csv", float_format=None)
+        if not self.ar.empty:
+            write_csv(self.summary(), folder / SUMMARY_FILE, float_format=None)
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.car[["event_id", "ticker"]].drop_duplicates().shape[0]) \
+            if not self.car.empty else 0
+
+    def __repr__(self) -> str:
+        c = self.config
+        events = self.car["event_id"].nunique() if not self.car.empty else 0
+        return (f"StudyResult({c.model} model on {c.market}: {events} events, "
+                f"{self.n_pairs} pairs studied, {len(self.skipped)} skipped; "
+                f"tables ar, car, caar, tests, estimates, skipped, quality, timing)")
+
+    def _repr_html_(self) -> str:
+        head = f"<p><b>{html.escape(repr(self))}</b></p>"
+        table = self.summary()
+        return head + (table.to_html(index=False, escape=True) if len(table) else
+                       "<p>No group with two or more pairs.</p>")
+
+
+def summary_table(tests: pd.DataFrame, windows) -> pd.DataFrame:
+    """The Eventus-style table of ``tests`` for the CAR ``windows`` (see
+    :meth:`StudyResult.summary`); groups with fewer than two pairs are left out."""
+    wanted = {tuple(w) for w in windows}
+    keep = [(s, e) in wanted for s, e in zip(tests["window_start"], tests["window_end"])]
+    t = tests.loc[np.asarray(keep, dtype=bool) & (tests["n"] >= 2).to_numpy()]
+    rows = []
+    for (s, e, group), sub in t.groupby(["window_start", "window_end", "group"], sort=False):
+        head = sub[sub["headline"].astype(bool)]
+        order = list(head["statistic"]) + [x for x in sub["statistic"] if x not in
+                                           set(head["statistic"])]
+        first = sub.iloc[0]
+        row = {"window": f"({s:+d}, {e:+d})", "group": group, "N": int(first["n"]),
+               "mean CAR": f"{first['mean']:.2%}",
+               "pos:neg": f"{int(first['n_pos'])}:{int(first['n_neg'])}"}
+        by = sub.set_index("statistic")
+        for i, name in enumerate(order):
+            v, p = by.at[name, "value"], by.at[name, "p_value"]
+            label = stats.LABELS.get(name, name) + (" (headline)" if i == 0 and len(head)
+                                                    else "")
+            row[label] = "" if not np.isfinite(v) else f"{v:.2f} (p={p:.3f}){stats.stars(p)}"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,620 @@
+"""Event-study test statistics: small pure functions on arrays, one per formula.
+
+Arrays are batched over (event, ticker) pairs: shape ``(P, L)`` for P pairs and
+L days, with NaN for a missing observation. Nothing here knows about pandas,
+calendars or files. The normal-return models live in :mod:`backtest.eventstudy.models`.
+
+:data:`STATISTICS` is the one table of the tests a study reports (name, label,
+what it tests, reference, and how it is computed from a :class:`WindowSample`):
+the study, the report and the README table are all read from it.
+
+References
+----------
+MacKinlay, A. C. (1997). Event studies in economics and finance. *Journal of
+    Economic Literature* 35(1), 13-39.
+Campbell, J. Y., Lo, A. W., MacKinlay, A. C. (1997). *The Econometrics of
+    Financial Markets*, ch. 4. Princeton University Press.
+Brown, S. J., Warner, J. B. (1980). Measuring security price performance.
+    *Journal of Financial Economics* 8(3), 205-258.
+Brown, S. J., Warner, J. B. (1985). Using daily stock returns: the case of event
+    studies. *Journal of Financial Economics* 14(1), 3-31.
+Patell, J. M. (1976). Corporate forecasts of earnings per share and stock price
+    behavior. *Journal of Accounting Research* 14(2), 246-276.
+Boehmer, E., Musumeci, J., Poulsen, A. B. (1991). Event-study methodology under
+    conditions of event-induced variance. *JFE* 30(2), 253-272.
+Kolari, J. W., Pynnonen, S. (2010). Event study testing with cross-sectional
+    correlation of abnormal returns. *Review of Financial Studies* 23(11), 3996-4025.
+Corrado, C. J. (1989). A nonparametric test for abnormal security-price
+    performance in event studies. *JFE* 23(2), 385-395.
+Corrado, C. J., Zivney, T. L. (1992). The specification and power of the sign
+    test in event study hypothesis tests using daily stock returns. *JFQA* 27(3).
+Cowan, A. R. (1992). Nonparametric event study tests. *Review of Quantitative
+    Finance and Accounting* 2(4), 343-358.
+Campbell, C. J., Wasley, C. E. (1993). Measuring security price performance
+    using daily NASDAQ returns. *JFE* 33(1), 73-92.
+Wilcoxon, F. (1945). Individual comparisons by ranking methods. *Biometrics
+    Bulletin* 1(6), 80-83.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
+
+import numpy as np
+from scipy import stats as sps
+
+
+class StatResult(NamedTuple):
+    """A test statistic and its two-sided p-value; unpacks as ``(statistic, p_value)``."""
+
+    statistic: float
+    p_value: float
+
+
+NO_RESULT = StatResult(np.nan, np.nan)  # not computable (too few pairs, no variation)
+
+
+def t_pvalue(t: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
+    """Two-sided p-value of a Student-t statistic: ``2 * P(T_df > |t|)``."""
+    return 2.0 * sps.t.sf(np.abs(t), df)
+
+
+@dataclass(frozen=True)
+class CrossSection:
+    """Cross-sectional mean test along one axis (NaNs dropped)."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    t: np.ndarray
+    p: np.ndarray
+    lo: np.ndarray  # lower bound of the two-sided confidence interval of the mean
+    hi: np.ndarray
+
+
+def cross_sectional_test(values: np.ndarray, axis: int = 0, level: float = 0.95) -> CrossSection:
+    """Cross-sectional t-test of a mean (C)AR, with its confidence interval.
+
+    ``t = mean / (sd / sqrt(N))`` with ``sd`` the cross-sectional standard
+    deviation (ddof = 1), compared with Student-t on N - 1 degrees of freedom;
+    interval ``mean ± t_{(1+level)/2, N-1} sd / sqrt(N)``. Brown and Warner
+    (1985), "cross-sectional dependence adjustment"; MacKinlay (1997), Sec. 5.
+    It is robust to event-induced variance but assumes independent pairs: with
+    several tickers on one news day (clustering) it overstates significance.
+    """
+    finite = np.isfinite(values)
+    n = finite.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(values, axis=axis) / n
+        dev = np.where(finite, values - np.expand_dims(mean, axis), 0.0)
+        sd = np.sqrt((dev * dev).sum(axis=axis) / (n - 1))
+        se = sd / np.sqrt(n)
+        t = mean / se
+        df = np.maximum(n - 1, 1)
+        p = t_pvalue(t, df)
+        half = sps.t.ppf(0.5 + level / 2.0, df) * se
+    small = n < 2
+    t, p, half = (np.where(small, np.nan, a) for a in (t, p, half))
+    return CrossSection(n, mean, sd, t, p, mean - half, mean + half)
+
+
+# --------------------------------------------------------------------------------------
+# Test statistics across pairs. Inputs for one group and one window of K days:
+#   car (N,)          CAR of each pair over the window
+#   car_var (N,)      its variance from the pair's model (see backtest.models.window_variance)
+#   dof (N,)          residual degrees of freedom of each pair's model
+#   est_ar (N, L)     estimation-window ARs (residuals), aligned on relative day, NaN gaps
+#   all_ar (N, T)     estimation + event-window ARs, aligned on relative day (rank tests)
+#   window (K,)       column indices of the window's days inside all_ar
+# Every function returns (statistic, two-sided p-value).
+# --------------------------------------------------------------------------------------
+
+
+def _normal_p(z):
+    return 2.0 * sps.norm.sf(np.abs(z))
+
+
+def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
+    """Mean over finite values; NaN (without a warning) where there are none."""
+    count = np.isfinite(a).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.nansum(a, axis=axis) / count, np.nan)
+
+
+def csect_t(car: np.ndarray) -> StatResult:
+    """Cross-sectional t: ``mean(CAR) / (sd(CAR) / sqrt(N))``, Student-t with N - 1 df.
+
+    Brown and Warner (1985); MacKinlay (1997), Sec. 5. Robust to
+    event-induced variance; assumes independent pairs.
+    """
+    car = car[np.isfinite(car)]
+    n = car.size
+    if n < 2 or car.std(ddof=1) == 0:
+        return NO_RESULT
+    t = car.mean() / (car.std(ddof=1) / np.sqrt(n))
+    return StatResult(float(t), float(t_pvalue(t, n - 1)))
+
+
+def bw1980_cda_t(car: np.ndarray, est_ar: np.ndarray, k: int, aar: np.ndarray | None = None
+                 ) -> StatResult:
+    """Brown-Warner crude dependence adjustment: ``CAAR / (sqrt(K) S(AAR))``.
+
+    ``S(AAR)`` is the standard deviation (ddof 1) of the time series of the mean
+    estimation-window AR across the pairs, ``AAR_s = mean_i AR_is``, so any
+    cross-sectional correlation of the ARs is inside it. Student-t with
+    (estimation days - 1) df. Brown and Warner (1980), Sec. 3; (1985), Sec. 3.
+    ``aar`` may be passed precomputed: the series of the pairs that have a CAR.
+    """
+    keep = np.isfinite(car)
+    if keep.sum() < 1:
+        return NO_RESULT
+    if aar is None:
+        aar = _nanmean(est_ar[keep], axis=0)
+    aar = aar[np.isfinite(aar)]
+    if aar.size < 3:
+        return NO_RESULT
+    s = aar.std(ddof=1)
+    t = car[keep].mean() / (np.sqrt(k) * s)
+    return StatResult(float(t), float(t_pvalue(t, aar.size - 1)))
+
+
+def bw1985_t(car: np.ndarray, car_var: np.ndarray) -> StatResult:
+    """Portfolio test assuming cross-sectional independence (Brown and Warner 1985, Sec. 3).
+
+    ``t = CAAR / (sqrt(sum_i Var(CAR_i)) / N)`` with each pair's own model
+    variance; compared with the standard normal.
+    """
+    keep = np.isfinite(car) & np.isfinite(car_var)
+    n = keep.sum()
+    if n < 1:
+        return NO_RESULT
+    z = car[keep].mean() / (np.sqrt(car_var[keep].sum()) / n)
+    return StatResult(float(z), float(_normal_p(z)))
+
+
+def standardized(car: np.ndarray, car_var: np.ndarray) -> np.ndarray:
+    """Standardized CAR ``SCAR_i = CAR_i / sqrt(Var(CAR_i))`` (Patell 1976; BMP 1991)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return car / np.sqrt(car_var)
+
+
+def patell_z(car: np.ndarray, car_var: np.ndarray, dof: np.ndarray) -> StatResult:
+    """Patell (1976) Z: ``sum_i SCAR_i / sqrt(sum_i df_i / (df_i - 2))``, standard normal.
+
+    Each SCAR is Student-t with ``df_i`` = estimation days - parameters, whose
+    variance is ``df_i / (df_i - 2)`` (``(M_i - 2)/(M_i - 4)`` for the market
+    model in Patell's notation).
+    """
+    scar = standardized(car, car_var)
+    keep = np.isfinite(scar) & (dof > 2)
+    if keep.sum() < 1:
+        return NO_RESULT
+    z = scar[keep].sum() / np.sqrt((dof[keep] / (dof[keep] - 2.0)).sum())
+    return StatResult(float(z), float(_normal_p(z)))
+
+
+def bmp_t(car: np.ndarray, car_var: np.ndarray) -> StatResult:
+    """Boehmer-Musumeci-Poulsen (1991) standardized cross-sectional test.
+
+    ``t = mean(SCAR) / (sd(SCAR) / sqrt(N))``, Student-t with N - 1 df: Patell's
+    standardization, with the variance taken from the cross-section so that
+    event-induced variance does not inflate it.
+    """
+    return csect_t(standardized(car, car_var))
+
+
+@dataclass(frozen=True)
+class ClusterSums:
+    """Per day-0 cluster daily sums of standardized residuals (see :func:`mean_cross_correlation`).
+
+    Row c of ``S``, ``Q`` and ``C`` covers either the whole timeline (calendar
+    days 0, 1, ...; ``offset`` None, as :meth:`build` makes it) or the cluster's
+    own estimation window, calendar days ``day0[c] + offset``, ... (the study's
+    blocks, :mod:`backtest.eventstudy.blocks`, where all pairs of a cluster share it).
+    """
+
+    day0: np.ndarray  # sorted distinct day 0 positions
+    size: np.ndarray  # pairs per cluster
+    S: np.ndarray  # (clusters, days) sum of u
+    Q: np.ndarray  # (clusters, days) sum of u^2
+    C: np.ndarray  # (clusters, days) count of u
+    offset: int | None = None  # column 0 is calendar day day0 + offset (None: day 0)
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def build(cls, resid, sigma2, days, n_days, day0) -> "ClusterSums":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            u = resid / np.sqrt(sigma2)[:, None]
+        ok = np.isfinite(u)
+        clusters, cl = np.unique(day0, return_inverse=True)
+        rows = np.broadcast_to(cl[:, None], u.shape)[ok]
+        flat = rows * n_days + days[ok].astype(np.int64)
+        size = len(clusters) * n_days
+
+        def total(weights):
+            return np.bincount(flat, weights=weights, minlength=size).reshape(len(clusters),
+                                                                              n_days)
+
+        return cls(clusters, np.bincount(cl, minlength=len(clusters)).astype("float64"),
+                   total(u[ok]), total(u[ok] ** 2), total(np.ones(ok.sum())))
+
+    def _cross(self, gap: int) -> np.ndarray:
+        """``size_a size_b rho_ab`` for every pair of clusters exactly ``gap`` sessions
+        apart, rho_ab pooled over the calendar days both rows cover (cached per gap)."""
+        if gap not in self._cache:
+            b = np.searchsorted(self.day0, self.day0 + gap)
+            a = np.flatnonzero(b < len(self.day0))
+            a = a[self.day0[b[a]] == self.day0[a] + gap]
+            b = b[a]
+            width = self.S.shape[1]
+            # Column j of cluster a is column j - shift of cluster b on the same day.
+            shift = 0 if self.offset is None else gap
+            cols_a, cols_b = slice(shift, width), slice(0, width - shift)
+            cden = np.einsum("ij,ij->i", self.C[a, cols_a], self.C[b, cols_b])
+            num = np.einsum("ij,ij->i", self.S[a, cols_a], self.S[b, cols_b])
+            has = cden > 0
+            self._cache[gap] = self.size[a[has]] * self.size[b[has]] * num[has] / cden[has]
+        return self._cache[gap]
+
+    def rbar(self, k: int) -> float:
+        n = self.size.sum()
+        if n < 2:
+            return 0.0
+        num = (self.S * self.S - self.Q).sum(axis=1)
+        den = (self.C * self.C - self.C).sum(axis=1)
+        has = den > 0
+        total = float((self.size[has] * (self.size[has] - 1) * num[has] / den[has]).sum())
+        for gap in range(1, k):  # clusters on different days whose K-day windows overlap
+            total += 2.0 * (k - gap) / k * float(self._cross(gap).sum())
+        return total / (n * (n - 1))
+
+
+def mean_cross_correlation(resid: np.ndarray, sigma2: np.ndarray, days: np.ndarray,
+                           n_days: int, day0: np.ndarray, k: int) -> float:
+    """Average cross-correlation of the pairs' K-day CARs, from estimation residuals.
+
+    Kolari and Pynnonen (2010) take r̄ as the mean cross-correlation of the
+    estimation residuals, for events on one day. Here the pairs of a group may
+    sit on different days, so each ordered pair (i, j) counts with the share of
+    its K-day window that falls on the same calendar days,
+    ``w_ij = max(0, K - |day0_i - day0_j|) / K`` (1 for a shared day 0, 0 for
+    windows that do not overlap), and::
+
+        r̄ = sum_{i != j} w_ij rho_ij / (N (N - 1))
+
+    ``rho`` is estimated per pair of day-0 clusters c, c' as the pooled mean of
+    ``u_it u_jt`` over the calendar days both pairs have (``u = e / s``, each
+    pair's residuals standardized by its own s), computed from per-cluster daily
+    sums (:class:`ClusterSums`) in O(P L) instead of O(P^2 L). The same ticker in
+    two nearby events counts, correctly, as almost perfectly correlated.
+    """
+    return ClusterSums.build(resid, sigma2, days, n_days, day0).rbar(k)
+
+
+def overlapping(day0: np.ndarray, k: int) -> np.ndarray:
+    """Component label per pair: pairs whose K-day windows overlap, directly or through
+    others, share a label (used to keep clusters intact in the pseudo-event test)."""
+    order = np.argsort(day0, kind="stable")
+    gaps = np.diff(day0[order]) >= k
+    labels = np.empty(len(day0), dtype=np.int64)
+    labels[order] = np.concatenate([[0], np.cumsum(gaps)])
+    return labels
+
+
+def kp_adjustment(n: int, rbar: float) -> float:
+    """Kolari-Pynnonen factor ``sqrt((1 - r) / (1 + (N - 1) r))`` for the BMP statistic."""
+    rbar = min(max(rbar, -1.0 / max(n - 1, 1) + 1e-12), 1.0 - 1e-12)
+    return float(np.sqrt((1.0 - rbar) / (1.0 + (n - 1) * rbar)))
+
+
+def kp_bmp_t(car: np.ndarray, car_var: np.ndarray, rbar: float) -> StatResult:
+    """Kolari and Pynnonen (2010) adjusted BMP: ``t_BMP sqrt((1 - r̄) / (1 + (N - 1) r̄))``.
+
+    r̄ is the average cross-correlation of the estimation residuals
+    (:func:`mean_cross_correlation`). With clustered event days (one headline,
+    several tickers) the plain BMP test over-rejects; this one does not.
+    Compared with Student-t on N - 1 df.
+    """
+    t, _ = bmp_t(car, car_var)
+    n = int(np.isfinite(standardized(car, car_var)).sum())
+    if not np.isfinite(t):
+        return NO_RESULT
+    t_adj = t * kp_adjustment(n, rbar)
+    return StatResult(float(t_adj), float(t_pvalue(t_adj, n - 1)))
+
+
+def kp_patell_z(car: np.ndarray, car_var: np.ndarray, dof: np.ndarray, rbar: float
+                ) -> StatResult:
+    """Kolari and Pynnonen (2010) adjusted Patell: ``Z_Patell / sqrt(1 + (N - 1) r̄)``."""
+    z, _ = patell_z(car, car_var, dof)
+    n = int((np.isfinite(standardized(car, car_var)) & (dof > 2)).sum())
+    if not np.isfinite(z):
+        return NO_RESULT
+    rbar = min(max(rbar, -1.0 / max(n - 1, 1) + 1e-12), 1.0 - 1e-12)
+    z_adj = z / np.sqrt(1.0 + (n - 1) * rbar)
+    return StatResult(float(z_adj), float(_normal_p(z_adj)))
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """Row-wise ranks 1..T, ties sharing their average rank (as ``scipy.stats.rankdata``).
+
+    One argsort gives the ordinal ranks; only rows with ties among finite values go
+    through scipy's slower average-rank path (infinite entries stand for missing
+    values and are masked by the caller).
+    """
+    order = np.argsort(x, axis=1, kind="stable")
+    ranks = np.empty(x.shape)
+    np.put_along_axis(ranks, order, np.arange(1, x.shape[1] + 1, dtype=float)[None, :],
+                      axis=1)
+    srt = np.take_along_axis(x, order, axis=1)
+    tied = ((srt[:, 1:] == srt[:, :-1]) & np.isfinite(srt[:, 1:])).any(axis=1)
+    if tied.any():
+        ranks[tied] = sps.rankdata(x[tied], axis=1, method="average")
+    return ranks
+
+
+def _standardized_ranks(all_ar: np.ndarray) -> np.ndarray:
+    """``U_it = rank(AR_it) / (1 + T_i)`` over each pair's non-missing days (Corrado-Zivney 1992)."""
+    out = np.full(all_ar.shape, np.nan)
+    ok = np.isfinite(all_ar)
+    ranks = _average_ranks(np.where(ok, all_ar, np.inf))
+    t_i = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[ok] = (ranks / (1.0 + t_i[:, None]))[ok]
+    return out
+
+
+@dataclass(frozen=True)
+class DailyRanks:
+    """A group's daily rank and sign series, built once and read for every window.
+
+    ``ubar[t] = mean_i (U_it - 1/2)`` and ``g[t] = sum_i G_it / sqrt(N_t)`` over the
+    estimation and event days (relative-day columns of ``all_ar``), with their
+    scales ``s_u = sqrt(mean_t ubar_t^2)`` and ``s_g = sqrt(mean_t g_t^2)``.
+    """
+
+    ubar: np.ndarray
+    s_u: float
+    g: np.ndarray
+    s_g: float
+
+    @classmethod
+    def from_ar(cls, all_ar: np.ndarray) -> "DailyRanks":
+        u = _standardized_ranks(all_ar) - 0.5
+        sign = np.sign(u - np.nanmedian(u, axis=1, keepdims=True)) if u.size else u
+        finite_u, finite_g = np.isfinite(u), np.isfinite(sign)
+        return cls.from_sums(np.where(finite_u, u, 0.0).sum(axis=0), finite_u.sum(axis=0),
+                             np.where(finite_g, sign, 0.0).sum(axis=0), finite_g.sum(axis=0))
+
+    @classmethod
+    def from_sums(cls, u_sum, u_n, g_sum, g_n) -> "DailyRanks":
+        """From daily sums over pairs of ``U - 1/2`` and of the signs, with their counts."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ubar = np.where(u_n > 0, u_sum / u_n, np.nan)
+            g = np.where(g_n > 0, g_sum / np.sqrt(g_n), np.nan)
+
+        def scale(series):
+            known = series[np.isfinite(series)]
+            return float(np.sqrt(np.mean(known ** 2))) if known.size >= 3 else np.nan
+
+        return cls(ubar, scale(ubar), g, scale(g))
+
+    @staticmethod
+    def _z(series: np.ndarray, scale: float, window: np.ndarray) -> StatResult:
+        if not np.isfinite(scale) or np.isnan(series[window]).any():
+            return NO_RESULT
+        z = series[window].sum() / (np.sqrt(len(window)) * scale)
+        return StatResult(float(z), float(_normal_p(z)))
+
+    def corrado(self, window: np.ndarray) -> StatResult:
+        return self._z(self.ubar, self.s_u, window)
+
+    def sign(self, window: np.ndarray) -> StatResult:
+        return self._z(self.g, self.s_g, window)
+
+
+def corrado_rank_z(all_ar: np.ndarray, window: np.ndarray) -> StatResult:
+    """Corrado (1989) rank test, standardized ranks of Corrado and Zivney (1992).
+
+    ``Ū_t = mean_i (U_it - 1/2)`` for each relative day t of the estimation and
+    event windows; ``S_U = sqrt(mean_t Ū_t^2)``; for a window of K days
+    ``z = sum_{t in window} Ū_t / (sqrt(K) S_U)`` (the multi-day form of Cowan
+    1992 and Campbell and Wasley 1993). Standard normal.
+    """
+    return DailyRanks.from_ar(all_ar).corrado(window)
+
+
+def cz_sign_z(all_ar: np.ndarray, window: np.ndarray) -> StatResult:
+    """Corrado and Zivney (1992) sign test.
+
+    ``G_it = sign(U_it - median_t U_it)``; daily ``g_t = sum_i G_it / sqrt(N_t)``;
+    ``S_G = sqrt(mean_t g_t^2)`` over the estimation and event days; for a
+    window ``z = sum_{t in window} g_t / (sqrt(K) S_G)``. Standard normal.
+    """
+    return DailyRanks.from_ar(all_ar).sign(window)
+
+
+def positive_share(est_ar: np.ndarray) -> np.ndarray:
+    """Each pair's share of positive estimation-window ARs (for :func:`generalized_sign_z`)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (est_ar > 0).sum(axis=1) / np.isfinite(est_ar).sum(axis=1)
+
+
+def generalized_sign_z(car: np.ndarray, est_ar: np.ndarray, share: np.ndarray | None = None
+                       ) -> StatResult:
+    """Generalized sign test (Cowan 1992).
+
+    ``p̂ = mean_i (share of pair i's estimation ARs > 0)``; with w pairs whose
+    CAR is positive out of N, ``z = (w - N p̂) / sqrt(N p̂ (1 - p̂))``. Standard normal.
+    """
+    keep = np.isfinite(car)
+    n = keep.sum()
+    if n < 1:
+        return NO_RESULT
+    frac = (positive_share(est_ar) if share is None else share)[keep]
+    p = float(np.mean(frac))
+    if not 0 < p < 1:
+        return NO_RESULT
+    w = (car[keep] > 0).sum()
+    z = (w - n * p) / np.sqrt(n * p * (1 - p))
+    return StatResult(float(z), float(_normal_p(z)))
+
+
+def wilcoxon_signed_rank(car: np.ndarray) -> StatResult:
+    """Wilcoxon (1945) signed-rank test of CARs around 0 (scipy; exact or normal by N)."""
+    car = car[np.isfinite(car)]
+    if car.size < 2 or np.all(car == 0):
+        return NO_RESULT
+    res = sps.wilcoxon(car, alternative="two-sided")
+    return StatResult(float(res.statistic), float(res.pvalue))
+
+
+def estimation_cumsum(est_ar: np.ndarray) -> np.ndarray:
+    """``[0, AR_1, AR_1 + AR_2, ...]`` per pair (missing ARs count as 0), for K-day sums."""
+    est = np.where(np.isfinite(est_ar), est_ar, 0.0)
+    return np.concatenate([np.zeros((len(est), 1)), np.cumsum(est, axis=1)], axis=1)
+
+
+def pseudo_event_test(car: np.ndarray, est_ar: np.ndarray, cluster: np.ndarray, k: int,
+                      draws: int, rng: np.random.Generator, cumsum: np.ndarray | None = None
+                      ) -> StatResult:
+    """Random pseudo-event-date test of the mean CAR, keeping clusters intact.
+
+    Under the null, day 0 could have been any day of the estimation window.
+    Each draw picks one random start per cluster (pairs whose windows overlap
+    in calendar time share the draw, see :func:`overlapping`, so their
+    cross-correlation is kept) and sums each pair's estimation ARs over K days
+    from it (a missing AR counts as 0); the mean over pairs gives one null
+    value. Returns ``(observed - mean(null)) / sd(null)`` and the two-sided
+    empirical p-value ``(1 + #{|null - m| >= |obs - m|}) / (draws + 1)``
+    (Brown and Warner 1980, simulation design; Davison and Hinkley 1997, ch. 4).
+    """
+    keep = np.isfinite(car)
+    n = int(keep.sum())
+    length = est_ar.shape[1]
+    if n < 1 or draws < 1 or length < k:
+        return NO_RESULT
+    if cumsum is None:
+        cumsum = estimation_cumsum(est_ar)
+    _, cl = np.unique(cluster[keep], return_inverse=True)
+    sums = np.zeros((cl.max() + 1, length + 1))
+    np.add.at(sums, cl, cumsum[keep])
+    return pseudo_event_test_sums(float(car[keep].mean()), n, sums, k, draws, rng)
+
+
+def pseudo_event_test_sums(observed: float, n: int, sums: np.ndarray, k: int, draws: int,
+                           rng: np.random.Generator) -> StatResult:
+    """:func:`pseudo_event_test` from per-cluster sums: ``observed`` mean CAR of ``n``
+    pairs and ``sums`` (clusters, L + 1), each cluster's sum of its pairs'
+    :func:`estimation_cumsum` rows (clusters in day-0 order).
+
+    A draw's null mean is ``sum_c (sums[c, s_c + K] - sums[c, s_c]) / n``.
+    """
+    length = sums.shape[1] - 1
+    if n < 1 or draws < 1 or length < k:
+        return NO_RESULT
+    starts = rng.integers(0, length - k + 1, size=(draws, len(sums)))
+    rows = np.arange(len(sums))[None, :]
+    null = (sums[rows, starts + k] - sums[rows, starts]).sum(axis=1) / n
+    m, sd = null.mean(), null.std(ddof=1)
+    p = (1 + np.sum(np.abs(null - m) >= abs(observed - m))) / (draws + 1)
+    return StatResult(float((observed - m) / sd) if sd > 0 else np.nan, float(p))
+
+
+# --------------------------------------------------------------------------------------
+# The table of statistics a study reports, per group and window
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowSample:
+    """Everything the statistics of one group and one window of K days are computed from.
+
+    ``car``, ``var``, ``dof`` and ``share`` are per pair (N,); ``aar`` is the
+    estimation-window AAR series of the pairs that have this CAR (Brown-Warner
+    1980); ``rbar`` the calendar-overlap weighted mean cross-correlation
+    (:func:`mean_cross_correlation`); ``ranks`` the group's daily rank and sign
+    series and ``days`` the window's columns in them; ``pseudo`` the
+    pseudo-event test, drawn by the engine from per-cluster sums
+    (:func:`pseudo_event_test_sums`).
+    """
+
+    car: np.ndarray
+    var: np.ndarray
+    dof: np.ndarray
+    share: np.ndarray
+    k: int
+    aar: np.ndarray
+    rbar: float
+    ranks: DailyRanks
+    days: np.ndarray
+    pseudo: StatResult = NO_RESULT
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """One test statistic of the study's tables."""
+
+    name: str  # the value of tests.statistic
+    label: str  # short label for reports
+    what: str  # what it tests, one line
+    reference: str
+    compute: Callable[[WindowSample], StatResult]
+
+
+STATISTICS: tuple[Statistic, ...] = (
+    Statistic("csect_t", "Cross-sect. t", "mean CAR / cross-sectional standard error",
+              "Brown and Warner (1985)", lambda w: csect_t(w.car)),
+    Statistic("bw1980_cda_t", "BW CDA t",
+              "crude dependence adjustment: time series of the mean estimation AR",
+              "Brown and Warner (1980)", lambda w: bw1980_cda_t(w.car, None, w.k, w.aar)),
+    Statistic("bw1985_t", "BW 1985 t", "portfolio test assuming independent pairs, own variances",
+              "Brown and Warner (1985)", lambda w: bw1985_t(w.car, w.var)),
+    Statistic("patell_z", "Patell Z", "sum of standardized CARs", "Patell (1976)",
+              lambda w: patell_z(w.car, w.var, w.dof)),
+    Statistic("kp_patell_z", "KP-adj. Patell Z",
+              "Patell adjusted for the mean cross-correlation of estimation residuals",
+              "Kolari and Pynnonen (2010)", lambda w: kp_patell_z(w.car, w.var, w.dof, w.rbar)),
+    Statistic("bmp_t", "BMP t", "cross-sectional t of standardized CARs",
+              "Boehmer, Musumeci and Poulsen (1991)", lambda w: bmp_t(w.car, w.var)),
+    Statistic("kp_bmp_t", "KP-adj. BMP t",
+              "BMP adjusted for the mean cross-correlation of estimation residuals",
+              "Kolari and Pynnonen (2010)", lambda w: kp_bmp_t(w.car, w.var, w.rbar)),
+    Statistic("corrado_rank_z", "Corrado rank z", "ranks of ARs over estimation + event days",
+              "Corrado (1989), Corrado and Zivney (1992)", lambda w: w.ranks.corrado(w.days)),
+    Statistic("cz_sign_z", "CZ sign z", "signs of ARs around each pair's median",
+              "Corrado and Zivney (1992)", lambda w: w.ranks.sign(w.days)),
+    Statistic("generalized_sign_z", "Gen. sign z",
+              "positive CARs against the estimation-window share of positive ARs",
+              "Cowan (1992)", lambda w: generalized_sign_z(w.car, None, w.share)),
+    Statistic("wilcoxon_w", "Wilcoxon W", "signed-rank test of CARs around 0", "Wilcoxon (1945)",
+              lambda w: wilcoxon_signed_rank(w.car)),
+    Statistic("pseudo_event_z", "Pseudo-event z",
+              "mean CAR against random pseudo-event dates drawn from the estimation windows, "
+              "one draw per news day so clusters stay intact", "Brown and Warner (1980) design",
+              lambda w: w.pseudo),
+)
+STATISTIC_NAMES = tuple(s.name for s in STATISTICS)
+LABELS = {s.name: s.label for s in STATISTICS}
+
+
+def headline_statistic(day0: np.ndarray, k: int) -> str:
+    """The statistic to lead with for a group's window of K days: the Kolari-Pynnonen
+    adjusted BMP when two pairs' windows share calendar days (their ARs are
+    cross-correlated and plain BMP over-rejects), BMP otherwise."""
+    return "kp_bmp_t" if (np.diff(np.sort(day0)) < k).any() else "bmp_t"
+
+
+def stars(p: float) -> str:
+    """Significance marks as Eventus prints them: *** p<0.01, ** p<0.05, * p<0.10."""
+    if not np.isfinite(p):
+        return ""
+    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
+
+
+def markdown_table() -> str:
+    """The README's table of statistics, from :data:`STATISTICS`."""
+    lines = ["| `statistic` | what | reference |", "| --- | --- | --- |"]
+    lines += [f"| `{s.name}` | {s.what} | {s.reference} |" for s in STATISTICS]
+    return "\n".join(lines)

@@ -1,0 +1,295 @@
+"""Strategy performance metrics: one small function per number.
+
+Conventions: daily returns are close-to-close changes of portfolio value over
+the simulated sessions (the first against the initial cash); a year has 252
+sessions; the risk-free rate is 0. Equity is net of fees, slippage and borrow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+TRADING_DAYS = 252
+# Keys of summarize(), in order (metrics.json is compared byte for byte).
+METRICS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "calmar", "hit_rate",
+           "avg_trade_return", "exposure", "avg_gross_exposure", "turnover", "trades",
+           "fees_paid", "borrow_paid", "final_equity", "sessions")
+BENCHMARK_METRICS = ("benchmark_return", "benchmark_sharpe", "excess_return", "beta",
+                     "correlation")
+
+
+def daily_returns(equity: pd.Series, init_cash: float) -> pd.Series:
+    """``V_t / V_{t-1} - 1`` with ``V_0`` the initial cash."""
+    prev = equity.shift(1).fillna(init_cash)
+    return equity / prev - 1.0
+
+
+def _finite(values) -> np.ndarray:
+    a = np.asarray(values, dtype="float64")
+    return a[np.isfinite(a)]
+
+
+def sharpe_ratio(returns, periods: int = TRADING_DAYS) -> float:
+    """Annualized Sharpe ratio ``sqrt(periods) * mean(r) / sd(r)`` (Sharpe 1994), rf = 0, ddof 1.
+
+    Non-finite returns are dropped; NaN with fewer than two returns or no variation.
+    """
+    return float(sharpe_rows(_finite(returns)[None, :], periods)[0])
+
+
+def sortino_ratio(returns, periods: int = TRADING_DAYS) -> float:
+    """``sqrt(periods) * mean(r) / sqrt(mean(min(r, 0)^2))``: downside deviation against a
+    0 target (Sortino and Price 1994). Non-finite returns are dropped."""
+    return float(sortino_rows(_finite(returns)[None, :], periods)[0])
+
+
+def sharpe_rows(r: np.ndarray, periods: int = TRADING_DAYS) -> np.ndarray:
+    """:func:`sharpe_ratio` of each row of a 2-D array of finite returns.
+
+    A row of a C-ordered matrix is reduced exactly as the same 1-D array, so
+    this is the one place the formula lives, for one run or a sweep's many.
+    """
+    if r.shape[1] < 2:
+        return np.full(len(r), np.nan)
+    sd = r.std(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.sqrt(periods) * r.mean(axis=1) / sd
+    return np.where(np.isfinite(sd) & (sd != 0), out, np.nan)
+
+
+def sortino_rows(r: np.ndarray, periods: int = TRADING_DAYS) -> np.ndarray:
+    """:func:`sortino_ratio` of each row of a 2-D array of finite returns."""
+    if r.shape[1] == 0:
+        return np.full(len(r), np.nan)
+    downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2, axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.sqrt(periods) * r.mean(axis=1) / downside
+    return np.where(np.isfinite(downside) & (downside != 0), out, np.nan)
+
+
+def cagr(equity, init_cash: float, periods: int = TRADING_DAYS) -> float:
+    """Compound annual growth ``(V_end / V_0)^(periods / n) - 1`` over n sessions."""
+    e = np.asarray(equity, dtype="float64")
+    if e.size == 0 or e[-1] <= 0:
+        return float("nan")
+    return float((e[-1] / init_cash) ** (periods / e.size) - 1.0)
+
+
+def drawdown(equity: pd.Series) -> pd.Series:
+    """Underwater curve ``V_t / max_{s<=t} V_s - 1`` (Magdon-Ismail and Atiya 2004)."""
+    values = drawdown_rows(equity.to_numpy(dtype="float64")[None, :])[0]
+    return pd.Series(values, index=equity.index, name=equity.name)
+
+
+def drawdown_rows(curves: np.ndarray) -> np.ndarray:
+    """:func:`drawdown` of each row of a 2-D array of equity curves."""
+    return curves / np.maximum.accumulate(curves, axis=1) - 1.0
+
+
+def max_drawdown(equity) -> float:
+    """Largest peak-to-trough fall ``min_t (V_t / max_{s<=t} V_s - 1)``, as a negative fraction."""
+    return float(max_drawdown_rows(np.asarray(equity, dtype="float64")[None, :])[0])
+
+
+def max_drawdown_rows(curves: np.ndarray) -> np.ndarray:
+    """:func:`max_drawdown` of each row of a 2-D array of equity curves."""
+    return drawdown_rows(curves).min(axis=1)
+
+
+def no_trades(init_cash: float, with_benchmark: bool) -> dict[str, float]:
+    """Metrics of a run that never traded: flat, nothing paid, ratios undefined."""
+    nan = float("nan")
+    out = {"total_return": 0.0, "cagr": 0.0, "sharpe": nan, "sortino": nan,
+           "max_drawdown": 0.0, "calmar": nan, "hit_rate": nan, "avg_trade_return": nan,
+           "exposure": 0.0, "avg_gross_exposure": 0.0, "turnover": 0.0, "trades": 0,
+           "fees_paid": 0.0, "borrow_paid": 0.0, "final_equity": float(init_cash),
+           "sessions": 0}
+    if with_benchmark:
+        out.update(benchmark_return=nan, benchmark_sharpe=nan, excess_return=nan, beta=nan,
+                   correlation=nan)
+    return out
+
+
+@dataclass
+class RunArrays:
+    """What the metrics of one simulated portfolio are computed from, as numpy arrays.
+
+    Session arrays (equity, exposure, traded, benchmark returns) cover the run's
+    own sessions; trade arrays (pnl, return, fees, borrow) are in trades-table order.
+    """
+
+    init_cash: float
+    equity: np.ndarray
+    exposure: np.ndarray
+    traded: np.ndarray
+    pnl: np.ndarray
+    ret: np.ndarray
+    fees: np.ndarray
+    borrow: np.ndarray
+    benchmark: np.ndarray | None = None
+
+
+def summarize(sim, benchmark: pd.Series | None = None) -> dict[str, float]:
+    """Headline metrics of a :class:`~backtest.sim.results.SimulationResult`, JSON-ready.
+
+    ``benchmark`` (optional) is the benchmark's daily total return over the same
+    sessions (e.g. SPY): its buy-and-hold return and Sharpe, the strategy's excess
+    return, beta and correlation to it.
+    """
+    trades = sim.trades
+    if len(trades) == 0:
+        return no_trades(sim.init_cash, benchmark is not None)
+    col = {c: trades[c].to_numpy(dtype="float64") for c in ("pnl", "return", "fees", "borrow")}
+    bench = (benchmark.reindex(sim.equity.index).fillna(0.0).to_numpy(dtype="float64")
+             if benchmark is not None else None)
+    run = RunArrays(sim.init_cash, sim.equity.to_numpy(dtype="float64"),
+                    sim.exposure.to_numpy(dtype="float64"), sim.traded.to_numpy(dtype="float64"),
+                    col["pnl"], col["return"], col["fees"], col["borrow"], bench)
+    return summarize_many([run], benchmark is not None)[0]
+
+
+def summarize_grid(grid, benchmark: pd.Series | None = None) -> dict:
+    """:func:`summarize` of every combination of a :class:`~backtest.sim.results.GridRun`,
+    by combination label, read straight from the grid's arrays (no frames built)."""
+    bench = (benchmark.reindex(grid.sessions).fillna(0.0).to_numpy(dtype="float64")
+             if benchmark is not None else None)
+    t, bounds = grid.trades, grid.trade_bounds
+    runs = []
+    for k, (lo, hi) in enumerate(grid.span.tolist()):
+        own, mine = slice(lo, hi + 1), slice(bounds[k], bounds[k + 1])
+        runs.append(RunArrays(grid.init_cash, grid.equity[own, k], grid.exposure[own, k],
+                              grid.traded[own, k], t["pnl"][mine], t["return"][mine],
+                              t["fees"][mine], t["borrow"][mine],
+                              bench[own] if bench is not None else None))
+    return dict(zip(grid.combos, summarize_many(runs, benchmark is not None)))
+
+
+def summarize_many(runs: list[RunArrays], with_benchmark: bool) -> list[dict[str, float]]:
+    """:func:`summarize` of many runs at once, vectorized across runs.
+
+    Runs with the same number of sessions (and, for trade metrics, of trades) are
+    stacked into one C-ordered matrix, one run per row, and reduced along rows: a
+    row of a C-ordered matrix is summed exactly like the same 1-D array, so every
+    number equals the one-run formula to the last bit. The few steps that do not
+    vectorize that way (``**`` for CAGR, BLAS in ``np.cov``) run per run.
+    """
+    out: list[dict | None] = [None] * len(runs)
+    live = []
+    for i, run in enumerate(runs):
+        if len(run.pnl) == 0:
+            out[i] = no_trades(run.init_cash, with_benchmark)
+        else:
+            live.append(i)
+    by_trades = _trade_stats(runs, live)
+    keys = METRICS + (BENCHMARK_METRICS if with_benchmark else ())
+    for idx in _same_length(live, [len(runs[i].equity) for i in live]):
+        stats = _session_stats([runs[i] for i in idx], with_benchmark)
+        for row, i in enumerate(idx):
+            merged = {**{name: values[row] for name, values in stats.items()}, **by_trades[i]}
+            out[i] = {key: merged[key] for key in keys}
+    return out
+
+
+def _same_length(items: list[int], lengths: list[int]) -> list[list[int]]:
+    """``items`` grouped by length (groups in order of first appearance)."""
+    groups: dict[int, list[int]] = {}
+    for i, n in zip(items, lengths):
+        groups.setdefault(n, []).append(i)
+    return list(groups.values())
+
+
+def _trade_stats(runs: list[RunArrays], live: list[int]) -> dict[int, dict]:
+    """Hit rate, average trade return, trade count, fees and borrow paid, per run."""
+    out = {}
+    for idx in _same_length(live, [len(runs[i].pnl) for i in live]):
+        n = len(runs[idx[0]].pnl)
+        pnl = np.stack([runs[i].pnl for i in idx])
+        hits = (pnl > 0).sum(axis=1) / n  # (pnl > 0).mean(): a count over n
+        avg = np.stack([runs[i].ret for i in idx]).mean(axis=1)
+        fees = np.stack([runs[i].fees for i in idx]).sum(axis=1)
+        borrow = np.stack([runs[i].borrow for i in idx]).sum(axis=1)
+        for row, i in enumerate(idx):
+            out[i] = {"hit_rate": float(hits[row]), "avg_trade_return": float(avg[row]),
+                      "trades": int(n), "fees_paid": float(fees[row]),
+                      "borrow_paid": float(borrow[row])}
+    return out
+
+
+def _session_stats(runs: list[RunArrays], with_benchmark: bool) -> dict[str, list]:
+    """Equity-curve metrics of runs with the same number of sessions, one list per metric."""
+    n = len(runs[0].equity)
+    cash = np.array([run.init_cash for run in runs], dtype="float64")[:, None]
+    e = np.stack([run.equity for run in runs])
+    prev = np.concatenate([cash, e[:, :-1]], axis=1)
+    rets = e / prev - 1.0
+    finite = np.isfinite(rets).all(axis=1)
+    total = e[:, -1] / cash[:, 0] - 1.0
+    sharpe, sortino = sharpe_rows(rets), sortino_rows(rets)
+    curve = np.concatenate([cash, e], axis=1)
+    mdd = max_drawdown_rows(curve)
+    years = n / TRADING_DAYS
+    if all(len(run.exposure) == n and len(run.traded) == n for run in runs):
+        exposure = np.stack([run.exposure for run in runs])
+        active = (exposure > 1e-12).sum(axis=1) / n  # (exposure > 1e-12).mean()
+        avg_exposure = exposure.mean(axis=1)
+        turnover = np.stack([run.traded for run in runs]).sum(axis=1) / e.mean(axis=1) / years
+    else:  # a hand-made result without (or with other) exposure and traded series
+        active = [float((r.exposure > 1e-12).mean()) if r.exposure.size else 0.0 for r in runs]
+        avg_exposure = [float(r.exposure.mean()) if r.exposure.size else 0.0 for r in runs]
+        turnover = [float(r.traded.sum() / e[i].mean() / years) if r.traded.size else 0.0
+                    for i, r in enumerate(runs)]
+    stats: dict[str, list] = {k: [] for k in (
+        "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "calmar", "exposure",
+        "avg_gross_exposure", "turnover", "final_equity", "sessions")}
+    for row, run in enumerate(runs):
+        growth = cagr(e[row], run.init_cash)
+        m = float(mdd[row])
+        stats["total_return"].append(float(total[row]))
+        stats["cagr"].append(growth)
+        # A run with a non-finite return drops it, as the one-run functions do.
+        stats["sharpe"].append(float(sharpe[row]) if finite[row] else sharpe_ratio(rets[row]))
+        stats["sortino"].append(float(sortino[row]) if finite[row]
+                                else sortino_ratio(rets[row]))
+        stats["max_drawdown"].append(m)
+        stats["calmar"].append(float(growth / abs(m)) if m < 0 else float("nan"))
+        stats["exposure"].append(float(active[row]))
+        stats["avg_gross_exposure"].append(float(avg_exposure[row]))
+        stats["turnover"].append(float(turnover[row]))
+        stats["final_equity"].append(float(e[row, -1]))
+        stats["sessions"].append(int(n))
+    if with_benchmark:
+        stats.update(_benchmark_stats(runs, rets, finite, stats["total_return"]))
+    return stats
+
+
+def _benchmark_stats(runs: list[RunArrays], rets: np.ndarray, finite: np.ndarray,
+                     total: list[float]) -> dict[str, list]:
+    """Benchmark return and Sharpe, excess return, beta and correlation, per run."""
+    b = np.stack([run.benchmark for run in runs])
+    bench_total = np.prod(1.0 + b, axis=1) - 1.0
+    b_finite = np.isfinite(b).all(axis=1)
+    b_sharpe = sharpe_rows(b)
+    n = b.shape[1]
+    var_all = b.var(axis=1, ddof=1) if n > 1 else np.full(len(b), np.nan)
+    out: dict[str, list] = {k: [] for k in ("benchmark_return", "benchmark_sharpe",
+                                            "excess_return", "beta", "correlation")}
+    for row in range(len(runs)):
+        r, x = rets[row], b[row]
+        if finite[row] and b_finite[row]:
+            ok, var_b = slice(None), var_all[row]
+        else:
+            ok = np.isfinite(r) & np.isfinite(x)
+            var_b = x[ok].var(ddof=1) if ok.sum() > 1 else np.nan
+        good = np.isfinite(var_b) and var_b > 0
+        out["benchmark_return"].append(float(bench_total[row]))
+        out["benchmark_sharpe"].append(float(b_sharpe[row]) if b_finite[row]
+                                       else sharpe_ratio(x))
+        out["excess_return"].append(total[row] - float(bench_total[row]))
+        out["beta"].append(float(np.cov(r[ok], x[ok], ddof=1)[0, 1] / var_b) if good
+                           else float("nan"))
+        out["correlation"].append(float(np.corrcoef(r[ok], x[ok])[0, 1]) if good
+                                  else float("nan"))
+    return out

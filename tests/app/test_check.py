@@ -1,0 +1,148 @@
+"""CI regression: experiments, baselines, `backtest check`, determinism, the pytest plugin."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from backtest.app.experiments import Tolerance, check, load_experiment
+from events import InputError
+from tests.helpers import ROOT
+
+DEMO = ROOT / "experiments" / "demo_short_partners.yaml"
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "backtest", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.fixture
+def exp_dir(tmp_path):
+    """A copy of the demo experiment with its own baseline folder."""
+    shutil.copy(DEMO, tmp_path / "demo.yaml")
+    return tmp_path
+
+
+def test_tolerance_edges_decimal_exact():
+    """On the bound passes, just beyond fails; rel and abs either; exact; NaN only equals NaN."""
+    assert Tolerance(abs=0.01).allows(1.0, 1.01)           # 1.01 - 1.00 = 0.01 exactly
+    assert not Tolerance(abs=0.01).allows(1.0, 1.0100001)
+    assert Tolerance(rel=0.001).allows(200.0, 200.2)       # 0.001 * 200 = 0.2
+    assert not Tolerance(rel=0.001).allows(200.0, 200.2000001)
+    assert Tolerance(abs=0.5, rel=0.0).allows(10.0, 10.5)
+    assert Tolerance(exact=True).allows(10, 10) and not Tolerance(exact=True).allows(10, 11)
+    assert Tolerance(abs=1.0).allows(None, None) and not Tolerance(abs=1.0).allows(None, 0.0)
+
+
+def test_shipped_experiments_pass_against_their_baselines():
+    """The repo's experiments match the committed baselines (what .ci/run checks)."""
+    results = check(sorted((ROOT / "experiments").glob("*.yaml")))
+    assert len(results) >= 3 and all(r.passed for r in results)
+    assert not any(r.data_changed for r in results)
+
+
+def test_changed_parameter_fails_and_names_the_metric(exp_dir):
+    """hold 5 -> 3 moves total_return and sharpe: exit 1, table names them REGRESSED."""
+    assert _cli("check", exp_dir / "demo.yaml", "--update").returncode == 0
+    text = (exp_dir / "demo.yaml").read_text().replace("hold: 5", "hold: 3")
+    (exp_dir / "demo.yaml").write_text(text)
+    proc = _cli("check", exp_dir / "demo.yaml", "--junit", exp_dir / "j.xml")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    regressed = [line.split()[1] for line in proc.stdout.splitlines() if "REGRESSED" in line]
+    assert "total_return" in regressed and "sharpe" in regressed
+    assert "same data hash" in proc.stdout  # the data did not change: the code/params did
+    suite = ET.parse(exp_dir / "j.xml").getroot().find("testsuite")
+    failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert "total_return" in failed
+
+
+def test_json_format_and_exit_zero_when_unchanged(exp_dir):
+    assert _cli("check", exp_dir / "demo.yaml", "--update").returncode == 0
+    proc = _cli("check", exp_dir / "demo.yaml", "--format", "json")
+    assert proc.returncode == 0
+    doc = json.loads(proc.stdout)
+    assert doc[0]["passed"] is True
+    assert {m["metric"] for m in doc[0]["metrics"]} == set(load_experiment(DEMO).guard)
+
+
+def test_missing_baseline_says_how_to_create_it(exp_dir):
+    proc = _cli("check", exp_dir / "demo.yaml")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert f"backtest check {exp_dir / 'demo.yaml'} --update" in proc.stderr
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"metrics": {"sharpe": "high"}, '
+                                                  '"data_hash": "x"}', "[]"])
+def test_corrupted_baseline_is_refused(exp_dir, content):
+    (exp_dir / "baselines").mkdir()
+    (exp_dir / "baselines" / "demo-short-partners.json").write_text(content)
+    proc = _cli("check", exp_dir / "demo.yaml")
+    assert proc.returncode == 2 and "corrupted baseline" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_update_rewrites_and_reports_changes(exp_dir):
+    assert _cli("check", exp_dir / "demo.yaml", "--update").returncode == 0
+    before = json.loads((exp_dir / "baselines" / "demo-short-partners.json").read_text())
+    text = (exp_dir / "demo.yaml").read_text().replace("hold: 5", "hold: 3")
+    (exp_dir / "demo.yaml").write_text(text)
+    proc = _cli("check", exp_dir / "demo.yaml", "--update")
+    assert proc.returncode == 0 and "updated" in proc.stdout
+    after = json.loads((exp_dir / "baselines" / "demo-short-partners.json").read_text())
+    assert after["metrics"]["total_return"] != before["metrics"]["total_return"]
+    assert not list((exp_dir / "baselines").glob(".*tmp"))  # atomic: no temp file left
+
+
+@pytest.mark.parametrize("text, field", [
+    ("calendar: openai\nstrategy: x\n", "guard"),
+    ("calendar: openai\nstrategy: x\nguard: {sharpe: {abss: 1}}\n", "guard.sharpe"),
+    ("calendar: openai\nstrategy: x\nguard: {sharpe: loose}\n", "guard.sharpe"),
+    ("calendar: openai\nstrategy: x\nguard: {sharpe: exact}\ncosts: {feez: 1}\n", "costs"),
+    ("calendar: openai\nstratgy: x\nguard: {sharpe: exact}\n", "stratgy"),
+])
+def test_bad_experiment_files_are_refused(tmp_path, text, field):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_experiment(path)
+    assert str(err.value).startswith(f"{path}: {field}:")
+
+
+def test_unknown_guarded_metric_is_refused(exp_dir):
+    text = (exp_dir / "demo.yaml").read_text().replace("trades: exact", "trade_count: exact")
+    (exp_dir / "demo.yaml").write_text(text)
+    proc = _cli("check", exp_dir / "demo.yaml", "--update")
+    assert proc.returncode == 2 and "trade_count" in proc.stderr
+
+
+def test_metrics_json_is_byte_identical_across_processes(tmp_path):
+    """Two separate processes, same experiment: the same metrics.json bytes."""
+    for name in ("a", "b"):
+        assert _cli("run", DEMO, "--out", tmp_path / name).returncode == 0
+    a, b = ((tmp_path / n / "metrics.json").read_bytes() for n in ("a", "b"))
+    assert a == b
+    assert b"NaN" not in a  # valid JSON: NaN is written as null
+
+
+def test_pytest_plugin_fixture(tmp_path):
+    """A user's test with the backtest_check fixture passes, then fails after a change."""
+    shutil.copy(DEMO, tmp_path / "demo.yaml")
+    (tmp_path / "test_user.py").write_text(
+        "def test_demo(backtest_check):\n    backtest_check('demo.yaml')\n")
+    run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"]
+    first = subprocess.run([*run, "--update-baselines"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stdout
+    assert subprocess.run(run, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300).returncode == 0
+    (tmp_path / "demo.yaml").write_text((tmp_path / "demo.yaml").read_text()
+                                        .replace("hold: 5", "hold: 2"))
+    failed = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1 and "REGRESSED" in failed.stdout

@@ -1,0 +1,93 @@
+"""End to end: `backtest demo` on a fresh install writes a complete, deterministic report."""
+
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backtest.app.jobs import run_job
+from strategies import get_strategy
+
+SECTIONS = ["Run summary", "Events", "Event audit", "Event study", "CAAR by group",
+            "Per-ticker CAR", "AR heatmap", "Tests by window and group", "Confounded pairs",
+            "Skipped pairs", "Data quality", "Strategy", "Equity against SPY", "Drawdown",
+            "P&amp;L per event", "Metrics", "Trades"]
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory) -> Path:
+    cwd = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run([sys.executable, "-m", "backtest", "demo", "--offline"], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = cwd / "reports" / "demo"
+    assert f"report: {out / 'index.html'}" in proc.stdout
+    return out
+
+
+def test_demo_writes_html_with_sections_and_images(demo_dir):
+    html = (demo_dir / "index.html").read_text()
+    for heading in SECTIONS:
+        assert re.search(rf"<h[23][^>]*>{re.escape(heading)}", html), heading
+    pngs = sorted(demo_dir.glob("*.png"))
+    assert len(pngs) >= 2
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(embedded) == len(pngs) >= 6
+    for data in embedded:
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in html and "https://" not in html.split("</style>")[0]
+
+
+def test_demo_tables_show_the_seed_event(demo_dir):
+    """The demo's tables carry the seed event and the CRWV skip."""
+    car = (demo_dir / "car.csv").read_text()
+    assert "openai-miss-2026-04-28,ORCL,partner,0,0," in car
+    skipped = (demo_dir / "skipped.csv").read_text()
+    assert "oracle-rpo-2025-09-09,CRWV,insufficient estimation data" in skipped
+    for name in ("ar.csv", "caar.csv", "tests.csv", "timing.csv", "trades.csv", "equity.csv",
+                 "metrics.json"):
+        assert (demo_dir / name).stat().st_size > 0, name
+
+
+def test_same_inputs_give_identical_metrics(demo_dir, tmp_path):
+    """A second run in this process writes a byte-identical metrics.json."""
+    out = run_job("openai", tmp_path / "again", strategy=get_strategy("short_partners_on_bad_news"))
+    assert (out / "metrics.json").read_bytes() == (demo_dir / "metrics.json").read_bytes()
+
+
+def test_headline_is_escaped(tmp_path):
+    """A headline with markup shows as text, never as a live tag."""
+    cal = tmp_path / "evil.yaml"
+    cal.write_text(
+        "events:\n"
+        "  - id: evil\n"
+        "    timestamp: 2026-04-28T15:36:00Z\n"
+        "    headline: <script>alert(1)</script> & <b>bold</b>\n"
+        "    source: '<img src=x onerror=alert(2)>'\n"
+        "    sentiment: {label: bearish, score: 65}\n"
+        "    tickers:\n"
+        "      - {ticker: ORCL, role: partner, direction: down}\n")
+    out = run_job(cal, tmp_path / "out")
+    html = (out / "index.html").read_text()
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_interrupted_run_keeps_previous_report(tmp_path, monkeypatch):
+    """If rendering fails midway, the previous report stays as it was and no temp folder is left."""
+    out = run_job("openai", tmp_path / "r")
+    before = (out / "index.html").read_bytes()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("reports.render_report", boom)
+    with pytest.raises(RuntimeError):
+        run_job("openai", tmp_path / "r")
+    assert (out / "index.html").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]

@@ -1,0 +1,287 @@
+"""The compiled study path equals the numpy references it replaced, on random data.
+
+Kernels (:mod:`backtest.eventstudy.kernels`) against the array formulas of
+:mod:`backtest.eventstudy.models` / :mod:`backtest.eventstudy.stats` (themselves checked against slow loops
+in test_models.py and test_statistics.py), then the whole study's statistics table
+against those formulas applied to full arrays, including pairs whose CAR is missing in
+some windows (their rows are taken back out of the block sums).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.data.panel import PricePanel
+from backtest.eventstudy import StudyConfig, kernels, models, run_study, stats
+from tests.eventstudy.test_statistics import SESS, _calendar, _synthetic_panel
+
+SEEDS = [0, 1, 2, 3]
+
+
+def _random_returns(rng, n_tickers=7, n_sessions=400, nan_share=0.05):
+    r = rng.normal(0, 0.02, (n_sessions, n_tickers))
+    r[rng.random(r.shape) < nan_share] = np.nan
+    r[50:80, 2] = np.nan  # a long gap: a short estimation window
+    return r
+
+
+def _slow_estimation(r, pos, cols, est0, length, ticker_pos, a, b):
+    """y[i, s] with other events' windows [p + a, p + b] of the same ticker left out, by
+    a plain double loop."""
+    y = np.full((len(pos), length), np.nan)
+    n_excl = np.zeros(len(pos), int)
+    for i, (p, c) in enumerate(zip(pos, cols)):
+        for s in range(length):
+            t = p + est0 + s
+            if not 0 <= t < r.shape[0]:
+                continue
+            if any(q + a <= t <= q + b for q in ticker_pos[c]):
+                n_excl[i] += 1
+                continue
+            y[i, s] = r[t, c]
+    return y, n_excl
+
+
+def _pairs(rng, n_pairs, n_tickers, n_sessions):
+    pos = rng.integers(-20, n_sessions + 20, n_pairs)  # some windows leave the data
+    cols = rng.integers(0, n_tickers, n_pairs)
+    pos[:6] = pos[0] + np.array([0, 3, 12, 0, 40, 7])  # nearby events of one ticker
+    cols[:6] = cols[0]
+    return pos.astype(np.int64), cols.astype(np.int64)
+
+
+def _others(pos, cols):
+    order = np.lexsort((pos, cols))
+    lo = np.searchsorted(cols[order], cols)
+    return pos[order], lo, lo + np.bincount(cols)[cols]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_estimation_returns_and_ols_equal_the_numpy_fit(seed, k):
+    """Gather with other events' windows left out (double loop) then models.fit_ols on
+    (P, L, K) arrays: the fused kernels give the same y, exclusions, fit and residuals."""
+    rng = np.random.default_rng(seed)
+    r = _random_returns(rng)
+    reg = np.column_stack([np.ones(len(r))] + [rng.normal(0, 0.01, len(r))
+                                                for _ in range(k - 1)])
+    reg[rng.random(len(r)) < 0.02, -1] = np.nan
+    pos, cols = _pairs(rng, 60, r.shape[1], len(r))
+    others, lo, hi = _others(pos, cols)
+    est0, length, a, b = -110, 100, -5, 10
+    y, n_excl = kernels.estimation_returns(np.ascontiguousarray(r.T), pos, cols, est0, length,
+                                           others, lo, hi, a, b)
+    ticker_pos = {c: pos[cols == c] for c in np.unique(cols)}
+    y_ref, n_ref = _slow_estimation(r, pos, cols, est0, length, ticker_pos, a, b)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(n_excl, n_ref)
+    assert n_excl[:6].sum() > 0  # the nearby events really exclude days
+
+    coef, xtx_inv, sigma2, n, resid = kernels.ols(y, reg, pos, est0)
+    rows = np.clip(pos[:, None] + est0 + np.arange(length), 0, len(r) - 1)
+    X = np.where(((pos[:, None] + est0 + np.arange(length)) >= 0)[..., None], reg[rows],
+                 np.nan)
+    ref = models.fit_ols(y_ref, X)
+    enough = ref.n > k + 1
+    np.testing.assert_array_equal(n, ref.n)
+    for got, want in ((coef, ref.coef), (xtx_inv, ref.xtx_inv), (sigma2, ref.sigma2),
+                      (resid, ref.resid)):
+        np.testing.assert_allclose(got[enough], want[enough], rtol=1e-9, atol=1e-13)
+    assert np.isnan(coef[n < k]).all()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_event_window_equals_predict_and_variances(seed):
+    """AR, SAR and window CAR/variance equal models.predict, prediction_variance and
+    window_variance on gathered (P, W, K) arrays; a missing day makes the CAR NaN."""
+    rng = np.random.default_rng(seed)
+    r = _random_returns(rng)
+    reg = np.column_stack([np.ones(len(r)), rng.normal(0, 0.01, len(r))])
+    pos, cols = _pairs(rng, 50, r.shape[1], len(r))
+    p = len(pos)
+    fit = models.ModelFit(rng.normal(0, 0.5, (p, 2)), rng.uniform(1e-4, 4e-4, p),
+                          np.full(p, 200), np.full(p, 198), np.zeros((p, 2, 2)), None)
+    inv = rng.normal(0, 1, (p, 2, 2))
+    fit = models.ModelFit(fit.coef, fit.sigma2, fit.n, fit.dof, inv @ inv.transpose(0, 2, 1),
+                          None)
+    evt0, width = -5, 16
+    windows = np.array([[4, 6], [5, 5], [5, 15], [0, 15], [7, 7]])
+    y, expected, ar, sar, car, var, missing = kernels.event_window(
+        np.ascontiguousarray(r.T), reg, pos, cols, evt0, width, fit.coef, fit.xtx_inv,
+        fit.sigma2, windows[:, 0], windows[:, 1])
+    idx = pos[:, None] + evt0 + np.arange(width)
+    inside = (idx >= 0) & (idx < len(r))
+    cl = np.clip(idx, 0, len(r) - 1)
+    y_ref = np.where(inside, r[cl, cols[:, None]], np.nan)
+    X = np.where(inside[..., None], reg[cl], np.nan)
+    exp_ref = models.predict(fit, X)
+    ar_ref = y_ref - exp_ref
+    with np.errstate(invalid="ignore"):
+        sar_ref = ar_ref / np.sqrt(models.prediction_variance(fit, X))
+    for got, want in ((y, y_ref), (expected, exp_ref), (ar, ar_ref), (sar, sar_ref)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    for j, (lo, hi) in enumerate(windows):
+        w = ar_ref[:, lo:hi + 1]
+        miss = (~np.isfinite(w)).sum(axis=1)
+        np.testing.assert_array_equal(missing[:, j], miss)
+        np.testing.assert_allclose(car[:, j], np.where(miss == 0, w.sum(axis=1), np.nan),
+                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(var[:, j], models.window_variance(fit, X[:, lo:hi + 1]),
+                                   rtol=1e-12)
+    assert (missing > 0).any() and (missing == 0).any()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_standardized_ranks_and_signs_equal_numpy(seed):
+    """U - 1/2 and sign(U - median U) per pair, with ties and missing values, equal
+    stats._standardized_ranks (scipy average ranks) and np.nanmedian."""
+    rng = np.random.default_rng(seed)
+    resid = np.round(rng.normal(size=(80, 60)), 1)  # rounding: many ties
+    ar = np.round(rng.normal(size=(80, 11)), 1)
+    resid[rng.random(resid.shape) < 0.1] = np.nan
+    ar[rng.random(ar.shape) < 0.1] = np.nan
+    resid[3] = np.nan
+    ar[3] = np.nan  # a pair with nothing at all
+    u, g = kernels.standardized_ranks(resid, ar)
+    ref = stats._standardized_ranks(np.concatenate([resid, ar], axis=1))
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+        sign = np.sign(ref - np.nanmedian(ref, axis=1, keepdims=True))
+    np.testing.assert_allclose(u, ref - 0.5, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(g, sign)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_block_sums_equal_the_array_statistics(seed):
+    """group_day_sums and cluster_day_sums reproduce DailyRanks.from_ar, the estimation
+    AAR, mean_cross_correlation (r-bar for several K) and summed estimation cumsums."""
+    rng = np.random.default_rng(seed)
+    n, length = 40, 70
+    resid = rng.normal(0, 0.02, (n, length)) + rng.normal(0, 0.01, length)  # correlated
+    resid[rng.random(resid.shape) < 0.1] = np.nan
+    sigma2 = np.nanvar(resid, axis=1)
+    day0 = rng.choice([300, 300, 303, 310, 340], n)
+    groups = np.zeros((n, 1), np.int64)
+    uniq, cl = np.unique(day0, return_inverse=True)
+    S, Q, C, cum = kernels.cluster_day_sums(resid, sigma2, cl[:, None].astype(np.int64),
+                                            len(uniq))
+    size = np.bincount(cl).astype(float)
+    sums = stats.ClusterSums(uniq, size, S, Q, C, offset=-80)
+    days = day0[:, None] - 80 + np.arange(length)
+    for k in (1, 4, 11, 16, 50):
+        want = stats.mean_cross_correlation(resid, sigma2, days, int(days.max()) + 1, day0, k)
+        assert sums.rbar(k) == pytest.approx(want, rel=1e-10, abs=1e-15)
+    per_cluster = np.zeros_like(cum)
+    np.add.at(per_cluster, cl, stats.estimation_cumsum(resid))
+    np.testing.assert_allclose(cum, per_cluster, rtol=1e-12, atol=1e-15)
+
+    ar = rng.normal(0, 0.02, (n, 9))
+    u, g = kernels.standardized_ranks(resid, ar)
+    us, un = kernels.group_day_sums(u, groups, 1)
+    gs, gn = kernels.group_day_sums(g, groups, 1)
+    got = stats.DailyRanks.from_sums(us[0], un[0], gs[0], gn[0])
+    want = stats.DailyRanks.from_ar(np.concatenate([resid, ar], axis=1))
+    np.testing.assert_allclose(got.ubar, want.ubar, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(got.g, want.g, rtol=1e-12, atol=1e-15)
+    es, en = kernels.group_day_sums(resid, groups, 1)
+    np.testing.assert_allclose(es[0] / en[0], stats._nanmean(resid, axis=0), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# the whole study against the array formulas
+# --------------------------------------------------------------------------------------
+
+EVENTS = [(300, "bullish", ["A", "B"]), (306, "bullish", ["C"]), (320, "bearish", ["D"]),
+          (340, "bullish", ["E", "F"]), (348, "bearish", ["A"]), (370, "bearish", ["B", "F"])]
+
+
+@pytest.fixture(scope="module")
+def holed_panel():
+    """The synthetic panel with closes missing inside event windows: pairs whose CAR is
+    missing in some windows only."""
+    panel = _synthetic_panel(seed=23)
+    close = panel.close.copy()
+    close.iloc[[322, 323], close.columns.get_loc("D")] = np.nan  # D: days 2, 3 of its event
+    close.iloc[378, close.columns.get_loc("F")] = np.nan  # F: day 8 of the 370 event
+    return PricePanel(close, close, panel.dividend, panel.close_is_adjusted, panel.sources)
+
+
+def _reference_tests(res, panel, config):
+    """Every statistic from full arrays: estimation residuals by models.fit_ols on
+    gathered windows (no other-event exclusion in this config), ARs from res.ar."""
+    est = res.estimates
+    pos0 = {e: int(SESS.get_loc(pd.Timestamp(d))) for e, d in
+            res.ar[res.ar.rel_day == 0][["event_id", "date"]].drop_duplicates().to_numpy()}
+    pos = np.array([pos0[e] for e in est.event_id])
+    r = panel.returns.to_numpy()
+    cols = panel.returns.columns.get_indexer(est.ticker)
+    off = config.estimation_offsets
+    y = r[pos[:, None] + off, cols[:, None]]
+    m = r[pos[:, None] + off, panel.returns.columns.get_loc("SPY")]
+    fit = models.fit_ols(y, np.stack([np.ones_like(m), m], axis=2))
+    ar = res.ar.pivot_table(index=["event_id", "ticker"], columns="rel_day", values="ar",
+                            dropna=False).loc[list(zip(est.event_id, est.ticker))].to_numpy()
+    car_tab = res.car.set_index(["event_id", "ticker", "window_start", "window_end"])
+    labels = res.car.drop_duplicates(["event_id", "ticker"]).set_index(
+        ["event_id", "ticker"]).loc[list(zip(est.event_id, est.ticker))]
+    keys = (labels["label"] + " " + labels["role"]).to_numpy()
+    groups = [("all", np.arange(len(est)))] + [(g, np.flatnonzero(keys == g))
+                                               for g in sorted(set(keys))]
+    windows = list(config.car_windows) + [(d, d) for d in config.event_offsets
+                                           if (d, d) not in config.car_windows]
+    rng = np.random.default_rng(config.seed)
+    out = {}
+    for group, idx in groups:
+        all_ar = np.concatenate([fit.resid[idx], ar[idx]], axis=1)
+        ranks = stats.DailyRanks.from_ar(all_ar)
+        days = pos[idx][:, None] + off
+        for s, e in windows:
+            k = e - s + 1
+            sl = slice(s - config.event_window[0], e - config.event_window[0] + 1)
+            w = ar[idx, sl]
+            car = np.where(np.isfinite(w).all(axis=1), w.sum(axis=1), np.nan)
+            if (s, e) in config.car_windows:  # the car table agrees with the AR sums
+                want = car_tab.loc[[(a, b, s, e) for a, b in
+                                    zip(est.event_id.iloc[idx], est.ticker.iloc[idx])], "car"]
+                np.testing.assert_allclose(want.to_numpy(), car, rtol=1e-12)
+            cols_ = config.estimation_length + np.arange(sl.start, sl.stop)
+            rbar = stats.mean_cross_correlation(fit.resid[idx], fit.sigma2[idx], days,
+                                                len(SESS), pos[idx], k)
+            out[group, s, e, "bw1980_cda_t"] = stats.bw1980_cda_t(car, fit.resid[idx], k)
+            out[group, s, e, "generalized_sign_z"] = stats.generalized_sign_z(
+                car, fit.resid[idx])
+            out[group, s, e, "corrado_rank_z"] = ranks.corrado(cols_)
+            out[group, s, e, "cz_sign_z"] = ranks.sign(cols_)
+            out[group, s, e, "rbar"] = (rbar, None)
+            out[group, s, e, "csect_t"] = stats.csect_t(car)
+            if s != e:
+                out[group, s, e, "pseudo_event_z"] = stats.pseudo_event_test(
+                    car, fit.resid[idx], stats.overlapping(pos[idx], k), k,
+                    config.pseudo_draws, rng)
+    return out
+
+
+def test_study_statistics_equal_the_array_formulas_with_missing_cars(holed_panel):
+    """Groups, clustered and nearby day 0s, pairs whose CAR is missing in some windows:
+    rank, sign, Brown-Warner, generalized sign, r-bar and the pseudo-event test (same
+    random draws) equal the array formulas on full residual matrices."""
+    config = StudyConfig(pseudo_draws=99, exclude_other_events=False,
+                         group_by=("label", "role"))
+    res = run_study(_calendar(EVENTS), holed_panel, config, block=3)
+    assert res.skipped.empty
+    assert res.car.car.isna().any() and res.car.car.notna().any()
+    ref = _reference_tests(res, holed_panel, config)
+    tests = res.tests.set_index(["group", "window_start", "window_end", "statistic"])
+    checked = 0
+    for (group, s, e, name), (value, p) in ref.items():
+        if name == "rbar":
+            got = tests.loc[(group, s, e, "bmp_t"), "rbar"]
+            assert got == pytest.approx(value, rel=1e-9, abs=1e-14), (group, s, e)
+            continue
+        row = tests.loc[(group, s, e, name)]
+        assert row["value"] == pytest.approx(value, rel=1e-9, abs=1e-12, nan_ok=True), \
+            (group, s, e, name)
+        assert row["p_value"] == pytest.approx(p, rel=1e-9, abs=1e-12, nan_ok=True)
+        checked += np.isfinite(value)
+    assert checked > 300

@@ -1,0 +1,1048 @@
+"""Tests of the event-study test statistics (backtest.eventstudy.stats) and of the engine's tests table.
+
+Every statistic is checked against a slow, obvious implementation written here from
+the paper's formula: Python loops over pairs and days, explicit sums, scipy only for
+distribution functions and ``rankdata``. The inputs are random, with missing values
+(NaN) and a different number of usable estimation days per pair. Where the result is
+deterministic the agreement is to 1e-10 relative.
+
+The engine check builds a small synthetic calendar and price panel on real NYSE
+sessions, runs :func:`backtest.eventstudy.run_study`, and recomputes every deterministic
+statistic of ``result.tests`` with the references below, from the engine's ARs/CARs
+and hand-built (np.polyfit) estimation residuals.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from backtest.eventstudy import DEFAULT_CAR_WINDOWS, StudyConfig, run_study, stats
+from events import parse_calendar
+from tests._slow_reference import total_return_at
+from tests.panels import make_panel, sessions
+
+REL = 1e-10
+
+
+def _normal_p(z):
+    """Two-sided standard-normal p-value, from the error function (no scipy)."""
+    return math.erfc(abs(z) / math.sqrt(2.0))
+
+
+def _t_p(t, df):
+    return float(2.0 * sps.t.sf(abs(t), df))
+
+
+def _finite(x):
+    return x is not None and not math.isnan(x)
+
+
+def _close(actual, expected, rel=REL, abs_=1e-12):
+    """Both NaN, or equal within rel/abs tolerance."""
+    if not _finite(expected):
+        return not _finite(actual)
+    return actual == pytest.approx(expected, rel=rel, abs=abs_)
+
+
+# --------------------------------------------------------------------------------------
+# slow references, one per statistic
+# --------------------------------------------------------------------------------------
+
+
+def ref_csect_t(car):
+    """Cross-sectional t (Brown and Warner 1985; MacKinlay 1997, Sec. 5):
+    t = mean / (sd / sqrt(N)), sd with N - 1 in the denominator, Student-t(N - 1)."""
+    vals = [float(c) for c in car if _finite(c)]
+    n = len(vals)
+    if n < 2:
+        return math.nan, math.nan
+    mean = sum(vals) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+    if sd == 0:
+        return math.nan, math.nan
+    t = mean / (sd / math.sqrt(n))
+    return t, _t_p(t, n - 1)
+
+
+def ref_bw1980_cda_t(car, est_ar, k):
+    """Brown and Warner (1980), crude dependence adjustment: AAR_t = mean over pairs (with a
+    finite CAR) of AR_it on each estimation day t; S = sd of the AAR_t series (ddof 1);
+    t = CAAR / (sqrt(K) S), Student-t with (days with an AAR - 1) df."""
+    rows = [i for i in range(len(car)) if _finite(car[i])]
+    aar = []
+    for t in range(est_ar.shape[1]):
+        vals = [est_ar[i, t] for i in rows if _finite(est_ar[i, t])]
+        if vals:
+            aar.append(sum(vals) / len(vals))
+    m = sum(aar) / len(aar)
+    s = math.sqrt(sum((a - m) ** 2 for a in aar) / (len(aar) - 1))
+    caar = sum(car[i] for i in rows) / len(rows)
+    t = caar / (math.sqrt(k) * s)
+    return t, _t_p(t, len(aar) - 1)
+
+
+def ref_bw1985_t(car, car_var):
+    """Brown and Warner (1985), portfolio test under independence:
+    CAAR / sqrt(sum_i Var(CAR_i) / N^2), standard normal."""
+    rows = [i for i in range(len(car)) if _finite(car[i]) and _finite(car_var[i])]
+    n = len(rows)
+    caar = sum(car[i] for i in rows) / n
+    var_caar = sum(car_var[i] for i in rows) / n ** 2
+    z = caar / math.sqrt(var_caar)
+    return z, _normal_p(z)
+
+
+def ref_patell_z(car, car_var, m_est, n_params=2):
+    """Patell (1976): SCAR_i = CAR_i / sqrt(Var CAR_i) is Student-t with M_i - n_params df,
+    whose variance is (M_i - 2)/(M_i - 4) for the market model (df/(df - 2) in general);
+    Z = sum SCAR_i / sqrt(sum Var SCAR_i), standard normal. ``m_est``: estimation days."""
+    num, den = 0.0, 0.0
+    for c, v, m in zip(car, car_var, m_est):
+        df = m - n_params
+        if not (_finite(c) and _finite(v)) or df <= 2:
+            continue
+        num += c / math.sqrt(v)
+        den += df / (df - 2.0)
+    if den == 0:
+        return math.nan, math.nan
+    z = num / math.sqrt(den)
+    return z, _normal_p(z)
+
+
+def ref_scars(car, car_var):
+    return [c / math.sqrt(v) for c, v in zip(car, car_var) if _finite(c) and _finite(v)]
+
+
+def ref_bmp_t(car, car_var):
+    """Boehmer, Musumeci and Poulsen (1991): t = mean(SCAR) / (sd(SCAR) / sqrt(N)),
+    sd of the cross-section of SCARs (ddof 1), Student-t(N - 1)."""
+    return ref_csect_t(ref_scars(car, car_var))
+
+
+def ref_rbar(resid, sigma2, days, day0, k):
+    """Overlap-weighted average cross-correlation of standardized estimation residuals
+    (the definition documented by backtest.eventstudy.stats.mean_cross_correlation), as a slow
+    double loop over pairs:
+
+        r-bar = sum over ordered pairs i != j of w_ij * rho_{c(i) c(j)} / (N (N - 1)),
+        w_ij = max(0, K - |day0_i - day0_j|) / K,
+
+    where c(i) is pair i's day-0 cluster (pairs with the same day 0) and rho for two
+    clusters (c, c') is the pooled mean of u_it u_jt, u_it = e_it / s_i, over every
+    member pair (i in c, j in c', i != j) and every calendar day t both have: the sum of
+    those cross-products divided by the number of (i, j, t) triples (0 if there is none).
+    """
+    n = resid.shape[0]
+    series = []
+    for i in range(n):
+        s = math.sqrt(sigma2[i])
+        series.append({int(days[i, t]): resid[i, t] / s
+                       for t in range(resid.shape[1]) if _finite(resid[i, t])})
+    d0 = [int(v) for v in day0]
+
+    def rho(c1, c2):
+        total, count = 0.0, 0
+        for i in range(n):
+            for j in range(n):
+                if i == j or d0[i] != c1 or d0[j] != c2:
+                    continue
+                for day, ui in series[i].items():
+                    if day in series[j]:
+                        total += ui * series[j][day]
+                        count += 1
+        return total / count if count else 0.0
+
+    cache = {}
+    acc = 0.0
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            w = max(0, k - abs(d0[i] - d0[j])) / k
+            if w == 0:
+                continue
+            key = (min(d0[i], d0[j]), max(d0[i], d0[j]))
+            if key not in cache:
+                cache[key] = rho(*key)
+            acc += w * cache[key]
+    return acc / (n * (n - 1)) if n > 1 else 0.0
+
+
+def ref_kp_bmp_t(car, car_var, rbar):
+    """Kolari and Pynnonen (2010), eq. for the adjusted BMP:
+    t_BMP * sqrt((1 - r) / (1 + (N - 1) r)), Student-t(N - 1)."""
+    t, _ = ref_bmp_t(car, car_var)
+    n = len(ref_scars(car, car_var))
+    t_adj = t * math.sqrt((1 - rbar) / (1 + (n - 1) * rbar))
+    return t_adj, _t_p(t_adj, n - 1)
+
+
+def ref_kp_patell_z(car, car_var, m_est, rbar):
+    """Kolari and Pynnonen (2010), adjusted Patell: Z_Patell / sqrt(1 + (N - 1) r)."""
+    z, _ = ref_patell_z(car, car_var, m_est)
+    n = sum(1 for c, v, m in zip(car, car_var, m_est) if _finite(c) and _finite(v) and m - 2 > 2)
+    z_adj = z / math.sqrt(1 + (n - 1) * rbar)
+    return z_adj, _normal_p(z_adj)
+
+
+def ref_standardized_ranks(all_ar):
+    """Corrado and Zivney (1992): U_it = rank_i(AR_it) / (1 + T_i), ranks (ties averaged)
+    over pair i's T_i non-missing days. Returns one {day: U} dict per pair."""
+    out = []
+    for i in range(all_ar.shape[0]):
+        days = [t for t in range(all_ar.shape[1]) if _finite(all_ar[i, t])]
+        ranks = sps.rankdata([all_ar[i, t] for t in days])
+        out.append({t: r / (1.0 + len(days)) for t, r in zip(days, ranks)})
+    return out
+
+
+def ref_corrado_rank_z(all_ar, window):
+    """Corrado (1989) rank test with the standardized ranks of Corrado and Zivney (1992):
+    Ubar_t = mean over pairs present on day t of (U_it - 1/2); S_U = sqrt(mean over days of
+    Ubar_t^2); multi-day z = sum_{t in window} Ubar_t / (sqrt(K) S_U) (Cowan 1992; Campbell
+    and Wasley 1993). Standard normal."""
+    u = ref_standardized_ranks(all_ar)
+    ubar = {}
+    for t in range(all_ar.shape[1]):
+        vals = [ui[t] - 0.5 for ui in u if t in ui]
+        if vals:
+            ubar[t] = sum(vals) / len(vals)
+    s = math.sqrt(sum(v * v for v in ubar.values()) / len(ubar))
+    z = sum(ubar[t] for t in window) / (math.sqrt(len(window)) * s)
+    return z, _normal_p(z)
+
+
+def ref_cz_sign_z(all_ar, window):
+    """Corrado and Zivney (1992) sign test: G_it = sign(U_it - median_t U_it);
+    g_t = sum_i G_it / sqrt(N_t); S_G = sqrt(mean over days of g_t^2);
+    z = sum_{t in window} g_t / (sqrt(K) S_G). Standard normal."""
+    u = ref_standardized_ranks(all_ar)
+    med = [float(np.median(list(ui.values()))) for ui in u]
+    g = {}
+    for t in range(all_ar.shape[1]):
+        signs = [float(np.sign(ui[t] - m)) for ui, m in zip(u, med) if t in ui]
+        if signs:
+            g[t] = sum(signs) / math.sqrt(len(signs))
+    s = math.sqrt(sum(v * v for v in g.values()) / len(g))
+    z = sum(g[t] for t in window) / (math.sqrt(len(window)) * s)
+    return z, _normal_p(z)
+
+
+def ref_generalized_sign_z(car, est_ar):
+    """Cowan (1992) generalized sign test: p_hat = (1/N) sum_i (1/m_i) sum_t 1[AR_it > 0]
+    over each pair's m_i non-missing estimation ARs; w = #(CAR_i > 0);
+    z = (w - N p_hat) / sqrt(N p_hat (1 - p_hat)). Standard normal."""
+    rows = [i for i in range(len(car)) if _finite(car[i])]
+    fracs = []
+    for i in range(len(rows)):
+        vals = [v for v in est_ar[rows[i]] if _finite(v)]
+        fracs.append(sum(1 for v in vals if v > 0) / len(vals))
+    n = len(rows)
+    p = sum(fracs) / n
+    w = sum(1 for i in rows if car[i] > 0)
+    z = (w - n * p) / math.sqrt(n * p * (1 - p))
+    return z, _normal_p(z)
+
+
+def ref_wilcoxon(car):
+    """Wilcoxon (1945) signed-rank test by exact enumeration of the 2^N sign patterns
+    (no ties, no zeros): W+ = sum of ranks of |CAR| with CAR > 0; two-sided statistic
+    min(W+, W-); p = min(1, 2 P(W+ <= min(W+, W-)))."""
+    vals = [c for c in car if _finite(c)]
+    n = len(vals)
+    ranks = sps.rankdata([abs(v) for v in vals])
+    w_plus = sum(r for r, v in zip(ranks, vals) if v > 0)
+    w_minus = sum(ranks) - w_plus
+    w = min(w_plus, w_minus)
+    hits = sum(1 for signs in itertools.product((0, 1), repeat=n)
+               if sum(r for r, s in zip(ranks, signs) if s) <= w)
+    return w, min(1.0, 2.0 * hits / 2 ** n)
+
+
+def ref_pseudo_event(car, est_ar, cluster, k, draws, seed):
+    """Loop version of the pseudo-event-date test for given draws: each draw picks a start
+    s per cluster (uniform on 0..L-K), every pair of the cluster sums its estimation ARs
+    over s..s+K-1 (a missing AR counts as 0), the mean over pairs is one null value;
+    z = (obs - mean null) / sd(null), p = (1 + #{|null - m| >= |obs - m|}) / (draws + 1).
+    The draws are taken as a (draws, clusters) matrix from default_rng(seed), clusters
+    numbered in sorted order."""
+    rows = [i for i in range(len(car)) if _finite(car[i])]
+    labels = sorted({cluster[i] for i in rows})
+    length = est_ar.shape[1]
+    starts = np.random.default_rng(seed).integers(0, length - k + 1, size=(draws, len(labels)))
+    null = []
+    for d in range(draws):
+        total = 0.0
+        for i in rows:
+            s = int(starts[d, labels.index(cluster[i])])
+            total += sum(est_ar[i, t] if _finite(est_ar[i, t]) else 0.0
+                         for t in range(s, s + k))
+        null.append(total / len(rows))
+    obs = sum(car[i] for i in rows) / len(rows)
+    m = sum(null) / draws
+    sd = math.sqrt(sum((v - m) ** 2 for v in null) / (draws - 1))
+    p = (1 + sum(1 for v in null if abs(v - m) >= abs(obs - m))) / (draws + 1)
+    return (obs - m) / sd, p
+
+
+# --------------------------------------------------------------------------------------
+# random inputs with missing values
+# --------------------------------------------------------------------------------------
+
+N_PAIRS, L_EST, W_EVT = 8, 150, 16
+
+
+def _random_inputs(seed, n_pairs=N_PAIRS, common=0.0):
+    """Estimation ARs (N, L) with pair i missing 6*i random days (so estimation lengths
+    differ), event ARs (N, W) with one missing day for pair 1, a CAR over event days
+    5..7 (NaN for the pair whose day 6 is missing), its model variance and dof."""
+    rng = np.random.default_rng(seed)
+    sd = rng.uniform(0.01, 0.04, n_pairs)
+    f_est, f_evt = rng.normal(0, 1, L_EST), rng.normal(0, 1, W_EVT)
+    est = sd[:, None] * (math.sqrt(common) * f_est + math.sqrt(1 - common)
+                         * rng.normal(0, 1, (n_pairs, L_EST)))
+    evt = sd[:, None] * (math.sqrt(common) * f_evt + math.sqrt(1 - common)
+                         * rng.normal(0, 1, (n_pairs, W_EVT)))
+    evt[:, 5:8] += rng.normal(0.01, 0.02, (n_pairs, 1))  # a modest event effect
+    for i in range(n_pairs):
+        est[i, rng.choice(L_EST, 6 * i, replace=False)] = np.nan
+    evt[1, 6] = np.nan
+    window = np.arange(5, 8)
+    car = np.array([evt[i, window].sum() for i in range(n_pairs)])  # NaN for pair 1
+    m_est = np.isfinite(est).sum(axis=1)
+    s2 = np.array([np.nanvar(est[i], ddof=2) for i in range(n_pairs)])
+    car_var = s2 * (len(window) + rng.uniform(0.001, 0.05, n_pairs))
+    return dict(est=est, evt=evt, all=np.concatenate([est, evt], axis=1), car=car,
+                car_var=car_var, m_est=m_est, dof=(m_est - 2).astype(float), s2=s2,
+                window=window, k=len(window))
+
+
+@pytest.fixture(params=[1, 2, 3])
+def data(request):
+    return _random_inputs(request.param)
+
+
+def test_random_inputs_have_missing_values_and_unequal_lengths(data):
+    """The fixture really exercises the NaN paths (guards the other tests' coverage)."""
+    assert len(set(data["m_est"])) == N_PAIRS
+    assert np.isnan(data["car"]).sum() == 1
+    assert np.isnan(data["all"][:, L_EST:]).any()
+
+
+# --------------------------------------------------------------------------------------
+# one test per statistic
+# --------------------------------------------------------------------------------------
+
+
+def test_t_pvalue_against_table_values():
+    """Two-sided Student-t p-values at textbook critical values: t_{0.975,10} = 2.228139,
+    t_{0.995,5} = 4.032143, t_{0.975,1} = 12.706205; p(0) = 1."""
+    assert float(stats.t_pvalue(2.228139, 10)) == pytest.approx(0.05, abs=1e-6)
+    assert float(stats.t_pvalue(-4.032143, 5)) == pytest.approx(0.01, abs=1e-6)
+    assert float(stats.t_pvalue(12.706205, 1)) == pytest.approx(0.05, abs=1e-6)
+    assert float(stats.t_pvalue(0.0, 7)) == 1.0
+
+
+def test_csect_t(data):
+    """Cross-sectional t equals the loop formula and scipy.stats.ttest_1samp (NaN dropped)."""
+    t, p = stats.csect_t(data["car"])
+    rt, rp = ref_csect_t(data["car"])
+    assert t == pytest.approx(rt, rel=REL) and p == pytest.approx(rp, rel=REL)
+    sc = sps.ttest_1samp(data["car"], 0.0, nan_policy="omit")
+    assert t == pytest.approx(sc.statistic, rel=REL) and p == pytest.approx(sc.pvalue, rel=REL)
+    assert all(math.isnan(v) for v in stats.csect_t(np.array([0.01, np.nan])))
+
+
+def test_cross_sectional_test_matches_scipy_along_axis(rng):
+    """cross_sectional_test(values, axis=0): per column, scipy's one-sample t, p and 95%
+    confidence interval of the finite values; n < 2 gives NaN t/p/interval."""
+    values = rng.normal(0.002, 0.02, (9, 5))
+    values[rng.random(values.shape) < 0.25] = np.nan
+    values[:, 4] = np.nan
+    values[0, 4] = 0.01
+    cs = stats.cross_sectional_test(values, axis=0)
+    for j in range(4):
+        col = values[:, j][np.isfinite(values[:, j])]
+        ref = sps.ttest_1samp(col, 0.0)
+        lo, hi = ref.confidence_interval(0.95)
+        assert cs.n[j] == col.size
+        assert cs.mean[j] == pytest.approx(col.mean(), rel=REL)
+        assert cs.sd[j] == pytest.approx(col.std(ddof=1), rel=REL)
+        assert cs.t[j] == pytest.approx(ref.statistic, rel=REL)
+        assert cs.p[j] == pytest.approx(ref.pvalue, rel=REL)
+        assert cs.lo[j] == pytest.approx(lo, rel=REL) and cs.hi[j] == pytest.approx(hi, rel=REL)
+    assert cs.n[4] == 1 and math.isnan(cs.t[4]) and math.isnan(cs.lo[4])
+
+
+def test_bw1980_cda_t(data):
+    """Brown-Warner (1980) crude dependence adjustment equals the loop formula (the pair
+    with a missing CAR is left out of the AAR series too)."""
+    got = stats.bw1980_cda_t(data["car"], data["est"], data["k"])
+    ref = ref_bw1980_cda_t(data["car"], data["est"], data["k"])
+    assert got == pytest.approx(ref, rel=REL)
+
+
+def test_bw1985_t(data):
+    """Brown-Warner (1985) independence test equals the loop formula."""
+    got = stats.bw1985_t(data["car"], data["car_var"])
+    assert got == pytest.approx(ref_bw1985_t(data["car"], data["car_var"]), rel=REL)
+
+
+def test_patell_z(data):
+    """Patell (1976) Z with SCAR_i = CAR_i / sqrt(Var CAR_i) and Var SCAR_i = (M_i-2)/(M_i-4)
+    (M_i estimation days, market model: dof = M_i - 2); pairs with dof <= 2 are left out."""
+    got = stats.patell_z(data["car"], data["car_var"], data["dof"])
+    assert got == pytest.approx(ref_patell_z(data["car"], data["car_var"], data["m_est"]),
+                                rel=REL)
+    m = data["m_est"].copy()
+    m[0] = 4  # dof 2: variance undefined, pair dropped
+    dof = (m - 2).astype(float)
+    got = stats.patell_z(data["car"], data["car_var"], dof)
+    assert got == pytest.approx(ref_patell_z(data["car"], data["car_var"], m), rel=REL)
+    # Sanity of the variance term: with dof = 10 for every pair, sum SCAR / sqrt(N * 10/8).
+    scar = ref_scars(data["car"], data["car_var"])
+    z, _ = stats.patell_z(data["car"], data["car_var"], np.full(N_PAIRS, 10.0))
+    assert z == pytest.approx(sum(scar) / math.sqrt(len(scar) * 10 / 8), rel=REL)
+
+
+def test_bmp_t(data):
+    """Boehmer-Musumeci-Poulsen (1991) equals the loop formula."""
+    got = stats.bmp_t(data["car"], data["car_var"])
+    assert got == pytest.approx(ref_bmp_t(data["car"], data["car_var"]), rel=REL)
+
+
+def _calendar_days(n_pairs, length, rng):
+    """Each pair's estimation window starts on a different calendar day (0..40)."""
+    starts = rng.integers(0, 40, n_pairs)
+    return starts[:, None] + np.arange(length)[None, :]
+
+
+# Day-0 positions of the 8 random pairs: clusters {0,1,2} at 300, {3,4} at 303 (3 apart),
+# {5} at 310 (10 from the first cluster: partial overlap for K=16), {6,7} at 340 (far).
+DAY0 = np.array([300, 300, 300, 303, 303, 310, 340, 340])
+
+
+def _days_before(day0, length, gap=10):
+    """Estimation days ``day0 - gap - length .. day0 - gap - 1`` per pair (the engine's layout)."""
+    return day0[:, None] - gap - length + np.arange(length)[None, :]
+
+
+@pytest.mark.parametrize("k", [1, 3, 9, 16, 50])
+@pytest.mark.parametrize("layout", ["before_day0", "shifted"])
+def test_mean_cross_correlation_matches_pair_loop(data, rng, k, layout):
+    """mean_cross_correlation equals the slow double loop over ordered pairs i != j of
+    w_ij rho_cc' / (N (N - 1)) (weights by day-0 distance, pooled rho per pair of day-0
+    clusters over common calendar days), with NaNs, unequal lengths, several cluster
+    sizes and several window lengths K."""
+    days = (_days_before(DAY0, L_EST) if layout == "before_day0"
+            else _calendar_days(N_PAIRS, L_EST, rng))
+    got = stats.mean_cross_correlation(data["est"], data["s2"], days, int(days.max()) + 1,
+                                       DAY0, k)
+    ref = ref_rbar(data["est"], data["s2"], days, DAY0, k)
+    assert got == pytest.approx(ref, rel=REL, abs=1e-14)
+    if k > 1:
+        assert ref != 0  # the weighted cross terms are exercised
+
+
+def test_mean_cross_correlation_pair_order_does_not_matter(data):
+    """Shuffling the pairs (with their days and day 0s) leaves r-bar unchanged."""
+    days = _days_before(DAY0, L_EST)
+    perm = np.array([5, 2, 7, 0, 3, 6, 1, 4])
+    a = stats.mean_cross_correlation(data["est"], data["s2"], days, int(days.max()) + 1,
+                                     DAY0, 16)
+    b = stats.mean_cross_correlation(data["est"][perm], data["s2"][perm], days[perm],
+                                     int(days.max()) + 1, DAY0[perm], 16)
+    assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_mean_cross_correlation_identical_windows_is_average_pairwise_product(rng):
+    """All pairs on one day 0 (weight 1), identical estimation windows, no gaps: r-bar is
+    the plain average over the N(N-1)/2 pairs of (1/L) sum_t u_it u_jt, whatever K."""
+    n, length = 6, 80
+    e = rng.normal(0, 1, (n, length)) * rng.uniform(0.5, 2, (n, 1))
+    s2 = e.var(axis=1, ddof=2)
+    u = e / np.sqrt(s2)[:, None]
+    means = [float(u[i] @ u[j]) / length for i, j in itertools.combinations(range(n), 2)]
+    days = np.tile(np.arange(length), (n, 1))
+    for k in (1, 16):
+        got = stats.mean_cross_correlation(e, s2, days, length, np.full(n, 200), k)
+        assert got == pytest.approx(sum(means) / len(means), rel=REL)
+
+
+def test_mean_cross_correlation_disjoint_windows_is_zero(rng):
+    """Pairs that share no calendar day contribute nothing: r-bar = 0 (same day 0)."""
+    e = rng.normal(0, 1, (3, 20))
+    days = np.arange(60).reshape(3, 20)
+    assert stats.mean_cross_correlation(e, np.ones(3), days, 60, np.zeros(3, int), 16) == 0.0
+
+
+def test_mean_cross_correlation_far_apart_clusters_have_zero_cross_weight():
+    """Two clusters of 3 pairs, day 0s 20 sessions apart, K = 16 (weight 0 between them),
+    every pair with the same +-1 residual series on overlapping calendar days and s = 1:
+    every within-cluster rho is mean(u^2) = 1, the cross rho would be 1 too but has weight 0,
+    so r-bar = (3*2 + 3*2) / (6*5) = 0.4 exactly. With K = 40 the cross weight is
+    (40 - 20)/40 = 1/2: r-bar = (12 + 2*3*3*0.5) / 30 = 0.7; on one day 0 it is 1."""
+    length = 250
+    e = np.where(np.arange(length + 20) % 3 == 0, 1.0, -1.0)
+    day0 = np.array([300, 300, 300, 320, 320, 320])
+    days = _days_before(day0, length)
+    resid = np.array([e[d - days.min()] for d in days])  # the same value on the same day
+    s2 = np.ones(6)
+    n_days = int(days.max()) + 1
+    assert stats.mean_cross_correlation(resid, s2, days, n_days, day0, 16) == pytest.approx(
+        0.4, rel=1e-12)
+    assert stats.mean_cross_correlation(resid, s2, days, n_days, day0, 40) == pytest.approx(
+        0.7, rel=1e-12)
+    same = np.full(6, 300)
+    days_same = _days_before(same, length)
+    resid_same = np.array([e[:length]] * 6)
+    assert stats.mean_cross_correlation(resid_same, s2, days_same, int(days_same.max()) + 1,
+                                        same, 16) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_mean_cross_correlation_same_ticker_three_sessions_apart():
+    """The same ticker in two events 3 sessions apart: its residuals on the common calendar
+    days are the same numbers, so rho = mean(u^2) = 1 for +-1 residuals with s = 1, and
+    with K = 16 the pair weight is (16 - 3)/16: r-bar = 2 * (13/16) * 1 / (2 * 1) = 13/16.
+    With s = 1 and s = 2 the standardized product halves: 13/32."""
+    length = 250
+    e = np.where(np.arange(length + 3) % 2 == 0, 1.0, -1.0)
+    day0 = np.array([300, 303])
+    days = _days_before(day0, length)
+    resid = np.array([e[days[0] - days.min()], e[days[1] - days.min()]])
+    n_days = int(days.max()) + 1
+    got = stats.mean_cross_correlation(resid, np.ones(2), days, n_days, day0, 16)
+    assert got == pytest.approx(13 / 16, rel=1e-12)
+    got = stats.mean_cross_correlation(resid * np.array([[1.0], [2.0]]), np.array([1.0, 4.0]),
+                                       days, n_days, day0, 16)
+    assert got == pytest.approx(13 / 16, rel=1e-12)  # standardization undoes the scale
+    got = stats.mean_cross_correlation(resid, np.array([1.0, 4.0]), days, n_days, day0, 16)
+    assert got == pytest.approx(13 / 32, rel=1e-12)
+    # single-day windows (K = 1): the two windows do not overlap at all
+    assert stats.mean_cross_correlation(resid, np.ones(2), days, n_days, day0, 1) == 0.0
+
+
+def test_mean_cross_correlation_recovers_known_correlation():
+    """Statistical check, all pairs on one day 0: independent residuals give r-bar ~ 0
+    (sd about 1/sqrt(#pairs*L), ~0.005 here); residuals with a common factor of
+    correlation rho = 0.3 give r-bar ~ 0.3."""
+    rng = np.random.default_rng(11)
+    n, length = 20, 500
+    days = np.tile(np.arange(length), (n, 1))
+    day0 = np.full(n, 600)
+    scale = rng.uniform(0.01, 0.05, (n, 1))
+    e = scale * rng.normal(0, 1, (n, length))
+    r0 = stats.mean_cross_correlation(e, e.var(axis=1, ddof=2), days, length, day0, 16)
+    assert abs(r0) < 0.025
+    rho = 0.3
+    f = rng.normal(0, 1, length)
+    e = scale * (math.sqrt(rho) * f + math.sqrt(1 - rho) * rng.normal(0, 1, (n, length)))
+    r1 = stats.mean_cross_correlation(e, e.var(axis=1, ddof=2), days, length, day0, 16)
+    assert r1 == pytest.approx(rho, abs=0.05)
+
+
+# --------------------------------------------------------------------------------------
+# overlap components (clusters kept intact by the pseudo-event test)
+# --------------------------------------------------------------------------------------
+
+
+def ref_components(day0, k):
+    """Union-find over pairs: i and j are joined when |day0_i - day0_j| < K (their K-day
+    windows share a day); returns the partition as a set of frozensets of indices."""
+    parent = list(range(len(day0)))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(day0)):
+        for j in range(len(day0)):
+            if abs(int(day0[i]) - int(day0[j])) < k:
+                parent[find(i)] = find(j)
+    groups = {}
+    for i in range(len(day0)):
+        groups.setdefault(find(i), set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+def _partition(labels):
+    groups = {}
+    for i, lab in enumerate(labels):
+        groups.setdefault(int(lab), set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_overlapping_components_by_hand():
+    """day 0s (unsorted) 0, 10, 30, 20, 45, 100, 10 with K = 16: gaps in sorted order
+    10, 10, 10, 15, 55 -> {0, 10, 10, 20, 30, 45} chain together (0 and 45 only through
+    others) and 100 stands alone. K = 15: the 30-45 gap breaks the chain. K = 1: only equal
+    day 0s share a label."""
+    day0 = np.array([0, 10, 30, 20, 45, 100, 10])
+    assert _partition(stats.overlapping(day0, 16)) == {frozenset({0, 1, 2, 3, 4, 6}),
+                                                       frozenset({5})}
+    assert _partition(stats.overlapping(day0, 15)) == {frozenset({0, 1, 2, 3, 6}),
+                                                       frozenset({4}), frozenset({5})}
+    assert _partition(stats.overlapping(day0, 1)) == {frozenset({0}), frozenset({1, 6}),
+                                                      frozenset({2}), frozenset({3}),
+                                                      frozenset({4}), frozenset({5})}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_overlapping_matches_union_find(seed):
+    rng = np.random.default_rng(seed)
+    day0 = rng.integers(0, 120, 15)
+    for k in (1, 3, 6, 16):
+        assert _partition(stats.overlapping(day0, k)) == ref_components(day0, k)
+
+
+def test_pseudo_event_with_overlap_components(data):
+    """pseudo_event_test fed the overlap components of DAY0 for K = 16 (two components:
+    300..310 chained, 340) equals the loop reference with those hand labels."""
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1])  # by hand: 300, 303, 310 chain; 340 apart
+    assert _partition(stats.overlapping(DAY0, 16)) == _partition(labels)
+    args = (data["car"], data["est"], stats.overlapping(DAY0, 16), data["k"], 199)
+    z, p = stats.pseudo_event_test(*args, np.random.default_rng(9))
+    rz, rp = ref_pseudo_event(data["car"], data["est"], labels, data["k"], 199, seed=9)
+    assert z == pytest.approx(rz, rel=REL) and p == pytest.approx(rp, rel=REL)
+
+
+def test_kp_bmp_t_and_kp_patell_z(data, rng):
+    """Kolari-Pynnonen (2010) adjusted BMP and Patell with r-bar from the pair loop; with
+    r-bar = 0 they reduce to BMP and Patell."""
+    days = _days_before(DAY0, L_EST)
+    rbar = ref_rbar(data["est"], data["s2"], days, DAY0, 16)
+    assert rbar != 0
+    got = stats.kp_bmp_t(data["car"], data["car_var"], rbar)
+    assert got == pytest.approx(ref_kp_bmp_t(data["car"], data["car_var"], rbar), rel=REL)
+    got = stats.kp_patell_z(data["car"], data["car_var"], data["dof"], rbar)
+    assert got == pytest.approx(ref_kp_patell_z(data["car"], data["car_var"], data["m_est"],
+                                                rbar), rel=REL)
+    for r in (0.05, 0.4, -0.05):
+        assert stats.kp_bmp_t(data["car"], data["car_var"], r) == pytest.approx(
+            ref_kp_bmp_t(data["car"], data["car_var"], r), rel=REL)
+    assert stats.kp_bmp_t(data["car"], data["car_var"], 0.0) == pytest.approx(
+        ref_bmp_t(data["car"], data["car_var"]), rel=REL)
+    assert stats.kp_patell_z(data["car"], data["car_var"], data["dof"], 0.0) == pytest.approx(
+        ref_patell_z(data["car"], data["car_var"], data["m_est"]), rel=REL)
+
+
+def test_corrado_rank_z(data):
+    """Corrado (1989) rank test with Corrado-Zivney standardized ranks, per-pair rankdata
+    over each pair's own non-missing days, multi-day and single-day windows."""
+    for window in (L_EST + data["window"], np.array([L_EST + 5]), L_EST + np.arange(W_EVT)):
+        got = stats.corrado_rank_z(data["all"], window)
+        assert got == pytest.approx(ref_corrado_rank_z(data["all"], window), rel=REL)
+
+
+def test_rank_and_sign_tests_with_ties():
+    """Tied ARs get average ranks (zeros, e.g. from a stale price, tie often). With ties the
+    median standardized rank of a pair is no longer exactly 1/2, which the sign test's
+    G = sign(U - median) must respect."""
+    rng = np.random.default_rng(5)
+    a = np.round(rng.normal(0, 0.01, (5, 60)), 2)
+    a[:, :20] = np.maximum(a[:, :20], 0.0)  # many exact zeros
+    a[rng.random(a.shape) < 0.1] = np.nan
+    window = np.array([55, 56])
+    u = ref_standardized_ranks(a)
+    assert any(abs(np.median(list(ui.values())) - 0.5) > 1e-3 for ui in u)
+    assert stats.corrado_rank_z(a, window) == pytest.approx(ref_corrado_rank_z(a, window),
+                                                            rel=REL)
+    assert stats.cz_sign_z(a, window) == pytest.approx(ref_cz_sign_z(a, window), rel=REL)
+
+
+def test_cz_sign_z(data):
+    """Corrado-Zivney (1992) sign test equals the loop formula."""
+    for window in (L_EST + data["window"], np.array([L_EST + 9])):
+        got = stats.cz_sign_z(data["all"], window)
+        assert got == pytest.approx(ref_cz_sign_z(data["all"], window), rel=REL)
+
+
+def test_generalized_sign_z(data):
+    """Cowan (1992) generalized sign test equals the loop formula (pairs' own estimation
+    lengths in p_hat)."""
+    got = stats.generalized_sign_z(data["car"], data["est"])
+    assert got == pytest.approx(ref_generalized_sign_z(data["car"], data["est"]), rel=REL)
+
+
+def test_wilcoxon_signed_rank(data):
+    """Wilcoxon signed-rank: statistic min(W+, W-) and exact p by enumerating all 2^7 sign
+    patterns; also equal to scipy.stats.wilcoxon on the finite CARs."""
+    w, p = stats.wilcoxon_signed_rank(data["car"])
+    rw, rp = ref_wilcoxon(data["car"])
+    assert w == rw
+    assert p == pytest.approx(rp, rel=REL)
+    sc = sps.wilcoxon(data["car"][np.isfinite(data["car"])])
+    assert (w, p) == pytest.approx((sc.statistic, sc.pvalue), rel=REL)
+
+
+# --------------------------------------------------------------------------------------
+# pseudo-event-date test
+# --------------------------------------------------------------------------------------
+
+
+def test_pseudo_event_matches_loop_and_is_deterministic(data):
+    """Given the seed, z and p equal the loop reference (clusters of pairs 0-2 and 3-7), the
+    same seed gives the same answer, p lies in (0, 1], and another seed changes the null."""
+    cluster = np.array([10, 10, 10, 20, 20, 20, 20, 20])
+    args = (data["car"], data["est"], cluster, data["k"], 199)
+    z, p = stats.pseudo_event_test(*args, np.random.default_rng(42))
+    rz, rp = ref_pseudo_event(*args, seed=42)
+    assert z == pytest.approx(rz, rel=REL) and p == pytest.approx(rp, rel=REL)
+    assert (z, p) == stats.pseudo_event_test(*args, np.random.default_rng(42))
+    assert 0 < p <= 1
+    z2, _ = stats.pseudo_event_test(*args, np.random.default_rng(43))
+    assert z2 != z
+
+
+def test_pseudo_event_planted_effect_has_smallest_p(data):
+    """A CAR far outside anything the estimation window can produce: no null draw is as
+    extreme, so p = 1 / (draws + 1) exactly and z is large."""
+    car = np.where(np.isfinite(data["car"]), 5.0, np.nan)
+    for draws in (99, 499):
+        z, p = stats.pseudo_event_test(car, data["est"], np.arange(N_PAIRS), data["k"], draws,
+                                       np.random.default_rng(0))
+        assert p == pytest.approx(1 / (draws + 1), rel=1e-15)
+        assert z > 20
+
+
+def test_pseudo_event_pairs_in_one_cluster_share_the_draw(data):
+    """Two identical pairs in one cluster share every start, so their mean equals the single
+    pair's: same z and p as that pair alone. In two clusters they draw independently, the
+    null mean of two independent draws is less dispersed, and z changes."""
+    one_car, one_est = data["car"][:1], data["est"][:1]
+    two_car, two_est = np.repeat(one_car, 2), np.repeat(one_est, 2, axis=0)
+    k, draws = data["k"], 299
+    single = stats.pseudo_event_test(one_car, one_est, np.array([7]), k, draws,
+                                     np.random.default_rng(3))
+    shared = stats.pseudo_event_test(two_car, two_est, np.array([7, 7]), k, draws,
+                                     np.random.default_rng(3))
+    assert shared == pytest.approx(single, rel=1e-12)
+    apart = stats.pseudo_event_test(two_car, two_est, np.array([7, 8]), k, draws,
+                                    np.random.default_rng(3))
+    assert abs(apart[0]) > abs(single[0])
+
+
+def test_pseudo_event_null_is_calibrated():
+    """Under the null (event-window ARs from the same distribution as the estimation ARs)
+    the test rejects at 5% about 5% of the time: 300 replications, rejection rate within
+    the binomial 99.9% band [0.01, 0.10]."""
+    rng = np.random.default_rng(2024)
+    rejections = 0
+    for _ in range(300):
+        est = rng.normal(0, 0.02, (6, 120))
+        car = rng.normal(0, 0.02, (6, 3)).sum(axis=1)
+        _, p = stats.pseudo_event_test(car, est, np.arange(6), 3, 199, rng)
+        rejections += p <= 0.05
+    assert 0.01 <= rejections / 300 <= 0.10
+
+
+# --------------------------------------------------------------------------------------
+# the engine's tests table on a synthetic study
+# --------------------------------------------------------------------------------------
+
+N_SESS = 420
+SESS = sessions("2021-01-04", N_SESS)
+TICKERS = ["A", "B", "C", "D", "E", "F"]
+NAN_CLOSES = {"B": [60], "C": [70, 90, 110], "D": [50, 51, 52, 200], "F": [100, 150, 160]}
+
+
+def _synthetic_panel(seed=17):
+    """SPY and six stocks following market models with a common industry shock (so the
+    residuals are cross-correlated), planted day-0 effects, and missing closes in some
+    estimation windows (different estimation lengths)."""
+    rng = np.random.default_rng(seed)
+    rm = rng.normal(0.0004, 0.01, N_SESS)
+    common = rng.normal(0, 0.006, N_SESS)
+    closes = {"SPY": 100 * np.cumprod(1 + rm)}
+    for j, t in enumerate(TICKERS):
+        r = 0.0002 * j + (0.6 + 0.2 * j) * rm + common + rng.normal(0, 0.012, N_SESS)
+        r[[300, 320, 340, 370]] += rng.normal(0.01, 0.02, 4)
+        c = 50 * (j + 1) * np.cumprod(1 + r)
+        c[NAN_CLOSES.get(t, [])] = np.nan
+        closes[t] = list(c)
+    closes["SPY"] = list(closes["SPY"])
+    return make_panel(SESS, closes)
+
+
+def _calendar(day0s):
+    """One before_open event per (position, label, tickers) entry."""
+    return parse_calendar({"name": "syn", "events": [
+        {"id": f"ev{p}", "date": str(SESS[p].date()), "session": "before_open",
+         "headline": f"event at {p}", "source": "test",
+         "sentiment": {"label": label, "score": 50},
+         "tickers": [{"ticker": t, "role": "partner", "direction": "up"} for t in tickers]}
+        for p, label, tickers in day0s]})
+
+
+CLUSTERED = [(300, "bullish", ["A", "B"]), (320, "bearish", ["C"]),
+             (340, "bullish", ["D", "E"]), (370, "bearish", ["F"])]
+SEPARATE = [(300, "bullish", ["A"]), (305, "bullish", ["B"]), (320, "bearish", ["C"]),
+            (340, "bullish", ["D"]), (345, "bullish", ["E"]), (370, "bearish", ["F"])]
+
+
+@pytest.fixture(scope="module")
+def syn_panel():
+    return _synthetic_panel()
+
+
+@pytest.fixture(scope="module")
+def clustered(syn_panel):
+    return run_study(_calendar(CLUSTERED), syn_panel, StudyConfig(pseudo_draws=199))
+
+
+def _hand_pairs(panel, res, day0s):
+    """Per pair: engine ARs/CARs and hand-built estimation residuals (np.polyfit on
+    returns computed by total_return_at at positions pos0-260..pos0-11)."""
+    c_m = panel.close["SPY"].to_numpy()
+    zero = np.zeros(N_SESS)
+    out = {}
+    for p, label, tickers in day0s:
+        for t in tickers:
+            c = panel.close[t].to_numpy()
+            est = {}
+            for k in range(-260, -10):
+                y, x = total_return_at(c, zero, p + k), total_return_at(c_m, zero, p + k)
+                if not (math.isnan(y) or math.isnan(x)):
+                    est[k] = (x, y)
+            xs, ys = np.array([v[0] for v in est.values()]), np.array([v[1] for v in est.values()])
+            b, a = np.polyfit(xs, ys, 1)
+            resid = {k: y - (a + b * x) for k, (x, y) in est.items()}
+            s2 = sum(v * v for v in resid.values()) / (len(resid) - 2)
+            ar = res.ar[(res.ar.event_id == f"ev{p}") & (res.ar.ticker == t)]
+            cars = res.car[(res.car.event_id == f"ev{p}") & (res.car.ticker == t)]
+            out[(f"ev{p}", t)] = dict(pos0=p, label=label, a=a, b=b, resid=resid, s2=s2,
+                                      m=len(resid), ar=dict(zip(ar.rel_day, ar.ar)),
+                                      car={(r.window_start, r.window_end): (r.car, r.car_se)
+                                           for r in cars.itertuples()})
+    return out
+
+
+def _reference_tests(pairs, groups):
+    """Every deterministic statistic of each group and window, by the references above."""
+    est_days, evt_days = list(range(-260, -10)), list(range(-5, 11))
+    windows = list(DEFAULT_CAR_WINDOWS) + [(d, d) for d in evt_days
+                                           if (d, d) not in DEFAULT_CAR_WINDOWS]
+    out = {}
+    for group, members in groups.items():
+        ps = [pairs[m] for m in members]
+        est = np.array([[q["resid"].get(k, np.nan) for k in est_days] for q in ps])
+        all_ar = np.array([[q["resid"].get(k, np.nan) for k in est_days]
+                           + [q["ar"][k] for k in evt_days] for q in ps])
+        s2 = np.array([q["s2"] for q in ps])
+        days = np.array([[q["pos0"] + k for k in est_days] for q in ps])
+        day0 = np.array([q["pos0"] for q in ps])
+        m_est = [q["m"] for q in ps]
+        for s, e in windows:
+            rbar = ref_rbar(est, s2, days, day0, e - s + 1)  # K = window length
+            if (s, e) in ps[0]["car"]:
+                car = np.array([q["car"][s, e][0] for q in ps])
+                var = np.array([q["car"][s, e][1] ** 2 for q in ps])
+            else:  # single event day: its CAR is the AR, its variance (CAR/car_t)^2 ...
+                car = np.array([q["ar"][s] for q in ps])
+                var = None
+            cols = [len(est_days) + evt_days.index(d) for d in range(s, e + 1)]
+            ref = {
+                "csect_t": ref_csect_t(car),
+                "bw1980_cda_t": ref_bw1980_cda_t(car, est, e - s + 1),
+                "corrado_rank_z": ref_corrado_rank_z(all_ar, cols),
+                "cz_sign_z": ref_cz_sign_z(all_ar, cols),
+                "generalized_sign_z": ref_generalized_sign_z(car, est),
+                "wilcoxon_w": ref_wilcoxon(car) if len(car) <= 12 else None,
+            }
+            if var is not None:
+                ref.update({
+                    "bw1985_t": ref_bw1985_t(car, var),
+                    "patell_z": ref_patell_z(car, var, m_est),
+                    "kp_patell_z": ref_kp_patell_z(car, var, m_est, rbar),
+                    "bmp_t": ref_bmp_t(car, var),
+                    "kp_bmp_t": ref_kp_bmp_t(car, var, rbar),
+                })
+            out[group, s, e] = (rbar, float(np.mean(car)), ref)
+    return out
+
+
+def _groups(day0s):
+    groups = {"all": [], "bullish partner": [], "bearish partner": []}
+    for p, label, tickers in day0s:
+        for t in tickers:
+            groups["all"].append((f"ev{p}", t))
+            groups[f"{label} partner"].append((f"ev{p}", t))
+    return groups
+
+
+@pytest.fixture(scope="module")
+def separate(syn_panel):
+    return run_study(_calendar(SEPARATE), syn_panel, StudyConfig(pseudo_draws=199))
+
+
+@pytest.mark.parametrize("layout", ["clustered", "separate"])
+def test_engine_tests_table_equals_references(syn_panel, request, layout):
+    """result.tests (long format) equals the slow references applied to the engine's ARs,
+    CARs and CAR standard errors, with estimation residuals and estimation lengths built by
+    hand: every deterministic statistic, every group, every CAR window and event day; the
+    rbar column equals the overlap-weighted pair-loop r-bar of the group for that window's
+    K. 'clustered': several tickers on one day 0, clusters >= 20 sessions apart (only
+    within-cluster terms); 'separate': one ticker per day 0, some 5 sessions apart (only
+    cross terms, weights (K - 5)/K for K > 5)."""
+    res = request.getfixturevalue(layout)
+    day0s = CLUSTERED if layout == "clustered" else SEPARATE
+    assert res.skipped.empty
+    pairs = _hand_pairs(syn_panel, res, day0s)
+    est = res.estimates.set_index(["event_id", "ticker"])
+    for key, q in pairs.items():  # the hand fit is the engine's fit
+        assert est.loc[key, "n_est"] == q["m"]
+        assert est.loc[key, "coef_beta"] == pytest.approx(q["b"], rel=1e-9)
+    assert len({q["m"] for q in pairs.values()}) >= 4  # unequal estimation lengths
+
+    ref = _reference_tests(pairs, _groups(day0s))
+    tests = res.tests.set_index(["group", "window_start", "window_end", "statistic"])
+    assert tests.index.is_unique
+    assert set(res.tests.statistic) == set(
+        ["csect_t", "bw1980_cda_t", "bw1985_t", "patell_z", "kp_patell_z", "bmp_t", "kp_bmp_t",
+         "corrado_rank_z", "cz_sign_z", "generalized_sign_z", "wilcoxon_w", "pseudo_event_z"])
+    assert {(g, s, e) for g, s, e, _ in tests.index} == set(ref)
+    checked = set()
+    for (group, s, e), (rbar, mean, values) in ref.items():
+        for name, rv in values.items():
+            if rv is None:
+                continue
+            row = tests.loc[(group, s, e, name)]
+            assert _close(row["value"], rv[0]), (group, s, e, name, row["value"], rv[0])
+            assert _close(row["p_value"], rv[1]), (group, s, e, name, row["p_value"], rv[1])
+            assert row["rbar"] == pytest.approx(rbar, rel=REL)
+            assert row["mean"] == pytest.approx(mean, rel=REL)
+            assert row["n"] == len(_groups(day0s)[group])
+            checked.add(name)
+    assert {"patell_z", "bmp_t", "kp_bmp_t", "kp_patell_z", "corrado_rank_z", "cz_sign_z",
+            "generalized_sign_z", "bw1980_cda_t", "bw1985_t", "csect_t"} <= checked
+    if layout == "separate":  # the weighted cross terms are really exercised
+        assert ref["all", -5, 10][0] != 0 and ref["all", 0, 0][0] == 0
+    # The pseudo-event test is random: only a valid p-value for multi-day windows.
+    pe = res.tests[(res.tests.statistic == "pseudo_event_z")
+                   & (res.tests.window_start != res.tests.window_end)]
+    assert ((pe.p_value > 0) & (pe.p_value <= 1)).all()
+
+
+def test_engine_single_day_variance_tests(clustered):
+    """For single event days the engine's bmp_t / patell_z use the day's prediction-error
+    variance: with Var(AR_0) = (AR_0 / SAR_0)^2 from the engine's ar frame, the references
+    give the same values."""
+    res = clustered
+    tests = res.tests.set_index(["group", "window_start", "window_end", "statistic"])
+    est = res.estimates.set_index(["event_id", "ticker"])
+    for day in (-3, 3, 7):
+        sub = res.ar[res.ar.rel_day == day]
+        car = sub.ar.to_numpy()
+        var = (sub.ar / sub.sar).to_numpy() ** 2
+        m = [est.loc[(r.event_id, r.ticker), "n_est"] for r in sub.itertuples()]
+        rbar = tests.loc[("all", day, day, "bmp_t"), "rbar"]
+        expected = {"bmp_t": ref_bmp_t(car, var), "patell_z": ref_patell_z(car, var, m),
+                    "kp_bmp_t": ref_kp_bmp_t(car, var, rbar),
+                    "bw1985_t": ref_bw1985_t(car, var)}
+        for name, (v, p) in expected.items():
+            row = tests.loc[("all", day, day, name)]
+            assert row["value"] == pytest.approx(v, rel=1e-9), (day, name)
+            assert row["p_value"] == pytest.approx(p, rel=1e-9), (day, name)
+
+
+def test_headline_is_kp_bmp_when_day0_is_shared(clustered):
+    """A and B (and D and E) share day 0: in 'all' and 'bullish partner' the headline is
+    kp_bmp_t; 'bearish partner' (C and F, different days) keeps bmp_t. One headline row
+    per group and window."""
+    t = clustered.tests
+    heads = t[t.headline]
+    assert (heads.groupby(["group", "window_start", "window_end"]).size() == 1).all()
+    assert len(heads) == len(t.drop_duplicates(["group", "window_start", "window_end"]))
+    by_group = heads.groupby("group")["statistic"].unique()
+    assert list(by_group["all"]) == ["kp_bmp_t"]
+    assert list(by_group["bullish partner"]) == ["kp_bmp_t"]
+    assert list(by_group["bearish partner"]) == ["bmp_t"]
+
+
+def test_headline_is_per_window_when_day0s_are_5_sessions_apart(separate):
+    """SEPARATE: one ticker per day 0 at 300, 305, 320, 340, 345, 370. The rule is per
+    window of K days: kp_bmp_t when two pairs of the group have |day0_i - day0_j| < K.
+    'all' and 'bullish partner' (300, 305, 340, 345; closest 5 apart) are clustered for
+    (0, 5) K=6, (2, 10) K=9 and (-5, 10) K=16, not for (-1, 1) K=3, (0, 1) K=2, (0, 0)
+    and every single event day (K=1); 'bearish partner' (320, 370) never is."""
+    heads = separate.tests[separate.tests.headline]
+    assert len(heads) == len(separate.tests.drop_duplicates(
+        ["group", "window_start", "window_end"]))
+    got = {(r.group, r.window_start, r.window_end): r.statistic for r in heads.itertuples()}
+    expected = {}
+    for group in ("all", "bullish partner", "bearish partner"):
+        for s, e in list(DEFAULT_CAR_WINDOWS) + [(d, d) for d in range(-5, 11)]:
+            clustered = group != "bearish partner" and (s, e) in {(0, 5), (2, 10), (-5, 10)}
+            expected[group, s, e] = "kp_bmp_t" if clustered else "bmp_t"
+    assert got == expected
+
+
+@pytest.mark.parametrize("gap,clustered", [(15, True), (16, False)])
+def test_headline_boundary_gap_equal_to_k(syn_panel, gap, clustered):
+    """Two pairs whose day 0s are ``gap`` sessions apart, group 'all': for the 16-day window
+    (-5, 10) a gap of 15 shares one calendar day (kp_bmp_t) and a gap of 16 shares none
+    (bmp_t); the single-day windows are never clustered."""
+    cal = [(300, "bullish", ["A"]), (300 + gap, "bullish", ["B"])]
+    res = run_study(_calendar(cal), syn_panel, StudyConfig(pseudo_draws=0, group_by=()))
+    t = res.tests[res.tests.headline & (res.tests.group == "all")]
+    head = t.set_index(["window_start", "window_end"])["statistic"]
+    assert head[-5, 10] == ("kp_bmp_t" if clustered else "bmp_t")
+    assert head[0, 0] == "bmp_t" and head[3, 3] == "bmp_t"
+    rbar = res.tests.set_index(["group", "window_start", "window_end", "statistic"])
+    assert (rbar.loc[("all", -5, 10, "bmp_t"), "rbar"] != 0) == clustered
+
+
+def test_engine_pseudo_event_uses_overlap_components(syn_panel, monkeypatch):
+    """The engine passes the pseudo-event test one label per overlap component of the
+    group's day 0s for the window's K (hand union-find on |day0_i - day0_j| < K), and only
+    for multi-day windows."""
+    calls = []
+    original = stats.overlapping
+
+    def spy(day0, k):
+        labels = original(day0, k)
+        calls.append((tuple(int(d) for d in day0), labels.copy(), k))
+        return labels
+
+    monkeypatch.setattr(stats, "overlapping", spy)
+    res = run_study(_calendar(SEPARATE), syn_panel, StudyConfig(pseudo_draws=19))
+    assert res.skipped.empty
+    # the engine labels the distinct day 0s of a group (one cluster each); a pair takes
+    # the label of its day 0
+    pos = {"all": [300, 305, 320, 340, 345, 370], "bullish partner": [300, 305, 340, 345],
+           "bearish partner": [320, 370]}
+    multi = [w for w in DEFAULT_CAR_WINDOWS if w[0] != w[1]]
+    assert len(calls) == 3 * len(multi)
+    seen = set()
+    for day0, labels, k in calls:
+        group = {tuple(v): g for g, v in pos.items()}[day0]
+        of_day = dict(zip(day0, labels))
+        pair_labels = np.array([of_day[d] for d in pos[group]])
+        assert _partition(pair_labels) == ref_components(np.array(pos[group]), k), (group, k)
+        seen.add((group, k))
+    assert ("all", 16) in seen and ("all", 3) in seen
+    # by hand: K=16 chains 300-305 and 340-345 (the 320 gap is 15 from 305: joins too;
+    # 340-320 = 20 does not), K=3 leaves everyone alone
+    assert ref_components(np.array(pos["all"]), 16) == {frozenset({0, 1, 2}),
+                                                        frozenset({3, 4}), frozenset({5})}
+
+
+def test_fast_average_ranks_equal_scipy_rankdata():
+    """The argsort shortcut equals scipy.stats.rankdata on finite values, ties included."""
+    from scipy.stats import rankdata
+
+    from backtest.eventstudy.stats import _average_ranks
+
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=(200, 40)), 1)  # rounding makes ties common
+    x[rng.random(x.shape) < 0.1] = np.inf  # missing values, ranked last
+    ours = _average_ranks(x)
+    for row, got in zip(x, ours):
+        finite = np.isfinite(row)
+        np.testing.assert_array_equal(got[finite], rankdata(row[finite], method="average"))
