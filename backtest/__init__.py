@@ -22,7 +22,7 @@ vectorbt is imported only when something is simulated, numba only when a study r
 
 from __future__ import annotations
 
-from backtest.data import PricePanel, PriceStore
+from backtest.data import DEFAULT_MARKET, PricePanel, PriceStore
 from backtest.eventstudy import StudyConfig, StudyResult, run_study
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 from events.errors import CalendarError, ConfigError, InputError, PriceDataError
@@ -51,7 +51,8 @@ def study(calendar="openai", prices=None, factor_data=None, **config) -> StudyRe
 
 
 def run(calendar="openai", strategy: str = "short_partners_on_bad_news", prices=None,
-        costs=None, init_cash: float = DEFAULT_INIT_CASH, benchmark: str = "SPY", **params):
+        costs=None, init_cash: float = DEFAULT_INIT_CASH, benchmark: str = DEFAULT_MARKET,
+        **params):
     """Backtest a named strategy with ``params`` on ``calendar``; returns a
     :class:`~backtest.sim.runs.StrategyRun` (metrics against ``benchmark``)."""
     from backtest.data import load_panel

@@ -106,14 +106,15 @@ def car_lines_chart(ar: pd.DataFrame, event_id: str, headline: str = "") -> Figu
     return fig
 
 
-def equity_chart(equity: pd.DataFrame, init_cash: float, title: str) -> Figure:
+def equity_chart(equity: pd.DataFrame, init_cash: float, title: str,
+                 benchmark: str = "benchmark") -> Figure:
     """Strategy value, and the benchmark's buy-and-hold value if given, as % on initial cash."""
     fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
     ax.plot(equity.index, equity["equity"] / init_cash - 1.0, color="#1f77b4", lw=1.8,
             label="strategy (net of costs)")
     if "benchmark" in equity:
         ax.plot(equity.index, equity["benchmark"] / init_cash - 1.0, color="#7f7f7f", lw=1.4,
-                ls="--", label="SPY buy and hold")
+                ls="--", label=f"{benchmark} buy and hold")
     ax.axhline(0, color="black", lw=0.6, alpha=0.6)
     ax.set_xlabel("session")
     ax.legend(loc="best", frameon=False)

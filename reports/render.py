@@ -156,7 +156,8 @@ def render_report(folder: str | Path) -> Path:
     if strategy and t["equity"] is not None:
         eq = t["equity"].assign(date=lambda d: pd.to_datetime(d["date"])).set_index("date")
         images["equity"] = _png(charts.equity_chart(eq, strategy["init_cash"],
-                                                    f"Equity: {strategy['name']}"),
+                                                    f"Equity: {strategy['name']}",
+                                                    strategy.get("benchmark", "benchmark")),
                                 folder / "equity.png")
         images["drawdown"] = _png(charts.drawdown_chart(eq["drawdown"]), folder / "drawdown.png")
         if t["per_event"] is not None and len(t["per_event"]):

@@ -96,6 +96,14 @@ def _run_options(p: argparse.ArgumentParser, required: bool = True) -> None:
                    help=f"starting cash (default {DEFAULT_INIT_CASH:,.0f})")
 
 
+def _market_option(p: argparse.ArgumentParser) -> None:
+    """``--market`` for commands without the study options (sweep, audit)."""
+    from backtest.data import DEFAULT_MARKET
+
+    p.add_argument("--market", default=DEFAULT_MARKET,
+                   help=f"benchmark ticker of the strategy metrics (default {DEFAULT_MARKET})")
+
+
 def _cluster_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scale out (Dask; pip install event-backtester[cluster])")
     g.add_argument("--cluster", metavar="local[:N]",
@@ -187,12 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="metric for the heatmap and the best combination (default sharpe)")
     _common(sweep)
     _run_options(sweep)
+    _market_option(sweep)
     _cluster_options(sweep)
 
     aud = sub.add_parser("audit", help="look-ahead audit: rerun on data cut at each event")
     aud.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
     _common(aud)
     _run_options(aud)
+    _market_option(aud)
 
     strat = sub.add_parser("strategies", help="list strategies").add_subparsers(
         dest="strategies_command", required=True, metavar="ACTION")

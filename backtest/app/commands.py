@@ -200,25 +200,29 @@ def sweep(args: argparse.Namespace) -> Path:
     from backtest.sim.sweeps import expand_grid, run_sweep
     from strategies import get_strategy
 
+    from backtest.eventstudy import StudyConfig
+
     store, panel = _inputs(args)
     calendar = _calendar(args)
     sweep_costs = costs(args)
+    market = args.market.upper()
     grid = parse_grid(args.grid)
     fixed = key_values(args.param, "param")
     probe = get_strategy(args.strategy, **fixed, **{k: v[0] for k, v in grid.items()})
-    panel = panel if panel is not None else load_panel(calendar, store=store)
+    panel = panel if panel is not None else load_panel(calendar, market, store=store)
     with executor(args, "sweep") as map_blocks:
         extra = ({"map_blocks": map_blocks, "block": args.block or 100}
                  if map_blocks is not None else {})
         table = run_sweep(calendar, panel, type(probe), grid, fixed, sweep_costs,
-                          args.init_cash, **extra)
+                          args.init_cash, benchmark=market, **extra)
     out = args.out or DEFAULT_OUT / f"sweep-{calendar.name}-{probe.name}"
     ranked = table.sort_values([args.metric, "combo"], ascending=[False, True],
                                na_position="last")
     best = get_strategy(args.strategy, **fixed,
                         **expand_grid(grid)[int(ranked["combo"].iloc[0])])
     return run_job(calendar, out, do_study=False, strategy=best, costs=sweep_costs,
-                   panel=panel, init_cash=args.init_cash, seed_event=args.event,
+                   config=StudyConfig(market=market), panel=panel, init_cash=args.init_cash,
+                   seed_event=args.event,
                    title=f"Sweep: {probe.name} on {calendar.name}",
                    sweep=(table, list(grid), args.metric))
 
@@ -233,7 +237,7 @@ def audit(args: argparse.Namespace) -> int:
     store, panel = _inputs(args)
     calendar = _calendar(args)
     strategy = get_strategy(args.strategy, **key_values(args.param, "param"))
-    panel = panel if panel is not None else load_panel(calendar, store=store)
+    panel = panel if panel is not None else load_panel(calendar, args.market.upper(), store=store)
     leaks = run_audit(strategy, strategy_context(calendar, panel))
     if leaks.empty:
         print(f"no look-ahead: {strategy.name} gave identical intents for all "

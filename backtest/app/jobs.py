@@ -103,6 +103,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
         "strategy": ({"name": strategy_run.strategy, "params": strategy_run.params,
                       "costs": asdict(strategy_run.simulation.costs),
                       "init_cash": strategy_run.simulation.init_cash,
+                      "benchmark": strategy_run.benchmark,
                       "notes": strategy_run.simulation.notes}
                      if strategy_run is not None else None),
         "run_seconds": round(time.time() - started, 2),

@@ -18,8 +18,8 @@ module                        what
 from backtest.data.cache import PriceCache, default_cache_dir
 from backtest.data.csvfiles import load_factor_csv, read_price_csv
 from backtest.data.panel import COLUMNS, PricePanel
-from backtest.data.store import PriceStore, bundled_path, load_panel
+from backtest.data.store import DEFAULT_MARKET, PriceStore, bundled_path, load_panel
 from backtest.data.yahoo import DownloadError
 
-__all__ = ["COLUMNS", "DownloadError", "PriceCache", "PricePanel", "PriceStore", "bundled_path",
+__all__ = ["COLUMNS", "DEFAULT_MARKET", "DownloadError", "PriceCache", "PricePanel", "PriceStore", "bundled_path",
            "default_cache_dir", "load_factor_csv", "load_panel", "read_price_csv"]

@@ -30,6 +30,9 @@ from events.model import Calendar
 from events.timing import exchange_calendar
 
 
+DEFAULT_MARKET = "SPY"  # the benchmark ticker of studies, strategy metrics and charts
+
+
 def bundled_path() -> Path:
     """Path of the snapshot shipped inside the package."""
     return Path(str(resources.files("backtest") / "data" / "prices.parquet"))
@@ -177,7 +180,7 @@ class PriceStore:
         return sorted(names | set(self.cache.tickers()))
 
 
-def load_panel(calendar: Calendar, market: str = "SPY", store: PriceStore | None = None,
+def load_panel(calendar: Calendar, market: str = DEFAULT_MARKET, store: PriceStore | None = None,
                extra: tuple[str, ...] = ()) -> PricePanel:
     """Prices for every ticker of the calendar, the market benchmark and ``extra`` tickers.
 

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from backtest.data.store import DEFAULT_MARKET
 from backtest.eventstudy.models import MODELS
 from events.errors import ConfigError
 
@@ -40,7 +41,7 @@ class StudyConfig:
     """
 
     model: str = "market"
-    market: str = "SPY"
+    market: str = DEFAULT_MARKET
     factors: tuple[str, ...] = ()
     returns: str = "simple"
     estimation_length: int = 250

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from backtest.data.panel import PricePanel
+from backtest.data.store import DEFAULT_MARKET
 from backtest.io import write_csv, write_json
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 from backtest.sim.metrics import METRICS, drawdown, summarize
@@ -23,7 +24,7 @@ from events.model import Calendar
 from events.timing import event_timing
 from strategies import MarketData, Strategy, StrategyContext
 
-DEFAULT_BENCHMARK = "SPY"
+DEFAULT_BENCHMARK = DEFAULT_MARKET
 
 
 @dataclass

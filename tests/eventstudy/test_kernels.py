@@ -15,6 +15,8 @@ import pytest
 
 from backtest.data.panel import PricePanel
 from backtest.eventstudy import StudyConfig, kernels, models, run_study, stats
+from backtest.eventstudy.models import MODELS, gather_rows, get_model, market_lag_lead
+from events.errors import ConfigError
 from tests.eventstudy.test_statistics import SESS, _calendar, _synthetic_panel
 
 SEEDS = [0, 1, 2, 3]
@@ -285,3 +287,37 @@ def test_study_statistics_equal_the_array_formulas_with_missing_cars(holed_panel
         assert row["p_value"] == pytest.approx(p, rel=1e-9, abs=1e-12, nan_ok=True)
         checked += np.isfinite(value)
     assert checked > 300
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_registered_model_fits_a_block_as_its_reference_form(name):
+    """Each model class of the registry: ``fit_block`` (the compiled kernel for the OLS
+    models) equals ``reference_fit`` on the gathered arrays, and its coefficient names
+    match its regressors."""
+    rng = np.random.default_rng(11)
+    T, P, L = 400, 30, 120
+    market = rng.normal(0, 0.01, T)
+    factors = rng.normal(0, 0.01, (T, 2))
+    model = MODELS[name]
+    reg = np.ascontiguousarray(model.regressors(market, factors))
+    assert reg.shape == (T, len(model.coef_names(["f1", "f2"])))
+    market3 = market_lag_lead(market)
+    pos = rng.integers(L + 20, T - 20, P)
+    est_off = np.arange(-L - 10, -10)
+    y = rng.normal(0, 0.02, (P, L))
+    y[rng.random((P, L)) < 0.05] = np.nan
+    got = model.fit_block(y, reg, market3, pos, est_off)
+    want = model.reference_fit(y, gather_rows(reg, pos, est_off),
+                               gather_rows(market3, pos, est_off))
+    for field in ("coef", "sigma2", "n", "dof", "resid"):
+        np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-9,
+                                   atol=1e-13, err_msg=f"{name}.{field}")
+    assert np.isfinite(got.coef).all()
+
+
+def test_the_registry_has_one_class_per_model():
+    assert list(MODELS) == ["constant_mean", "market_adjusted", "market", "factors", "dimson",
+                            "scholes_williams"]
+    assert len({type(m) for m in MODELS.values()}) == len(MODELS)
+    with pytest.raises(ConfigError, match="unknown model 'capm'"):
+        get_model("capm")

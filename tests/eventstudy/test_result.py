@@ -1,0 +1,81 @@
+"""What a study returns teaches its reader: StudyResult.summary(), repr, HTML, write();
+StrategyRun.summary(); named test results; one error class per kind of failure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import backtest
+from backtest.eventstudy import stats
+from backtest.eventstudy.result import SUMMARY_FILE
+from events.errors import CalendarError, ConfigError, InputError, PriceDataError
+
+
+@pytest.fixture(scope="module")
+def res():
+    return backtest.study("openai", pseudo_draws=99)
+
+
+def test_summary_is_one_row_per_window_and_group_headline_first(res):
+    table = res.summary()
+    groups = res.tests.query("n >= 2")[["group", "window_start", "window_end"]]
+    windows = set(res.config.car_windows)
+    wanted = {(g, s, e) for g, s, e in groups.itertuples(index=False) if (s, e) in windows}
+    assert len(table) == len(wanted)
+    # the DeepSeek suppliers (one day 0): KP-adjusted BMP first, value and p as in tests
+    row = table[(table["group"] == "bearish supplier") & (table["window"] == "(+0, +0)")].iloc[0]
+    t = res.tests.query("group == 'bearish supplier' and window_start == 0 and window_end == 0")
+    kp = t[t["statistic"] == "kp_bmp_t"].iloc[0]
+    assert row["KP-adj. BMP t (headline)"] == (
+        f"{kp['value']:.2f} (p={kp['p_value']:.3f}){stats.stars(kp['p_value'])}")
+    assert list(table.columns[:6]) == ["window", "group", "N", "mean CAR", "pos:neg",
+                                       "KP-adj. BMP t (headline)"]
+    assert row["N"] == int(kp["n"]) and row["mean CAR"] == f"{kp['mean']:.2%}"
+
+
+def test_repr_html_and_write(res, tmp_path):
+    text = repr(res)
+    assert text.startswith("StudyResult(market model on SPY: 9 events")
+    assert "skipped" in text and len(text) < 300
+    html = res._repr_html_()
+    assert "<table" in html and "KP-adj. BMP t" in html
+    res.write(tmp_path / "out")
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"ar.csv", "car.csv", "caar.csv", "tests.csv", "estimates.csv", "skipped.csv",
+            "quality.csv", "timing.csv", SUMMARY_FILE} == names
+    back = pd.read_csv(tmp_path / "out" / "car.csv")
+    np.testing.assert_allclose(back["car"], res.car["car"], rtol=1e-9)
+
+
+def test_strategy_run_summary_lists_the_metrics():
+    run = backtest.run("openai", "short_partners_on_bad_news")
+    table = run.summary()
+    assert list(table["metric"][:3]) == ["total_return", "cagr", "sharpe"]
+    assert dict(zip(table["metric"], table["value"])) == run.metrics
+    assert "trades" in repr(run) and "<table" in run._repr_html_()
+
+
+def test_statistics_return_named_results_that_unpack():
+    car = np.array([0.01, 0.02, -0.005, 0.03])
+    result = stats.csect_t(car)
+    t, p = result
+    assert (result.statistic, result.p_value) == (t, p)
+    mean, sd = car.mean(), car.std(ddof=1)
+    assert t == pytest.approx(mean / (sd / 2))
+    assert all(isinstance(s.compute, type(lambda: 0)) for s in stats.STATISTICS)
+    assert len(stats.STATISTIC_NAMES) == len(set(stats.STATISTIC_NAMES)) == 12
+
+
+def test_one_error_class_per_kind(tmp_path):
+    bad = tmp_path / "cal.yaml"
+    bad.write_text("events: [1, 2]\n")
+    with pytest.raises(CalendarError):
+        backtest.study(str(bad))
+    with pytest.raises(ConfigError):
+        backtest.study("openai", model="capm")
+    with pytest.raises(PriceDataError):
+        backtest.PriceStore(offline=True, cache_dir=tmp_path).load(["NOSUCHTICKER"])
+    for kind in (CalendarError, ConfigError, PriceDataError):
+        assert issubclass(kind, InputError)
