@@ -1,7 +1,16 @@
-"""``python -m backtest``: the ``backtest`` command."""
+"""``python -m backtest``: the ``backtest`` command.
 
+``python -m`` puts the current folder first on ``sys.path``; a user's folders named
+``strategies`` or ``reports`` there must not stand in for this package's own, so the
+current folder is taken off the path before anything else is imported.
+"""
+
+import os
 import sys
 
-from backtest.app.cli import main
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.getcwd():
+    sys.path.pop(0)
+
+from backtest.app.cli import main  # noqa: E402
 
 sys.exit(main())

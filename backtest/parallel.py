@@ -26,8 +26,16 @@ from events.errors import ConfigError
 
 
 def serial_map_blocks(fn, shared: tuple, blocks: list[tuple]) -> list:
-    """``[fn(*shared, *block) for block in blocks]``, in this process, in order."""
-    return [fn(*shared, *block) for block in blocks]
+    """``[fn(*shared, *block) for block in blocks]``, in this process, in order; with three
+    or more blocks and a terminal on stderr, a progress line shows how far it got."""
+    out = []
+    show = len(blocks) >= 3 and sys.stderr.isatty()
+    for k, block in enumerate(blocks, 1):
+        out.append(fn(*shared, *block))
+        if show:
+            print(f"\r{getattr(fn, '__name__', 'work')}: {k}/{len(blocks)} blocks",
+                  end="\n" if k == len(blocks) else "", file=sys.stderr, flush=True)
+    return out
 
 
 class DaskExecutor:

@@ -13,6 +13,8 @@ class                  raised for
                        events outside the data
 :class:`ConfigError`    settings: study and cost options, strategy parameters,
                        experiment files, command-line values
+:class:`OutputError`    an output target the tool will not write: a folder or file
+                       it did not write itself, a read-only place
 =====================  ===========================================================
 
 They live in the bottom package of the import graph so that every package
@@ -48,3 +50,8 @@ class PriceDataError(InputError):
 
 class ConfigError(InputError):
     """A setting that is invalid: study or cost options, strategy parameters, experiments."""
+
+
+class OutputError(InputError):
+    """An output target that would replace something the tool did not write, or that
+    cannot be written (read-only, not a folder)."""

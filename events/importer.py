@@ -31,10 +31,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from events.bundled import bundled_names, resolve
+from events.files import bundled_names, resolve
 from events.errors import CalendarError
+from events.files import MAX_CSV_BYTES, read_text
+from events.yamlio import read_yaml, strip_lines
 from events.loader import parse_calendar
-from events.model import LABELS, ROLES
+from events.model import LABELS, ROLES, check_ticker
 from events.scoring import Scorer, get_scorer
 
 
@@ -55,13 +57,10 @@ def load_exposure(ref: str | Path) -> list[Exposure]:
     """Read an exposure map (a path or a bundled name: openai, anthropic, google, nvidia)."""
     path = resolve(ref, "exposure map")
     shown = str(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         raise CalendarError(f"no such file (or bundled map: "
-                            f"{', '.join(bundled_names('exposure map'))})", path=shown) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise CalendarError(f"malformed YAML: {getattr(exc, 'problem', exc)}", path=shown) from None
+                            f"{', '.join(bundled_names('exposure map'))})", path=shown)
+    doc = strip_lines(read_yaml(path, CalendarError, "YAML exposure map"))
     if not isinstance(doc, dict) or not isinstance(doc.get("entities"), dict) \
             or not doc["entities"]:
         raise CalendarError("an exposure map needs 'entities: {Name: {aliases, tickers}}'",
@@ -72,7 +71,7 @@ def load_exposure(ref: str | Path) -> list[Exposure]:
         if not isinstance(spec, dict) or set(spec) - {"aliases", "tickers"}:
             raise CalendarError("must be a mapping with aliases and tickers", path=shown,
                                 field=where)
-        aliases = spec.get("aliases") or [name]
+        aliases = spec.get("aliases") or [str(name)]
         tickers = spec.get("tickers")
         if not isinstance(aliases, list) or not isinstance(tickers, list) or not tickers:
             raise CalendarError("aliases and tickers must be lists (tickers non-empty)",
@@ -85,11 +84,18 @@ def load_exposure(ref: str | Path) -> list[Exposure]:
             if t["role"] not in ROLES:
                 raise CalendarError(f"role must be one of {', '.join(ROLES)}, got {t['role']!r}",
                                     path=shown, field=f"{sub}.role")
-            if t["sign"] not in (1, -1):
+            if isinstance(t["sign"], bool) or t["sign"] not in (1, -1):
                 raise CalendarError(f"sign must be 1 or -1, got {t['sign']!r}", path=shown,
                                     field=f"{sub}.sign")
-            links.append((str(t["ticker"]).upper(), t["role"], int(t["sign"])))
-        out.append(Exposure(str(name), tuple(map(str, aliases)), tuple(links)))
+            try:
+                ticker = check_ticker(t["ticker"])
+            except ValueError as exc:
+                raise CalendarError(str(exc), path=shown, field=f"{sub}.ticker") from None
+            links.append((ticker, t["role"], int(t["sign"])))
+        if not all(isinstance(a, str) and a.strip() for a in aliases):
+            raise CalendarError("aliases must be non-empty text", path=shown,
+                                field=f"{where}.aliases")
+        out.append(Exposure(str(name), tuple(aliases), tuple(links)))
     return out
 
 
@@ -103,12 +109,8 @@ def headlines_to_calendar(csv_path: str | Path, maps: list[list[Exposure]],
     """Build a calendar document (a dict ready for YAML) and notes about skipped rows."""
     scorer = scorer or get_scorer()
     shown = str(csv_path)
-    try:
-        text = Path(csv_path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CalendarError("no such file", path=shown) from None
-    except UnicodeDecodeError:
-        raise CalendarError("not a UTF-8 text file", path=shown) from None
+    text = read_text(csv_path, MAX_CSV_BYTES, CalendarError, "CSV of headlines",
+                     encoding="utf-8-sig")
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -190,5 +192,11 @@ def headlines_to_calendar(csv_path: str | Path, maps: list[list[Exposure]],
     return doc, notes
 
 
+CALENDAR_HEADER = "# Calendar written by `backtest events import`"
+
+
 def calendar_yaml(doc: dict) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    """The calendar document as YAML, under a header that marks the file as the tool's
+    (a later import may replace it; a user's own file is never replaced)."""
+    return (f"{CALENDAR_HEADER}; edit freely.\n"
+            + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))

@@ -1,7 +1,8 @@
 """Load an event calendar from YAML and refuse anything malformed.
 
-The file is read with a ``yaml.SafeLoader`` subclass that only records line
-numbers, so every refusal names the file, the line and the field. Format::
+The file is read by :func:`events.yamlio.read_yaml` (safe, bounded, no duplicate
+or merge keys, with line numbers), so every refusal names the file, the line and
+the field; every field is type-checked where it is read. Format::
 
     name: openai
     events:
@@ -25,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from events.bundled import bundled_path, resolve
+from events.files import bundled_path, resolve
 from events.errors import CalendarError, InputError
+from events.yamlio import read_yaml
 from events.model import (
     DIRECTIONS,
     LABELS,
@@ -39,6 +40,7 @@ from events.model import (
     Event,
     LinkedTicker,
     Sentiment,
+    check_ticker,
 )
 from events.timing import event_timing, exchange_calendar, exchange_for, known_exchanges
 
@@ -47,29 +49,6 @@ EVENT_KEYS = {"id", "timestamp", "date", "session", "headline", "source", "senti
               "tags", "scorer"}
 SENTIMENT_KEYS = {"label", "score"}
 TICKER_KEYS = {"ticker", "role", "direction", "exchange"}
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping and of each of its keys.
-
-    Dates and timestamps are left as text (the timestamp resolver is removed), so
-    an impossible date such as 2025-02-30 is refused by our own parser, with its
-    line, instead of crashing inside PyYAML.
-    """
-
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers
-                if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    def construct_mapping(self, node, deep=False):
-        mapping = super().construct_mapping(node, deep=deep)
-        mapping["__line__"] = node.start_mark.line + 1
-        mapping["__lines__"] = {
-            key_node.value: key_node.start_mark.line + 1 for key_node, _ in node.value
-        }
-        return mapping
 
 
 def bundled_calendar_path(name: str = "openai") -> Path:
@@ -94,33 +73,8 @@ def load_calendar(path: str | Path, roll_non_sessions: bool = False) -> Calendar
     (as ``before_open`` of that session).
     """
     path = resolve(path, "calendar")
-    shown = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CalendarError("no such file", path=shown) from None
-    except IsADirectoryError:
-        raise CalendarError("is a directory, expected a YAML file", path=shown) from None
-    except OSError as exc:
-        raise CalendarError(f"cannot read: {exc.strerror}", path=shown) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CalendarError("not a UTF-8 text file (binary?)", path=shown) from None
-    if "\x00" in text:
-        raise CalendarError("not a text file (contains NUL bytes)", path=shown)
-    try:
-        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        if mark is not None and exc.context_mark is not None and mark.line >= text.count("\n"):
-            mark = exc.context_mark  # hit the end of the file: point at what was left open
-        line = mark.line + 1 if mark else None
-        raise CalendarError(f"malformed YAML: {exc.problem or exc.context}", path=shown,
-                            line=line) from None
-    except yaml.YAMLError as exc:
-        raise CalendarError(f"malformed YAML: {exc}", path=shown) from None
-    return parse_calendar(doc, path=shown, default_name=path.stem,
+    doc = read_yaml(path, CalendarError, "YAML calendar")
+    return parse_calendar(doc, path=str(path), default_name=path.stem,
                           roll_non_sessions=roll_non_sessions)
 
 
@@ -135,6 +89,7 @@ def parse_calendar(doc: Any, *, path: str = "<calendar>", default_name: str = "c
         raise CalendarError(f"expected a mapping with 'events' or a list of events, got "
                             f"{type(doc).__name__}", path=path, line=1)
     _check_keys(doc, TOP_KEYS, path, "")
+    _text(doc, "description", path, "", required=False)
     items = doc.get("events")
     if not isinstance(items, list) or not items:
         raise CalendarError("empty calendar: 'events' must be a non-empty list", path=path,
@@ -154,7 +109,7 @@ def parse_calendar(doc: Any, *, path: str = "<calendar>", default_name: str = "c
                 raise CalendarError(exc.reason, path=path, line=event.line,
                                     field=f"events[{i}]") from None
         events.append(event)
-    name = str(doc.get("name") or default_name)
+    name = _text(doc, "name", path, "", required=False) or default_name
     return Calendar(name=name, events=tuple(events), path=path)
 
 
@@ -197,6 +152,21 @@ def _require(mapping: dict, key: str, path: str, where: str) -> Any:
     return value
 
 
+def _text(mapping: dict, key: str, path: str, where: str, required: bool = True) -> str | None:
+    """A text field: a string (or a plain number written without quotes), stripped.
+
+    A list, a mapping, true/false or null where text is expected is refused."""
+    value = _require(mapping, key, path, where) if required else mapping.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        kind = {list: "a list", dict: "a mapping", bool: "true/false"}.get(type(value),
+                                                                       type(value).__name__)
+        raise CalendarError(f"must be text, got {kind}", path=path, line=_line(mapping, key),
+                            field=f"{where}.{key}".lstrip("."))
+    return str(value).strip()
+
+
 def _choice(mapping: dict, key: str, allowed: tuple[str, ...], path: str, where: str) -> str:
     value = _require(mapping, key, path, where)
     if not isinstance(value, str) or value.strip().lower() not in allowed:
@@ -208,13 +178,13 @@ def _choice(mapping: dict, key: str, allowed: tuple[str, ...], path: str, where:
 def _parse_event(item: Any, i: int, path: str) -> Event:
     where = f"events[{i}]"
     if not isinstance(item, dict):
-        raise CalendarError(f"each event must be a mapping, got {type(item).__name__}", path=path,
-                            field=where)
+        raise CalendarError(f"each event must be a mapping, got {type(item).__name__}",
+                            path=path, field=where)
     _check_keys(item, EVENT_KEYS, path, f"{where}.")
     line = _line(item)
-    event_id = str(_require(item, "id", path, where)).strip()
-    headline = str(_require(item, "headline", path, where)).strip()
-    source = str(_require(item, "source", path, where)).strip()
+    event_id = _text(item, "id", path, where)
+    headline = _text(item, "headline", path, where)
+    source = _text(item, "source", path, where)
     timestamp, date, session = _parse_time(item, path, where)
     sentiment = _parse_sentiment(item, path, where)
     tickers = _parse_tickers(item, path, where)
@@ -232,6 +202,9 @@ def _parse_tags(item: dict, path: str, where: str) -> dict[str, str]:
     """Optional user columns, ``tags: {sector: semis}``: usable as study groupings."""
     raw = item.get("tags")
     if raw is None:
+        if "tags" in item.get("__lines__", {}):
+            raise CalendarError("is empty: give tags as {name: value} or leave them out",
+                                path=path, line=_line(item, "tags"), field=f"{where}.tags")
         return {}
     if not isinstance(raw, dict):
         raise CalendarError("must be a mapping of names to values", path=path,
@@ -240,10 +213,15 @@ def _parse_tags(item: dict, path: str, where: str) -> dict[str, str]:
     for key, value in raw.items():
         if key in ("__line__", "__lines__"):
             continue
-        if key in PAIR_COLUMNS or isinstance(value, (dict, list)):
-            why = "is a reserved column" if key in PAIR_COLUMNS else "must be a plain value"
+        if key in PAIR_COLUMNS or not isinstance(key, str):
+            why = "is a reserved column" if key in PAIR_COLUMNS else "name must be text"
             raise CalendarError(f"tag {key!r} {why}", path=path, line=_line(raw, key),
                                 field=f"{where}.tags.{key}")
+        if value is None or isinstance(value, (dict, list, bool)):
+            kind = "null" if value is None else "a plain value (text or a number)"
+            raise CalendarError(f"tag {key!r} must be {'set' if value is None else kind}"
+                                + (", not null" if value is None else ""), path=path,
+                                line=_line(raw, key), field=f"{where}.tags.{key}")
         out[str(key)] = str(value)
     return out
 
@@ -256,10 +234,13 @@ def _parse_time(item: dict, path: str, where: str):
     if has_ts:
         raw = item["timestamp"]
         try:
-            ts = pd.Timestamp(raw.strip() if isinstance(raw, str) else raw)
-        except (ValueError, TypeError):
+            if not isinstance(raw, str):
+                raise TypeError
+            ts = pd.Timestamp(raw.strip())
+        except (ValueError, TypeError, OverflowError):
             raise CalendarError(f"not a timestamp: {raw!r}", path=path,
-                                line=_line(item, "timestamp"), field=f"{where}.timestamp") from None
+                                line=_line(item, "timestamp"),
+                                field=f"{where}.timestamp") from None
         if ts is pd.NaT or ts.tzinfo is None:
             raise CalendarError(f"timestamp needs a timezone (e.g. +00:00 or Z): {str(raw)!r}",
                                 path=path, line=_line(item, "timestamp"),
@@ -309,16 +290,20 @@ def _parse_tickers(item: dict, path: str, where: str) -> tuple[LinkedTicker, ...
             raise CalendarError("must be a mapping {ticker, role, direction}", path=path,
                                 line=_line(item, "tickers"), field=sub)
         _check_keys(entry, TICKER_KEYS, path, f"{sub}.")
-        ticker = str(_require(entry, "ticker", path, sub)).strip().upper()
+        try:
+            ticker = check_ticker(_text(entry, "ticker", path, sub))
+        except ValueError as exc:
+            raise CalendarError(str(exc), path=path, line=_line(entry, "ticker"),
+                                field=f"{sub}.ticker") from None
         if ticker in seen:
             raise CalendarError(f"ticker {ticker} listed twice in one event", path=path,
                                 line=_line(entry, "ticker"), field=f"{sub}.ticker")
         seen.add(ticker)
         role = _choice(entry, "role", ROLES, path, sub)
         direction = _choice(entry, "direction", DIRECTIONS, path, sub)
-        exchange = entry.get("exchange")
+        exchange = _text(entry, "exchange", path, sub, required=False)
         if exchange is not None:
-            exchange = str(exchange).strip().upper()
+            exchange = exchange.upper()
             if exchange not in known_exchanges():
                 close = difflib.get_close_matches(exchange, known_exchanges(), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""

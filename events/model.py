@@ -8,6 +8,7 @@ plain data; when the news became tradable is worked out in
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -19,6 +20,27 @@ UNIVERSE_ROLE = "universe"
 LABELS = ("bearish", "bullish", "neutral")
 DIRECTIONS = ("up", "down")
 SESSIONS = ("before_open", "during_session", "after_close")
+# A ticker as Yahoo spells it (BRK-B, ^GSPC, 9984.T, EURUSD=X): it also names a cache file,
+# so nothing that could be a path (/, \, a leading dot) and at most 30 characters.
+_TICKER = re.compile(r"\^?[A-Z0-9][A-Z0-9.^=&_-]{0,29}")
+
+
+def check_ticker(text: object) -> str:
+    """``text`` as a ticker (stripped, upper case), or ValueError saying why it is not one.
+
+    The one rule for tickers, wherever they are read: calendars, price files,
+    universe panels, the command line and the cache.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"a ticker is text, got {type(text).__name__} {text!r}")
+    ticker = text.strip().upper()
+    if not _TICKER.fullmatch(ticker):
+        shown = ticker if len(ticker) <= 40 else ticker[:37] + "..."
+        raise ValueError(f"not a ticker: {shown!r} (letters, digits and . - ^ = & _, at most "
+                         f"30 characters)")
+    return ticker
+
+
 # The columns of one (event, linked ticker) pair in the study (day0: its first tradable
 # session, pos0: that session's position in the price panel). Event tags become further
 # pair columns, so a tag may not take one of these names.

@@ -1,6 +1,13 @@
-"""Matplotlib charts of study and strategy results. Plots what it is given; computes nothing."""
+"""Matplotlib charts of study and strategy results. Plots what it is given; computes nothing.
+
+Every text comes from the user or the data (headlines, tickers, event ids), so every
+chart draws text literally: ``$500B ... $100B`` is a headline, not math
+(:func:`_literal`).
+"""
 
 from __future__ import annotations
+
+import functools
 
 import matplotlib
 
@@ -11,6 +18,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
+
+def _literal(chart):
+    """Run a chart function with matplotlib's math parsing off, so that ``$``, ``_`` and
+    ``^`` in user text are drawn as written (each Text keeps the setting it was made with)."""
+    @functools.wraps(chart)
+    def draw(*args, **kwargs):
+        with plt.rc_context({"text.parse_math": False}):
+            return chart(*args, **kwargs)
+    return draw
+
 
 ROLE_COLORS = {"partner": "#d62728", "supplier": "#ff7f0e", "subject": "#1f77b4",
                "competitor": "#2ca02c", "all": "#444444"}
@@ -48,6 +65,7 @@ def _finish(ax, title: str, ylabel: str) -> None:
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
 
 
+@_literal
 def caar_chart(caar: pd.DataFrame, min_n: int = 3) -> Figure:
     """CAAR path per group with its 95% band.
 
@@ -80,6 +98,7 @@ def caar_chart(caar: pd.DataFrame, min_n: int = 3) -> Figure:
     return fig
 
 
+@_literal
 def car_lines_chart(ar: pd.DataFrame, event_id: str, headline: str = "") -> Figure:
     """Per-ticker CAR paths of one event, colored by role."""
     fig, ax = plt.subplots(figsize=(10, 5.5), layout="constrained")
@@ -106,6 +125,7 @@ def car_lines_chart(ar: pd.DataFrame, event_id: str, headline: str = "") -> Figu
     return fig
 
 
+@_literal
 def equity_chart(equity: pd.DataFrame, init_cash: float, title: str,
                  benchmark: str = "benchmark") -> Figure:
     """Strategy value, and the benchmark's buy-and-hold value if given, as % on initial cash."""
@@ -123,6 +143,7 @@ def equity_chart(equity: pd.DataFrame, init_cash: float, title: str,
     return fig
 
 
+@_literal
 def drawdown_chart(drawdown: pd.Series) -> Figure:
     """Underwater curve: distance below the running peak of equity."""
     fig, ax = plt.subplots(figsize=(10, 3.2), layout="constrained")
@@ -134,6 +155,7 @@ def drawdown_chart(drawdown: pd.Series) -> Figure:
     return fig
 
 
+@_literal
 def per_event_chart(per_event: pd.DataFrame) -> Figure:
     """P&L of each (event, ticker) trade, net of fees and borrow, grouped by event."""
     rows = per_event.sort_values(["entry_time", "event_id", "ticker"]).reset_index(drop=True)
@@ -150,6 +172,7 @@ def per_event_chart(per_event: pd.DataFrame) -> Figure:
     return fig
 
 
+@_literal
 def ar_heatmap(ar: pd.DataFrame, event_id: str) -> Figure:
     """Abnormal return of each ticker (rows) on each day relative to day 0 (columns)."""
     sub = ar[ar["event_id"] == event_id]
@@ -168,6 +191,7 @@ def ar_heatmap(ar: pd.DataFrame, event_id: str) -> Figure:
     return fig
 
 
+@_literal
 def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = "sharpe") -> Figure:
     """A metric over two swept parameters (mean over any other swept parameter)."""
     grid = table.pivot_table(index=y, columns=x, values=metric, aggfunc="mean")

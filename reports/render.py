@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from events.errors import InputError
 from events.model import UNIVERSE_ROLE
 from reports import charts
 
@@ -34,14 +35,49 @@ def _png(fig, path: Path) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _read(folder: Path, name: str) -> pd.DataFrame | None:
-    path = folder / name
+# The columns the report reads from each table; a table without them is refused.
+REQUIRED = {
+    "events": ("event_id", "headline"), "timing": ("published",),
+    "ar": ("event_id", "ticker", "role", "rel_day", "ar", "cum_ar"),
+    "car": ("event_id", "label"), "caar": ("group", "rel_day", "n", "caar", "caar_lo", "caar_hi"),
+    "estimates": ("event_id", "ticker", "confounded_with", "n_excluded"),
+    "equity": ("date", "equity", "drawdown"),
+    "per_event": ("event_id", "ticker", "entry_time", "pnl"),
+}
+
+
+def _read(folder: Path, name: str, shown: Path) -> pd.DataFrame | None:
+    """A results table; text stays text (a ticker or event id ``NA`` is not missing: only
+    empty cells are). Refusals name the file as ``shown / name``."""
+    path = folder / f"{name}.csv"
     if not path.is_file():
         return None
     try:
-        return pd.read_csv(path, keep_default_na=True, low_memory=False)
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"not a readable results table ({type(exc).__name__}); run the "
+                         f"command again to rewrite it", path=str(shown / path.name)) from None
+    missing = [c for c in REQUIRED.get(name, ()) if c not in frame.columns]
+    if missing and len(frame.columns):
+        raise InputError(f"not a results table of this tool (no column {missing[0]!r}); run "
+                         f"the command again to rewrite it", path=str(shown / path.name))
+    return frame
+
+
+def _json(path: Path, shown: Path) -> dict:
+    """run.json, metrics.json or sweep.json of a results folder, refused in one line when
+    empty, truncated or not a mapping."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(f"not a readable results file ({type(exc).__name__}); run the "
+                         f"command again to rewrite it", path=str(shown / path.name)) from None
+    if not isinstance(doc, dict):
+        raise InputError("not a results file of this tool (not a JSON mapping)",
+                         path=str(shown / path.name))
+    return doc
 
 
 def _read_text(folder: Path, name: str) -> pd.DataFrame:
@@ -114,14 +150,18 @@ def _chart_pairs(ar: pd.DataFrame, event_id: str) -> pd.DataFrame:
     return sub[sub["ticker"].isin(keep[:MAX_TICKERS_CHARTED])]
 
 
-def render_report(folder: str | Path) -> Path:
-    """Write ``index.html`` and the chart PNGs into ``folder`` from the results in it."""
+def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
+    """Write ``index.html`` and the chart PNGs into ``folder`` from the results in it.
+
+    ``shown`` is the folder to name in a refusal (the user's, when ``folder`` is a
+    temporary copy of it)."""
     folder = Path(folder)
-    run = json.loads((folder / "run.json").read_text())
-    t = {name: _read(folder, f"{name}.csv") for name in
+    shown = Path(shown) if shown is not None else folder
+    run = _json(folder / "run.json", shown)
+    t = {name: _read(folder, name, shown) for name in
          ("events", "timing", "ar", "car", "caar", "tests", "estimates", "skipped", "quality",
           "trades", "per_event", "equity", "sweep")}
-    metrics = (json.loads((folder / "metrics.json").read_text())["metrics"]
+    metrics = (_json(folder / "metrics.json", shown).get("metrics")
                if (folder / "metrics.json").is_file() else None)
     seed = run.get("seed_event")
     images = dict.fromkeys(("caar", "car_lines", "heatmap", "equity", "drawdown", "per_event",
@@ -166,7 +206,7 @@ def render_report(folder: str | Path) -> Path:
         sections["trades"] = _table(t["trades"], percent=("return",), source="trades.csv")
         sections["metrics"] = _metrics_table(metrics or {})
     if t["sweep"] is not None and (folder / "sweep.json").is_file():
-        spec = json.loads((folder / "sweep.json").read_text())
+        spec = _json(folder / "sweep.json", shown)
         params, metric = spec["params"], spec["metric"]
         if len(params) >= 2:
             images["sweep"] = _png(charts.sweep_heatmap(t["sweep"], params[0], params[1],

@@ -168,7 +168,8 @@ class Strategy:
             if key not in known:
                 raise ConfigError(f"unknown parameter {key!r} for strategy {self.name} "
                                   f"(known: {', '.join(known) or 'none'})", field="param")
-        self.params = self.Params(**{k: coerce(v, known[k]) for k, v in params.items()})
+        self.params = self.Params(**{k: typed(coerce(v, known[k]), known[k])
+                                     for k, v in params.items()})
         check = getattr(self.params, "validate", None)
         if check is not None:
             check()
@@ -234,4 +235,30 @@ def coerce(value: Any, fld: dataclasses.Field) -> Any:
     except ValueError:
         raise ConfigError(f"parameter {fld.name}: cannot read {value!r} as "
                           f"{type(default).__name__}", field=fld.name) from None
+    return value
+
+
+def typed(value: Any, fld: dataclasses.Field) -> Any:
+    """``value`` checked against the type of the parameter's default: an int for an int
+    (not true/false), a finite number for a float, true/false for a bool, text for text,
+    a list of text for a tuple; anything else is refused naming the parameter."""
+    default = fld.default
+    ok = True
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and np.isfinite(value))
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    if not ok:
+        kind = {bool: "true or false", int: "an integer", float: "a finite number",
+                str: "text", tuple: "a list of names"}.get(type(default), type(default).__name__)
+        raise ConfigError(f"parameter {fld.name} must be {kind}, got {value!r}"[:200],
+                          field=fld.name)
     return value

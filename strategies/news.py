@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from events.errors import ConfigError
-from events.model import Event, LinkedTicker
+from events.model import DIRECTIONS, LABELS, ROLES, Event, LinkedTicker, check_ticker
 from strategies.base import OVERLAP_RULES, MarketData, Strategy, StrategyContext, param
 
 FILLS = ("auto", "next_open", "next_close")
@@ -52,12 +52,32 @@ class NewsParams:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"parameter {name} must be one of {', '.join(allowed)}, got "
                                   f"{getattr(self, name)!r}", field=name)
-        if self.hold < 1:
-            raise ConfigError(f"parameter hold must be at least 1, got {self.hold}", field="hold")
+        for name, allowed in (("roles", ROLES), ("labels", LABELS), ("directions", DIRECTIONS),
+                              ("long_roles", ROLES)):
+            unknown = [v for v in getattr(self, name, ()) if v not in allowed]
+            if unknown:
+                raise ConfigError(f"parameter {name}: unknown {unknown[0]!r} (one of "
+                                  f"{', '.join(allowed)})", field=name)
+        if not 1 <= self.hold <= 10_000:
+            raise ConfigError(f"parameter hold must be between 1 and 10000 sessions, got "
+                              f"{self.hold}", field="hold")
         if not 0 <= self.threshold <= 100:
             raise ConfigError("parameter threshold must be between 0 and 100", field="threshold")
-        if self.stop < 0 or self.gross <= 0 or self.notional <= 0:
-            raise ConfigError("stop must be >= 0, gross and notional > 0", field="stop")
+        if not 0 <= self.stop < 1:
+            raise ConfigError(f"parameter stop must be >= 0 and < 1 (a fraction), got "
+                              f"{self.stop}", field="stop")
+        for name in ("gross", "notional"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"parameter {name} must be > 0, got {getattr(self, name)}",
+                                  field=name)
+        for name in ("vol_lookback", "beta_lookback"):
+            if not 2 <= getattr(self, name) <= 10_000:
+                raise ConfigError(f"parameter {name} must be between 2 and 10000 sessions, got "
+                                  f"{getattr(self, name)}", field=name)
+        try:
+            check_ticker(self.hedge_ticker)
+        except ValueError as exc:
+            raise ConfigError(f"parameter hedge_ticker: {exc}", field="hedge_ticker") from None
 
 
 class NewsStrategy(Strategy):

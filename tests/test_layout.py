@@ -22,7 +22,7 @@ ALLOWED = {
     "events": ("events",),
     "strategies": ("events", "strategies"),
     "reports": ("events", "reports"),
-    "backtest.io": (),
+    "backtest.io": ("events.errors",),
     "backtest.parallel": ("events.errors",),
     "backtest.data": ("events", "backtest.io", "backtest.data"),
     "backtest.eventstudy": ("events", "backtest.io", "backtest.parallel", "backtest.data",
@@ -144,6 +144,16 @@ def test_the_cycle_check_finds_a_planted_cycle():
     finally:
         GRAPH.clear()
         GRAPH.update(saved)
+
+
+def test_every_folder_is_a_package():
+    """A folder of modules without __init__.py would be a namespace package, which a
+    same-named folder in the user's working directory could shadow."""
+    for package in PACKAGES:
+        for folder in [ROOT / package, *(p for p in (ROOT / package).rglob("*")
+                                        if p.is_dir() and p.name != "__pycache__")]:
+            if list(folder.glob("*.py")):
+                assert (folder / "__init__.py").is_file(), folder
 
 
 def test_no_folder_holds_more_than_ten_modules():

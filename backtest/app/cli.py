@@ -78,7 +78,10 @@ def _run_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     c = Costs()
     g = p.add_argument_group("strategy and costs")
     g.add_argument("--strategy", required=required,
-                   help="strategy name (see `backtest strategies list`) or module:Class")
+                   help="strategy name (see `backtest strategies list`), module:Class or "
+                        "path/to/file.py:Class")
+    g.add_argument("--strategies-dir", type=Path, metavar="DIR",
+                   help="load plug-in strategies from the .py files of DIR")
     g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy parameter, repeatable (e.g. --param hold=3)")
     g.add_argument("--fees", type=float, default=c.fees,
@@ -193,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="KEY=V1,V2", help="values of one parameter, repeatable")
     sweep.add_argument("--metric", default="sharpe",
                        help="metric for the heatmap and the best combination (default sharpe)")
+    from backtest.sim.sweeps import MAX_COMBINATIONS
+
+    sweep.add_argument("--max-combinations", type=int, default=MAX_COMBINATIONS, metavar="N",
+                       help=f"refuse a grid of more combinations (default {MAX_COMBINATIONS})")
     _common(sweep)
     _run_options(sweep)
     _market_option(sweep)
@@ -206,7 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     strat = sub.add_parser("strategies", help="list strategies").add_subparsers(
         dest="strategies_command", required=True, metavar="ACTION")
-    strat.add_parser("list", help="every strategy found, where from, its parameters, status")
+    lst = strat.add_parser("list", help="every strategy found, where from, its parameters, "
+                                        "status")
+    lst.add_argument("--strategies-dir", type=Path, metavar="DIR",
+                     help="also load and list the plug-ins of DIR (e.g. ./strategies)")
 
     chk = sub.add_parser("check", help="run experiments and compare their metrics with baselines")
     chk.add_argument("experiments", nargs="+", type=Path, metavar="EXPERIMENT.yaml")

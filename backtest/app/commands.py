@@ -16,6 +16,15 @@ from events.errors import ConfigError, PriceDataError
 DEFAULT_OUT = Path("reports")
 
 
+def default_out(*parts: str) -> Path:
+    """``reports/<name>``, the name made of ``parts`` (a command, a calendar's name, ...)
+    and safe as one folder name (:func:`backtest.io.path_name`): a calendar named
+    ``../x`` still lands inside reports/."""
+    from backtest.io import path_name
+
+    return DEFAULT_OUT / path_name("-".join(parts), "out")
+
+
 # --------------------------------------------------------------------------------------
 # option values
 # --------------------------------------------------------------------------------------
@@ -132,7 +141,7 @@ def demo(args: argparse.Namespace) -> Path:
     from strategies import get_strategy
 
     store, panel = _inputs(args)
-    return run_job("openai", args.out or DEFAULT_OUT / "demo",
+    return run_job("openai", args.out or default_out("demo"),
                    strategy=get_strategy("short_partners_on_bad_news"), store=store,
                    panel=panel, seed_event=args.event,
                    title="Demo: OpenAI compute-chain news, study and short-partners strategy")
@@ -145,7 +154,7 @@ def study(args: argparse.Namespace) -> Path:
     store, panel = _inputs(args)
     calendar = _calendar(args)
     config, factor_data = study_config(args), _factor_data(args)
-    out = args.out or DEFAULT_OUT / f"study-{calendar.name}"
+    out = args.out or default_out("study", calendar.name)
     if args.universe:
         from backtest.data.universe import expand_calendar, load_universe
 
@@ -172,8 +181,9 @@ def run(args: argparse.Namespace) -> Path:
     store, panel = _inputs(args)
     calendar = _calendar(args)
     config, factor_data = study_config(args), _factor_data(args)
-    strategy = get_strategy(args.strategy, **key_values(args.param, "param"))
-    out = args.out or DEFAULT_OUT / f"run-{calendar.name}-{strategy.name}"
+    strategy = get_strategy(args.strategy, folder=args.strategies_dir,
+                            **key_values(args.param, "param"))
+    out = args.out or default_out("run", calendar.name, strategy.name)
     return run_job(calendar, out, strategy=strategy, config=config, costs=costs(args),
                    init_cash=args.init_cash, factor_data=factor_data, store=store,
                    panel=panel, seed_event=args.event,
@@ -187,7 +197,7 @@ def run_experiment(args: argparse.Namespace) -> Path:
 
     exp = load_experiment(args.calendar)
     cal, panel, strategy, exp_costs, _ = experiment_inputs(exp)
-    out = args.out or DEFAULT_OUT / f"experiment-{exp.name}"
+    out = args.out or default_out("experiment", exp.name)
     return run_job(cal, out, strategy=strategy, costs=exp_costs, panel=panel,
                    config=exp.study, init_cash=exp.init_cash, title=f"Experiment {exp.name}",
                    seed_event=args.event)
@@ -208,18 +218,23 @@ def sweep(args: argparse.Namespace) -> Path:
     market = args.market.upper()
     grid = parse_grid(args.grid)
     fixed = key_values(args.param, "param")
-    probe = get_strategy(args.strategy, **fixed, **{k: v[0] for k, v in grid.items()})
+    probe = get_strategy(args.strategy, folder=args.strategies_dir, **fixed,
+                         **{k: v[0] for k, v in grid.items()})
     panel = panel if panel is not None else load_panel(calendar, market, store=store)
     with executor(args, "sweep") as map_blocks:
         extra = ({"map_blocks": map_blocks, "block": args.block or 100}
                  if map_blocks is not None else {})
         table = run_sweep(calendar, panel, type(probe), grid, fixed, sweep_costs,
-                          args.init_cash, benchmark=market, **extra)
-    out = args.out or DEFAULT_OUT / f"sweep-{calendar.name}-{probe.name}"
+                          args.init_cash, benchmark=market,
+                          max_combinations=args.max_combinations, **extra)
+    out = args.out or default_out("sweep", calendar.name, probe.name)
+    if args.metric not in table.columns:
+        metrics = [c for c in table.columns if c != "combo" and c not in grid]
+        raise ConfigError(f"unknown metric {args.metric!r} (one of {', '.join(metrics)})",
+                          field="metric")
     ranked = table.sort_values([args.metric, "combo"], ascending=[False, True],
                                na_position="last")
-    best = get_strategy(args.strategy, **fixed,
-                        **expand_grid(grid)[int(ranked["combo"].iloc[0])])
+    best = type(probe)(**fixed, **expand_grid(grid)[int(ranked["combo"].iloc[0])])
     return run_job(calendar, out, do_study=False, strategy=best, costs=sweep_costs,
                    config=StudyConfig(market=market), panel=panel, init_cash=args.init_cash,
                    seed_event=args.event,
@@ -236,7 +251,8 @@ def audit(args: argparse.Namespace) -> int:
 
     store, panel = _inputs(args)
     calendar = _calendar(args)
-    strategy = get_strategy(args.strategy, **key_values(args.param, "param"))
+    strategy = get_strategy(args.strategy, folder=args.strategies_dir,
+                            **key_values(args.param, "param"))
     panel = panel if panel is not None else load_panel(calendar, args.market.upper(), store=store)
     leaks = run_audit(strategy, strategy_context(calendar, panel))
     if leaks.empty:
@@ -275,18 +291,21 @@ def events_score(args: argparse.Namespace) -> None:
 
 def events_import(args: argparse.Namespace) -> None:
     """``backtest events import HEADLINES.csv``: scored headlines as a calendar."""
-    from backtest.io import write_atomic
-    from events.bundled import bundled_names
-    from events.importer import calendar_yaml, headlines_to_calendar, load_exposure
+    from backtest.io import check_output_file, starts_with, write_atomic
+    from events.files import bundled_names
+    from events.importer import (CALENDAR_HEADER, calendar_yaml, headlines_to_calendar,
+                                 load_exposure)
     from events.scoring import get_scorer
 
     maps = [load_exposure(m) for m in (args.map or bundled_names("exposure map"))]
+    if args.out:  # refuse a bad target before scoring anything
+        check_output_file(args.out, starts_with(CALENDAR_HEADER))
     doc, notes = headlines_to_calendar(args.headlines, maps, get_scorer(args.scorer), args.name)
     for note in notes:
         print(f"backtest: warning: {note}", file=sys.stderr)
     text = calendar_yaml(doc)
     if args.out:
-        write_atomic(args.out, text)
+        write_atomic(args.out, text, ours=starts_with(CALENDAR_HEADER))
         print(f"wrote {args.out}: {len(doc['events'])} events", file=sys.stderr)
     else:
         print(text, end="")
@@ -295,12 +314,13 @@ def events_import(args: argparse.Namespace) -> None:
 def data_fetch(args: argparse.Namespace) -> None:
     """``backtest data fetch TICKER...``: yfinance into the cache."""
     from backtest.data import DownloadError, PriceStore
+    from backtest.data.yahoo import OFFLINE_HINT
 
     store = PriceStore(cache_dir=args.cache_dir)
     try:
         counts = store.fetch(args.tickers, args.start, args.end)
     except DownloadError as exc:
-        raise PriceDataError(f"download failed: {exc}", field="tickers") from None
+        raise PriceDataError(f"download failed: {exc}; {OFFLINE_HINT}", field="tickers") from None
     empty = [t.upper() for t in args.tickers if t.upper() not in counts]
     for ticker, n in counts.items():
         print(f"{ticker}: {n} rows in {store.cache.path(ticker)}")
@@ -323,12 +343,11 @@ def data_import(args: argparse.Namespace) -> None:
 
 def data_info(args: argparse.Namespace) -> None:
     """``backtest data info``: the bundled snapshot and the cache."""
-    import pandas as pd
-
     from backtest.data import PriceStore, bundled_path
+    from backtest.data.store import read_bundled
 
     store = PriceStore(cache_dir=args.cache_dir)
-    bundled = pd.read_parquet(bundled_path())
+    bundled = read_bundled()
     summary = bundled.groupby("ticker")["date"].agg(["min", "max", "count"])
     print(f"bundled snapshot {bundled_path()} ({len(summary)} tickers, "
           f"{summary['min'].min()} to {summary['max'].max()})")
@@ -342,7 +361,7 @@ def strategies_list(args: argparse.Namespace) -> None:
     """``backtest strategies list``: every strategy found, where from, its parameters."""
     from strategies import discover
 
-    for f in discover():
+    for f in discover(args.strategies_dir):
         status = "ok" if f.ok else f"FAILED: {f.error}"
         print(f"{f.name}  [{f.source}: {f.origin}]  {status}")
         if f.ok:
@@ -357,13 +376,16 @@ def check(args: argparse.Namespace) -> int:
     """``backtest check EXPERIMENT.yaml...``: exit 1 when a guarded metric regressed."""
     from backtest.app.experiments import check as run_check
     from backtest.app.experiments import format_json, format_junit, format_table
-    from backtest.io import write_atomic
+    from backtest.io import check_output_file, starts_with, write_atomic
 
+    junit_ours = starts_with('<testsuites name="backtest check"')
+    if args.junit:  # refuse a bad target before running anything
+        check_output_file(args.junit, junit_ours)
     results = run_check(args.experiments, args.baselines, args.update)
     print(format_json(results) if args.format == "json" else format_table(results), end=""
           if args.format == "json" else "\n")
     if args.junit:
-        write_atomic(args.junit, format_junit(results))
+        write_atomic(args.junit, format_junit(results), ours=junit_ours)
     if args.update:
         for r in results:
             print(f"{'wrote' if r.written else 'unchanged'} {r.baseline_file}", file=sys.stderr)

@@ -9,8 +9,9 @@ to guard::
                                          # or a CSV path relative to this file
     study: {market: SPY}                 # optional StudyConfig fields; market is the benchmark
     strategy:
-      name: short_partners_on_bad_news   # or package.module:Class
+      name: short_partners_on_bad_news   # or package.module:Class, or path/to/file.py:Class
       params: {hold: 5, threshold: 60}
+    strategies_dir: my_strategies        # optional plug-in folder, relative to this file
     costs: {fees: 0.0005, fixed_fees: 0, slippage: 0.0005, borrow_rate: 0.0,
             borrow: {CRWV: 0.08}}
     init_cash: 100000
@@ -29,6 +30,7 @@ a value exactly on the bound (1.01 against 1.00 with ``abs: 0.01``) passes.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import math
 from dataclasses import dataclass, field
@@ -36,15 +38,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from backtest.eventstudy.config import StudyConfig
-from backtest.io import clean, dumps, write_atomic
-from events.bundled import resolve
+from backtest.io import clean, dumps, path_name, read_json, write_atomic
+from backtest.sim.costs import DEFAULT_INIT_CASH
+from events.files import resolve
+from events.yamlio import read_yaml, strip_lines
 from events.errors import ConfigError, InputError
 
-TOP_KEYS = {"name", "description", "calendar", "data", "study", "strategy", "costs",
-            "init_cash", "guard"}
+TOP_KEYS = {"name", "description", "calendar", "data", "study", "strategy", "strategies_dir",
+            "costs", "init_cash", "guard"}
 COST_KEYS = {"fees", "fixed_fees", "slippage", "borrow_rate", "borrow"}
 
 
@@ -85,17 +87,94 @@ class Tolerance:
         return ok
 
 
-def parse_tolerance(raw: Any, where: str, path: str) -> Tolerance:
+def parse_tolerance(raw: Any, where: str, path: str, line: int | None = None) -> Tolerance:
     if raw == "exact":
         return Tolerance(exact=True)
-    if not isinstance(raw, dict) or not raw or set(raw) - {"abs", "rel"}:
+    keys = set(_keys(raw)) if isinstance(raw, dict) else set()
+    if not isinstance(raw, dict) or not keys or keys - {"abs", "rel"}:
         raise ConfigError("tolerance must be 'exact' or a mapping with abs and/or rel",
-                          path=path, field=where)
-    for key, value in raw.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(f"{key} must be a non-negative number, got {value!r}", path=path,
-                              field=f"{where}.{key}")
+                          path=path, line=line, field=where)
+    for key in keys:
+        _number(raw, key, path, where, minimum=0.0)
     return Tolerance(abs=raw.get("abs"), rel=raw.get("rel"))
+
+
+# --------------------------------------------------------------------------------------
+# typed fields of an experiment file (each refusal names the file, the line and the field)
+# --------------------------------------------------------------------------------------
+
+
+def _keys(mapping: dict) -> list:
+    return [k for k in mapping if k not in ("__line__", "__lines__")]
+
+
+def _line(mapping: dict, key: str | None = None) -> int | None:
+    lines = mapping.get("__lines__", {}) if isinstance(mapping, dict) else {}
+    return lines.get(key, mapping.get("__line__") if isinstance(mapping, dict) else None)
+
+
+def _field(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _text(mapping: dict, key: str, path: str, where: str = "", required: bool = False
+          ) -> str | None:
+    value = mapping.get(key)
+    if value is None:
+        if required or key in _keys(mapping):
+            raise ConfigError("missing required field" if required else "must be set, not null",
+                              path=path, line=_line(mapping, key), field=_field(where, key))
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) \
+            or not str(value).strip():
+        raise ConfigError(f"must be text, got {value!r}"[:200], path=path,
+                          line=_line(mapping, key), field=_field(where, key))
+    return str(value).strip()
+
+
+def _number(mapping: dict, key: str, path: str, where: str = "", minimum: float = 0.0,
+            strict: bool = False) -> float:
+    """A finite number >= ``minimum`` (> with ``strict``); true/false, text, NaN refused."""
+    value = mapping.get(key)
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and math.isfinite(value) and (value > minimum if strict else value >= minimum))
+    if not ok:
+        bound = f"{'>' if strict else '>='} {minimum:g}"
+        raise ConfigError(f"must be a finite number {bound}, got {value!r}"[:200], path=path,
+                          line=_line(mapping, key), field=_field(where, key))
+    return float(value)
+
+
+def _mapping(mapping: dict, key: str, path: str, where: str = "", allowed: set | None = None
+             ) -> dict:
+    value = mapping.get(key)
+    if value is None:
+        if key in _keys(mapping):
+            raise ConfigError("must be a mapping, not null", path=path, line=_line(mapping, key),
+                              field=_field(where, key))
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"must be a mapping, got {type(value).__name__}", path=path,
+                          line=_line(mapping, key), field=_field(where, key))
+    if allowed is not None:
+        for k in _keys(value):
+            if k not in allowed:
+                raise ConfigError(f"unknown key {k!r} (known: {', '.join(sorted(allowed))})",
+                                  path=path, line=_line(value, k),
+                                  field=_field(_field(where, key), str(k)))
+    return value
+
+
+def _param(value: Any, path: str, line: int | None, field: str) -> Any:
+    """A strategy parameter: a plain value or a list of plain values (roles: [a, b])."""
+    plain = (str, int, float, bool)
+    if isinstance(value, list) and all(isinstance(v, plain) for v in value):
+        return tuple(value)
+    if value is None or not isinstance(value, plain) \
+            or (isinstance(value, float) and not math.isfinite(value)):
+        raise ConfigError(f"must be a plain value (text, number, true/false) or a list of "
+                          f"them, got {value!r}"[:200], path=path, line=line, field=field)
+    return value
 
 
 @dataclass(frozen=True)
@@ -112,6 +191,16 @@ class Experiment:
     init_cash: float
     guard: dict[str, Tolerance]
     study: StudyConfig = field(default_factory=StudyConfig)
+    strategies_dir: Path | None = None  # a plug-in folder the experiment names
+    lines: dict = field(default_factory=dict)  # "strategy.params.hold" -> its line
+
+    @property
+    def strategy_ref(self) -> str:
+        """The strategy name, with a ``file.py:Class`` path made relative to the file."""
+        where, sep, attr = self.strategy.rpartition(":")
+        if sep and (where.endswith(".py") or "/" in where):
+            return f"{self.path.parent / where}:{attr}"
+        return self.strategy
 
     @property
     def calendar_path(self) -> Path:
@@ -125,61 +214,68 @@ class Experiment:
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment file; refuse anything malformed with file and field."""
+    """Read and validate an experiment file; refuse anything malformed with file, line and
+    field (:func:`events.yamlio.read_yaml`: no duplicate keys, bounded)."""
     path = Path(path)
     shown = str(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("no such file", path=shown) from None
-    except (UnicodeDecodeError, IsADirectoryError):
-        raise ConfigError("not a YAML text file", path=shown) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"malformed YAML: {getattr(exc, 'problem', exc)}", path=shown,
-                          line=mark.line + 1 if mark else None) from None
+    doc = read_yaml(path, ConfigError, "YAML experiment")
     if not isinstance(doc, dict):
-        raise ConfigError("an experiment must be a YAML mapping", path=shown)
-    unknown = set(doc) - TOP_KEYS
-    if unknown:
-        raise ConfigError(f"unknown key {sorted(unknown)[0]!r} (known: "
-                          f"{', '.join(sorted(TOP_KEYS))})", path=shown, field=sorted(unknown)[0])
+        raise ConfigError("an experiment must be a YAML mapping", path=shown, line=1)
+    for key in _keys(doc):
+        if key not in TOP_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(TOP_KEYS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown key {key!r}{hint}", path=shown, line=_line(doc, key),
+                              field=str(key))
     for key in ("calendar", "strategy", "guard"):
         if key not in doc:
-            raise ConfigError("missing required key", path=shown, field=key)
+            raise ConfigError("missing required key", path=shown, line=1, field=key)
     strategy = doc["strategy"]
     if isinstance(strategy, str):
-        strategy = {"name": strategy}
-    if not isinstance(strategy, dict) or "name" not in strategy or \
-            set(strategy) - {"name", "params"}:
-        raise ConfigError("strategy must be a name or {name, params}", path=shown,
-                          field="strategy")
-    params = strategy.get("params") or {}
-    costs = doc.get("costs") or {}
-    if not isinstance(params, dict) or not isinstance(costs, dict) or set(costs) - COST_KEYS:
-        raise ConfigError(f"strategy.params and costs must be mappings (costs keys: "
-                          f"{', '.join(sorted(COST_KEYS))})", path=shown, field="costs")
-    guard = doc["guard"]
-    if not isinstance(guard, dict) or not guard:
-        raise ConfigError("guard must map metric names to tolerances", path=shown, field="guard")
-    data = doc.get("data") or {"prices": "bundled"}
-    if not isinstance(data, dict) or set(data) - {"prices"}:
-        raise ConfigError("data must be {prices: bundled | FILE.csv}", path=shown, field="data")
-    study = StudyConfig.from_mapping(doc.get("study") or {}, path=shown)
+        strategy = {"name": strategy, "__line__": _line(doc, "strategy")}
+    if not isinstance(strategy, dict):
+        raise ConfigError("must be a name or {name, params}", path=shown,
+                          line=_line(doc, "strategy"), field="strategy")
+    _mapping({"strategy": strategy}, "strategy", shown, allowed={"name", "params"})
+    name = _text(strategy, "name", shown, "strategy", required=True)
+    params_raw = _mapping(strategy, "params", shown, "strategy")
+    params = {str(k): _param(params_raw[k], shown, _line(params_raw, k), f"strategy.params.{k}")
+              for k in _keys(params_raw)}
+    costs = _mapping(doc, "costs", shown, allowed=COST_KEYS)
+    for key in _keys(costs):
+        if key != "borrow":
+            _number(costs, key, shown, "costs")
+    borrow = _mapping(costs, "borrow", shown, "costs")
+    for ticker in _keys(borrow):
+        _number(borrow, ticker, shown, "costs.borrow")
+    guard = _mapping(doc, "guard", shown)
+    if not _keys(guard):
+        raise ConfigError("guard must map metric names to tolerances", path=shown,
+                          line=_line(doc, "guard"), field="guard")
+    data = _mapping(doc, "data", shown, allowed={"prices"})
+    prices = _text(data, "prices", shown, "data") or "bundled"
+    study_raw = _mapping(doc, "study", shown)
+    study = StudyConfig.from_mapping(strip_lines(study_raw), path=shown,
+                                     lines=study_raw.get("__lines__", {}))
+    init_cash = (_number(doc, "init_cash", shown, strict=True) if "init_cash" in doc
+                 else DEFAULT_INIT_CASH)
+    folder = _text(doc, "strategies_dir", shown)
     return Experiment(
-        name=str(doc.get("name") or path.stem), path=path, calendar=str(doc["calendar"]),
-        prices=str(data.get("prices", "bundled")), strategy=str(strategy["name"]),
-        params={str(k): v for k, v in params.items()}, costs=costs,
-        init_cash=float(doc.get("init_cash", 100_000.0)),
-        guard={str(k): parse_tolerance(v, f"guard.{k}", shown) for k, v in guard.items()},
-        study=study)
+        name=_text(doc, "name", shown) or path.stem, path=path,
+        calendar=_text(doc, "calendar", shown, required=True), prices=prices, strategy=name,
+        params=params, costs=strip_lines(costs), init_cash=init_cash,
+        guard={str(k): parse_tolerance(guard[k], f"guard.{k}", shown, _line(guard, k))
+               for k in _keys(guard)},
+        study=study, strategies_dir=path.parent / folder if folder else None,
+        lines={**{f"strategy.params.{k}": _line(params_raw, k) for k in _keys(params_raw)},
+               "strategy": _line(doc, "strategy")})
 
 
 def is_experiment(path: str | Path) -> bool:
     """True for a YAML mapping with ``strategy`` and ``guard`` (not an event calendar)."""
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except Exception:  # noqa: BLE001 - the calendar loader will report the problem
+        doc = read_yaml(path, ConfigError)
+    except InputError:  # the calendar loader will report the problem
         return False
     return isinstance(doc, dict) and "strategy" in doc and "guard" in doc
 
@@ -192,7 +288,13 @@ def experiment_inputs(exp: Experiment):
     from strategies import get_strategy
 
     cal = load_calendar(exp.calendar_path)
-    strategy = get_strategy(exp.strategy, **exp.params)
+    try:
+        strategy = get_strategy(exp.strategy_ref, folder=exp.strategies_dir, **exp.params)
+    except ConfigError as exc:  # name the experiment's line of the parameter
+        where = (f"strategy.params.{exc.field}" if f"strategy.params.{exc.field}" in exp.lines
+                 else "strategy")
+        raise ConfigError(exc.reason, path=str(exp.path), line=exp.lines.get(where),
+                          field=where) from None
     market = exp.study.market
     if exp.prices == "bundled":
         panel = load_panel(cal, market, PriceStore(offline=True))
@@ -211,7 +313,7 @@ def run_experiment(exp: Experiment):
 
 def baseline_path(exp: Experiment, baselines: Path | None) -> Path:
     folder = Path(baselines) if baselines else exp.path.parent / "baselines"
-    return folder / f"{exp.name}.json"
+    return folder / f"{path_name(exp.name, 'name')}.json"
 
 
 def make_baseline(exp: Experiment, run) -> dict:
@@ -240,18 +342,28 @@ def read_baseline(path: Path, exp: Experiment) -> dict:
                                                           "baselines" else ""),
                           path=str(path))
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"corrupted baseline (not valid JSON: {exc}); recreate it with "
+        doc = read_json(path, ConfigError)
+    except ConfigError as exc:
+        raise ConfigError(f"corrupted baseline ({exc.reason}); recreate it with "
                           f"backtest check {exp.path} --update", path=str(path)) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict) \
             or "data_hash" not in doc:
         raise ConfigError("corrupted baseline (missing 'metrics' or 'data_hash'); recreate it "
                           f"with backtest check {exp.path} --update", path=str(path))
     for k, v in doc["metrics"].items():
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                              or not math.isfinite(v)):
             raise ConfigError(f"corrupted baseline: metric {k!r} is not a number", path=str(path))
     return doc
+
+
+def _is_baseline(path: Path) -> bool:
+    """A file this tool wrote as a baseline (it is replaced by ``--update``; nothing else is)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and {"experiment", "metrics", "data_hash"} <= set(doc)
 
 
 @dataclass
@@ -325,7 +437,7 @@ def check(paths: list[str | Path], baselines: Path | None = None, update: bool =
                     and old.get("metrics") == clean(new["metrics"])
                     and old.get("tolerances") == new["tolerances"])
             if not same:  # an unchanged baseline keeps its file (and its creation time)
-                write_atomic(path, dumps(new))
+                write_atomic(path, dumps(new), ours=_is_baseline)
             result.written = not same
         else:
             make_baseline(exp, run)  # validates that the guarded metrics exist

@@ -16,11 +16,11 @@ import pandas as pd
 
 from backtest.data import PricePanel, PriceStore, load_panel
 from backtest.eventstudy import StudyConfig, run_study
-from backtest.io import atomic_dir, write_csv, write_json
+from backtest.io import atomic_dir, check_output_dir, is_results_dir, write_csv, write_json
 from backtest.parallel import serial_map_blocks
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 from backtest.sim.runs import run_strategy
-from events.errors import ConfigError, InputError, PriceDataError
+from events.errors import ConfigError, OutputError, PriceDataError
 from events.loader import resolve_calendar
 from events.model import Calendar
 from events.timing import event_timing
@@ -76,9 +76,8 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
     report is rendered from the written files only (:func:`reports.render_report`),
     so ``backtest report DIR`` can redo it later.
     """
-    from reports import render_report  # reports renders; it is only needed here
-
     started = time.time()
+    check_output_dir(out)  # refuse a target that is not ours before doing any work
     cal = resolve_calendar(calendar)
     config = config or StudyConfig()
     if panel is None:
@@ -120,6 +119,8 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
             table, params, metric = sweep
             write_csv(table, tmp / "sweep.csv")
             write_json(tmp / "sweep.json", {"params": params, "metric": metric})
+        from reports import render_report  # matplotlib loads only when a report is drawn
+
         render_report(tmp)
     return out
 
@@ -129,11 +130,12 @@ def rerender(results_dir: str | Path) -> Path:
     from reports import render_report
 
     src = Path(results_dir)
-    if not (src / "run.json").is_file():
-        raise InputError("not a results folder (no run.json)", path=str(src))
+    if not is_results_dir(src) or not (src / "run.json").is_file():
+        raise OutputError("not a results folder of this tool (no run.json or marker)",
+                          path=str(src))
     with atomic_dir(src) as tmp:
         for f in src.iterdir():
             if f.is_file() and f.suffix in (".csv", ".json"):
                 shutil.copy2(f, tmp / f.name)
-        render_report(tmp)
+        render_report(tmp, shown=src)
     return src

@@ -7,9 +7,13 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from backtest.data.panel import COLUMNS
 from backtest.io import write_bytes_atomic
+from events.errors import ConfigError, PriceDataError
+from events.model import check_ticker
 
 CACHE_ENV = "BACKTEST_CACHE_DIR"
 
@@ -20,6 +24,25 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "event-backtester"
+
+
+def _valid_content(frame: pd.DataFrame, ticker: str) -> bool:
+    """True when a cached table has the long price schema with sane values."""
+    if not set(COLUMNS) <= set(frame.columns) or frame.empty:
+        return False
+    try:
+        dates = pd.to_datetime(frame["date"])
+        close = frame["close"].to_numpy(dtype="float64")
+        other = frame[["open", "dividend"]].to_numpy(dtype="float64")
+    except (ValueError, TypeError):
+        return False
+    if getattr(dates.dt, "tz", None) is not None or dates.isna().any():
+        return False
+    if not (frame["ticker"].astype(str) == ticker).all():
+        return False
+    finite = np.isfinite(close)
+    return bool(finite.any() and (close[finite] > 0).all()
+                and not (np.isfinite(other) & (other < 0)).any())
 
 
 def _sha256(path: Path) -> str:
@@ -37,31 +60,42 @@ class PriceCache:
     """
 
     def __init__(self, root: Path):
-        self.dir = Path(root) / "prices"
+        root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise ConfigError(f"the price cache must be a folder, but {root} is a file (set "
+                              f"--cache-dir or ${CACHE_ENV} to a folder)", field="cache_dir")
+        self.dir = root / "prices"
 
     def path(self, ticker: str) -> Path:
-        return self.dir / f"{ticker}.parquet"
+        """The file of ``ticker``; a name that is not a ticker never becomes a path."""
+        try:
+            return self.dir / f"{check_ticker(ticker)}.parquet"
+        except ValueError as exc:
+            raise PriceDataError(str(exc), field="ticker") from None
 
     def tickers(self) -> list[str]:
         return sorted(p.name[:-len(".parquet")] for p in self.dir.glob("*.parquet"))
 
     def status(self, ticker: str) -> str:
-        """'missing', 'ok' or 'corrupt'."""
-        path = self.path(ticker)
-        if not path.exists():
+        """'missing', 'ok' or 'corrupt' (see :meth:`read`)."""
+        if not self.path(ticker).exists():
             return "missing"
-        sidecar = path.with_name(path.name + ".sha256")
-        if not sidecar.exists() or sidecar.read_text().strip() != _sha256(path):
-            return "corrupt"
-        return "ok"
+        return "ok" if self.read(ticker) is not None else "corrupt"
 
     def read(self, ticker: str) -> pd.DataFrame | None:
-        if self.status(ticker) != "ok":
-            return None
+        """The cached rows, or None when the file is missing or corrupt: a wrong checksum,
+        unreadable parquet, or content that is not the price schema (an old layout, text
+        prices, tz-aware dates, non-positive prices) even under a valid checksum."""
+        path = self.path(ticker)
+        sidecar = path.with_name(path.name + ".sha256")
         try:
-            return pd.read_parquet(self.path(ticker))
+            if not path.exists() or not sidecar.exists() \
+                    or sidecar.read_text().strip() != _sha256(path):
+                return None
+            frame = pd.read_parquet(path)
         except Exception:  # noqa: BLE001 - any unreadable file is corrupt
             return None
+        return frame if _valid_content(frame, ticker) else None
 
     def write(self, ticker: str, frame: pd.DataFrame) -> None:
         buf = io.BytesIO()

@@ -32,6 +32,7 @@ factors.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from pathlib import Path
@@ -41,28 +42,36 @@ import pandas as pd
 
 from backtest.data.panel import COLUMNS, PricePanel
 from events.errors import ConfigError, PriceDataError
+from events.files import MAX_CSV_BYTES, read_text
+from events.model import check_ticker
 from events.timing import exchange_calendar
 
 TRUE = {"1", "true", "yes", "y", "t"}
 LINE = "__line__"  # each row's line number in the file
+MAX_COLUMNS = 20_000  # a wide file of more tickers belongs in a parquet universe panel
+# Prices outside this range are refused: beyond it a fill price or a total-return factor
+# can overflow or vanish in float arithmetic (and no listed share trades there).
+PRICE_RANGE = (1e-6, 1e9)
 
 
 def _read(path: str | Path) -> pd.DataFrame:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise PriceDataError("no such file", path=str(path)) from None
-    except IsADirectoryError:
-        raise PriceDataError("is a directory, expected a CSV file", path=str(path)) from None
-    if b"\x00" in raw[:4096]:
-        raise PriceDataError("not a text file (contains NUL bytes)", path=str(path))
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise PriceDataError("not a UTF-8 text file", path=str(path)) from None
+    text = read_text(path, MAX_CSV_BYTES, PriceDataError, "CSV file", encoding="utf-8-sig")
     if not text.strip():
         raise PriceDataError("empty file", path=str(path))
+    header = next(csv.reader(io.StringIO(text[:text.find("\n") if "\n" in text else None])),
+                  [])
+    if len(header) > MAX_COLUMNS:
+        raise PriceDataError(f"{len(header):,} columns, more than {MAX_COLUMNS:,} (put a "
+                             f"universe in a wide parquet file: --universe)", path=str(path),
+                             line=1)
+    names = [h.strip() for h in header]
+    for j, name in enumerate(names):
+        if j and not name:
+            raise PriceDataError(f"column {j + 1} has no name", path=str(path), line=1)
+        if name and name.upper() in (n.upper() for n in names[:j]):
+            raise PriceDataError(f"column {name!r} appears twice", path=str(path), line=1,
+                                 field=name)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             skip_blank_lines=False)
@@ -98,21 +107,28 @@ def _dates(values: pd.Series, path: str, column: str, lines: pd.Series) -> pd.Da
 
 
 def _numbers(frame: pd.DataFrame, column: str, path: str, *, positive: bool,
-             default: float | None = None) -> np.ndarray:
+             default: float | None = None, signed: bool = False,
+             maximum: float = np.inf) -> np.ndarray:
+    """A column of finite numbers: prices (``positive``) within :data:`PRICE_RANGE`,
+    otherwise non-negative (dividends, volume) unless ``signed`` (factor returns).
+    Empty cells (and nan, na, null) are missing; inf and text are refused by line."""
     text = frame[column].str.strip()
     empty = text.eq("") | text.str.lower().isin(["nan", "na", "null"])
     values = pd.to_numeric(text.where(~empty), errors="coerce")
-    bad = values.isna() & ~empty
+    bad = (values.isna() | ~np.isfinite(values.fillna(0.0))) & ~empty
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise PriceDataError(f"not a number: {frame[column].iat[i]!r}", path=path,
+        raise PriceDataError(f"not a finite number: {frame[column].iat[i]!r}", path=path,
                              line=int(frame[LINE].iat[i]), field=column)
-    if positive:
-        nonpos = values.notna() & (values <= 0)
-        if nonpos.any():
-            i = int(np.flatnonzero(nonpos.to_numpy())[0])
-            raise PriceDataError(f"price must be positive, got {frame[column].iat[i]}", path=path,
-                                 line=int(frame[LINE].iat[i]), field=column)
+    lo, hi = (PRICE_RANGE if positive else (-np.inf, np.inf) if signed
+              else (0.0, maximum))
+    out = values.notna() & ((values < lo) | (values > hi) | ((values <= 0) & positive))
+    if out.any():
+        i = int(np.flatnonzero(out.to_numpy())[0])
+        what = (f"price must be positive and between {lo:g} and {hi:g}" if positive
+                else f"must be between 0 and {hi:g}")
+        raise PriceDataError(f"{what}, got {frame[column].iat[i]}", path=path,
+                             line=int(frame[LINE].iat[i]), field=column)
     if default is not None:
         values = values.fillna(default)
     return values.to_numpy(dtype="float64")
@@ -154,13 +170,21 @@ def _long(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     if tickers.eq("").any():
         i = int(np.flatnonzero(tickers.eq("").to_numpy())[0])
         raise PriceDataError("empty ticker", path=path, line=int(lines.iat[i]), field="ticker")
+    for ticker in tickers.unique():  # the one ticker rule (also a safe cache file name)
+        try:
+            check_ticker(ticker)
+        except ValueError as exc:
+            i = int(np.flatnonzero(tickers.eq(ticker).to_numpy())[0])
+            raise PriceDataError(str(exc), path=path, line=int(lines.iat[i]),
+                                 field="ticker") from None
     out["ticker"] = tickers.to_numpy()
     for col in ("open", "high", "low", "close"):
         out[col] = (_numbers(frame, col, path, positive=True) if col in frame.columns
                     else np.nan)
     out["volume"] = (_numbers(frame, "volume", path, positive=False)
                      if "volume" in frame.columns else np.nan)
-    out["dividend"] = (_numbers(frame, "dividend", path, positive=False, default=0.0)
+    out["dividend"] = (_numbers(frame, "dividend", path, positive=False, default=0.0,
+                                maximum=PRICE_RANGE[1])
                        if "dividend" in frame.columns else 0.0)
     flag = frame.get("close_is_adjusted")
     out["close_is_adjusted"] = (flag.str.strip().str.lower().isin(TRUE).to_numpy()
@@ -187,7 +211,11 @@ def _wide(frame: pd.DataFrame, path: str) -> pd.DataFrame:
             continue
         if not col:
             raise PriceDataError("empty column name", path=path, line=1)
-        parts.append(pd.DataFrame({"date": dates, "ticker": col.upper(),
+        try:
+            ticker = check_ticker(col)
+        except ValueError as exc:
+            raise PriceDataError(str(exc), path=path, line=1, field=col[:40]) from None
+        parts.append(pd.DataFrame({"date": dates, "ticker": ticker,
                                    "close": _numbers(frame, col, path, positive=True),
                                    LINE: lines.to_numpy()}))
     if not parts:
@@ -229,12 +257,21 @@ def load_factor_csv(path: str | Path, units: str = "decimal") -> pd.DataFrame:
     dates = _dates(frame[date_col], shown, date_col, frame[LINE])
     if len(columns) < 2:
         raise PriceDataError("no factor columns", path=shown, line=1)
-    data = {c: _numbers(frame, c, shown, positive=False) for c in columns[1:]}
+    data = {c: _numbers(frame, c, shown, positive=False, signed=True) for c in columns[1:]}
     out = pd.DataFrame(data, index=dates)
     if dates.duplicated().any():
         i = int(np.flatnonzero(dates.duplicated())[0])
         raise PriceDataError(f"duplicate date {dates[i].date()}", path=shown,
                              line=int(frame[LINE].iat[i]), field=date_col)
+    factors = [c for c in out.columns if c.upper() != "RF"]
+    if not factors:
+        raise PriceDataError("no factor columns besides RF (the risk-free rate)", path=shown,
+                             line=1)
+    for c in factors:  # a constant factor is collinear with the intercept: no model fits
+        known = out[c].dropna()
+        if known.nunique() < 2:
+            raise PriceDataError("factor column is constant (it would be collinear with the "
+                                 "intercept)", path=shown, line=1, field=c)
     if units == "percent":
         out = out / 100.0
     out.index.name = "date"

@@ -24,9 +24,10 @@ import pandas as pd
 
 from backtest.data.cache import PriceCache, default_cache_dir
 from backtest.data.panel import COLUMNS, PricePanel
-from backtest.data.yahoo import DownloadError, from_yfinance_frame, retry, yfinance_download
+from backtest.data.yahoo import (CALL_TIMEOUT, OFFLINE_HINT, DownloadError, call_with_timeout,
+                                 from_yfinance_frame, retry, yfinance_download)
 from events.errors import InputError, PriceDataError
-from events.model import Calendar
+from events.model import Calendar, check_ticker
 from events.timing import exchange_calendar
 
 
@@ -36,6 +37,26 @@ DEFAULT_MARKET = "SPY"  # the benchmark ticker of studies, strategy metrics and 
 def bundled_path() -> Path:
     """Path of the snapshot shipped inside the package."""
     return Path(str(resources.files("backtest") / "data" / "prices.parquet"))
+
+
+def read_bundled() -> pd.DataFrame:
+    """The bundled snapshot, or one line saying why it cannot be read (e.g. a git-lfs
+    pointer checked out instead of the file)."""
+    path = bundled_path()
+    try:
+        head = path.read_bytes()[:200]
+    except OSError as exc:
+        raise PriceDataError(f"the bundled snapshot cannot be read: {exc.strerror}",
+                             path=str(path)) from None
+    if head.startswith(b"version https://git-lfs"):
+        raise PriceDataError("the bundled snapshot is a git-lfs pointer, not the data: run "
+                             "`git lfs pull` (or reinstall the package)", path=str(path))
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
+        raise PriceDataError(f"the bundled snapshot is not a readable parquet file "
+                             f"({type(exc).__name__}); reinstall the package",
+                             path=str(path)) from None
 
 
 class PriceStore:
@@ -49,7 +70,9 @@ class PriceStore:
     download : the yfinance boundary, ``(tickers, start, end) -> yfinance frame``
         with yfinance's semantics (``end`` exclusive); tests replace it with a
         fake that returns recorded responses or raises.
-    retries, backoff : network retries and the first wait in seconds (doubling).
+    retries, backoff : network retries and the first wait in seconds (doubling); no
+        retry starts after 30 s (:data:`backtest.data.yahoo.RETRY_BUDGET`).
+    timeout : seconds one download call may take before it counts as no answer.
     batch : tickers per download call (a progress line shows for several batches).
     warn : where one-line warnings go (default: stderr).
     """
@@ -58,19 +81,20 @@ class PriceStore:
                  use_bundled: bool = True,
                  download: Callable[[list[str], str | None, str | None], pd.DataFrame] | None = None,
                  retries: int = 3, backoff: float = 1.0, batch: int = 50,
-                 warn: Callable[[str], None] | None = None, sleep=time.sleep):
+                 warn: Callable[[str], None] | None = None, sleep=time.sleep,
+                 timeout: float = CALL_TIMEOUT):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.cache = PriceCache(self.cache_dir)
         self.offline = offline
         self.use_bundled = use_bundled
         self._download = download or yfinance_download
-        self.retries, self.backoff, self.batch = retries, backoff, batch
+        self.retries, self.backoff, self.batch, self.timeout = retries, backoff, batch, timeout
         self._warn = warn or (lambda msg: print(f"backtest: warning: {msg}", file=sys.stderr))
         self._sleep = sleep
 
     @cached_property
     def _bundled(self) -> pd.DataFrame:
-        return pd.read_parquet(bundled_path())
+        return read_bundled()
 
     def _bundled_has(self, ticker: str) -> bool:
         return self.use_bundled and bool((self._bundled["ticker"] == ticker).any())
@@ -82,7 +106,7 @@ class PriceStore:
         Returns the rows cached per ticker. Raises :class:`DownloadError` when the
         network fails after the retries, :class:`InputError` when offline.
         """
-        wanted = list(dict.fromkeys(t.upper() for t in tickers))
+        wanted = _tickers(tickers)
         if self.offline:
             raise PriceDataError("cannot download in offline mode", field="offline")
         # Our range is inclusive; yfinance's end is exclusive.
@@ -95,8 +119,9 @@ class PriceStore:
                 print(f"\rdownloading batch {k}/{len(batches)} "
                       f"({min(k * self.batch, len(wanted))}/{len(wanted)} tickers)",
                       end="" if k < len(batches) else "\n", file=sys.stderr, flush=True)
-            raw = retry(lambda: self._download(chunk, start, end_excl), self.retries,
-                         self.backoff, self._sleep)
+            raw = retry(lambda: call_with_timeout(
+                lambda: self._download(chunk, start, end_excl), self.timeout),
+                self.retries, self.backoff, self._sleep)
             fetched = from_yfinance_frame(raw, chunk)
             for ticker, part in fetched.groupby("ticker"):
                 old = self.cache.read(ticker)
@@ -126,17 +151,17 @@ class PriceStore:
         is rebuilt from yfinance, never read; if the network fails, a one-line
         warning names the failure, or an :class:`InputError` says no data exists.
         """
-        wanted = list(dict.fromkeys(t.upper() for t in tickers))
+        wanted = _tickers(tickers)
         parts, sources, need = [], {}, []
         for ticker in wanted:
             if self._bundled_has(ticker):
                 parts.append(self._bundled[self._bundled["ticker"] == ticker])
                 sources[ticker] = "bundled"
                 continue
-            status = self.cache.status(ticker)
-            cached = self.cache.read(ticker) if status == "ok" else None
-            if status != "missing" and cached is None:
-                self._warn(f"cache file {self.cache.path(ticker)} is corrupt (checksum); "
+            cached = self.cache.read(ticker)
+            if cached is None and self.cache.path(ticker).exists():
+                self._warn(f"cache file {self.cache.path(ticker)} is corrupt (checksum or "
+                           f"content); "
                            + ("cannot rebuild it offline" if self.offline
                               else "rebuilding it from yfinance"))
             if cached is not None:
@@ -149,7 +174,7 @@ class PriceStore:
             try:
                 self.fetch(need)
             except DownloadError as exc:
-                failure = f"yfinance failed after {self.retries} retries: {exc}"
+                failure = f"yfinance failed: {exc}; {OFFLINE_HINT}"
             for ticker in need:
                 frame = self.cache.read(ticker)
                 if frame is not None:
@@ -178,6 +203,17 @@ class PriceStore:
         """Tickers in the bundled snapshot and the cache."""
         names = set(self._bundled["ticker"]) if self.use_bundled else set()
         return sorted(names | set(self.cache.tickers()))
+
+
+def _tickers(tickers: Iterable[str]) -> list[str]:
+    """Tickers checked (:func:`events.model.check_ticker`) and without repeats, in order."""
+    out = []
+    for t in tickers:
+        try:
+            out.append(check_ticker(t))
+        except ValueError as exc:
+            raise PriceDataError(str(exc), field="tickers") from None
+    return list(dict.fromkeys(out))
 
 
 def load_panel(calendar: Calendar, market: str = DEFAULT_MARKET, store: PriceStore | None = None,

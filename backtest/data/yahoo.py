@@ -7,6 +7,7 @@ layouts; nothing in the test suite touches the network.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -104,13 +105,57 @@ def yfinance_download(tickers: list[str], start: str | None, end: str | None) ->
     return frame
 
 
-def retry(fn, retries: int, backoff: float, sleep=time.sleep):
-    """Call ``fn``; on a network failure retry with exponential backoff, then raise."""
+CALL_TIMEOUT = 25.0  # seconds one download call may take before it counts as no answer
+RETRY_BUDGET = 30.0  # seconds after the first try when no further retry starts
+OFFLINE_HINT = ("use --offline with bundled or cached prices, or put your prices in the cache "
+                "with `backtest data import FILE.csv`")
+
+
+class DownloadTimeout(DownloadError):
+    """The source gave no answer in time (a network that accepts and never replies)."""
+
+
+def call_with_timeout(fn, timeout: float):
+    """``fn()``, or :class:`DownloadTimeout` once ``timeout`` seconds pass without a result.
+
+    The call runs in a daemon thread: a request that never returns is abandoned (it
+    cannot block the process from exiting), not waited for.
+    """
+    result: dict = {}
+
+    def target():
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name="backtest-download", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise DownloadTimeout(f"no answer within {timeout:g} s (is the network down or "
+                              f"blocked?)")
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def retry(fn, retries: int, backoff: float, sleep=time.sleep, budget: float = RETRY_BUDGET,
+          clock=time.monotonic):
+    """Call ``fn``; on a network failure retry with exponential backoff, then raise.
+
+    No retry starts once ``budget`` seconds have passed, and a call that got no answer
+    at all (:class:`DownloadTimeout`) is not retried: a silent network stays silent.
+    """
+    start = clock()
     for attempt in range(retries + 1):
         try:
             return fn()
+        except DownloadTimeout:
+            raise
         except (DownloadError, ConnectionError, TimeoutError, OSError) as exc:
-            if attempt == retries:
+            wait = backoff * 2 ** attempt
+            if attempt == retries or clock() - start + wait > budget:
                 raise DownloadError(str(exc) or type(exc).__name__) from None
-            sleep(backoff * 2 ** attempt)
+            sleep(wait)
     raise AssertionError("unreachable")

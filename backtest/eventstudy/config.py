@@ -18,6 +18,9 @@ from backtest.eventstudy.models import MODELS
 from events.errors import ConfigError
 
 DEFAULT_CAR_WINDOWS = ((-1, 1), (0, 0), (0, 1), (0, 5), (2, 10), (-5, 10))
+MAX_ESTIMATION = 5_000  # sessions (about 20 years of daily data)
+MAX_EVENT_WINDOW = 1_000  # sessions from the first to the last day of the event window
+MAX_PSEUDO_DRAWS = 1_000_000
 RETURNS = ("simple", "log")
 
 
@@ -83,6 +86,28 @@ class StudyConfig:
         if not 3 <= self.min_estimation_obs <= self.estimation_length:
             raise ConfigError("min_estimation_obs must be between 3 and estimation_length",
                               field="min_estimation_obs")
+        # Bounds that keep every per-pair array small (and refuse a typo like 2500000).
+        if self.estimation_length > MAX_ESTIMATION or self.gap > MAX_ESTIMATION:
+            raise ConfigError(f"estimation_length and gap must be at most {MAX_ESTIMATION} "
+                              f"sessions", field="estimation_length")
+        if b - a + 1 > MAX_EVENT_WINDOW:
+            raise ConfigError(f"event window ({a}, {b}) is longer than {MAX_EVENT_WINDOW} "
+                              f"sessions", field="event_window")
+        if not 0 <= self.pseudo_draws <= MAX_PSEUDO_DRAWS:
+            raise ConfigError(f"pseudo_draws must be between 0 (off) and {MAX_PSEUDO_DRAWS:,}, "
+                              f"got {self.pseudo_draws}", field="pseudo_draws")
+        if not 0 <= self.seed < 2 ** 63:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed}",
+                              field="seed")
+        if not (np.isfinite(self.move_threshold) and self.move_threshold > 0):
+            raise ConfigError(f"move_threshold must be a positive number, got "
+                              f"{self.move_threshold}", field="move_threshold")
+        if len(set(self.factors)) != len(self.factors):
+            raise ConfigError(f"a factor is listed twice: {', '.join(self.factors)}",
+                              field="factors")
+        if len(set(self.group_by)) != len(self.group_by):
+            raise ConfigError(f"a grouping is listed twice: {', '.join(self.group_by)}",
+                              field="group_by")
 
     @property
     def estimation_offsets(self) -> np.ndarray:
@@ -104,11 +129,14 @@ class StudyConfig:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], path: str | None = None,
-                     where: str = "study") -> "StudyConfig":
+                     where: str = "study", lines: Mapping[str, int] | None = None
+                     ) -> "StudyConfig":
         """A config from a mapping of its field names (an experiment's ``study:`` block).
 
-        Unknown keys and values of the wrong type are refused, naming ``where.key``.
+        Unknown keys and values of the wrong type are refused, naming ``where.key`` (and
+        its line, from ``lines``).
         """
+        lines = lines or {}
         if not isinstance(mapping, Mapping):
             raise ConfigError("must be a mapping of study settings", path=path, field=where)
         fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -119,18 +147,22 @@ class StudyConfig:
                 close = difflib.get_close_matches(key, list(fields), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"unknown study setting {key!r}{hint}", path=path,
-                                  field=f"{where}.{key}")
-            values[key] = _typed(value, fields[key].default, path, f"{where}.{key}")
+                                  line=lines.get(key), field=f"{where}.{key}")
+            values[key] = _typed(value, fields[key].default, path, f"{where}.{key}",
+                                 lines.get(key))
         try:
             return cls(**values)
         except ConfigError as exc:
-            raise ConfigError(exc.reason, path=path, field=f"{where}.{exc.field}") from None
+            raise ConfigError(exc.reason, path=path, line=lines.get(exc.field),
+                              field=f"{where}.{exc.field}") from None
 
 
-def _typed(value: Any, default: Any, path: str | None, field: str) -> Any:
+def _typed(value: Any, default: Any, path: str | None, field: str, line: int | None = None
+           ) -> Any:
     """``value`` checked against the type of the field's default (lists become tuples)."""
     def bad(kind: str) -> ConfigError:
-        return ConfigError(f"must be {kind}, got {value!r}", path=path, field=field)
+        return ConfigError(f"must be {kind}, got {value!r}"[:200], path=path, line=line,
+                           field=field)
 
     if isinstance(default, bool):
         if not isinstance(value, bool):

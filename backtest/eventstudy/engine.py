@@ -58,7 +58,7 @@ from backtest.eventstudy.pairs import (
 )
 from backtest.eventstudy.result import StudyResult
 from backtest.parallel import serial_map_blocks
-from events.errors import PriceDataError
+from events.errors import ConfigError, PriceDataError
 from events.model import Calendar
 from events.timing import timing_table
 
@@ -81,6 +81,16 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     """
     config = config or StudyConfig()
     model = get_model(config.model)
+    if not isinstance(block, int) or isinstance(block, bool) or block < 1:
+        raise ConfigError(f"block must be a positive number of pairs, got {block!r}",
+                          field="block")
+    if config.estimation_length + config.gap + 1 > len(panel.sessions):
+        raise ConfigError(f"an estimation window of {config.estimation_length} sessions "
+                          f"(and a gap of {config.gap}) is longer than the price data "
+                          f"({len(panel.sessions)} sessions)", field="estimation_length")
+    if model.uses_factors and factor_data is None and not config.factors:
+        raise ConfigError("model 'factors' needs factors: --factors T1,T2 (tickers) or "
+                          "--factors-csv FILE", field="factors")
     if config.market not in panel.close.columns:
         raise PriceDataError(f"market benchmark {config.market} is not in the price data",
                              field="market")
@@ -308,7 +318,7 @@ def _factor_matrix(config: StudyConfig, panel: PricePanel, factor_data: pd.DataF
         names = [c for c in data.columns if c.upper() != "RF"]
         rf = data["RF"].to_numpy(dtype="float64") if "RF" in data.columns else None
         return data[names].to_numpy(dtype="float64"), rf, names
-    names = list(config.factors) or [config.market]
+    names = list(config.factors)
     missing = [t for t in names if t not in panel.close.columns]
     if missing:
         raise PriceDataError(f"factor tickers not in the price data: {', '.join(missing)}",

@@ -45,6 +45,14 @@ class Costs:
         return dict(self.borrow_overrides).get(ticker, self.borrow_rate)
 
 
+def check_init_cash(init_cash: float) -> float:
+    """The starting cash, refused unless it is a positive finite amount."""
+    if isinstance(init_cash, bool) or not isinstance(init_cash, (int, float)) \
+            or not np.isfinite(init_cash) or init_cash <= 0:
+        raise ConfigError(f"must be a positive amount, got {init_cash!r}", field="init_cash")
+    return float(init_cash)
+
+
 def borrow_charge(short_value: np.ndarray, rates: np.ndarray, nights: np.ndarray) -> np.ndarray:
     """Borrow paid at each session's close on shorts held overnight, ACT/360:
     ``short value x annual rate x calendar days to the next session / 360``

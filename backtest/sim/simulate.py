@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.data.panel import PricePanel
-from backtest.sim.costs import DEFAULT_INIT_CASH, Costs, borrow_charge
+from backtest.sim.costs import DEFAULT_INIT_CASH, Costs, borrow_charge, check_init_cash
 from backtest.sim.execution import apply_overlap, apply_stops, bar_timeline, fill_bars, orders
 from backtest.sim.results import TRADE_COLUMNS, GridRun, SimulationResult, trade_borrow, trade_table
 from backtest.sim.vbt import ffill_bfill, fill_block
@@ -89,6 +89,7 @@ def simulate_grid(intents: pd.DataFrame, panel: PricePanel, costs: Costs | None 
     (combo, ticker) pairs, grouped by combo with cash shared inside each group.
     """
     costs = costs or Costs()
+    check_init_cash(init_cash)
     if overlap not in OVERLAP_RULES:
         raise ConfigError(f"overlap must be one of {', '.join(OVERLAP_RULES)}",
                           field="overlap")

@@ -13,6 +13,7 @@ combination's metrics from its arrays, vectorized across combinations.
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 
 import numpy as np
@@ -29,6 +30,9 @@ from events.model import Calendar
 from strategies.base import Strategy, intents_frame
 
 
+MAX_COMBINATIONS = 20_000  # a larger grid is refused unless the limit is raised
+
+
 def expand_grid(grid: dict[str, list]) -> list[dict]:
     """All combinations of the grid's values, in a stable order (first key slowest)."""
     keys = list(grid)
@@ -39,8 +43,11 @@ def run_sweep(calendar: Calendar, panel: PricePanel, strategy_cls, grid: dict[st
               fixed: dict | None = None, costs: Costs | None = None,
               init_cash: float = DEFAULT_INIT_CASH, progress: bool = True,
               map_blocks=serial_map_blocks, block: int | None = None,
-              benchmark: str = DEFAULT_BENCHMARK) -> pd.DataFrame:
+              benchmark: str = DEFAULT_BENCHMARK,
+              max_combinations: int = MAX_COMBINATIONS) -> pd.DataFrame:
     """Metrics of every grid combination: one row per combination, params then metrics.
+
+    A grid of more than ``max_combinations`` is refused before anything is built.
 
     Intents are generated per combination (cheap); the fills of all combinations
     sharing an execution rule (overlap, sizing) run in one simulation
@@ -48,9 +55,17 @@ def run_sweep(calendar: Calendar, panel: PricePanel, strategy_cls, grid: dict[st
     run in blocks of that many through ``map_blocks`` (a Dask cluster's, see
     :mod:`backtest.parallel`); without, in one block. The rows are the same.
     """
-    combos = expand_grid(grid)
-    if not combos:
+    n = math.prod(len(v) for v in grid.values()) if grid else 0
+    if n == 0:
         raise ConfigError("empty grid", field="grid")
+    if n > max_combinations:
+        raise ConfigError(f"the grid has {n:,} combinations, more than {max_combinations:,} "
+                          f"(raise the limit with --max-combinations)", field="grid")
+    if block is not None and (isinstance(block, bool) or not isinstance(block, int)
+                              or block < 1):
+        raise ConfigError(f"block must be a positive number of combinations, got {block!r}",
+                          field="block")
+    combos = expand_grid(grid)
     size = block or len(combos)
     blocks = [(strategy_cls, combos[s:s + size], s, fixed or {}, costs, init_cash,
                progress and block is None, benchmark) for s in range(0, len(combos), size)]

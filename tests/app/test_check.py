@@ -100,19 +100,20 @@ def test_update_rewrites_and_reports_changes(exp_dir):
     assert not list((exp_dir / "baselines").glob(".*tmp"))  # atomic: no temp file left
 
 
-@pytest.mark.parametrize("text, field", [
-    ("calendar: openai\nstrategy: x\n", "guard"),
-    ("calendar: openai\nstrategy: x\nguard: {sharpe: {abss: 1}}\n", "guard.sharpe"),
-    ("calendar: openai\nstrategy: x\nguard: {sharpe: loose}\n", "guard.sharpe"),
-    ("calendar: openai\nstrategy: x\nguard: {sharpe: exact}\ncosts: {feez: 1}\n", "costs"),
-    ("calendar: openai\nstratgy: x\nguard: {sharpe: exact}\n", "stratgy"),
+@pytest.mark.parametrize("text, line, field", [
+    ("calendar: openai\nstrategy: x\n", 1, "guard"),
+    ("calendar: openai\nstrategy: x\nguard: {sharpe: {abss: 1}}\n", 3, "guard.sharpe"),
+    ("calendar: openai\nstrategy: x\nguard: {sharpe: loose}\n", 3, "guard.sharpe"),
+    ("calendar: openai\nstrategy: x\nguard: {sharpe: exact}\ncosts: {feez: 1}\n", 4,
+     "costs.feez"),
+    ("calendar: openai\nstratgy: x\nguard: {sharpe: exact}\n", 2, "stratgy"),
 ])
-def test_bad_experiment_files_are_refused(tmp_path, text, field):
+def test_bad_experiment_files_are_refused(tmp_path, text, line, field):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     with pytest.raises(InputError) as err:
         load_experiment(path)
-    assert str(err.value).startswith(f"{path}: {field}:")
+    assert str(err.value).startswith(f"{path}:{line}: {field}:")
 
 
 def test_unknown_guarded_metric_is_refused(exp_dir):

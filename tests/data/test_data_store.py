@@ -8,6 +8,7 @@ commands that never download (``data import``, ``data info``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -112,8 +113,24 @@ def _blank_sidecar(path: Path) -> None:
     path.with_name(path.name + ".sha256").write_text("")
 
 
+def _resigned(change):
+    """A content change written with a fresh, valid checksum: only the content is wrong."""
+    def corrupt(path: Path) -> None:
+        frame = change(pd.read_parquet(path))
+        frame.to_parquet(path, index=False)
+        path.with_name(path.name + ".sha256").write_text(
+            hashlib.sha256(path.read_bytes()).hexdigest() + "\n")
+    return corrupt
+
+
 CORRUPTIONS = {"tampered": _tamper, "flipped": _flip, "truncated": _truncate,
-               "no-sidecar": _drop_sidecar, "empty-sidecar": _blank_sidecar}
+               "no-sidecar": _drop_sidecar, "empty-sidecar": _blank_sidecar,
+               "old-layout": _resigned(lambda f: f.drop(columns=["dividend", "open"])),
+               "text-prices": _resigned(lambda f: f.assign(close=["n/a"] * len(f))),
+               "tz-dates": _resigned(lambda f: f.assign(
+                   date=pd.to_datetime(f["date"]).dt.tz_localize("America/New_York"))),
+               "negative-prices": _resigned(lambda f: f.assign(close=-f["close"])),
+               "other-ticker": _resigned(lambda f: f.assign(ticker="ZZZ"))}
 
 
 @pytest.fixture
@@ -415,3 +432,19 @@ def test_demo_data_hash_matches_the_store(cli_runs):
     # ... and the hash does depend on the data: one ticker fewer changes it.
     assert PriceStore(cache_dir=cache, offline=True).load(tickers[1:]).data_hash \
         != run["data_hash"]
+
+
+def test_a_git_lfs_pointer_snapshot_is_refused_in_one_line(tmp_path, monkeypatch):
+    """A checkout without git-lfs leaves a text pointer where the parquet should be: the
+    store says so (and how to fix it) instead of a pyarrow traceback."""
+    from backtest.data import store as store_module
+
+    pointer = tmp_path / "prices.parquet"
+    pointer.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:abc\n"
+                       "size 440000\n")
+    monkeypatch.setattr(store_module, "bundled_path", lambda: pointer)
+    with pytest.raises(InputError, match="git-lfs pointer.*git lfs pull"):
+        PriceStore(cache_dir=tmp_path, offline=True).load(["ORCL"])
+    pointer.write_bytes(b"PAR1 not really")
+    with pytest.raises(InputError, match="not a readable parquet file"):
+        PriceStore(cache_dir=tmp_path, offline=True).load(["ORCL"])

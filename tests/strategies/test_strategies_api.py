@@ -82,7 +82,7 @@ def test_discover_finds_the_user_strategy_and_reports_broken_files(tmp_path):
     assert all(f.ok for f in builtins)
 
     good = [f for f in found if f.name == "my_strat"]
-    assert len(good) == 1 and good[0].ok and good[0].source == "project"
+    assert len(good) == 1 and good[0].ok and good[0].source == "folder"
     assert good[0].origin == str(folder / "my_strat.py")
     assert good[0].cls.name == "my_strat" and issubclass(good[0].cls, Strategy)
 
@@ -105,7 +105,7 @@ def test_name_clash_with_builtin_is_reported_not_shadowing(tmp_path):
     folder = _make_project(tmp_path)
     found = discover(folder)
     named = [f for f in found if f.name == "long_on_good_news"]
-    assert [f.source for f in named] == ["builtin", "project"]
+    assert [f.source for f in named] == ["builtin", "folder"]
     assert named[0].ok and named[0].cls is LongOnGoodNews
     assert not named[1].ok and "already taken" in named[1].error
     assert named[1].origin == str(folder / "impostor.py")
@@ -123,7 +123,7 @@ def test_project_folder_without_strategy_class_is_reported(tmp_path):
     folder = tmp_path / "strategies"
     folder.mkdir()
     (folder / "helpers.py").write_text("X = 1\n")
-    found = [f for f in discover(folder) if f.source == "project"]
+    found = [f for f in discover(folder) if f.source == "folder"]
     assert len(found) == 1 and not found[0].ok
     assert found[0].origin == str(folder / "helpers.py")
     assert "no Strategy subclass" in found[0].error
@@ -204,9 +204,9 @@ def cli(tmp_path_factory):
                          "--offline", "--pseudo-draws", "0", "--out", "OUT"],
         "path": ["audit", "openai", "--strategy", "pathstrat_mod:PathStrat", "--param",
                  "hold=1", "--offline"],
-        "list": ["strategies", "list"],
+        "list": ["strategies", "list", "--strategies-dir", "strategies"],
         "unknown_param": ["run", "openai", "--strategy", "my_strat", "--param", "nope=1",
-                          "--offline", "--out", "OUT"],
+                          "--strategies-dir", "strategies", "--offline", "--out", "OUT"],
         "clash_builtin": ["audit", "openai", "--strategy", "long_on_good_news", "--offline"],
     }
 
@@ -235,10 +235,13 @@ def _trades(out: Path) -> pd.DataFrame:
 
 def test_cli_runs_the_user_strategy_from_the_project_folder(cli):
     """`backtest run openai --strategy my_strat --param hold=2` with cwd = the project: the
-    three bearish events of the bundled calendar are shorted on their first linked ticker
-    (NVDA, ORCL, ORCL) from the first fill after the news, for 2 sessions."""
+    name is not built in, so ./strategies is loaded, with a notice; the three bearish
+    events of the bundled calendar are shorted on their first linked ticker (NVDA, ORCL,
+    ORCL) from the first fill after the news, for 2 sessions."""
     root, proc = cli["run_my_strat"]
     assert proc.returncode == 0, proc.stderr
+    assert "backtest: note: strategy 'my_strat' is not built in: loading the plug-ins of " \
+           "./strategies" in proc.stderr
     out = root / "out"
     assert (out / "index.html").is_file()
     meta = json.loads((out / "metrics.json").read_text())
@@ -338,3 +341,51 @@ def test_cli_clashing_plugin_leaves_the_builtin_usable(cli):
     _, proc = cli["clash_builtin"]
     assert proc.returncode == 0, proc.stderr
     assert "no look-ahead" in proc.stdout
+
+
+# --------------------------------------------------------------------------------------
+# plug-in code runs only from places the user named
+# --------------------------------------------------------------------------------------
+
+HOSTILE = '''import os
+from pathlib import Path
+Path("IMPORTED").write_text("the plug-in ran")
+os._exit(7)
+'''
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "openai", "--strategy", "short_partners_on_bad_news", "--offline",
+     "--pseudo-draws", "0", "--out", "out"],
+    ["demo", "--offline", "--out", "out"],
+    ["sweep", "openai", "--strategy", "pair_trade", "--grid", "hold=1,2", "--offline",
+     "--out", "out"],
+    ["audit", "openai", "--strategy", "fade_the_reaction", "--offline"],
+    ["strategies", "list"],
+])
+def test_a_builtin_never_runs_project_plugin_code(tmp_path, args):
+    """A ./strategies/*.py that writes a file and kills the process at import: asking for
+    built-ins (or listing) never imports it; the run succeeds and the file is not written."""
+    (tmp_path / "strategies").mkdir()
+    (tmp_path / "strategies" / "evil.py").write_text(HOSTILE)
+    proc = subprocess.run(_command() + args, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "IMPORTED").exists()
+    if args[0] == "strategies":
+        line = next(ln for ln in proc.stdout.splitlines() if "evil.py" in ln)
+        assert "not loaded: run with --strategies-dir strategies" in line
+
+
+def test_a_named_folder_or_file_is_loaded(tmp_path):
+    """--strategies-dir DIR and --strategy FILE.py:Class load exactly what they name."""
+    plugins = tmp_path / "elsewhere"
+    plugins.mkdir()
+    (plugins / "my_strat.py").write_text((DATA / "my_strat.py").read_text())
+    found = {f.name: f for f in discover(plugins)}
+    assert found["my_strat"].ok and found["my_strat"].source == "folder"
+    cls = load_path(f"{plugins / 'my_strat.py'}:MyStrat")
+    assert cls.name == "my_strat"
+    assert get_strategy(f"{plugins / 'my_strat.py'}:MyStrat", hold="2").params.hold == 2
+    with pytest.raises(InputError, match="no such file"):
+        load_path(f"{tmp_path / 'nope.py'}:MyStrat")

@@ -1,0 +1,93 @@
+"""A user's input files: which file a name means, and reading it, bounded.
+
+* **Which file**: a reference (``openai``, ``my_calendar.yaml``, ``data/cal.yaml``) is a
+  path when it names an existing file or looks like one (a suffix or a folder);
+  otherwise the name of a file shipped with the package (``events/calendars/openai.yaml``,
+  ``events/exposure/nvidia.yaml``): :func:`resolve`, the one place that rule lives.
+* **Reading**: every input file (calendars, experiments, exposure maps, price, factor
+  and headline CSVs) is read through :func:`read_text`: a regular file, at most so many
+  bytes, UTF-8 text, so ``/dev/zero``, a named pipe, a folder or a 50 MB file is refused
+  at once with one line instead of hanging or filling memory.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from importlib import resources
+from pathlib import Path
+
+from events.errors import InputError
+
+MB = 1024 * 1024
+MAX_YAML_BYTES = 8 * MB  # a calendar of ~20,000 events; experiments and maps are far smaller
+MAX_CSV_BYTES = 512 * MB  # price, factor and headline files
+
+
+def read_bytes(path: str | Path, limit: int, error: type[InputError] = InputError,
+               what: str = "file") -> bytes:
+    """The bytes of ``path``, refused (``error``) unless it is a regular file of at most
+    ``limit`` bytes."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise error("no such file", path=shown) from None
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror}", path=shown) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise error(f"is a directory, expected a {what}", path=shown)
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"is not a regular file (a device or pipe?), expected a {what}",
+                    path=shown)
+    if info.st_size > limit:
+        raise error(f"is {info.st_size / MB:.1f} MB, more than the {limit / MB:.0f} MB a "
+                    f"{what} may have", path=shown)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)  # the file may have grown since stat
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror}", path=shown) from None
+    if len(data) > limit:
+        raise error(f"is more than the {limit / MB:.0f} MB a {what} may have", path=shown)
+    return data
+
+
+def read_text(path: str | Path, limit: int, error: type[InputError] = InputError,
+              what: str = "text file", encoding: str = "utf-8") -> str:
+    """:func:`read_bytes` decoded as UTF-8; binary files (NUL bytes) are refused."""
+    data = read_bytes(path, limit, error, what)
+    try:
+        if b"\x00" in data:
+            raise UnicodeDecodeError(encoding, data, 0, 1, "NUL byte")
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        raise error(f"not a text file: binary or not UTF-8, expected a {what}",
+                    path=str(path)) from None
+
+
+FOLDERS = {"calendar": "calendars", "exposure map": "exposure"}
+
+
+def bundled_path(kind: str, name: str) -> Path:
+    """Where the bundled file ``name`` of ``kind`` ("calendar", "exposure map") would be."""
+    return Path(str(resources.files("events") / FOLDERS[kind] / f"{name}.yaml"))
+
+
+def bundled_names(kind: str) -> list[str]:
+    """Names of the bundled files of ``kind``, sorted."""
+    folder = Path(str(resources.files("events") / FOLDERS[kind]))
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def resolve(ref: str | Path, kind: str, base: str | Path | None = None) -> Path:
+    """The file a user's reference means: a path (relative to ``base`` if given) or a
+    bundled name. A reference that is neither comes back as a path, so that the caller
+    reports "no such file" with the path the user wrote."""
+    text = str(ref)
+    path = Path(text) if base is None else Path(base) / text
+    if path.exists() or Path(text).suffix or "/" in text or "\\" in text:
+        return path
+    bundled = bundled_path(kind, text)
+    return bundled if bundled.exists() else path
