@@ -3,9 +3,9 @@
 ``backtest study CALENDAR --universe PANEL.parquet`` reads a wide parquet file
 of adjusted closes (a DatetimeIndex of sessions, one column per ticker, NaN
 where a ticker has no price, e.g. ``../shared/data/universe/``) and links every
-ticker to every event: tickers the calendar already links keep their role;
-the others get role ``universe`` (:data:`events.model.UNIVERSE_ROLE`) and the direction the event's sentiment
-implies (bearish: down). Outputs are the usual tidy tables, usually with
+ticker to every event: tickers the calendar already links keep their role; the
+others get role ``universe`` (:data:`events.model.UNIVERSE_ROLE`) and the direction
+the event's sentiment implies (bearish: down). Outputs are the usual tidy tables, usually with
 ``--group-by role`` or ``label`` and a cluster (``--cluster local``).
 """
 
@@ -18,12 +18,18 @@ import pandas as pd
 
 from backtest.data.panel import PricePanel
 from events.errors import PriceDataError
-from events.model import UNIVERSE_ROLE, Calendar, LinkedTicker
+from events.model import UNIVERSE_ROLE, Calendar, LinkedTicker, check_ticker
 from events.timing import exchange_calendar
 
 
 def load_universe(path: str | Path) -> PricePanel:
-    """A wide parquet of adjusted closes as a PricePanel on XNYS sessions."""
+    """A wide parquet of adjusted closes as a PricePanel on XNYS sessions.
+
+    The file must be a regular file; every column name must be a ticker
+    (:func:`events.model.check_ticker`); dates are made the exchange's sessions.
+    """
+    if Path(path).exists() and not Path(path).is_file():
+        raise PriceDataError("is not a regular file, expected a parquet file", path=str(path))
     try:
         wide = pd.read_parquet(path)
     except FileNotFoundError:
@@ -36,7 +42,12 @@ def load_universe(path: str | Path) -> PricePanel:
                              path=str(path))
     sessions = exchange_calendar().sessions_in_range(wide.index.min(), wide.index.max())
     close = wide.reindex(pd.DatetimeIndex(sessions, name="date")).astype("float64")
-    close.columns = [str(c).upper() for c in close.columns]
+    try:
+        close.columns = [check_ticker(str(c)) for c in close.columns]
+    except ValueError as exc:
+        raise PriceDataError(f"column {exc}", path=str(path)) from None
+    if not close.columns.is_unique:
+        raise PriceDataError("a ticker appears twice among the columns", path=str(path))
     return PricePanel(close, close, close * 0.0, pd.Series(True, index=close.columns),
                       {t: f"universe:{Path(path).name}" for t in close.columns})
 
