@@ -1,11 +1,19 @@
 """Built-in news strategies, on one shared signal-and-execution skeleton.
 
-:class:`NewsStrategy` reads the calendar's sentiment (label, 0-100 score),
-filters linked tickers by role and expected direction, and turns each signal
-into an intent: entry at the first price after the news (``fill``), exit
-``hold`` sessions later at the same point of the session, sized equally,
-by inverse volatility or by a fixed notional, optionally beta-hedged with SPY.
-Subclasses only say which tickers to trade, and which way.
+How an event becomes trades:
+
+* the event's **label and score** choose whether it is traded at all (the strategy's
+  ``labels`` and ``threshold``);
+* each linked ticker's **role** chooses whether that ticker is traded (``roles``);
+* each linked ticker's **expected direction** chooses the side: a ticker the calendar
+  expects to fall is shorted, one it expects to rise is bought. So one event can be
+  bad news for one ticker and good news for another (a competitor's launch), and a
+  strategy never trades a ticker against the calendar's own expectation.
+
+:class:`NewsStrategy` turns each pick into an intent: entry at the first price
+after the news (``fill``), exit ``hold`` sessions later at the same point of the
+session, sized equally, by inverse volatility or by a fixed notional, optionally
+beta-hedged with SPY. Subclasses only say which tickers to trade, and which way.
 """
 
 from __future__ import annotations
@@ -52,8 +60,7 @@ class NewsParams:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"parameter {name} must be one of {', '.join(allowed)}, got "
                                   f"{getattr(self, name)!r}", field=name)
-        for name, allowed in (("roles", ROLES), ("labels", LABELS), ("directions", DIRECTIONS),
-                              ("long_roles", ROLES)):
+        for name, allowed in (("roles", ROLES), ("labels", LABELS), ("directions", DIRECTIONS)):
             unknown = [v for v in getattr(self, name, ()) if v not in allowed]
             if unknown:
                 raise ConfigError(f"parameter {name}: unknown {unknown[0]!r} (one of "
@@ -193,45 +200,47 @@ class NewsStrategy(Strategy):
 
 
 class ShortPartnersOnBadNews(NewsStrategy):
-    """Short an event's partners after bearish news, equal weight, hold N sessions."""
+    """Short an event's partners expected to fall after bearish news, equal weight, hold N
+    sessions (a partner the calendar expects to rise is not traded)."""
 
     name = "short_partners_on_bad_news"
     labels = ("bearish",)
 
     def picks(self, event, ctx):
-        return [(lt, -1) for lt in self.selected(event)]
+        return [(lt, -1) for lt in self.selected(event) if lt.sign < 0]
 
 
 class LongOnGoodNews(NewsStrategy):
-    """Buy an event's partners after bullish news, equal weight, hold N sessions."""
+    """Buy an event's partners expected to rise after bullish news, equal weight, hold N
+    sessions (a partner the calendar expects to fall is not traded)."""
 
     name = "long_on_good_news"
     labels = ("bullish",)
 
     def picks(self, event, ctx):
-        return [(lt, +1) for lt in self.selected(event)]
+        return [(lt, +1) for lt in self.selected(event) if lt.sign > 0]
 
 
 @dataclass(frozen=True)
 class PairParams(NewsParams):
-    long_roles: tuple[str, ...] = param(("competitor",), help="roles bought on bad news")
+    roles: tuple[str, ...] = param(("partner", "competitor"),
+                                   help="roles traded, each on the side of its expected move")
 
 
 class PairTrade(NewsStrategy):
-    """On bearish news, short the partners and buy the competitors (e.g. ORCL vs GOOGL);
-    on bullish news the reverse. Each side gets half the gross."""
+    """Buy the linked tickers expected to rise and short those expected to fall, when the
+    news has both (bearish OpenAI news: short its partners, buy its competitors, e.g.
+    ORCL vs GOOGL). Each side gets half the gross."""
 
     name = "pair_trade"
     labels = ("bearish", "bullish")
     Params = PairParams
 
     def picks(self, event, ctx):
-        sign = -1 if event.sentiment.label == "bearish" else +1
-        shorts = self.selected(event)
-        longs = [lt for lt in event.tickers if lt.role in self.params.long_roles]
-        if not shorts or not longs:
+        chosen = [(lt, lt.sign) for lt in self.selected(event)]
+        if len({side for _, side in chosen}) < 2:  # a pair needs both sides
             return []
-        return [(lt, sign) for lt in shorts] + [(lt, -sign) for lt in longs]
+        return chosen
 
     def weights(self, chosen, history):
         # Half the gross per side, split within each side by the sizing rule.

@@ -11,7 +11,10 @@ nan_run        runs of ``nan_run`` or more consecutive missing sessions
 nonpositive    zero or negative prices
 big_move       a one-day total return beyond ``move_threshold`` with no
                calendar event of that ticker within its event window
-               (a possible bad tick)
+               (a possible bad tick; an event's own move is news, not an error)
+bad_tick       a one-day return beyond ``EXTREME`` (five-fold up, or down
+               80%), wherever it is: inside an event window too, and in a
+               universe study whose every ticker is linked to every event
 late_listing   a ticker whose first price comes after a pair's estimation
                window starts (its estimation window is short)
 ============== ===========================================================
@@ -26,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.data.panel import PricePanel
+from events.model import UNIVERSE_ROLE
 
 COLUMNS = ["check", "ticker", "date", "detail"]
 
@@ -106,6 +110,9 @@ def big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
     return _dicts(_big_moves(panel, pairs, window, threshold))
 
 
+EXTREME = (-0.8, 4.0)  # one-day returns beyond these are price errors, not news
+
+
 def _big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
                threshold: float) -> list[tuple]:
     rets = panel.returns
@@ -113,9 +120,17 @@ def _big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
     hits = np.abs(r) > threshold  # an infinite return is a hit, a NaN is not...
     if threshold < 0:
         hits |= np.isnan(r)  # ...unless the threshold is negative (NaN counts as 0)
+    with np.errstate(invalid="ignore"):
+        extreme = (r < EXTREME[0]) | (r > EXTREME[1])
+    hits &= ~extreme  # reported once, as bad_tick
+    out = _bad_ticks(panel, extreme)
+    # Only the calendar's own links excuse a move: a universe study links every ticker to
+    # every event, which would excuse everything.
+    if "role" in pairs.columns:
+        pairs = pairs[pairs["role"] != UNIVERSE_ROLE]
     ii, jj = np.nonzero(hits)  # row-major: by session, then by ticker
     if not len(ii):
-        return []
+        return out
     a, b = window
     n = len(rets)
     # A hit (i, j) is near an event when ticker j has more windows started than ended by
@@ -130,9 +145,20 @@ def _big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
     near = (np.searchsorted(starts, at, "right") - np.searchsorted(ends, at, "right")) > 0
     ii, jj = ii[~near], jj[~near]
     tickers, days = list(rets.columns), rets.index.date
-    return [("big_move", tickers[j], days[i],
-             f"one-day return {v:+.1%} with no calendar event nearby (possible bad tick)")
-            for i, j, v in zip(ii.tolist(), jj.tolist(), r[ii, jj].tolist())]
+    return out + [("big_move", tickers[j], days[i],
+                   f"one-day return {v:+.1%} with no calendar event nearby (possible bad tick)")
+                  for i, j, v in zip(ii.tolist(), jj.tolist(), r[ii, jj].tolist())]
+
+
+def _bad_ticks(panel: PricePanel, extreme: np.ndarray) -> list[tuple]:
+    ii, jj = np.nonzero(extreme)
+    close = panel.close.to_numpy()
+    prev = panel.close.ffill().shift(1).to_numpy()
+    tickers, days = list(panel.close.columns), panel.sessions.date
+    return [("bad_tick", tickers[j], days[i],
+             f"one-day return {panel.returns.iat[i, j]:+,.0%} (close {prev[i, j]:.4g} -> "
+             f"{close[i, j]:.4g}): a price error, even if an event is near")
+            for i, j in zip(ii.tolist(), jj.tolist())]
 
 
 def _column_of(columns: pd.Index, tickers: pd.Series) -> np.ndarray:

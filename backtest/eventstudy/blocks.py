@@ -23,7 +23,7 @@ import numpy as np
 from backtest.eventstudy import kernels, models
 
 PER_PAIR = ("coef", "xtx_inv", "sigma2", "n", "dof", "n_excluded", "kept", "y", "expected",
-            "ar", "sar", "car", "var", "missing", "share")
+            "ar", "sar", "car", "var", "missing", "share", "share_neg")
 
 
 @dataclass
@@ -34,10 +34,11 @@ class BlockResult:
     ``sigma2``, ``n`` (estimation days used), ``dof``, ``n_excluded`` (days left
     out as other events' windows), ``kept`` (enough estimation data), event-window
     ``y``, ``expected``, ``ar``, ``sar`` (P, W), per test window ``car``, ``var``
-    (its variance) and ``missing`` (P, n_windows), and ``share`` (share of
-    positive estimation ARs, for the generalized sign test).
+    (its variance) and ``missing`` (P, n_windows), and ``share``/``share_neg`` (shares
+    of positive and negative estimation ARs, for the generalized sign test).
 
-    Sums over kept pairs, per statistics group g (rows) and relative day:
+    Sums over kept pairs, per statistics group g (rows) and relative day, of each pair's
+    values times its sign in the group (:attr:`PairLayout.mult`):
     ``rank_u``/``rank_u_n`` of ``U - 1/2`` and ``rank_g``/``rank_g_n`` of the
     signs over estimation + event days (:class:`backtest.stats.DailyRanks`),
     ``est_sum``/``est_n`` of estimation ARs (the Brown-Warner AAR series). Per
@@ -64,6 +65,7 @@ class BlockResult:
     var: np.ndarray
     missing: np.ndarray
     share: np.ndarray
+    share_neg: np.ndarray
     rank_u: np.ndarray
     rank_u_n: np.ndarray
     rank_g: np.ndarray
@@ -91,7 +93,9 @@ class PairLayout:
     events of each ticker, and each pair's range in it (other events' windows are
     left out of estimation; empty ranges when that is turned off); ``groups`` (P, m) the statistics
     groups of each pair and ``clusters`` (P, m) its (group, day 0) cluster in
-    each, with ``n_groups`` and ``n_clusters``.
+    each, with ``n_groups`` and ``n_clusters``; ``mult`` (P, m) the pair's sign in each
+    group: +1 or -1 by its expected direction in a group that pools both directions
+    (its ARs then count as "in the expected direction"), 1 in a group of one direction.
     """
 
     pos: np.ndarray
@@ -103,6 +107,7 @@ class PairLayout:
     clusters: np.ndarray
     n_groups: int
     n_clusters: int
+    mult: np.ndarray
 
     def block(self, start: int, stop: int) -> "PairLayout":
         """Pairs ``start:stop`` without ``others``, which every block shares and is
@@ -110,7 +115,7 @@ class PairLayout:
         sl = slice(start, stop)
         return PairLayout(self.pos[sl], self.cols[sl], None, self.other_lo[sl],
                           self.other_hi[sl], self.groups[sl], self.clusters[sl],
-                          self.n_groups, self.n_clusters)
+                          self.n_groups, self.n_clusters, self.mult[sl])
 
 
 def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np.ndarray,
@@ -135,19 +140,23 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
         rT, reg, layout.pos, layout.cols, int(evt_off[0]), len(evt_off), fit.coef,
         fit.xtx_inv, fit.sigma2, windows[:, 0], windows[:, 1])
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = (fit.resid > 0).sum(axis=1) / np.isfinite(fit.resid).sum(axis=1)
+        finite = np.isfinite(fit.resid).sum(axis=1)
+        share = (fit.resid > 0).sum(axis=1) / finite
+        share_neg = (fit.resid < 0).sum(axis=1) / finite
 
     groups = np.where(kept[:, None], layout.groups, -1)
     clusters = np.where(kept[:, None], layout.clusters, -1)
     u, g = kernels.standardized_ranks(fit.resid, ar)
-    rank_u, rank_u_n = kernels.group_day_sums(u, groups, layout.n_groups)
-    rank_g, rank_g_n = kernels.group_day_sums(g, groups, layout.n_groups)
-    est_sum, est_n = kernels.group_day_sums(fit.resid, groups, layout.n_groups)
-    S, Q, C, cum = kernels.cluster_day_sums(fit.resid, fit.sigma2, clusters,
+    mult = layout.mult
+    rank_u, rank_u_n = kernels.group_day_sums(u, groups, mult, layout.n_groups)
+    rank_g, rank_g_n = kernels.group_day_sums(g, groups, mult, layout.n_groups)
+    est_sum, est_n = kernels.group_day_sums(fit.resid, groups, mult, layout.n_groups)
+    S, Q, C, cum = kernels.cluster_day_sums(fit.resid, fit.sigma2, clusters, mult,
                                             layout.n_clusters)
     rare = np.flatnonzero(kept & ~np.isfinite(car).all(axis=1))
     return BlockResult(fit.coef, fit.xtx_inv, fit.sigma2, fit.n, fit.dof, n_excluded, kept,
-                       y, expected, ar, sar, car, var, missing, share, rank_u, rank_u_n,
+                       y, expected, ar, sar, car, var, missing, share, share_neg, rank_u,
+                       rank_u_n,
                        rank_g, rank_g_n, est_sum, est_n, S, Q, C, cum, rare,
                        fit.resid[rare])
 

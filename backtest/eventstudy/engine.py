@@ -166,7 +166,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
 
     ar_df = _ar_frame(pairs, evt_off, per, dates, panel.sessions)
     car_df = _car_frame(pairs, per, y_simple, exp_simple, config, confounded)
-    caar_df = _caar_frame(pairs, evt_off, per["ar"], layout.groups[keep], group_names)
+    caar_df = _caar_frame(pairs, evt_off, per["ar"], layout.groups[keep], layout.mult[keep],
+                          group_names)
     tests_df = _tests_frame(pairs, per, res, keep, layout, group_names, windows, config)
     coef = model.estimates(pd.DataFrame(per["coef"], columns=[
         f"coef_{n}" for n in model.coef_names(fnames)]))
@@ -208,22 +209,30 @@ def _car_frame(pairs, per, y_simple, exp_simple, config, confounded):
             "window_start": start, "window_end": end, "car": car, "car_t": t,
             "car_p": stats.t_pvalue(t, per["dof"]), "bhar": np.where(missing == 0, bhar, np.nan),
             "label": pairs["label"], "car_se": se, "n_missing": missing,
-            "confounded_with": confounded,
+            "confounded_with": confounded, "direction": pairs["direction"],
         }))
     return pd.concat(frames, ignore_index=True)
 
 
-def _caar_frame(pairs, offsets, ar, groups, names) -> pd.DataFrame:
-    """CAAR path per group: mean over pairs of CAR(a, tau), tau = a..b, with its 95% band."""
+def _member(groups: np.ndarray, g: int, rows: np.ndarray) -> int:
+    """The membership column in which the pairs ``rows`` belong to group ``g``."""
+    return int(np.flatnonzero(groups[rows[0]] == g)[0])
+
+
+def _caar_frame(pairs, offsets, ar, groups, mult, names) -> pd.DataFrame:
+    """CAAR path per group: mean over pairs of CAR(a, tau), tau = a..b, with its 95% band;
+    in a group of both expected directions, of the CARs in the expected direction."""
     cum = np.cumsum(ar, axis=1)
     frames = []
-    for _, group, rows in groups_with_pairs(groups, names):
-        cs = stats.cross_sectional_test(cum[rows], axis=0)
+    for g, group, rows in groups_with_pairs(groups, names):
+        m = mult[rows, _member(groups, g, rows)][:, None]
+        cs = stats.cross_sectional_test(m * cum[rows], axis=0)
         counts = np.isfinite(ar[rows]).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            aar = np.nansum(ar[rows], axis=0) / counts
+            aar = np.nansum(m * ar[rows], axis=0) / counts
         frames.append(pd.DataFrame({"group": group, "rel_day": offsets, "n": cs.n, "aar": aar,
-                                    "caar": cs.mean, "caar_lo": cs.lo, "caar_hi": cs.hi}))
+                                    "caar": cs.mean, "caar_lo": cs.lo, "caar_hi": cs.hi,
+                                    "signed": bool((m < 0).any())}))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -240,7 +249,7 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
     dof = per["dof"].astype("float64")
     rng = np.random.default_rng(config.seed)
     day0 = pairs["pos0"].to_numpy()
-    groups, clusters = layout.groups[keep], layout.clusters[keep]
+    groups, clusters, mult = layout.groups[keep], layout.clusters[keep], layout.mult[keep]
     size = np.bincount(clusters.ravel(), minlength=layout.n_clusters).astype("float64")
     cluster_day0 = np.zeros(layout.n_clusters, dtype=np.int64)
     cluster_day0[clusters.ravel()] = np.repeat(day0, clusters.shape[1])
@@ -248,9 +257,13 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
     rare_row[np.searchsorted(keep, res.rare)] = np.arange(len(res.rare))
     rare_cum = stats.estimation_cumsum(res.rare_resid)
     columns = {k: [] for k in ("group", "window_start", "window_end", "n", "mean", "statistic",
-                               "value", "p_value", "headline", "rbar", "n_pos", "n_neg")}
+                               "value", "p_value", "headline", "rbar", "n_pos", "n_neg",
+                               "n_days", "signed")}
     for g, group, idx in groups_with_pairs(groups, names):
-        h = int(np.flatnonzero((groups[idx[0]] == g))[0])  # membership column of group g
+        h = _member(groups, g, idx)  # membership column of group g
+        m = mult[idx, h]  # each pair's sign in the group (expected direction if pooled)
+        signed = bool((m < 0).any())
+        share = np.where(m > 0, per["share"][idx], per["share_neg"][idx])
         cl = np.unique(clusters[idx, h])  # sorted by day 0 (codes follow (group, day 0))
         g_day0, g_dof = day0[idx], dof[idx]
         ranks = stats.DailyRanks.from_sums(res.rank_u[g], res.rank_u_n[g], res.rank_g[g],
@@ -258,11 +271,12 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
         sums = stats.ClusterSums(cluster_day0[cl], size[cl], res.S[cl], res.Q[cl], res.C[cl],
                                  offset=est0)
         for j, (start, end) in enumerate(windows):
-            car, var, k = per["car"][idx, j], per["var"][idx, j], end - start + 1
-            # Pairs without this CAR leave the window's sums.
-            out = idx[~np.isfinite(car)]
+            car, var, k = m * per["car"][idx, j], per["var"][idx, j], end - start + 1
+            # Pairs without this CAR leave the window's sums (signed as they went in).
+            gone = ~np.isfinite(car)
+            out, m_out = idx[gone], m[gone][:, None]
             rows = rare_row[out]
-            lost = np.where(np.isfinite(res.rare_resid[rows]), res.rare_resid[rows], 0.0)
+            lost = np.where(np.isfinite(res.rare_resid[rows]), m_out * res.rare_resid[rows], 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 aar = ((res.est_sum[g] - lost.sum(axis=0))
                        / (res.est_n[g] - np.isfinite(res.rare_resid[rows]).sum(axis=0)))
@@ -273,7 +287,7 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
             if start != end and config.pseudo_draws:
                 cum_w, size_w = res.cum[cl].copy(), size[cl].copy()
                 where = np.searchsorted(cl, clusters[out, h])
-                np.subtract.at(cum_w, where, rare_cum[rows])
+                np.subtract.at(cum_w, where, m_out * rare_cum[rows])
                 np.subtract.at(size_w, where, 1.0)
                 comp = stats.overlapping(cluster_day0[cl], k)[size_w > 0]
                 starts = np.flatnonzero(np.diff(np.concatenate([[-1], comp])))
@@ -283,18 +297,20 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
                 pseudo = stats.pseudo_event_test_sums(
                     float(np.nanmean(car)) if n_car else np.nan, n_car, comp_cum, k,
                     config.pseudo_draws, rng)
-            sample = stats.WindowSample(car, var, g_dof, per["share"][idx], k, aar, rbar,
-                                        ranks, days, pseudo)
+            sample = stats.WindowSample(car, var, g_dof, share, k, aar, rbar, ranks, days,
+                                        pseudo)
             n = int(np.isfinite(car).sum())
             mean = float(np.nansum(car) / n) if n else np.nan
             n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())
+            n_days = int(np.unique(g_day0[np.isfinite(car)]).size)  # distinct news days
             for statistic in stats.STATISTICS:
                 value, p = statistic.compute(sample)
                 name = statistic.name
                 for key, v in (("group", group), ("window_start", start), ("window_end", end),
                                ("n", n), ("mean", mean), ("statistic", name), ("value", value),
                                ("p_value", p), ("headline", name == headline), ("rbar", rbar),
-                               ("n_pos", n_pos), ("n_neg", n_neg)):
+                               ("n_pos", n_pos), ("n_neg", n_neg), ("n_days", n_days),
+                               ("signed", signed)):
                     columns[key].append(v)
     return pd.DataFrame(columns)
 

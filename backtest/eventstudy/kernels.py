@@ -262,10 +262,12 @@ def _ranks_from_order(values, order):
 
 
 @nb.njit(**_JIT)
-def group_day_sums(values, groups, n_groups):
-    """Per group and column: the sum and count of the finite values, pairs in order.
+def group_day_sums(values, groups, mult, n_groups):
+    """Per group and column: the sum of ``mult x value`` and the count of the finite
+    values, pairs in order.
 
-    ``groups`` (P, m): the groups each pair belongs to (-1: none).
+    ``groups`` (P, m): the groups each pair belongs to (-1: none); ``mult`` (P, m) the
+    pair's sign in each (its expected direction in a group that pools both, else 1).
     """
     n_pairs, width = values.shape
     sums = np.zeros((n_groups, width))
@@ -275,19 +277,21 @@ def group_day_sums(values, groups, n_groups):
             gr = groups[i, h]
             if gr < 0:
                 continue
+            m = mult[i, h]
             for t in range(width):
                 v = values[i, t]
                 if np.isfinite(v):
-                    sums[gr, t] += v
+                    sums[gr, t] += m * v
                     counts[gr, t] += 1.0
     return sums, counts
 
 
 @nb.njit(**_JIT)
-def cluster_day_sums(resid, sigma2, clusters, n_clusters):
-    """Per day-0 cluster and estimation day: sums of ``u = e / s``, ``u^2`` and the count
+def cluster_day_sums(resid, sigma2, clusters, mult, n_clusters):
+    """Per day-0 cluster and estimation day: sums of ``u = m e / s``, ``u^2`` and the count
     (:class:`backtest.eventstudy.stats.ClusterSums`), plus the sum of the pairs' running sums
-    ``[0, e_1, e_1 + e_2, ...]`` with a missing e as 0 (:func:`stats.estimation_cumsum`)."""
+    ``[0, m e_1, m (e_1 + e_2), ...]`` with a missing e as 0
+    (:func:`stats.estimation_cumsum`); ``m = mult[i, h]``, the pair's sign in the group."""
     n_pairs, length = resid.shape
     S = np.zeros((n_clusters, length))
     Q = np.zeros((n_clusters, length))
@@ -299,9 +303,10 @@ def cluster_day_sums(resid, sigma2, clusters, n_clusters):
             c = clusters[i, h]
             if c < 0:
                 continue
+            m = mult[i, h]
             running = 0.0
             for t in range(length):
-                e = resid[i, t]
+                e = m * resid[i, t]
                 if np.isfinite(e):
                     u = e / s
                     if np.isfinite(u):

@@ -80,7 +80,9 @@ def pair_layout(pairs: pd.DataFrame, config: StudyConfig, tickers: pd.Index, n_s
     """Where each pair's rows are and which statistics groups and clusters it is in.
 
     Group 0 is "all"; with ``group_by`` each pair is also in its own group
-    1 + j (j over the sorted group keys). A cluster is a (group, day 0).
+    1 + j (j over the sorted group keys). A cluster is a (group, day 0). A group that
+    pools pairs expected to move up and down is *signed*: each pair's ARs count in its
+    expected direction (``mult``, :func:`signed_groups`).
     """
     pos = pairs["pos0"].to_numpy(dtype=np.int64)
     cols = tickers.get_indexer(pairs["ticker"]).astype(np.int64)
@@ -100,8 +102,26 @@ def pair_layout(pairs: pd.DataFrame, config: StudyConfig, tickers: pd.Index, n_s
         groups = np.column_stack([groups[:, 0], 1 + codes])
     _, clusters = np.unique(groups * (n_sessions + 1) + pos[:, None], return_inverse=True)
     clusters = clusters.reshape(groups.shape).astype(np.int64)
+    sign = expected_sign(pairs)
+    signed = signed_groups(groups, sign, len(names))
+    mult = np.where(signed[groups], sign[:, None], 1.0)
     return PairLayout(pos, cols, others, bounds, bounds + counts, groups, clusters,
-                             len(names), int(clusters.max()) + 1), names
+                      len(names), int(clusters.max()) + 1, mult), names
+
+
+def expected_sign(pairs: pd.DataFrame) -> np.ndarray:
+    """+1 for a pair expected to move up, -1 for one expected to move down."""
+    return np.where(pairs["direction"].to_numpy() == "down", -1.0, 1.0)
+
+
+def signed_groups(groups: np.ndarray, sign: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group: True when it pools pairs of both expected directions. Averaging such a
+    group's raw CARs would let moves in opposite expected directions cancel (or add up to
+    a number that means nothing), so its CARs are signed by the expected direction."""
+    has = np.zeros((n_groups, 2), dtype=bool)
+    for h in range(groups.shape[1]):
+        has[groups[:, h], (sign > 0).astype(int)] = True
+    return has.all(axis=1)
 
 
 def confounded_with(pairs: pd.DataFrame, config: StudyConfig, codes: np.ndarray) -> list[str]:

@@ -24,10 +24,18 @@ class StudyResult:
 
     ar : event_id, ticker, role, rel_day, date, ret, expected, ar, sar, label, cum_ar
     car : event_id, ticker, role, window_start, window_end, car, car_t, car_p, bhar,
-        label, car_se, n_missing, confounded_with
-    caar : group, rel_day, n, aar, caar, caar_lo, caar_hi (cross-sectional 95% band)
+        label, car_se, n_missing, confounded_with, direction (the expected move)
+    caar : group, rel_day, n, aar, caar, caar_lo, caar_hi (cross-sectional 95% band),
+        signed
     tests : group, window_start, window_end, n, mean, statistic, value, p_value, headline,
-        rbar, n_pos, n_neg (one row per statistic of :data:`stats.STATISTICS`)
+        rbar, n_pos, n_neg, n_days (distinct news days), signed (one row per statistic of
+        :data:`stats.STATISTICS`)
+
+    A group that pools pairs expected to move up and pairs expected to move down (the
+    "all" group of most calendars) is *signed* (``signed`` True): every pair's ARs count
+    in its expected direction (times -1 for a pair expected to fall), so its mean is the
+    "CAR in the expected direction" and its tests ask whether the news moved stocks the
+    way the calendar expected. A group of one direction keeps its raw CARs.
     estimates : event_id, ticker, model, coef_*, sigma, n_est, n_excluded, confounded_with
     skipped : event_id, ticker, reason
     timing : the event audit table (:func:`events.timing.timing_table`)
@@ -103,7 +111,8 @@ class StudyResult:
 
 def summary_table(tests: pd.DataFrame, windows) -> pd.DataFrame:
     """The Eventus-style table of ``tests`` for the CAR ``windows`` (see
-    :meth:`StudyResult.summary`); groups with fewer than two pairs are left out."""
+    :meth:`StudyResult.summary`); groups with fewer than two pairs are left out. The
+    ``CAR`` column says whether the group's CARs are signed by expected direction."""
     wanted = {tuple(w) for w in windows}
     keep = [(s, e) in wanted for s, e in zip(tests["window_start"], tests["window_end"])]
     t = tests.loc[np.asarray(keep, dtype=bool) & (tests["n"] >= 2).to_numpy()]
@@ -113,7 +122,10 @@ def summary_table(tests: pd.DataFrame, windows) -> pd.DataFrame:
         order = list(head["statistic"]) + [x for x in sub["statistic"] if x not in
                                            set(head["statistic"])]
         first = sub.iloc[0]
+        signed = bool(first.get("signed", False))
         row = {"window": f"({s:+d}, {e:+d})", "group": group, "N": int(first["n"]),
+               "news days": int(first["n_days"]) if "n_days" in first else "",
+               "CAR": "in expected direction" if signed else "as is",
                "mean CAR": f"{first['mean']:.2%}",
                "pos:neg": f"{int(first['n_pos'])}:{int(first['n_neg'])}"}
         by = sub.set_index("statistic")

@@ -125,14 +125,15 @@ def test_zero_open_is_nonpositive_only():
     assert "non-positive open" in result["detail"].iloc[0]
 
 
-def test_zero_close_is_nonpositive_and_its_returns_are_big_moves():
+def test_zero_close_is_nonpositive_and_its_returns_are_bad_ticks():
     """A zero close is 'nonpositive'; the -100% and the +inf returns around it are also
     flagged as big moves (they are a bad tick), and nothing else is."""
     close = clean()
     close[12] = 0.0
     panel = make_panel(IDX, close={"AAA": close}, open_={"AAA": clean()})  # open stays > 0
     result = check_panel(panel)
-    assert found(result) == [("big_move", "AAA", d(12)), ("big_move", "AAA", d(13)),
+    # -100% then +inf: beyond five-fold either way, so price errors (bad ticks)
+    assert found(result) == [("bad_tick", "AAA", d(12)), ("bad_tick", "AAA", d(13)),
                              ("nonpositive", "AAA", d(12))]
     assert nonpositive_prices(panel)[0]["detail"].startswith("1 non-positive close")
 
@@ -295,3 +296,30 @@ def test_report_has_a_data_quality_section_showing_crwv(tmp_path):
     assert "oracle-rpo-2025-09-09" in section
     quality_csv = pd.read_csv(out / "quality.csv")
     assert (quality_csv["check"] == "late_listing").sum() == 2
+
+
+def test_an_event_move_is_news_but_a_price_error_is_flagged_even_near_events():
+    """ORCL's +35.9% on 2025-09-10 (day 0 of the Oracle RPO event) is not a possible bad
+    tick; a close jumping from 0.01 to 2.50 is, inside an event window and in a universe
+    study (whose universe links cover every day)."""
+    from backtest.data import PriceStore
+
+    panel = PriceStore(offline=True).load(["ORCL", "SPY"])
+    pos = panel.sessions.get_loc(pd.Timestamp("2025-09-10"))
+    assert panel.returns["ORCL"].iat[pos] == pytest.approx(0.359, abs=0.001)
+    pairs = pd.DataFrame({"event_id": ["oracle-rpo"], "ticker": ["ORCL"], "pos0": [pos],
+                          "role": ["subject"]})
+    assert check_panel(panel, pairs).query("ticker == 'ORCL' and check != 'late_listing'").empty
+    close = clean()
+    close[20] = 0.01
+    close[21] = 2.50
+    tick = make_panel(IDX, close={"AAA": close})
+    near = pd.DataFrame({"event_id": ["e", "u"], "ticker": ["AAA", "AAA"], "pos0": [20, 21],
+                         "role": ["partner", "universe"]})
+    rows = check_panel(tick, near, window=(-5, 10))
+    assert ("bad_tick", "AAA", d(21)) in found(rows)
+    ticks = rows[rows["check"] == "bad_tick"].set_index("date")["detail"]
+    assert "+24,900% (close 0.01 -> 2.5)" in ticks[d(21)]
+    universe = check_panel(tick, near.iloc[[1]], window=(-5, 10), move_threshold=0.25)
+    # only the universe link is near: it excuses nothing, so the -99.6% day is flagged too
+    assert ("bad_tick", "AAA", d(20)) in found(universe)

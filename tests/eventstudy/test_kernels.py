@@ -166,7 +166,8 @@ def test_block_sums_equal_the_array_statistics(seed):
     day0 = rng.choice([300, 300, 303, 310, 340], n)
     groups = np.zeros((n, 1), np.int64)
     uniq, cl = np.unique(day0, return_inverse=True)
-    S, Q, C, cum = kernels.cluster_day_sums(resid, sigma2, cl[:, None].astype(np.int64),
+    ones = np.ones((n, 1))
+    S, Q, C, cum = kernels.cluster_day_sums(resid, sigma2, cl[:, None].astype(np.int64), ones,
                                             len(uniq))
     size = np.bincount(cl).astype(float)
     sums = stats.ClusterSums(uniq, size, S, Q, C, offset=-80)
@@ -180,13 +181,13 @@ def test_block_sums_equal_the_array_statistics(seed):
 
     ar = rng.normal(0, 0.02, (n, 9))
     u, g = kernels.standardized_ranks(resid, ar)
-    us, un = kernels.group_day_sums(u, groups, 1)
-    gs, gn = kernels.group_day_sums(g, groups, 1)
+    us, un = kernels.group_day_sums(u, groups, ones, 1)
+    gs, gn = kernels.group_day_sums(g, groups, ones, 1)
     got = stats.DailyRanks.from_sums(us[0], un[0], gs[0], gn[0])
     want = stats.DailyRanks.from_ar(np.concatenate([resid, ar], axis=1))
     np.testing.assert_allclose(got.ubar, want.ubar, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(got.g, want.g, rtol=1e-12, atol=1e-15)
-    es, en = kernels.group_day_sums(resid, groups, 1)
+    es, en = kernels.group_day_sums(resid, groups, ones, 1)
     np.testing.assert_allclose(es[0] / en[0], stats._nanmean(resid, axis=0), rtol=1e-12)
 
 
@@ -228,6 +229,7 @@ def _reference_tests(res, panel, config):
     labels = res.car.drop_duplicates(["event_id", "ticker"]).set_index(
         ["event_id", "ticker"]).loc[list(zip(est.event_id, est.ticker))]
     keys = (labels["label"] + " " + labels["role"]).to_numpy()
+    sign = np.where(labels["label"].to_numpy() == "bearish", -1.0, 1.0)  # bearish_down
     groups = [("all", np.arange(len(est)))] + [(g, np.flatnonzero(keys == g))
                                                for g in sorted(set(keys))]
     windows = list(config.car_windows) + [(d, d) for d in config.event_offsets
@@ -235,32 +237,34 @@ def _reference_tests(res, panel, config):
     rng = np.random.default_rng(config.seed)
     out = {}
     for group, idx in groups:
-        all_ar = np.concatenate([fit.resid[idx], ar[idx]], axis=1)
-        ranks = stats.DailyRanks.from_ar(all_ar)
+        # a group pooling both expected directions counts each pair in its direction
+        m = sign[idx][:, None] if len(set(sign[idx])) > 1 else np.ones((len(idx), 1))
+        resid, g_ar = m * fit.resid[idx], m * ar[idx]
+        ranks = stats.DailyRanks.from_ar(np.concatenate([resid, g_ar], axis=1))
         days = pos[idx][:, None] + off
         for s, e in windows:
             k = e - s + 1
             sl = slice(s - config.event_window[0], e - config.event_window[0] + 1)
-            w = ar[idx, sl]
-            car = np.where(np.isfinite(w).all(axis=1), w.sum(axis=1), np.nan)
+            raw = ar[idx, sl]
             if (s, e) in config.car_windows:  # the car table agrees with the AR sums
                 want = car_tab.loc[[(a, b, s, e) for a, b in
                                     zip(est.event_id.iloc[idx], est.ticker.iloc[idx])], "car"]
-                np.testing.assert_allclose(want.to_numpy(), car, rtol=1e-12)
+                raw_car = np.where(np.isfinite(raw).all(axis=1), raw.sum(axis=1), np.nan)
+                np.testing.assert_allclose(want.to_numpy(), raw_car, rtol=1e-12)
+            w = g_ar[:, sl]
+            car = np.where(np.isfinite(w).all(axis=1), w.sum(axis=1), np.nan)
             cols_ = config.estimation_length + np.arange(sl.start, sl.stop)
-            rbar = stats.mean_cross_correlation(fit.resid[idx], fit.sigma2[idx], days,
+            rbar = stats.mean_cross_correlation(resid, fit.sigma2[idx], days,
                                                 len(SESS), pos[idx], k)
-            out[group, s, e, "bw1980_cda_t"] = stats.bw1980_cda_t(car, fit.resid[idx], k)
-            out[group, s, e, "generalized_sign_z"] = stats.generalized_sign_z(
-                car, fit.resid[idx])
+            out[group, s, e, "bw1980_cda_t"] = stats.bw1980_cda_t(car, resid, k)
+            out[group, s, e, "generalized_sign_z"] = stats.generalized_sign_z(car, resid)
             out[group, s, e, "corrado_rank_z"] = ranks.corrado(cols_)
             out[group, s, e, "cz_sign_z"] = ranks.sign(cols_)
             out[group, s, e, "rbar"] = (rbar, None)
             out[group, s, e, "csect_t"] = stats.csect_t(car)
             if s != e:
                 out[group, s, e, "pseudo_event_z"] = stats.pseudo_event_test(
-                    car, fit.resid[idx], stats.overlapping(pos[idx], k), k,
-                    config.pseudo_draws, rng)
+                    car, resid, stats.overlapping(pos[idx], k), k, config.pseudo_draws, rng)
     return out
 
 
@@ -270,8 +274,12 @@ def test_study_statistics_equal_the_array_formulas_with_missing_cars(holed_panel
     random draws) equal the array formulas on full residual matrices."""
     config = StudyConfig(pseudo_draws=99, exclude_other_events=False,
                          group_by=("label", "role"))
-    res = run_study(_calendar(EVENTS), holed_panel, config, block=3)
+    res = run_study(_calendar(EVENTS, bearish_down=True), holed_panel, config, block=3)
     assert res.skipped.empty
+    # "all" pools bullish links (up) and bearish ones (down): it is signed, the others not
+    signed = res.tests.groupby("group")["signed"].first()
+    assert signed.to_dict() == {"all": True, "bearish partner": False,
+                                "bullish partner": False}
     assert res.car.car.isna().any() and res.car.car.notna().any()
     ref = _reference_tests(res, holed_panel, config)
     tests = res.tests.set_index(["group", "window_start", "window_end", "statistic"])

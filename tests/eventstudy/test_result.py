@@ -30,8 +30,11 @@ def test_summary_is_one_row_per_window_and_group_headline_first(res):
     kp = t[t["statistic"] == "kp_bmp_t"].iloc[0]
     assert row["KP-adj. BMP t (headline)"] == (
         f"{kp['value']:.2f} (p={kp['p_value']:.3f}){stats.stars(kp['p_value'])}")
-    assert list(table.columns[:6]) == ["window", "group", "N", "mean CAR", "pos:neg",
-                                       "KP-adj. BMP t (headline)"]
+    assert list(table.columns[:8]) == ["window", "group", "N", "news days", "CAR", "mean CAR",
+                                       "pos:neg", "KP-adj. BMP t (headline)"]
+    assert row["news days"] == 1 and row["CAR"] == "as is"  # one day 0, all expected down
+    pooled = table[(table["group"] == "all") & (table["window"] == "(+0, +0)")].iloc[0]
+    assert pooled["CAR"] == "in expected direction"
     assert row["N"] == int(kp["n"]) and row["mean CAR"] == f"{kp['mean']:.2%}"
 
 

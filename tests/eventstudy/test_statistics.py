@@ -770,13 +770,16 @@ def _synthetic_panel(seed=17):
     return make_panel(SESS, closes)
 
 
-def _calendar(day0s):
-    """One before_open event per (position, label, tickers) entry."""
+def _calendar(day0s, bearish_down: bool = False):
+    """One before_open event per (position, label, tickers) entry; every link expected up,
+    or with ``bearish_down`` the links of bearish events expected down."""
     return parse_calendar({"name": "syn", "events": [
         {"id": f"ev{p}", "date": str(SESS[p].date()), "session": "before_open",
          "headline": f"event at {p}", "source": "test",
          "sentiment": {"label": label, "score": 50},
-         "tickers": [{"ticker": t, "role": "partner", "direction": "up"} for t in tickers]}
+         "tickers": [{"ticker": t, "role": "partner",
+                      "direction": "down" if bearish_down and label == "bearish" else "up"}
+                     for t in tickers]}
         for p, label, tickers in day0s]})
 
 

@@ -226,6 +226,7 @@ def _slow_pairs(calendar, panel, exclude):
             ref = SlowPair(close[t].to_numpy(), div[t].to_numpy(), close["SPY"].to_numpy(),
                            div["SPY"].to_numpy(), pos0, excluded=excluded)
             ref.n_excluded = sum(1 for k in range(-260, -10) if pos0 + k in excluded)
+            ref.sign = 1.0 if link.direction == "up" else -1.0  # the calendar's direction
             out[(event.id, t)] = (event.sentiment.label, link.role, ref)
     return out
 
@@ -430,10 +431,16 @@ def _check_cross_section(slow, res):
     tests = res.tests[res.tests.statistic == "csect_t"].set_index(
         ["group", "window_start", "window_end"])
     assert tests.index.is_unique
+    # A group pooling both expected directions averages CARs signed by direction.
+    sign = {group: ([ref.sign for _, _, ref in members]
+                    if len({ref.sign for _, _, ref in members}) > 1 else [1.0] * len(members))
+            for group, members in groups.items()}
+    assert sign["all"] != [1.0] * len(groups["all"])  # the bundled calendar pools both
     for group, members in groups.items():
         for s, e in DEFAULT_CAR_WINDOWS:
-            cars = [ref.car(s, e) for _, _, ref in members]
+            cars = [m * ref.car(s, e) for m, (_, _, ref) in zip(sign[group], members)]
             row = tests.loc[(group, s, e)]
+            assert bool(row["signed"]) == (set(sign[group]) == {1.0, -1.0})
             mean, n = slow_mean_drop_nan(cars)
             assert row["n"] == n
             assert row["mean"] == pytest.approx(mean, abs=1e-12)
@@ -448,9 +455,11 @@ def _check_cross_section(slow, res):
     caar = res.caar.set_index(["group", "rel_day"])
     for group, members in groups.items():
         for tau in range(-5, 11):
-            cums = [ref.cum_from_window_start(tau) for _, _, ref in members]
+            cums = [m * ref.cum_from_window_start(tau)
+                    for m, (_, _, ref) in zip(sign[group], members)]
             mean, n = slow_mean_drop_nan(cums)
-            aar, _ = slow_mean_drop_nan([ref.ar[tau] for _, _, ref in members])
+            aar, _ = slow_mean_drop_nan([m * ref.ar[tau]
+                                         for m, (_, _, ref) in zip(sign[group], members)])
             assert caar.loc[(group, tau), "n"] == n
             assert caar.loc[(group, tau), "caar"] == pytest.approx(mean, abs=1e-12)
             assert caar.loc[(group, tau), "aar"] == pytest.approx(aar, abs=1e-12)

@@ -129,6 +129,43 @@ def test_short_partners_picks_bearish_partners_above_threshold():
     assert set(lower["event_id"]) == {"bad", "weak"}
 
 
+def _mixed_calendar():
+    """One bearish and one bullish event whose links disagree with the label: the bearish
+    news is good for B (a partner the calendar expects up) and bad for D (a competitor
+    expected down); the bullish news is bad for C."""
+    return parse_calendar({"events": [
+        {"id": "bad", "date": "2025-03-03", "session": "after_close", "headline": "h",
+         "source": "s", "sentiment": {"label": "bearish", "score": 70},
+         "tickers": [{"ticker": "A", "role": "partner", "direction": "down"},
+                     {"ticker": "B", "role": "partner", "direction": "up"},
+                     {"ticker": "C", "role": "competitor", "direction": "up"},
+                     {"ticker": "D", "role": "competitor", "direction": "down"}]},
+        {"id": "good", "date": "2025-03-05", "session": "before_open", "headline": "h",
+         "source": "s", "sentiment": {"label": "bullish", "score": 90},
+         "tickers": [{"ticker": "B", "role": "partner", "direction": "up"},
+                     {"ticker": "C", "role": "partner", "direction": "down"}]},
+    ]})
+
+
+def test_strategies_trade_each_link_in_its_expected_direction():
+    """The label chooses the events, each link's direction the side: no built-in ever
+    trades a ticker against the calendar's expectation."""
+    panel = make_panel(IDX, close={t: [10.0] * len(IDX) for t in "ABCD"})
+    ctx = strategy_context(_mixed_calendar(), panel)
+
+    def sides(name, **params):
+        got = get_strategy(name, **params).intents(ctx)
+        return sorted(zip(got["event_id"], got["ticker"], got["direction"]))
+
+    assert sides("short_partners_on_bad_news") == [("bad", "A", -1)]  # B is expected up
+    assert sides("long_on_good_news") == [("good", "B", 1)]  # C is expected down
+    assert sides("pair_trade") == [("bad", "A", -1), ("bad", "B", 1), ("bad", "C", 1),
+                                   ("bad", "D", -1), ("good", "B", 1), ("good", "C", -1)]
+    assert sides("pair_trade", roles="competitor") == [("bad", "C", 1), ("bad", "D", -1)]
+    assert sides("pair_trade", roles="partner", labels="bullish") == [("good", "B", 1),
+                                                                      ("good", "C", -1)]
+
+
 def test_strategy_rejects_unknown_parameter():
     from events import InputError
 
