@@ -56,12 +56,34 @@ def bundled_calendar_path(name: str = "openai") -> Path:
     return bundled_path("calendar", name)
 
 
-def resolve_calendar(calendar: str | Path | Calendar, roll_non_sessions: bool = False
+def resolve_calendar(calendar: str | Path | Calendar | list, roll_non_sessions: bool = False
                      ) -> Calendar:
-    """A Calendar as it is, or one loaded from a YAML path or a bundled name ("openai")."""
+    """A Calendar as it is, or one loaded from a YAML path or a bundled name ("openai");
+    a list of them is loaded and merged (:func:`merge_calendars`)."""
     if isinstance(calendar, Calendar):
         return calendar
+    if isinstance(calendar, (list, tuple)):
+        if len(calendar) == 1:
+            return resolve_calendar(calendar[0], roll_non_sessions)
+        return merge_calendars([resolve_calendar(c, roll_non_sessions) for c in calendar])
     return load_calendar(calendar, roll_non_sessions=roll_non_sessions)
+
+
+def merge_calendars(calendars: list[Calendar]) -> Calendar:
+    """One calendar of the events of several (named ``a+b``), in file order; an event id
+    used twice is refused, naming both files and lines. Each event keeps its own file."""
+    events, seen = [], {}
+    for cal in calendars:
+        for i, event in enumerate(cal):
+            where = f"{event.path or cal.path}:{event.line}"
+            if event.id in seen:
+                raise CalendarError(f"event id {event.id!r} is also in {seen[event.id]}",
+                                    path=event.path or cal.path, line=event.line,
+                                    field=f"events[{i}].id")
+            seen[event.id] = where
+            events.append(event)
+    return Calendar(name="+".join(c.name for c in calendars), events=tuple(events),
+                    path=None)
 
 
 def load_calendar(path: str | Path, roll_non_sessions: bool = False) -> Calendar:
@@ -195,7 +217,7 @@ def _parse_event(item: Any, i: int, path: str) -> Event:
                             line=_line(item, "scorer"), field=f"{where}.scorer")
     return Event(id=event_id, headline=headline, source=source, sentiment=sentiment,
                  tickers=tickers, timestamp=timestamp, date=date, session=session, tags=tags,
-                 scorer=scorer, line=line)
+                 scorer=scorer, line=line, path=path)
 
 
 def _parse_tags(item: dict, path: str, where: str) -> dict[str, str]:

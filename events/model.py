@@ -91,6 +91,7 @@ class Event:
     tags: dict[str, str] = field(default_factory=dict, compare=False)  # user columns
     scorer: str | None = None  # "name version" when the sentiment was scored, None if hand-set
     line: int | None = field(default=None, compare=False)  # line in the source file
+    path: str | None = field(default=None, compare=False)  # the source file
 
     @property
     def time_text(self) -> str:

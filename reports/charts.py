@@ -29,10 +29,16 @@ def _literal(chart):
     return draw
 
 
-ROLE_COLORS = {"partner": "#d62728", "supplier": "#ff7f0e", "subject": "#1f77b4",
-               "competitor": "#2ca02c", "all": "#444444"}
-LABEL_STYLES = {"bearish": "-", "bullish": "--", "neutral": ":"}
-ROLE_STYLES = {"partner": "-", "subject": "-", "supplier": "-.", "competitor": "--"}
+# Bearish and bullish news in different hues (reds, blues), neutral in greys; within a
+# label each role has its own line style and shade, so no two groups look alike.
+LABEL_COLORS = {"bearish": ("#c0392b", "#e67e22", "#8e44ad", "#d35400"),
+                "bullish": ("#1f77b4", "#17a2b8", "#2ca02c", "#5b4fcf"),
+                "neutral": ("#555555", "#888888", "#333333", "#aaaaaa")}
+ROLE_ORDER = ("partner", "supplier", "competitor", "subject")
+ROLE_STYLES = {"partner": "-", "supplier": "-.", "competitor": "--", "subject": ":"}
+# Ten clearly different hues first; then the same hues dashed (never a light twin).
+TICKER_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                 "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 
 
 def _label_line_ends(ax, ends: list[list]) -> None:
@@ -52,10 +58,14 @@ def _label_line_ends(ax, ends: list[list]) -> None:
 
 
 def _style_of(group: str) -> tuple[str, str]:
+    """(colour, line style) of a group key such as "bearish partner"."""
     words = group.split()
-    role = next((w for w in words if w in ROLE_COLORS), "all")
-    label = next((w for w in words if w in LABEL_STYLES), "bearish")
-    return ROLE_COLORS[role], LABEL_STYLES[label]
+    label = next((w for w in words if w in LABEL_COLORS), None)
+    role = next((w for w in words if w in ROLE_STYLES), None)
+    if label is None:
+        return "#222222", ROLE_STYLES.get(role, "-")
+    shade = ROLE_ORDER.index(role) if role in ROLE_ORDER else 0
+    return LABEL_COLORS[label][shade], ROLE_STYLES.get(role, "-")
 
 
 def _finish(ax, title: str, ylabel: str) -> None:
@@ -69,18 +79,22 @@ def _finish(ax, title: str, ylabel: str) -> None:
 def caar_chart(caar: pd.DataFrame, min_n: int = 3) -> Figure:
     """CAAR path per group with its 95% band.
 
-    Groups with fewer than ``min_n`` pairs are left out (their band is too wide
-    to read) and so is the pooled "all" group, which mixes good and bad news.
-    The y axis follows the CAAR lines; a band wider than that is clipped.
+    Groups with fewer than ``min_n`` pairs are left out (their band is too wide to
+    read). A group that pools both expected directions (``signed``) shows its CARs in
+    the expected direction, and says so in its label. The y axis follows the CAAR
+    lines; a band wider than that is clipped.
     """
     fig, ax = plt.subplots(figsize=(10, 5.5), layout="constrained")
     lows, highs = [0.0], [0.0]
     for group, sub in caar.groupby("group", sort=False):
         n = int(sub["n"].max())
-        if n < min_n or group == "all":
+        if n < min_n:
             continue
+        signed = bool(sub["signed"].iloc[0]) if "signed" in sub else False
         color, style = _style_of(group)
-        ax.plot(sub["rel_day"], sub["caar"], style, color=color, lw=2, label=f"{group} (N={n})")
+        name = f"{group}, in expected direction (N={n})" if signed else f"{group} (N={n})"
+        ax.plot(sub["rel_day"], sub["caar"], style, color=color, lw=2.6 if signed else 2,
+                label=name)
         ax.fill_between(sub["rel_day"], sub["caar_lo"], sub["caar_hi"], color=color, alpha=0.12)
         lows.append(sub["caar"].min())
         highs.append(sub["caar"].max())
@@ -88,7 +102,7 @@ def caar_chart(caar: pd.DataFrame, min_n: int = 3) -> Figure:
     ax.set_ylim(min(lows) - 0.6 * span, max(highs) + 0.6 * span)
     ax.axvline(0, color="black", lw=1)
     ax.axhline(0, color="black", lw=0.6, alpha=0.6)
-    ax.set_xlabel("sessions relative to day 0")
+    ax.set_xlabel("sessions relative to day 0 (the first session the news could trade)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize=9, frameon=False)
     else:
@@ -98,37 +112,59 @@ def caar_chart(caar: pd.DataFrame, min_n: int = 3) -> Figure:
     return fig
 
 
+def _ticker_style(k: int) -> tuple[str, str]:
+    return TICKER_COLORS[k % len(TICKER_COLORS)], ("-" if k < len(TICKER_COLORS) else "--")
+
+
 @_literal
-def car_lines_chart(ar: pd.DataFrame, event_id: str, headline: str = "") -> Figure:
-    """Per-ticker CAR paths of one event, colored by role."""
+def car_lines_chart(ar: pd.DataFrame, event_id: str, headline: str = "", model: str = "market",
+                    rebase: str = "day-1", news: str = "") -> Figure:
+    """Per-ticker CAR paths of one event.
+
+    ``rebase="day-1"`` (the default) cumulates from the close before day 0, so day 0
+    shows that day's AR and earlier days the drift into the news (negative time);
+    ``"start"`` cumulates from the first day of the event window. Day 0 is marked, with
+    ``news`` (when the news came out) beside it.
+    """
     fig, ax = plt.subplots(figsize=(10, 5.5), layout="constrained")
     sub = ar[ar["event_id"] == event_id]
-    palette = plt.get_cmap("tab20").colors
     ends = []
     for k, (ticker, rows) in enumerate(sub.groupby("ticker", sort=True)):
+        rows = rows.sort_values("rel_day")
+        path = rows["cum_ar"]
+        if rebase == "day-1" and (rows["rel_day"] == -1).any():
+            path = path - rows.loc[rows["rel_day"] == -1, "cum_ar"].iloc[0]
         role = rows["role"].iloc[0]
-        line, = ax.plot(rows["rel_day"], rows["cum_ar"], ROLE_STYLES.get(role, "-"), marker="o",
-                        ms=3, lw=1.6, color=palette[k % len(palette)], label=f"{ticker} ({role})")
-        last = rows.dropna(subset=["cum_ar"]).tail(1)
+        color, style = _ticker_style(k)
+        line, = ax.plot(rows["rel_day"], path, style, marker="o", ms=3, lw=1.6, color=color,
+                        label=f"{ticker} ({role})")
+        last = path.dropna().tail(1)
         if len(last):
-            ends.append([last["cum_ar"].iloc[0], last["rel_day"].iloc[0], ticker, line.get_color()])
+            ends.append([last.iloc[0], rows.loc[last.index[0], "rel_day"], ticker,
+                         line.get_color()])
     _label_line_ends(ax, ends)
-    ax.axvline(0, color="black", lw=1)
+    ax.axvline(0, color="black", lw=1.2)
+    ax.annotate("day 0" + (f"\n{news}" if news else ""), (0, 1), xycoords=("data", "axes fraction"),
+                xytext=(4, -4), textcoords="offset points", va="top", fontsize=8)
+    if rebase == "day-1":
+        ax.axvline(-1, color="#999", lw=0.8, ls=":")
     ax.axhline(0, color="black", lw=0.6, alpha=0.6)
     ax.set_xlabel("sessions relative to day 0")
-    ax.legend(loc="best", fontsize=8, frameon=False, ncol=2)
+    ax.legend(loc="lower left", fontsize=8, frameon=False, ncol=2)
     title = f"CAR per ticker: {event_id}"
     if headline:
         short = headline if len(headline) <= 90 else headline[:87] + "..."
         title += f"\n{short}"
-    _finish(ax, title, "CAR (market model)")
+    start = "the close before day 0" if rebase == "day-1" else "the window start"
+    _finish(ax, title, f"CAR from {start} ({model.replace('_', ' ')} model)")
     return fig
 
 
 @_literal
 def equity_chart(equity: pd.DataFrame, init_cash: float, title: str,
                  benchmark: str = "benchmark") -> Figure:
-    """Strategy value, and the benchmark's buy-and-hold value if given, as % on initial cash."""
+    """Strategy value and the benchmark's buy-and-hold value, as % on initial cash; both
+    start at 0% on the first row (the close before the first trade)."""
     fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
     ax.plot(equity.index, equity["equity"] / init_cash - 1.0, color="#1f77b4", lw=1.8,
             label="strategy (net of costs)")
@@ -145,9 +181,10 @@ def equity_chart(equity: pd.DataFrame, init_cash: float, title: str,
 
 @_literal
 def drawdown_chart(drawdown: pd.Series) -> Figure:
-    """Underwater curve: distance below the running peak of equity."""
+    """Underwater curve: distance below the running peak of equity (area and line drawn
+    through the same points)."""
     fig, ax = plt.subplots(figsize=(10, 3.2), layout="constrained")
-    ax.fill_between(drawdown.index, drawdown, 0.0, color="#d62728", alpha=0.35, step="post")
+    ax.fill_between(drawdown.index, drawdown, 0.0, color="#d62728", alpha=0.35, lw=0)
     ax.plot(drawdown.index, drawdown, color="#d62728", lw=1)
     ax.set_xlabel("session")
     _finish(ax, "Drawdown (underwater)", "below peak")
@@ -156,7 +193,7 @@ def drawdown_chart(drawdown: pd.Series) -> Figure:
 
 
 @_literal
-def per_event_chart(per_event: pd.DataFrame) -> Figure:
+def per_event_chart(per_event: pd.DataFrame, currency: str = "$") -> Figure:
     """P&L of each (event, ticker) trade, net of fees and borrow, grouped by event."""
     rows = per_event.sort_values(["entry_time", "event_id", "ticker"]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(10, max(3.0, 0.28 * len(rows) + 1.2)), layout="constrained")
@@ -166,24 +203,39 @@ def per_event_chart(per_event: pd.DataFrame) -> Figure:
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color="black", lw=0.6)
-    ax.set_xlabel("P&L, net of fees and borrow (currency)")
+    ax.set_xlabel(f"P&L, net of fees and borrow ({currency})")
     ax.set_title("P&L per event and ticker", loc="left", fontsize=12)
     ax.grid(True, axis="x", alpha=0.3)
     return fig
 
 
 @_literal
-def ar_heatmap(ar: pd.DataFrame, event_id: str) -> Figure:
-    """Abnormal return of each ticker (rows) on each day relative to day 0 (columns)."""
+def ar_heatmap(ar: pd.DataFrame, event_id: str, max_annotated: int = 400) -> Figure:
+    """Abnormal return of each ticker (rows) on each day relative to day 0 (columns): red
+    down, green up, white at 0; day 0 framed; values written in the cells of a small grid."""
+    from matplotlib.colors import TwoSlopeNorm
+
     sub = ar[ar["event_id"] == event_id]
-    grid = sub.pivot_table(index="ticker", columns="rel_day", values="ar", aggfunc="first")
+    grid = sub.pivot_table(index="ticker", columns="rel_day", values="ar", aggfunc="first",
+                           dropna=False)
     values = grid.to_numpy(dtype=float)
-    lim = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 0.01
+    lim = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.01
+    lim = lim or 0.01
     fig, ax = plt.subplots(figsize=(10, max(2.8, 0.42 * len(grid) + 1.5)), layout="constrained")
-    im = ax.imshow(values, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns], fontsize=8)
+    im = ax.imshow(values, cmap="RdYlGn", norm=TwoSlopeNorm(0.0, -lim, lim), aspect="auto")
+    cols = list(grid.columns)
+    ax.set_xticks(range(len(cols)), [str(c) for c in cols], fontsize=8)
     ax.set_yticks(range(grid.shape[0]), list(grid.index), fontsize=9)
-    ax.set_xlabel("sessions relative to day 0")
+    if 0 in cols:
+        j = cols.index(0)
+        ax.add_patch(plt.Rectangle((j - 0.5, -0.5), 1, grid.shape[0], fill=False, lw=2,
+                                   ec="black"))
+    if values.size <= max_annotated:
+        for (i, j), v in np.ndenumerate(values):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v * 100:+.1f}", ha="center", va="center", fontsize=7,
+                        color="white" if abs(v) > 0.6 * lim else "black")
+    ax.set_xlabel("sessions relative to day 0 (framed); cells in %")
     ax.set_title(f"Abnormal returns by ticker and day: {event_id}", loc="left", fontsize=12)
     bar = fig.colorbar(im, ax=ax, label="AR")
     bar.formatter = PercentFormatter(1.0, decimals=0)
@@ -193,19 +245,25 @@ def ar_heatmap(ar: pd.DataFrame, event_id: str) -> Figure:
 
 @_literal
 def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = "sharpe") -> Figure:
-    """A metric over two swept parameters (mean over any other swept parameter)."""
-    grid = table.pivot_table(index=y, columns=x, values=metric, aggfunc="mean")
+    """A metric over two swept parameters (mean over any other swept parameter); a cell
+    whose combinations never traded says so."""
+    grid = table.pivot_table(index=y, columns=x, values=metric, aggfunc="mean", dropna=False)
+    trades = table.pivot_table(index=y, columns=x, values="trades", aggfunc="max",
+                               dropna=False).reindex_like(grid)
     fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
-    im = ax.imshow(grid.to_numpy(dtype=float), cmap="RdYlGn", aspect="auto", origin="lower")
+    values = grid.to_numpy(dtype=float)
+    im = ax.imshow(values, cmap="RdYlGn", aspect="auto", origin="lower")
     ax.set_xticks(range(grid.shape[1]), [str(v) for v in grid.columns])
     ax.set_yticks(range(grid.shape[0]), [str(v) for v in grid.index])
-    values = grid.to_numpy(dtype=float)
-    lo, hi = np.nanmin(values), np.nanmax(values)
+    finite = values[np.isfinite(values)]
+    lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):  # white text on the dark ends of the colour scale
             dark = hi > lo and abs((v - lo) / (hi - lo) - 0.5) > 0.35
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=9,
                     color="white" if dark else "black")
+        elif trades.iat[i, j] == 0:
+            ax.text(j, i, "no trades", ha="center", va="center", fontsize=8, color="#555")
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.set_title(f"{metric} by {x} and {y}", loc="left")

@@ -1,11 +1,16 @@
 """Render a results folder into ``index.html`` (self-contained) plus one PNG per chart.
 
-The input is the folder a run wrote (``run.json``, the CSV tables, ``metrics.json``
-and the study's summary table ``table_tests_by_window.csv``): the report is a pure
-function of those files, so ``backtest report DIR`` renders it again and the
-numbers shown are exactly the ones saved. Nothing here computes a statistic; it
-selects, formats and draws. Text from users (headlines, sources, tickers) is
-escaped by Jinja2's autoescape.
+The input is the folder a run wrote: ``run.json``, ``story.json`` (the answer, see
+:mod:`backtest.app.story`), the CSV tables, ``metrics.json`` and the study's summary table
+``table_tests_by_window.csv``. The report is a pure function of those files, so
+``backtest report DIR`` renders it again and the numbers shown are exactly the ones
+saved. Nothing here computes a statistic; it selects, formats and draws. Text from
+users (headlines, sources, tickers) is escaped by Jinja2's autoescape and drawn
+literally in charts.
+
+The page leads with the answer (what the news did, did trading it pay, how much to
+trust it), then the details. Tables never scroll inside the page: a long one shows its
+first rows and names the CSV that has them all.
 """
 
 from __future__ import annotations
@@ -24,16 +29,8 @@ from events.errors import InputError
 from events.model import UNIVERSE_ROLE
 from reports import charts
 
-
-def _png(fig, path: Path) -> str:
-    """Save ``fig`` to ``path`` and return it base64-encoded for embedding."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    data = buf.getvalue()
-    path.write_bytes(data)
-    return base64.b64encode(data).decode("ascii")
-
+MAX_ROWS = 50  # rows of one HTML table; the CSV beside the report has them all
+MAX_TICKERS_CHARTED = 30
 
 # The columns the report reads from each table; a table without them is refused.
 REQUIRED = {
@@ -44,6 +41,11 @@ REQUIRED = {
     "equity": ("date", "equity", "drawdown"),
     "per_event": ("event_id", "ticker", "entry_time", "pnl"),
 }
+
+
+# --------------------------------------------------------------------------------------
+# reading the results folder
+# --------------------------------------------------------------------------------------
 
 
 def _read(folder: Path, name: str, shown: Path) -> pd.DataFrame | None:
@@ -66,9 +68,21 @@ def _read(folder: Path, name: str, shown: Path) -> pd.DataFrame | None:
     return frame
 
 
+def _read_text(folder: Path, name: str) -> pd.DataFrame:
+    """A table of display strings (the study's summary): text kept as written, N a number."""
+    path = folder / name
+    if not path.is_file():
+        return pd.DataFrame()
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:  # no group had two or more pairs
+        return pd.DataFrame()
+    return frame
+
+
 def _json(path: Path, shown: Path) -> dict:
-    """run.json, metrics.json or sweep.json of a results folder, refused in one line when
-    empty, truncated or not a mapping."""
+    """run.json, story.json, metrics.json or sweep.json of a results folder, refused in one
+    line when empty, truncated or not a mapping."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -80,59 +94,140 @@ def _json(path: Path, shown: Path) -> dict:
     return doc
 
 
-def _read_text(folder: Path, name: str) -> pd.DataFrame:
-    """A table of display strings (the study's summary): text kept as written, N a number."""
-    path = folder / name
-    if not path.is_file():
-        return pd.DataFrame()
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:  # no group had two or more pairs
-        return pd.DataFrame()
-    return frame.astype({"N": "int64"}) if "N" in frame.columns else frame
+def _png(fig, path: Path) -> str:
+    """Save ``fig`` to ``path`` and return it base64-encoded for embedding."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    data = buf.getvalue()
+    path.write_bytes(data)
+    return base64.b64encode(data).decode("ascii")
 
 
-PERCENT_METRICS = ("total_return", "cagr", "max_drawdown", "hit_rate", "avg_trade_return",
-                   "exposure", "avg_gross_exposure", "benchmark_return", "excess_return")
-MONEY_METRICS = ("final_equity", "fees_paid", "borrow_paid")
+# --------------------------------------------------------------------------------------
+# numbers for people
+# --------------------------------------------------------------------------------------
 
 
-def _fmt(col: str, v, percent: tuple[str, ...]) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v))
+
+
+def pct(v, signed: bool = True) -> str:
+    return "" if _missing(v) else f"{v:+.2%}" if signed else f"{v:.1%}"
+
+
+def num(v, fmt: str = "+.2f") -> str:
+    return "" if _missing(v) else format(v, fmt)
+
+
+def money(v, currency: str = "$") -> str:
+    return "" if _missing(v) else f"{'-' if v < 0 else ''}{currency}{abs(v):,.2f}"
+
+
+def bp(v) -> str:
+    """A cost rate in basis points (0.0005 -> "5 bp")."""
+    return "" if _missing(v) else f"{v * 1e4:g} bp"
+
+
+UNIT_FORMAT = {"fraction": pct, "ratio": lambda v: num(v, ".2f"), "money": money,
+               "count": lambda v: "" if _missing(v) else f"{int(v):,}",
+               "sessions": lambda v: "" if _missing(v) else f"{int(v):,}"}
+SIGNED_FRACTIONS = ("total_return", "benchmark_return", "excess_return", "cagr",
+                    "avg_trade_return", "max_drawdown")
+
+
+def metric_text(name: str, unit: str, value) -> str:
+    if unit == "fraction" and name not in SIGNED_FRACTIONS:
+        return pct(value, signed=False)
+    return UNIT_FORMAT.get(unit, lambda v: num(v, ".3g"))(value)
+
+
+def _cell(col: str, v, percent: tuple[str, ...]) -> str:
+    if _missing(v):
         return ""
     if isinstance(v, (float, np.floating)):
         return f"{v:.2%}" if col in percent else f"{v:.4g}"
     return str(v)
 
 
-MAX_ROWS = 300  # rows of one HTML table; the CSV beside the report has them all
-
-
-def _table(frame: pd.DataFrame, percent: tuple[str, ...] = (), source: str = "") -> dict:
+def _table(frame: pd.DataFrame, percent: tuple[str, ...] = (), source: str = "",
+           max_rows: int = MAX_ROWS) -> dict:
     """Rows of display strings (escaping happens in the template); text columns flagged.
 
-    Long tables show their first :data:`MAX_ROWS` rows and say where the rest is.
+    A long table shows its first ``max_rows`` rows and says where the rest is.
     """
     text = [not pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-    shown = frame.head(MAX_ROWS)
-    more = (f"first {MAX_ROWS} of {len(frame):,} rows"
-            + (f"; all of them in {source}" if source else "")) if len(frame) > MAX_ROWS else ""
+    shown = frame.head(max_rows)
+    more = (f"first {max_rows} of {len(frame):,} rows"
+            + (f"; all of them in {source}" if source else "")) if len(frame) > max_rows else ""
     return {"columns": list(frame.columns), "text": text, "more": more,
-            "rows": [[_fmt(c, v, percent) for c, v in zip(frame.columns, row)]
+            "rows": [[_cell(c, v, percent) for c, v in zip(frame.columns, row)]
                      for row in shown.itertuples(index=False)]}
 
 
-def _metrics_table(metrics: dict) -> dict:
-    rows = []
-    for k, v in metrics.items():
-        if isinstance(v, float) and np.isfinite(v):
-            v = (f"{v:.2%}" if k in PERCENT_METRICS else f"{v:,.2f}" if k in MONEY_METRICS
-                 else f"{v:.3f}")
-        rows.append([k, "" if isinstance(v, float) else str(v)])
-    return {"columns": ["metric", "value"], "text": [True, False], "rows": rows, "more": ""}
+def _rows(columns: list[str], rows: list[list[str]], text: int = 1, more: str = "") -> dict:
+    """A table of ready strings; the first ``text`` columns are text, the rest numbers."""
+    return {"columns": columns, "text": [i < text for i in range(len(columns))],
+            "rows": rows, "more": more}
 
 
-MAX_TICKERS_CHARTED = 30
+# --------------------------------------------------------------------------------------
+# the answer: what the news did, did it pay, how much to trust it
+# --------------------------------------------------------------------------------------
+
+
+def _answer(story: dict) -> dict:
+    out = {"focus": story["focus"], "trust": story.get("trust", []), "reaction": None,
+           "groups": None, "pay": None, "window": None, "params": story.get("params")}
+    if story.get("window"):
+        s, e = story["window"]
+        out["window"] = f"CAR({s:+d},{e:+d})"
+        out["reaction"] = _rows(
+            ["ticker", "role", "expected", "AR day 0", "t", "p", out["window"], "t", "p",
+             "moved as expected"],
+            [[r["ticker"], r["role"], r["direction"], pct(r["ar0"]), num(r["ar0_t"]),
+              num(r["ar0_p"], ".3f"), pct(r["car"]), num(r["car_t"]), num(r["car_p"], ".3f"),
+              "yes" if r["as_expected"] else "no"] for r in story["reaction"]], text=3)
+        out["groups"] = _rows(
+            ["group", "CAR measured", f"mean {out['window']}", "headline statistic", "value",
+             "p", "pairs", "news days"],
+            [[g["group"], "in expected direction" if g["signed"] else "as is", pct(g["mean"]),
+              g["label"], num(g["value"]), num(g["p_value"], ".3f"), str(g["n"]),
+              str(g["n_days"])] for g in story["groups"]], text=4)
+    p = story.get("pnl")
+    if p is not None:
+        out["pay"] = _rows(["", ""], [
+            ["Total return", pct(p["total_return"])],
+            [f"{p['benchmark']} over the same sessions", pct(p["benchmark_return"])],
+            ["Excess return", pct(p["excess_return"])],
+            ["Sharpe ratio", num(p["sharpe"], ".2f")],
+            ["Max drawdown", pct(p["max_drawdown"])],
+            ["Trades (events traded)", f"{p['trades']} ({p['events_traded']})"],
+            [f"P&L of {story['focus']['event_id']}",
+             money(p["focus_pnl"]) + (f" on {p['focus_trades']} trades"
+                                      if p["focus_pnl"] is not None else "not traded")],
+        ])
+    return out
+
+
+def _metrics(story: dict) -> dict:
+    return _rows(["metric", "value"], [[m["label"], metric_text(m["name"], m["unit"],
+                                                                 m["value"])]
+                                        for m in story.get("metrics", [])])
+
+
+def _tests_by_window(table: pd.DataFrame) -> list[dict]:
+    """The study's summary table, one readable table per CAR window: statistics down the
+    side, groups across (a window's row of every statistic fits the page this way)."""
+    out = []
+    if table.empty:
+        return out
+    for window, sub in table.groupby("window", sort=False):
+        sub = sub.set_index("group")
+        rows = [[c] + [str(v) for v in sub[c]] for c in sub.columns if c != "window"]
+        out.append({"window": window, "table": _rows(["", *sub.index], rows)})
+    return out
 
 
 def _chart_pairs(ar: pd.DataFrame, event_id: str) -> pd.DataFrame:
@@ -150,6 +245,40 @@ def _chart_pairs(ar: pd.DataFrame, event_id: str) -> pd.DataFrame:
     return sub[sub["ticker"].isin(keep[:MAX_TICKERS_CHARTED])]
 
 
+def _details(run: dict) -> list[tuple[str, str]]:
+    """The run's settings as (what, readable value) lines."""
+    lines = [("Calendar", run["calendar"] + (f" ({run['calendar_path']})"
+                                              if run.get("calendar_path") else "")),
+             ("Data", f"{run['data_source']}, {run['data_range']}, data hash "
+                      f"{run['data_hash']}")]
+    st = run.get("study")
+    if st:
+        other = "other events' windows left out" if st["exclude_other_events"] else \
+            "other events' windows kept"
+        lines.append(("Study", f"{st['model'].replace('_', ' ')} model on {st['market']}"
+                               + (f" (factors {', '.join(st['factors'])})" if st["factors"]
+                                  else "")
+                               + f", {st['returns']} returns; estimation "
+                               f"{st['estimation_length']} sessions ending day "
+                               f"{-(st['gap'] + 1)} (at least {st['min_estimation_obs']}); "
+                               f"event window {st['event_window'][0]:+d}..{st['event_window'][1]:+d}; "
+                               f"{other}; groups "
+                               + (" x ".join(st["group_by"]) or "all pairs only")))
+    sg = run.get("strategy")
+    if sg:
+        c = sg["costs"]
+        borrow = ", ".join(f"{t} {r:.1%}" for t, r in c["borrow_overrides"])
+        lines.append(("Strategy", f"{sg['name']}: {sg.get('params_text') or ''}".strip()))
+        lines.append(("Costs", f"fees {bp(c['fees'])} of notional + {money(c['fixed_fees'])} "
+                               f"per fill; slippage {bp(c['slippage'])}; borrow "
+                               f"{c['borrow_rate']:.1%} a year" + (f" ({borrow})" if borrow
+                                                                   else "")
+                               + f" ACT/360; initial cash {money(sg['init_cash'])}"))
+    lines.append(("Versions", ", ".join(f"{k} {v}" for k, v in run["versions"].items())))
+    lines.append(("Run time", f"{run['run_seconds']:.1f} s"))
+    return lines
+
+
 def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
     """Write ``index.html`` and the chart PNGs into ``folder`` from the results in it.
 
@@ -158,67 +287,71 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
     folder = Path(folder)
     shown = Path(shown) if shown is not None else folder
     run = _json(folder / "run.json", shown)
+    story = _json(folder / "story.json", shown) if (folder / "story.json").is_file() else None
     t = {name: _read(folder, name, shown) for name in
          ("events", "timing", "ar", "car", "caar", "tests", "estimates", "skipped", "quality",
           "trades", "per_event", "equity", "sweep")}
-    metrics = (_json(folder / "metrics.json", shown).get("metrics")
-               if (folder / "metrics.json").is_file() else None)
     seed = run.get("seed_event")
     images = dict.fromkeys(("caar", "car_lines", "heatmap", "equity", "drawdown", "per_event",
                             "sweep"))
-    sections = dict.fromkeys(("eventus", "seed_car", "confounded", "skipped", "quality",
-                              "timing", "trades", "metrics", "sweep", "sweep_spec"))
+    s = dict.fromkeys(("answer", "windows", "seed_car", "confounded", "skipped", "quality",
+                       "timing", "trades", "metrics", "sweep", "sweep_spec", "no_trades"))
+    s["answer"] = _answer(story) if story else None
+    study = run.get("study")
     if t["ar"] is not None and len(t["ar"]):
         images["caar"] = _png(charts.caar_chart(t["caar"]), folder / "caar_by_group.png")
         headline = ""
         if t["events"] is not None and seed in set(t["events"]["event_id"]):
             headline = t["events"].set_index("event_id").at[seed, "headline"]
-        shown = _chart_pairs(t["ar"], seed)
-        images["car_lines"] = _png(charts.car_lines_chart(shown, seed, headline),
-                                   folder / "car_seed_event.png")
-        images["heatmap"] = _png(charts.ar_heatmap(shown, seed), folder / "ar_heatmap.png")
-        sections["eventus"] = _table(_read_text(folder, "table_tests_by_window.csv"),
-                                     source="table_tests_by_window.csv")
-        seed_car = t["car"][t["car"]["event_id"] == seed].drop(columns=["event_id", "label"])
-        sections["seed_car"] = _table(seed_car, percent=("car", "car_se", "bhar"),
-                                      source="car.csv")
+        pairs = _chart_pairs(t["ar"], seed)
+        news = story["focus"]["published"] if story else ""
+        images["car_lines"] = _png(charts.car_lines_chart(
+            pairs, seed, headline, model=study["model"] if study else "market",
+            rebase=(run.get("report") or {}).get("car_from", "day-1"), news=news),
+            folder / "car_seed_event.png")
+        images["heatmap"] = _png(charts.ar_heatmap(pairs, seed), folder / "ar_heatmap.png")
+        s["windows"] = _tests_by_window(_read_text(folder, "table_tests_by_window.csv"))
+        seed_car = t["car"][t["car"]["event_id"] == seed].drop(
+            columns=[c for c in ("event_id", "label") if c in t["car"].columns])
+        s["seed_car"] = _table(seed_car, percent=("car", "car_se", "bhar"), source="car.csv")
         conf = t["estimates"][t["estimates"]["confounded_with"].notna()
                               & (t["estimates"]["confounded_with"].astype(str) != "")]
-        sections["confounded"] = _table(conf[["event_id", "ticker", "confounded_with",
-                                              "n_excluded"]], source="estimates.csv")
+        s["confounded"] = _table(conf[["event_id", "ticker", "confounded_with",
+                                       "n_excluded"]], source="estimates.csv")
     if t["skipped"] is not None:
-        sections["skipped"] = _table(t["skipped"], source="skipped.csv")
+        s["skipped"] = _table(t["skipped"], source="skipped.csv")
     if t["quality"] is not None:
-        sections["quality"] = _table(t["quality"], source="quality.csv")
+        s["quality"] = _table(t["quality"], source="quality.csv")
     if t["timing"] is not None:
-        sections["timing"] = _table(t["timing"].drop(columns=["published"]), source="timing.csv")
+        s["timing"] = _table(t["timing"].drop(columns=["published"]), source="timing.csv")
     strategy = run.get("strategy")
     if strategy and t["equity"] is not None:
         eq = t["equity"].assign(date=lambda d: pd.to_datetime(d["date"])).set_index("date")
+        bench = strategy.get("benchmark", "benchmark")
         images["equity"] = _png(charts.equity_chart(eq, strategy["init_cash"],
-                                                    f"Equity: {strategy['name']}",
-                                                    strategy.get("benchmark", "benchmark")),
-                                folder / "equity.png")
+                                                    f"Equity: {strategy['name']} against "
+                                                    f"{bench}", bench), folder / "equity.png")
         images["drawdown"] = _png(charts.drawdown_chart(eq["drawdown"]), folder / "drawdown.png")
         if t["per_event"] is not None and len(t["per_event"]):
             images["per_event"] = _png(charts.per_event_chart(t["per_event"]),
                                        folder / "per_event_pnl.png")
-        sections["trades"] = _table(t["trades"], percent=("return",), source="trades.csv")
-        sections["metrics"] = _metrics_table(metrics or {})
+        s["trades"] = _table(t["trades"], percent=("return",), source="trades.csv")
+        s["metrics"] = _metrics(story) if story else None
     if t["sweep"] is not None and (folder / "sweep.json").is_file():
         spec = _json(folder / "sweep.json", shown)
         params, metric = spec["params"], spec["metric"]
         if len(params) >= 2:
             images["sweep"] = _png(charts.sweep_heatmap(t["sweep"], params[0], params[1],
                                                         metric), folder / "sweep_heatmap.png")
-        sections["sweep"] = _table(t["sweep"].sort_values(metric, ascending=False),
-                                   percent=("total_return", "max_drawdown", "cagr"),
-                                   source="sweep.csv")
-        sections["sweep_spec"] = spec
+        ranked = t["sweep"].sort_values(metric, ascending=False, na_position="last")
+        s["sweep"] = _table(ranked, percent=("total_return", "max_drawdown", "cagr"),
+                            source="sweep.csv")
+        s["no_trades"] = int((t["sweep"]["trades"] == 0).sum())
+        s["sweep_spec"] = spec
     env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.get_template("report.html.j2").render(
-        run=run, images=images, s=sections,
+        run=run, images=images, s=s, details=_details(run),
         events=_table(t["events"], source="events.csv") if t["events"] is not None else None)
     path = folder / "index.html"
     path.write_text(html, encoding="utf-8")

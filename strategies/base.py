@@ -186,6 +186,21 @@ class Strategy:
                  "sweep": f.metadata.get("sweep", ()), "help": f.metadata.get("help", "")}
                 for f in dataclasses.fields(cls.Params)]
 
+    def params_text(self) -> str:
+        """The parameters that matter, as ``key=value`` words: those a sweep varies (their
+        main knobs) and any set away from its default; lists joined with ``+``."""
+        words = []
+        for f in dataclasses.fields(self.Params):
+            value = getattr(self.params, f.name)
+            if not (f.metadata.get("sweep") or value != f.default):
+                continue
+            if isinstance(value, tuple):
+                value = "+".join(value) if value else "any"
+            elif isinstance(value, float):
+                value = f"{value:g}"
+            words.append(f"{f.name}={value}")
+        return " ".join(words)
+
     def execution(self) -> dict[str, Any]:
         """How the simulator fills this strategy's intents: ``overlap`` (one of
         :data:`OVERLAP_RULES`, from a parameter ``overlap``, default ``extend``) and

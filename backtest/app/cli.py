@@ -126,9 +126,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roll-non-sessions", action="store_true",
                    help="roll 'during_session' events dated on a non-session to the next open")
     p.add_argument("--offline", action="store_true", help="never touch the network")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a calendar ticker with no price data (default: skip its pairs)")
     p.add_argument("--cache-dir", type=Path, help="price cache (default $BACKTEST_CACHE_DIR "
                    "or ~/.cache/event-backtester)")
-    p.add_argument("--event", help="event to chart per ticker (default: the latest)")
+    p.add_argument("--event", help="the event the summary and per-ticker charts are about "
+                                   "(default: the latest)")
+    p.add_argument("--car-from", choices=("day-1", "start"), default="day-1",
+                   help="per-ticker CAR chart cumulates from the close before day 0 (default) "
+                        "or from the window start")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(demo)
 
     study = sub.add_parser("study", help="event study of a calendar")
-    study.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    study.add_argument("calendar", nargs="+", help="calendar YAML file(s) or bundled name(s) "
+                                                   "(openai); several are merged")
     study.add_argument("--universe", type=Path, metavar="PANEL.parquet",
                        help="link every event to every ticker of this wide parquet of "
                             "adjusted closes (e.g. ../shared/data/universe/...)")
@@ -150,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("events", help="inspect a calendar").add_subparsers(
         dest="events_command", required=True, metavar="ACTION")
     show = ev.add_parser("show", help="the event audit table: when each event became tradable")
-    show.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    show.add_argument("calendar", nargs="+", help="calendar YAML file(s) or bundled name(s)")
     show.add_argument("--format", choices=("table", "csv"), default="table")
     show.add_argument("--roll-non-sessions", action="store_true",
                       help="roll 'during_session' events dated on a non-session to the next open")
@@ -184,14 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "or ~/.cache/event-backtester)")
 
     run = sub.add_parser("run", help="backtest a strategy on a calendar, or run an experiment")
-    run.add_argument("calendar", help="calendar YAML file, a bundled name (openai), or an "
-                                      "experiment YAML")
+    run.add_argument("calendar", nargs="+", help="calendar YAML file(s) or bundled name(s) "
+                                                 "(openai), merged; or one experiment YAML")
     _common(run)
     _study_options(run)
     _run_options(run, required=False)
 
     sweep = sub.add_parser("sweep", help="run every combination of a parameter grid")
-    sweep.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    sweep.add_argument("calendar", nargs="+", help="calendar YAML file(s) or bundled name(s) "
+                                                   "(openai); several are merged")
     sweep.add_argument("--grid", action="append", default=[], required=True,
                        metavar="KEY=V1,V2", help="values of one parameter, repeatable")
     sweep.add_argument("--metric", default="sharpe",
@@ -206,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_options(sweep)
 
     aud = sub.add_parser("audit", help="look-ahead audit: rerun on data cut at each event")
-    aud.add_argument("calendar", help="calendar YAML file, or a bundled name (openai)")
+    aud.add_argument("calendar", nargs="+", help="calendar YAML file(s) or bundled name(s) "
+                                                   "(openai); several are merged")
     _common(aud)
     _run_options(aud)
     _market_option(aud)
@@ -234,8 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``backtest`` command; returns its exit code (2 for refused input)."""
+    import warnings
+
     from backtest.app import commands
 
+    # Libraries' deprecation notices are theirs to fix, not the user's to read.
+    for module in ("exchange_calendars", "vectorbt", "yfinance"):
+        warnings.filterwarnings("ignore", module=module)
     args = build_parser().parse_args(argv)
     try:
         out = commands.dispatch(args)
@@ -251,8 +265,20 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(out, int):
         return out
     if out is not None:
+        _print_story(out)
         print(f"report: {(out / 'index.html').resolve()}")
     return 0
+
+
+def _print_story(out: Path) -> None:
+    """The run's answer in a few lines (the first screen of the report), from story.json."""
+    import json
+
+    from backtest.app.story import terminal_lines
+
+    path = out / "story.json"
+    if path.is_file():
+        print("\n".join(terminal_lines(json.loads(path.read_text()))))
 
 
 if __name__ == "__main__":

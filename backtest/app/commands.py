@@ -16,13 +16,25 @@ from events.errors import ConfigError, PriceDataError
 DEFAULT_OUT = Path("reports")
 
 
-def default_out(*parts: str) -> Path:
+def default_out(*parts: str, settings: object = None) -> Path:
     """``reports/<name>``, the name made of ``parts`` (a command, a calendar's name, ...)
-    and safe as one folder name (:func:`backtest.io.path_name`): a calendar named
-    ``../x`` still lands inside reports/."""
-    from backtest.io import path_name
+    and, with ``settings``, a short hash of them, so that runs with other settings
+    (another model, another parameter) get their own folder instead of replacing each
+    other. The name is safe as one folder name (:func:`backtest.io.path_name`): a
+    calendar named ``../x`` still lands inside reports/."""
+    import hashlib
 
+    from backtest.io import dumps, path_name
+
+    if settings is not None:
+        parts = (*parts, hashlib.sha256(dumps(settings).encode()).hexdigest()[:6])
     return DEFAULT_OUT / path_name("-".join(parts), "out")
+
+
+def _sources(args: argparse.Namespace) -> dict:
+    """The input files a run's numbers depend on, for the default folder's settings hash."""
+    return {k: str(getattr(args, k)) for k in ("prices", "factors_csv", "universe")
+            if getattr(args, k, None)}
 
 
 # --------------------------------------------------------------------------------------
@@ -143,7 +155,7 @@ def demo(args: argparse.Namespace) -> Path:
     store, panel = _inputs(args)
     return run_job("openai", args.out or default_out("demo"),
                    strategy=get_strategy("short_partners_on_bad_news"), store=store,
-                   panel=panel, seed_event=args.event,
+                   panel=panel, seed_event=args.event, car_from=args.car_from, strict=args.strict,
                    title="Demo: OpenAI compute-chain news, study and short-partners strategy")
 
 
@@ -154,7 +166,8 @@ def study(args: argparse.Namespace) -> Path:
     store, panel = _inputs(args)
     calendar = _calendar(args)
     config, factor_data = study_config(args), _factor_data(args)
-    out = args.out or default_out("study", calendar.name)
+    out = args.out or default_out("study", calendar.name,
+                                  settings=[config.as_dict(), _sources(args)])
     if args.universe:
         from backtest.data.universe import expand_calendar, load_universe
 
@@ -163,8 +176,8 @@ def study(args: argparse.Namespace) -> Path:
     with executor(args, "study") as map_blocks:
         extra = {"map_blocks": map_blocks} if map_blocks is not None else {}
         return run_job(calendar, out, config=config, factor_data=factor_data, store=store,
-                       panel=panel, seed_event=args.event, block=args.block,
-                       title=f"Event study: {calendar.name}", **extra)
+                       panel=panel, seed_event=args.event, car_from=args.car_from, block=args.block,
+                       strict=args.strict, title=f"Event study: {calendar.name}", **extra)
 
 
 def run(args: argparse.Namespace) -> Path:
@@ -173,7 +186,7 @@ def run(args: argparse.Namespace) -> Path:
     from backtest.app.jobs import run_job
     from strategies import get_strategy
 
-    if is_experiment(args.calendar):
+    if len(args.calendar) == 1 and is_experiment(args.calendar[0]):
         return run_experiment(args)
     if not args.strategy:
         raise ConfigError("--strategy is required when running a calendar (or pass an "
@@ -183,10 +196,13 @@ def run(args: argparse.Namespace) -> Path:
     config, factor_data = study_config(args), _factor_data(args)
     strategy = get_strategy(args.strategy, folder=args.strategies_dir,
                             **key_values(args.param, "param"))
-    out = args.out or default_out("run", calendar.name, strategy.name)
-    return run_job(calendar, out, strategy=strategy, config=config, costs=costs(args),
+    run_costs = costs(args)
+    out = args.out or default_out(
+        "run", calendar.name, strategy.name,
+        settings=[config.as_dict(), strategy.params, run_costs, args.init_cash, _sources(args)])
+    return run_job(calendar, out, strategy=strategy, config=config, costs=run_costs,
                    init_cash=args.init_cash, factor_data=factor_data, store=store,
-                   panel=panel, seed_event=args.event,
+                   panel=panel, seed_event=args.event, car_from=args.car_from, strict=args.strict,
                    title=f"{strategy.name} on {calendar.name}")
 
 
@@ -195,7 +211,7 @@ def run_experiment(args: argparse.Namespace) -> Path:
     from backtest.app.experiments import experiment_inputs, load_experiment
     from backtest.app.jobs import run_job
 
-    exp = load_experiment(args.calendar)
+    exp = load_experiment(args.calendar[0])
     cal, panel, strategy, exp_costs, _ = experiment_inputs(exp)
     out = args.out or default_out("experiment", exp.name)
     return run_job(cal, out, strategy=strategy, costs=exp_costs, panel=panel,
@@ -210,8 +226,11 @@ def sweep(args: argparse.Namespace) -> Path:
     from backtest.sim.sweeps import expand_grid, run_sweep
     from strategies import get_strategy
 
+    import time
+
     from backtest.eventstudy import StudyConfig
 
+    started = time.time()
     store, panel = _inputs(args)
     calendar = _calendar(args)
     sweep_costs = costs(args)
@@ -220,14 +239,17 @@ def sweep(args: argparse.Namespace) -> Path:
     fixed = key_values(args.param, "param")
     probe = get_strategy(args.strategy, folder=args.strategies_dir, **fixed,
                          **{k: v[0] for k, v in grid.items()})
-    panel = panel if panel is not None else load_panel(calendar, market, store=store)
+    panel = panel if panel is not None else load_panel(calendar, market, store=store,
+                                                       strict=args.strict)
     with executor(args, "sweep") as map_blocks:
         extra = ({"map_blocks": map_blocks, "block": args.block or 100}
                  if map_blocks is not None else {})
         table = run_sweep(calendar, panel, type(probe), grid, fixed, sweep_costs,
                           args.init_cash, benchmark=market,
                           max_combinations=args.max_combinations, **extra)
-    out = args.out or default_out("sweep", calendar.name, probe.name)
+    out = args.out or default_out("sweep", calendar.name, probe.name,
+                                  settings=[grid, fixed, sweep_costs, args.init_cash, market,
+                                            args.metric, _sources(args)])
     if args.metric not in table.columns:
         metrics = [c for c in table.columns if c != "combo" and c not in grid]
         raise ConfigError(f"unknown metric {args.metric!r} (one of {', '.join(metrics)})",
@@ -237,8 +259,8 @@ def sweep(args: argparse.Namespace) -> Path:
     best = type(probe)(**fixed, **expand_grid(grid)[int(ranked["combo"].iloc[0])])
     return run_job(calendar, out, do_study=False, strategy=best, costs=sweep_costs,
                    config=StudyConfig(market=market), panel=panel, init_cash=args.init_cash,
-                   seed_event=args.event,
-                   title=f"Sweep: {probe.name} on {calendar.name}",
+                   seed_event=args.event, car_from=args.car_from,
+                   title=f"Sweep: {probe.name} on {calendar.name}", started=started,
                    sweep=(table, list(grid), args.metric))
 
 
@@ -253,7 +275,8 @@ def audit(args: argparse.Namespace) -> int:
     calendar = _calendar(args)
     strategy = get_strategy(args.strategy, folder=args.strategies_dir,
                             **key_values(args.param, "param"))
-    panel = panel if panel is not None else load_panel(calendar, args.market.upper(), store=store)
+    panel = panel if panel is not None else load_panel(calendar, args.market.upper(),
+                                                       store=store, strict=args.strict)
     leaks = run_audit(strategy, strategy_context(calendar, panel))
     if leaks.empty:
         print(f"no look-ahead: {strategy.name} gave identical intents for all "
@@ -317,11 +340,19 @@ def data_fetch(args: argparse.Namespace) -> None:
     from backtest.data.yahoo import OFFLINE_HINT
 
     store = PriceStore(cache_dir=args.cache_dir)
+    wanted = list(dict.fromkeys(t.upper() for t in args.tickers))
+    bundled = [t for t in wanted if store.is_bundled(t)]
+    for ticker in bundled:
+        print(f"{ticker}: bundled with the package, and runs always read it from there; not "
+              f"downloaded", file=sys.stderr)
+    rest = [t for t in wanted if t not in bundled]
+    if not rest:
+        return
     try:
-        counts = store.fetch(args.tickers, args.start, args.end)
+        counts = store.fetch(rest, args.start, args.end)
     except DownloadError as exc:
         raise PriceDataError(f"download failed: {exc}; {OFFLINE_HINT}", field="tickers") from None
-    empty = [t.upper() for t in args.tickers if t.upper() not in counts]
+    empty = [t for t in rest if t not in counts]
     for ticker, n in counts.items():
         print(f"{ticker}: {n} rows in {store.cache.path(ticker)}")
     if empty:
@@ -350,7 +381,12 @@ def data_info(args: argparse.Namespace) -> None:
     bundled = read_bundled()
     summary = bundled.groupby("ticker")["date"].agg(["min", "max", "count"])
     print(f"bundled snapshot {bundled_path()} ({len(summary)} tickers, "
-          f"{summary['min'].min()} to {summary['max'].max()})")
+          f"{summary['min'].min()} to {summary['max'].max()}; see SOURCES.md beside it)")
+    kind = bundled.groupby("ticker")["close_is_adjusted"].first().map(
+        {True: "adjusted close", False: "OHLCV + dividends"})
+    table = summary.assign(kind=kind).rename(columns={"min": "first", "max": "last",
+                                                      "count": "rows"})
+    print(table.rename_axis("ticker").reset_index().to_string(index=False))
     info = store.cache.info()
     print(f"cache {store.cache.dir}: {len(info)} tickers")
     if len(info):

@@ -48,6 +48,7 @@ from events.errors import ConfigError, InputError
 TOP_KEYS = {"name", "description", "calendar", "data", "study", "strategy", "strategies_dir",
             "costs", "init_cash", "guard"}
 COST_KEYS = {"fees", "fixed_fees", "slippage", "borrow_rate", "borrow"}
+PASSING = ("ok", "updated", "created", "unchanged")  # statuses that do not fail a check
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,7 @@ def make_baseline(exp: Experiment, run) -> dict:
         "metrics": {m: run.metrics[m] for m in sorted(exp.guard)},
         "tolerances": {m: exp.guard[m].to_json() for m in sorted(exp.guard)},
         "data_hash": run.data_hash,
+        "settings": settings_of(exp, run),
         "versions": versions(),
         "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
     }
@@ -375,11 +377,54 @@ class CheckResult:
     data_changed: bool
     versions_changed: dict[str, tuple[str, str]]
     baseline_file: str
+    settings_changed: list[str] = field(default_factory=list)
     written: bool = False
 
     @property
     def passed(self) -> bool:
-        return all(r["status"] == "ok" for r in self.rows)
+        """Every guarded metric within its tolerance. An improvement beyond it fails too:
+        the baseline no longer describes the strategy until it is updated on purpose."""
+        return all(r["status"] in ("ok", "unchanged") for r in self.rows)
+
+
+def verdict(metric: str, base: float | None, now: float | None, tol: Tolerance) -> str:
+    """``ok`` within tolerance; outside it ``improved`` or ``regressed`` by the metric's
+    better direction (:data:`backtest.sim.metrics.METRIC_INFO`), ``changed`` for a metric
+    with no better direction (trades, exposure) or a value that appeared or vanished."""
+    from backtest.sim.metrics import METRIC
+
+    if tol.allows(base, now):
+        return "ok"
+    better = METRIC[metric].better if metric in METRIC else 0
+    if base is None or now is None or not better:
+        return "changed"
+    return "improved" if (now - base) * better > 0 else "regressed"
+
+
+def settings_of(exp: Experiment, run) -> dict:
+    """What the experiment's numbers depend on, stored in its baseline so that a later
+    check can say what changed (``strategy.params.hold: 5 -> 10``)."""
+    return clean({"strategy": exp.strategy, "params": run.params, "costs": exp.costs,
+                  "init_cash": exp.init_cash, "calendar": exp.calendar, "prices": exp.prices,
+                  "study": exp.study.as_dict(), "data_range": run.data_range})
+
+
+def _flatten(doc: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(doc, dict):
+        out = {}
+        for k, v in doc.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: doc}
+
+
+def setting_changes(old: dict | None, new: dict) -> list[str]:
+    """``key: old -> new`` for every setting that differs (empty without stored settings)."""
+    if not old:
+        return []
+    a, b = _flatten(old), _flatten(new)
+    return [f"{k}: {a.get(k, '(none)')} -> {b.get(k, '(none)')}"
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
 def compare(exp: Experiment, baseline: dict, run) -> CheckResult:
@@ -390,10 +435,7 @@ def compare(exp: Experiment, baseline: dict, run) -> CheckResult:
         tol = exp.guard[metric]
         base = baseline["metrics"].get(metric)
         now = clean(run.metrics.get(metric))
-        if metric not in baseline["metrics"]:
-            status = "new"
-        else:
-            status = "ok" if tol.allows(base, now) else "REGRESSED"
+        status = "new" if metric not in baseline["metrics"] else verdict(metric, base, now, tol)
         diff = (None if base is None or now is None
                 else float(Decimal(repr(float(now))) - Decimal(repr(float(base)))))
         rows.append({"metric": metric, "baseline": base, "now": now, "difference": diff,
@@ -402,7 +444,7 @@ def compare(exp: Experiment, baseline: dict, run) -> CheckResult:
     changed = {k: (v, current.get(k, "")) for k, v in (baseline.get("versions") or {}).items()
                if current.get(k) != v}
     return CheckResult(exp.name, rows, baseline.get("data_hash") != run.data_hash, changed,
-                       "")
+                       "", setting_changes(baseline.get("settings"), settings_of(exp, run)))
 
 
 def check(paths: list[str | Path], baselines: Path | None = None, update: bool = False
@@ -435,7 +477,8 @@ def check(paths: list[str | Path], baselines: Path | None = None, update: bool =
                     "updated" if row["status"] != "ok" else "unchanged")
             same = (old is not None and old.get("data_hash") == new["data_hash"]
                     and old.get("metrics") == clean(new["metrics"])
-                    and old.get("tolerances") == new["tolerances"])
+                    and old.get("tolerances") == new["tolerances"]
+                    and old.get("settings") == new["settings"])
             if not same:  # an unchanged baseline keeps its file (and its creation time)
                 write_atomic(path, dumps(new), ours=_is_baseline)
             result.written = not same
@@ -464,8 +507,17 @@ def format_table(results: list[CheckResult]) -> str:
                          f"are different, which explains metric changes")
         for pkg, (old, new) in sorted(r.versions_changed.items()):
             lines.append(f"{r.experiment}: {pkg} changed {old} -> {new} since the baseline")
-        if not r.data_changed and not r.versions_changed:
-            lines.append(f"{r.experiment}: same data hash and package versions as the baseline")
+        for change in r.settings_changed:
+            lines.append(f"{r.experiment}: setting changed since the baseline: {change}")
+        if not r.data_changed and not r.versions_changed and not r.settings_changed:
+            lines.append(f"{r.experiment}: same data hash, settings and package versions as "
+                         f"the baseline")
+    counts = {s: sum(row["status"] == s for r in results for row in r.rows)
+              for s in ("improved", "regressed", "changed")}
+    if any(counts.values()):
+        lines.append(", ".join(f"{n} {s}" for s, n in counts.items()) + " beyond tolerance: "
+                     "the baseline no longer matches (if the change is intended, accept it "
+                     "with --update)")
     return "\n".join(lines)
 
 
@@ -473,6 +525,7 @@ def format_json(results: list[CheckResult]) -> str:
     return dumps([{"experiment": r.experiment, "passed": r.passed, "baseline": r.baseline_file,
                    "data_changed": r.data_changed,
                    "versions_changed": {k: list(v) for k, v in r.versions_changed.items()},
+                   "settings_changed": r.settings_changed,
                    "metrics": r.rows} for r in results])
 
 
@@ -482,15 +535,15 @@ def format_junit(results: list[CheckResult]) -> str:
 
     root = ET.Element("testsuites", name="backtest check")
     for r in results:
-        failures = sum(row["status"] not in ("ok", "updated", "created", "unchanged")
-                       for row in r.rows)
+        failures = sum(row["status"] not in PASSING for row in r.rows)
         suite = ET.SubElement(root, "testsuite", name=r.experiment, tests=str(len(r.rows)),
                               failures=str(failures))
         for row in r.rows:
             case = ET.SubElement(suite, "testcase", classname=r.experiment, name=row["metric"])
-            if row["status"] not in ("ok", "updated", "created", "unchanged"):
-                msg = (f"{row['metric']}: baseline {row['baseline']}, now {row['now']}, "
-                       f"difference {row['difference']}, tolerance {row['tolerance']}")
+            if row["status"] not in PASSING:
+                msg = (f"{row['metric']} {row['status']}: baseline {row['baseline']}, now "
+                       f"{row['now']}, difference {row['difference']}, tolerance "
+                       f"{row['tolerance']}")
                 if r.data_changed:
                     msg += " (the data hash changed since the baseline)"
                 ET.SubElement(case, "failure", message=msg).text = msg

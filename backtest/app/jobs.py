@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtest.app.story import build_story
 from backtest.data import PricePanel, PriceStore, load_panel
 from backtest.eventstudy import StudyConfig, run_study
 from backtest.io import atomic_dir, check_output_dir, is_results_dir, write_csv, write_json
@@ -48,8 +49,9 @@ def check_calendar_in_data(calendar: Calendar, panel: PricePanel) -> None:
         day0 = event_timing(event).day0
         if not first <= day0 <= last:
             raise PriceDataError(f"day 0 {day0.date()} is outside the price data "
-                                 f"({first.date()} to {last.date()})", path=calendar.path,
-                                 line=event.line, field=f"events[{i}]")
+                                 f"({first.date()} to {last.date()})",
+                                 path=event.path or calendar.path, line=event.line,
+                                 field=f"events[{i}]")
 
 
 def write_calendar(calendar: Calendar, out: Path) -> None:
@@ -67,21 +69,25 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
             seed_event: str | None = None, title: str | None = None,
             init_cash: float = DEFAULT_INIT_CASH,
             sweep: tuple[pd.DataFrame, list[str], str] | None = None,
-            map_blocks=serial_map_blocks, block: int | None = None) -> Path:
+            map_blocks=serial_map_blocks, block: int | None = None,
+            strict: bool = False, car_from: str = "day-1",
+            started: float | None = None) -> Path:
     """Run a study and/or a strategy on a calendar, write every result file, then the report.
 
     ``config.market`` is the benchmark of the study and of the strategy's metrics.
     ``sweep`` (table, swept parameters, metric) adds ``sweep.csv`` and ``sweep.json``.
     ``panel`` replaces the price store (e.g. prices read from a user's CSV). The
     report is rendered from the written files only (:func:`reports.render_report`),
-    so ``backtest report DIR`` can redo it later.
+    so ``backtest report DIR`` can redo it later. ``car_from`` is where the per-ticker CAR
+    chart starts (``day-1`` or the window ``start``); ``started`` the time the work began
+    (a sweep's, before its combinations ran), for the reported run time.
     """
-    started = time.time()
+    started = time.time() if started is None else started
     check_output_dir(out)  # refuse a target that is not ours before doing any work
     cal = resolve_calendar(calendar)
     config = config or StudyConfig()
     if panel is None:
-        panel = load_panel(cal, config.market, store, extra=config.factors)
+        panel = load_panel(cal, config.market, store, extra=config.factors, strict=strict)
     check_calendar_in_data(cal, panel)
     if seed_event is not None and seed_event not in {e.id for e in cal}:
         raise ConfigError(f"no event {seed_event!r} in the calendar", field="event")
@@ -103,13 +109,17 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
                       "costs": asdict(strategy_run.simulation.costs),
                       "init_cash": strategy_run.simulation.init_cash,
                       "benchmark": strategy_run.benchmark,
+                      "params_text": strategy_run.params_text,
                       "notes": strategy_run.simulation.notes}
                      if strategy_run is not None else None),
+        "report": {"car_from": car_from},
         "run_seconds": round(time.time() - started, 2),
     }
+    story = build_story(cal, study_result, strategy_run, seed_event)
     out = Path(out)
     with atomic_dir(out) as tmp:
         write_json(tmp / "run.json", run_info)
+        write_json(tmp / "story.json", story)
         write_calendar(cal, tmp)
         if study_result is not None:
             study_result.write(tmp)

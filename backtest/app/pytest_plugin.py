@@ -6,8 +6,9 @@ Installed with event-backtester (entry point ``pytest11``)::
         backtest_check("experiments/demo_short_partners.yaml")
 
 fails the test, with the table of ``backtest check``, when a guarded metric
-moves beyond its tolerance. ``pytest --update-baselines`` rewrites the baselines
-instead. Nothing heavy is imported until the fixture is used.
+moves beyond its tolerance. A relative path is read from the pytest root (the
+project folder), wherever pytest was started. ``pytest --update-baselines``
+rewrites the baselines instead. Nothing heavy is imported until the fixture is used.
 """
 
 from __future__ import annotations
@@ -26,9 +27,18 @@ def backtest_check(request):
     update = request.config.getoption("--update-baselines")
 
     def run(experiment, baselines=None):
+        import warnings
+        from pathlib import Path
+
         from backtest.app.experiments import check, format_table
 
-        results = check([experiment], baselines, update)
+        root = request.config.rootpath  # paths are the project's, wherever pytest runs
+        path = Path(experiment) if Path(experiment).is_absolute() else root / experiment
+        folder = (Path(baselines) if baselines is None or Path(baselines).is_absolute()
+                  else root / baselines) if baselines else None
+        with warnings.catch_warnings():  # the libraries' own warnings are not the user's
+            warnings.simplefilter("ignore")
+            results = check([path], folder, update)
         if not update and not all(r.passed for r in results):
             pytest.fail("metric regression\n" + format_table(results), pytrace=False)
         return results

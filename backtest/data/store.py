@@ -80,7 +80,7 @@ class PriceStore:
     def __init__(self, cache_dir: str | Path | None = None, offline: bool = False,
                  use_bundled: bool = True,
                  download: Callable[[list[str], str | None, str | None], pd.DataFrame] | None = None,
-                 retries: int = 3, backoff: float = 1.0, batch: int = 50,
+                 retries: int = 2, backoff: float = 0.5, batch: int = 50,
                  warn: Callable[[str], None] | None = None, sleep=time.sleep,
                  timeout: float = CALL_TIMEOUT):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -98,6 +98,10 @@ class PriceStore:
 
     def _bundled_has(self, ticker: str) -> bool:
         return self.use_bundled and bool((self._bundled["ticker"] == ticker).any())
+
+    def is_bundled(self, ticker: str) -> bool:
+        """True when ``ticker`` is served from the bundled snapshot (it comes first)."""
+        return self._bundled_has(ticker)
 
     def fetch(self, tickers: Iterable[str], start: str | None = None, end: str | None = None
               ) -> dict[str, int]:
@@ -143,13 +147,15 @@ class PriceStore:
             counts[str(ticker)] = len(part)
         return counts
 
-    def load(self, tickers: Iterable[str], start: str | None = None, end: str | None = None
-             ) -> PricePanel:
+    def load(self, tickers: Iterable[str], start: str | None = None, end: str | None = None,
+             optional: Iterable[str] = ()) -> PricePanel:
         """Prices for ``tickers`` (all sources merged), trimmed to ``[start, end]``.
 
         Order per ticker: bundled snapshot, cache, yfinance. A corrupt cache file
         is rebuilt from yfinance, never read; if the network fails, a one-line
         warning names the failure, or an :class:`InputError` says no data exists.
+        Tickers in ``optional`` that have no data anywhere are left out of the panel
+        with one warning line instead (a study then skips their pairs, with the reason).
         """
         wanted = _tickers(tickers)
         parts, sources, need = [], {}, []
@@ -181,8 +187,13 @@ class PriceStore:
                     parts.append(frame[COLUMNS])
                     sources[ticker] = "yfinance"
         missing = [t for t in wanted if t not in sources]
+        how = "offline mode" if self.offline else failure or "yfinance returned no rows"
+        skip = set(_tickers(optional))
+        if missing and set(missing) <= skip and len(sources):
+            self._warn(f"no price data for {', '.join(missing)} ({how}): their pairs are "
+                       f"skipped (--strict refuses instead)")
+            missing = []
         if missing:
-            how = "offline mode" if self.offline else failure or "yfinance returned no rows"
             raise PriceDataError(f"no price data for {', '.join(missing)} (looked in the bundled "
                                  f"snapshot, the cache {self.cache.dir}; {how})", field="tickers")
         df = pd.concat(parts, ignore_index=True)
@@ -217,20 +228,25 @@ def _tickers(tickers: Iterable[str]) -> list[str]:
 
 
 def load_panel(calendar: Calendar, market: str = DEFAULT_MARKET, store: PriceStore | None = None,
-               extra: tuple[str, ...] = ()) -> PricePanel:
+               extra: tuple[str, ...] = (), strict: bool = False) -> PricePanel:
     """Prices for every ticker of the calendar, the market benchmark and ``extra`` tickers.
 
-    A ticker with no data anywhere is refused naming the calendar line that asked for it.
+    A calendar ticker with no data anywhere is left out with a warning, and the study
+    skips its pairs with the reason; with ``strict`` (and always for the benchmark and
+    the ``extra`` tickers) it is refused, naming the calendar line that asked for it.
     """
     store = store or PriceStore()
+    needed = {market, *extra}
+    optional = () if strict else [t for t in calendar.tickers if t not in needed]
     try:
-        return store.load([*calendar.tickers, market, *extra])
+        return store.load([*calendar.tickers, market, *extra], optional=optional)
     except InputError as exc:
         # Name the calendar line that asked for the first missing ticker.
         missing = set(exc.reason.split(" (")[0].removeprefix("no price data for ").split(", "))
         for i, event in enumerate(calendar):
             for j, link in enumerate(event.tickers):
                 if link.ticker in missing:
-                    raise PriceDataError(exc.reason, path=calendar.path, line=link.line,
+                    raise PriceDataError(exc.reason, path=event.path or calendar.path,
+                                         line=link.line,
                                          field=f"events[{i}].tickers[{j}].ticker") from None
         raise

@@ -165,7 +165,9 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     dates = np.where((date_idx >= 0) & (date_idx < n_sessions), date_idx, -1)
 
     ar_df = _ar_frame(pairs, evt_off, per, dates, panel.sessions)
-    car_df = _car_frame(pairs, per, y_simple, exp_simple, config, confounded)
+    group_of = np.asarray(group_names, dtype=object)[layout.groups[keep][:, -1]]
+    car_df = _car_frame(pairs.assign(group=group_of), per, y_simple, exp_simple, config,
+                        confounded)
     caar_df = _caar_frame(pairs, evt_off, per["ar"], layout.groups[keep], layout.mult[keep],
                           group_names)
     tests_df = _tests_frame(pairs, per, res, keep, layout, group_names, windows, config)
@@ -174,7 +176,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     estimates = pd.concat([pairs[["event_id", "ticker"]].assign(model=config.model), coef],
                           axis=1).assign(sigma=np.sqrt(per["sigma2"]), n_est=per["n"],
                                          n_excluded=per["n_excluded"],
-                                         confounded_with=confounded)
+                                         confounded_with=confounded, dof=per["dof"])
     return StudyResult(ar_df, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
                        panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
 
@@ -210,6 +212,7 @@ def _car_frame(pairs, per, y_simple, exp_simple, config, confounded):
             "car_p": stats.t_pvalue(t, per["dof"]), "bhar": np.where(missing == 0, bhar, np.nan),
             "label": pairs["label"], "car_se": se, "n_missing": missing,
             "confounded_with": confounded, "direction": pairs["direction"],
+            "group": pairs["group"],
         }))
     return pd.concat(frames, ignore_index=True)
 

@@ -24,7 +24,8 @@ class StudyResult:
 
     ar : event_id, ticker, role, rel_day, date, ret, expected, ar, sar, label, cum_ar
     car : event_id, ticker, role, window_start, window_end, car, car_t, car_p, bhar,
-        label, car_se, n_missing, confounded_with, direction (the expected move)
+        label, car_se, n_missing, confounded_with, direction (the expected move), group
+        (the pair's statistics group, "all" without ``group_by``)
     caar : group, rel_day, n, aar, caar, caar_lo, caar_hi (cross-sectional 95% band),
         signed
     tests : group, window_start, window_end, n, mean, statistic, value, p_value, headline,
@@ -36,7 +37,8 @@ class StudyResult:
     in its expected direction (times -1 for a pair expected to fall), so its mean is the
     "CAR in the expected direction" and its tests ask whether the news moved stocks the
     way the calendar expected. A group of one direction keeps its raw CARs.
-    estimates : event_id, ticker, model, coef_*, sigma, n_est, n_excluded, confounded_with
+    estimates : event_id, ticker, model, coef_*, sigma, n_est, n_excluded, confounded_with,
+        dof (residual degrees of freedom of the pair's model)
     skipped : event_id, ticker, reason
     timing : the event audit table (:func:`events.timing.timing_table`)
     quality : data-quality findings, check, ticker, date, detail
@@ -90,6 +92,55 @@ class StudyResult:
         if not self.ar.empty:
             write_csv(self.summary(), folder / SUMMARY_FILE, float_format=None)
 
+    def story_window(self) -> tuple[int, int]:
+        """The CAR window a summary reads first: (0, +1) when it is configured, else the
+        shortest configured window that starts on day 0, else the first one."""
+        windows = list(self.config.car_windows)
+        if (0, 1) in windows:
+            return (0, 1)
+        from_zero = sorted((w for w in windows if w[0] == 0), key=lambda w: w[1])
+        return from_zero[0] if from_zero else windows[0]
+
+    def reaction(self, event_id: str) -> pd.DataFrame:
+        """What one event did to each of its linked tickers: the day-0 AR with its t
+        (the standardized AR) and p, the CAR over :meth:`story_window` with its t and p,
+        and ``as_expected`` (the move had the sign of the calendar's expected direction).
+
+        ``ar0_t`` is ``AR / sqrt(prediction-error variance)``, Student-t with the pair's
+        residual degrees of freedom (Campbell, Lo and MacKinlay 1997, 4.4.2)."""
+        s, e = self.story_window()
+        car = self.car[(self.car["event_id"] == event_id) & (self.car["window_start"] == s)
+                       & (self.car["window_end"] == e)]
+        day0 = self.ar[(self.ar["event_id"] == event_id) & (self.ar["rel_day"] == 0)]
+        est = self.estimates[self.estimates["event_id"] == event_id]
+        out = car[["ticker", "role", "direction", "group", "car", "car_t", "car_p",
+                   "confounded_with"]].merge(day0[["ticker", "ar", "sar"]], on="ticker")
+        out = out.merge(est[["ticker", "dof"]], on="ticker").rename(
+            columns={"ar": "ar0", "sar": "ar0_t"})
+        out["ar0_p"] = stats.t_pvalue(out["ar0_t"].to_numpy(), out["dof"].to_numpy())
+        sign = np.where(out["direction"] == "down", -1.0, 1.0)
+        out["as_expected"] = np.sign(out["car"].to_numpy()) == sign
+        return out[["ticker", "role", "direction", "ar0", "ar0_t", "ar0_p", "car", "car_t",
+                    "car_p", "as_expected", "group", "confounded_with"]].reset_index(drop=True)
+
+    def plot(self, kind: str = "caar", event: str | None = None):
+        """A matplotlib figure: ``"caar"`` (CAAR by group with 95% bands), ``"car"`` (each
+        linked ticker's CAR around ``event``, from the close before day 0) or
+        ``"heatmap"`` (ARs by ticker and day of ``event``); ``event`` defaults to the
+        latest event studied."""
+        from reports import charts
+
+        if kind == "caar":
+            return charts.caar_chart(self.caar)
+        if event is None:
+            day0 = self.ar[self.ar["rel_day"] == 0]
+            event = day0.sort_values("date")["event_id"].iloc[-1]
+        if kind == "car":
+            return charts.car_lines_chart(self.ar, event, model=self.config.model)
+        if kind == "heatmap":
+            return charts.ar_heatmap(self.ar, event)
+        raise ValueError(f"kind must be caar, car or heatmap, got {kind!r}")
+
     @property
     def n_pairs(self) -> int:
         return int(self.car[["event_id", "ticker"]].drop_duplicates().shape[0]) \
@@ -112,27 +163,32 @@ class StudyResult:
 def summary_table(tests: pd.DataFrame, windows) -> pd.DataFrame:
     """The Eventus-style table of ``tests`` for the CAR ``windows`` (see
     :meth:`StudyResult.summary`); groups with fewer than two pairs are left out. The
-    ``CAR`` column says whether the group's CARs are signed by expected direction."""
+    ``CAR`` column says whether the group's CARs are signed by expected direction; the
+    headline statistic (its name and ``value (p=...)`` with stars) comes before every
+    statistic of :data:`stats.STATISTICS` in table order."""
     wanted = {tuple(w) for w in windows}
     keep = [(s, e) in wanted for s, e in zip(tests["window_start"], tests["window_end"])]
     t = tests.loc[np.asarray(keep, dtype=bool) & (tests["n"] >= 2).to_numpy()]
     rows = []
     for (s, e, group), sub in t.groupby(["window_start", "window_end", "group"], sort=False):
         head = sub[sub["headline"].astype(bool)]
-        order = list(head["statistic"]) + [x for x in sub["statistic"] if x not in
-                                           set(head["statistic"])]
         first = sub.iloc[0]
         signed = bool(first.get("signed", False))
+        by = sub.set_index("statistic")
+
+        def cell(name):
+            v, p = by.at[name, "value"], by.at[name, "p_value"]
+            return "" if not np.isfinite(v) else f"{v:.2f} (p={p:.3f}){stats.stars(p)}"
+
+        headline = head["statistic"].iloc[0] if len(head) else None
         row = {"window": f"({s:+d}, {e:+d})", "group": group, "N": int(first["n"]),
                "news days": int(first["n_days"]) if "n_days" in first else "",
                "CAR": "in expected direction" if signed else "as is",
                "mean CAR": f"{first['mean']:.2%}",
-               "pos:neg": f"{int(first['n_pos'])}:{int(first['n_neg'])}"}
-        by = sub.set_index("statistic")
-        for i, name in enumerate(order):
-            v, p = by.at[name, "value"], by.at[name, "p_value"]
-            label = stats.LABELS.get(name, name) + (" (headline)" if i == 0 and len(head)
-                                                    else "")
-            row[label] = "" if not np.isfinite(v) else f"{v:.2f} (p={p:.3f}){stats.stars(p)}"
+               "pos:neg": f"{int(first['n_pos'])}:{int(first['n_neg'])}",
+               "headline statistic": stats.LABELS[headline] if headline else "",
+               "headline": cell(headline) if headline else ""}
+        for name in sub["statistic"]:
+            row[stats.LABELS.get(name, name)] = cell(name)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -13,6 +13,45 @@ import numpy as np
 import pandas as pd
 
 TRADING_DAYS = 252
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What one number of ``metrics.json`` is: its label, unit and which way is better."""
+
+    name: str
+    label: str
+    unit: str  # "fraction" (shown as %), "ratio", "count", "money", "sessions"
+    better: int  # +1: higher is better, -1: lower is better, 0: neither (a description)
+    what: str = ""
+
+
+# Every metric, most important first: the order reports, summaries and tables use.
+METRIC_INFO: tuple[Metric, ...] = (
+    Metric("total_return", "Total return", "fraction", 1, "net of fees, slippage and borrow"),
+    Metric("benchmark_return", "Benchmark return", "fraction", 0,
+           "buy and hold of the benchmark over the same sessions"),
+    Metric("excess_return", "Excess return", "fraction", 1, "total minus benchmark return"),
+    Metric("sharpe", "Sharpe ratio", "ratio", 1, "annualized, daily returns, rf 0"),
+    Metric("max_drawdown", "Max drawdown", "fraction", 1, "largest fall from a peak"),
+    Metric("trades", "Trades", "count", 0),
+    Metric("hit_rate", "Hit rate", "fraction", 1, "share of trades with a profit"),
+    Metric("avg_trade_return", "Average trade return", "fraction", 1),
+    Metric("cagr", "CAGR", "fraction", 1, "compound annual growth over the sessions run"),
+    Metric("sortino", "Sortino ratio", "ratio", 1),
+    Metric("calmar", "Calmar ratio", "ratio", 1, "CAGR over max drawdown"),
+    Metric("exposure", "Time in market", "fraction", 0, "share of sessions with a position"),
+    Metric("avg_gross_exposure", "Average gross exposure", "fraction", 0),
+    Metric("turnover", "Turnover a year", "ratio", 0, "traded notional over average equity"),
+    Metric("fees_paid", "Fees paid", "money", -1),
+    Metric("borrow_paid", "Borrow paid", "money", -1),
+    Metric("final_equity", "Final equity", "money", 1),
+    Metric("benchmark_sharpe", "Benchmark Sharpe", "ratio", 0),
+    Metric("beta", "Beta to the benchmark", "ratio", 0),
+    Metric("correlation", "Correlation to the benchmark", "ratio", 0),
+    Metric("sessions", "Sessions", "sessions", 0, "from the first entry to the last exit"),
+)
+METRIC = {m.name: m for m in METRIC_INFO}
 # Keys of summarize(), in order (metrics.json is compared byte for byte).
 METRICS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "calmar", "hit_rate",
            "avg_trade_return", "exposure", "avg_gross_exposure", "turnover", "trades",

@@ -17,7 +17,7 @@ from backtest.data.panel import PricePanel
 from backtest.data.store import DEFAULT_MARKET
 from backtest.io import write_csv, write_json
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
-from backtest.sim.metrics import METRICS, drawdown, summarize
+from backtest.sim.metrics import METRIC, METRIC_INFO, drawdown, summarize
 from backtest.sim.results import SimulationResult
 from backtest.sim.simulate import simulate
 from events.model import Calendar
@@ -44,18 +44,25 @@ class StrategyRun:
     data_hash: str = ""
     benchmark: str = DEFAULT_BENCHMARK
     benchmark_returns: pd.Series | None = field(default=None, repr=False)
+    data_range: str = ""  # first and last session of the prices the run read
+    start: pd.Timestamp | None = None  # the session before the first one simulated
+    params_text: str = ""  # the parameters that matter, as key=value words
 
     def summary(self) -> pd.DataFrame:
-        """The metrics as a table (metric, value), in the order of ``metrics.json``'s keys."""
-        order = [m for m in METRICS if m in self.metrics]
+        """The metrics as a table, most important first: metric, label, value, unit."""
+        order = [m.name for m in METRIC_INFO if m.name in self.metrics]
         order += [m for m in self.metrics if m not in order]
-        return pd.DataFrame({"metric": order, "value": [self.metrics[m] for m in order]})
+        return pd.DataFrame({"metric": order,
+                             "label": [METRIC[m].label if m in METRIC else m for m in order],
+                             "value": [self.metrics[m] for m in order],
+                             "unit": [METRIC[m].unit if m in METRIC else "" for m in order]})
 
     def write(self, folder: str | Path) -> None:
         """metrics.json, trades.csv, per_event.csv, intents.csv and equity.csv in ``folder``.
 
         equity.csv: date, equity, drawdown and, with a benchmark, its buy-and-hold
-        value from the same initial cash (total return).
+        value from the same initial cash (total return); its first row is the close
+        before the first simulated session, where both are the initial cash.
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -63,14 +70,38 @@ class StrategyRun:
         write_csv(sim.trades, folder / "trades.csv")
         write_csv(per_event(sim.trades), folder / "per_event.csv")
         write_csv(self.intents, folder / "intents.csv")
+        write_csv(self.equity_frame().rename_axis("date"), folder / "equity.csv", index=True)
+        write_json(folder / "metrics.json",
+                   {"strategy": self.strategy, "params": self.params, "metrics": self.metrics,
+                    "data_hash": self.data_hash})
+
+    def plot(self, kind: str = "equity"):
+        """A matplotlib figure: ``"equity"`` (value against the benchmark's buy and hold,
+        from 0%) or ``"drawdown"``."""
+        from reports import charts
+
+        frame = self.equity_frame()
+        if kind == "drawdown":
+            return charts.drawdown_chart(frame["drawdown"])
+        if kind != "equity":
+            raise ValueError(f"kind must be equity or drawdown, got {kind!r}")
+        return charts.equity_chart(frame, self.simulation.init_cash,
+                                   f"Equity: {self.strategy}", self.benchmark)
+
+    def equity_frame(self) -> pd.DataFrame:
+        """Per session: equity, drawdown and, with a benchmark, its buy-and-hold value from
+        the same initial cash (total return); the first row is the close before the first
+        simulated session, where both are the initial cash (so both start at 0%)."""
+        sim = self.simulation
         frame = pd.DataFrame({"equity": sim.equity, "drawdown": drawdown(sim.equity)})
         if self.benchmark_returns is not None:
             b = self.benchmark_returns.reindex(sim.equity.index).fillna(0.0)
             frame["benchmark"] = sim.init_cash * (1.0 + b).cumprod()
-        write_csv(frame.rename_axis("date"), folder / "equity.csv", index=True)
-        write_json(folder / "metrics.json",
-                   {"strategy": self.strategy, "params": self.params, "metrics": self.metrics,
-                    "data_hash": self.data_hash})
+        if self.start is not None and len(sim.trades):
+            first = pd.DataFrame({c: [sim.init_cash if c != "drawdown" else 0.0]
+                                  for c in frame.columns}, index=[self.start])
+            frame = pd.concat([first, frame])
+        return frame
 
     def __repr__(self) -> str:
         m = self.metrics
@@ -105,8 +136,12 @@ def run_strategy(calendar: Calendar, panel: PricePanel, strategy: Strategy,
     intents = strategy.intents(strategy_context(calendar, panel))
     sim = simulate(intents, panel, costs or Costs(), init_cash, **strategy.execution())
     bench = benchmark_returns(panel, benchmark)
+    at = panel.sessions.searchsorted(sim.equity.index[0]) if len(sim.equity) else 0
+    start = panel.sessions[at - 1] if at > 0 else None
     return StrategyRun(strategy.name, asdict(strategy.params), intents, sim,
-                       summarize(sim, bench), panel.data_hash, benchmark, bench)
+                       summarize(sim, bench), panel.data_hash, benchmark, bench,
+                       f"{panel.sessions[0].date()} to {panel.sessions[-1].date()}", start,
+                       strategy.params_text())
 
 
 def per_event(trades: pd.DataFrame) -> pd.DataFrame:

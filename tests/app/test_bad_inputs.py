@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.helpers import FIXTURES, backtest_command
@@ -99,8 +100,10 @@ def kind(path: Path) -> str:
 
 
 def study_args(path: Path) -> list[str]:
+    # a ticker with no data is skipped with a warning unless --strict asks for a refusal
+    strict = ["--strict"] if path.name == "absent_ticker.yaml" else []
     return {
-        "calendar": ["study", str(path)],
+        "calendar": ["study", str(path), *strict],
         "prices": ["study", "openai", "--prices", str(path)],
         "factors": ["study", "openai", "--model", "factors", "--factors-csv", str(path)],
     }[kind(path)]
@@ -411,3 +414,21 @@ def test_empty_first_header_of_a_factor_file_is_called_date(tmp_path):
     message = _refusal(load_factor_csv, path)
     assert message.startswith(f"{path}:3: date: "), message
     assert "Unnamed" not in message
+
+
+def test_a_ticker_without_data_is_skipped_with_its_reason(tmp_path):
+    """Without --strict, the study runs: one warning line names the ticker, and its pair is
+    in skipped.csv with the reason; the other pairs are studied."""
+    proc = subprocess.run([*_command(), "study", str(BAD / "absent_ticker.yaml"), "--offline",
+                           "--pseudo-draws", "0", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "BACKTEST_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    warnings = proc.stderr.strip().splitlines()
+    assert len(warnings) == 1 and "no price data for ZZZZZ" in warnings[0]
+    assert "--strict" in warnings[0]
+    skipped = pd.read_csv(tmp_path / "out" / "skipped.csv")
+    assert skipped.to_dict("records") == [{"event_id": "unknown", "ticker": "ZZZZZ",
+                                           "reason": "no price data for this ticker"}]
+    car = pd.read_csv(tmp_path / "out" / "car.csv")
+    assert set(car["ticker"]) == {"AMD", "AVGO"}

@@ -52,11 +52,26 @@ def test_changed_parameter_fails_and_names_the_metric(exp_dir):
     assert _cli("check", exp_dir / "demo.yaml", "--update").returncode == 0
     text = (exp_dir / "demo.yaml").read_text().replace("hold: 5", "hold: 3")
     (exp_dir / "demo.yaml").write_text(text)
-    proc = _cli("check", exp_dir / "demo.yaml", "--junit", exp_dir / "j.xml")
+    proc = _cli("check", exp_dir / "demo.yaml", "--junit", exp_dir / "j.xml", "--format",
+                "json")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    regressed = [line.split()[1] for line in proc.stdout.splitlines() if "REGRESSED" in line]
-    assert "total_return" in regressed and "sharpe" in regressed
-    assert "same data hash" in proc.stdout  # the data did not change: the code/params did
+    doc = json.loads(proc.stdout)[0]
+    rows = {r["metric"]: r for r in doc["metrics"]}
+    moved = {m for m, r in rows.items() if r["status"] != "ok"}
+    assert {"total_return", "sharpe"} <= moved
+    # each verdict follows the metric's better direction, worked out here by hand
+    better = {"total_return": 1, "sharpe": 1, "max_drawdown": 1, "hit_rate": 1,
+              "fees_paid": -1, "borrow_paid": -1, "trades": 0}
+    for m in moved:
+        up = rows[m]["now"] > rows[m]["baseline"]
+        want = ("changed" if better[m] == 0 else
+                "improved" if up == (better[m] > 0) else "regressed")
+        assert rows[m]["status"] == want, (m, rows[m])
+    assert doc["settings_changed"] == ["params.hold: 5 -> 3"]
+    assert not doc["data_changed"]  # the data did not change: the parameters did
+    table = _cli("check", exp_dir / "demo.yaml").stdout
+    assert "setting changed since the baseline: params.hold: 5 -> 3" in table
+    assert "beyond tolerance: the baseline no longer matches" in table
     suite = ET.parse(exp_dir / "j.xml").getroot().find("testsuite")
     failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
     assert "total_return" in failed
@@ -146,4 +161,12 @@ def test_pytest_plugin_fixture(tmp_path):
     (tmp_path / "demo.yaml").write_text((tmp_path / "demo.yaml").read_text()
                                         .replace("hold: 5", "hold: 2"))
     failed = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert failed.returncode == 1 and "REGRESSED" in failed.stdout
+    assert failed.returncode == 1 and "params.hold: 5 -> 2" in failed.stdout
+    assert "regressed" in failed.stdout or "improved" in failed.stdout
+    assert "warning" not in failed.stdout.lower()  # third-party warnings kept out
+    # the path is read from the pytest root: the same test passes from a subfolder
+    (tmp_path / "sub").mkdir()
+    again = subprocess.run([*run[:-1], "--rootdir", str(tmp_path), str(tmp_path / "test_user.py"),
+                            "--update-baselines"], cwd=tmp_path / "sub", capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stdout

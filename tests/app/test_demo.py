@@ -13,10 +13,10 @@ import pytest
 from backtest.app.jobs import run_job
 from strategies import get_strategy
 
-SECTIONS = ["Run summary", "Events", "Event audit", "Event study", "CAAR by group",
-            "Per-ticker CAR", "AR heatmap", "Tests by window and group", "Confounded pairs",
-            "Skipped pairs", "Data quality", "Strategy", "Equity against SPY", "Drawdown",
-            "P&amp;L per event", "Metrics", "Trades"]
+SECTIONS = ["What the news did", "Did it pay", "How much to trust it", "Event study",
+            "CAAR by group", "AR heatmap", "Tests by window and group", "Confounded pairs",
+            "Skipped pairs", "Strategy", "Drawdown", "P&amp;L per event", "Metrics", "Trades",
+            "Events", "Event audit", "Data quality", "Run details"]
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,9 @@ def demo_dir(tmp_path_factory) -> Path:
     assert proc.returncode == 0, proc.stderr
     out = cwd / "reports" / "demo"
     assert f"report: {out / 'index.html'}" in proc.stdout
+    # the terminal tells the answer before the path
+    assert proc.stdout.startswith("What the news did: openai-miss-2026-04-28")
+    assert "Did it pay: total return" in proc.stdout and "How much to trust it:" in proc.stdout
     return out
 
 

@@ -61,7 +61,7 @@ class Case:
     says: str = ""  # a fragment of the error line
     env: dict[str, str] = field(default_factory=dict)
     dirs: tuple[str, ...] = ()  # folders created (with a user file) before the run
-    writes: tuple[str, ...] = ()  # what a successful run must create
+    writes: tuple[str, ...] = ()  # what a successful run must create (glob patterns)
 
 
 CASES: dict[str, Case] = {
@@ -79,7 +79,7 @@ CASES: dict[str, Case] = {
                              says="is a file"),
     "name_escapes": Case(["study", "cal.yaml", "--offline", "--pseudo-draws", "0"],
                          {"cal.yaml": _calendar(name="../../victim")}, rc=0,
-                         writes=("reports/study-victim/index.html",)),
+                         writes=("reports/study-victim-*/index.html",)),
     "import_ticker_path": Case(["data", "import", "p.csv"],
                                {"p.csv": "date,ticker,close\n2025-01-02,../../x,10\n"},
                                says="p.csv:2: ticker: not a ticker"),
@@ -300,7 +300,7 @@ def test_hostile_input_is_handled(runs, name):
         assert not new, f"a refusal wrote {sorted(new)}"  # (libraries cache in HOME)
     else:
         for rel in case.writes:
-            assert (cwd / rel).is_file(), rel
+            assert len(list(cwd.glob(rel))) == 1, rel
         targets = tuple(f"work/here/{w.split('/')[0]}/" for w in case.writes)
         outside = [k for k in set(after) - set(before)
                    if not k.startswith(targets + ("cache/", "home/"))]

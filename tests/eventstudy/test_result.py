@@ -28,10 +28,12 @@ def test_summary_is_one_row_per_window_and_group_headline_first(res):
     row = table[(table["group"] == "bearish supplier") & (table["window"] == "(+0, +0)")].iloc[0]
     t = res.tests.query("group == 'bearish supplier' and window_start == 0 and window_end == 0")
     kp = t[t["statistic"] == "kp_bmp_t"].iloc[0]
-    assert row["KP-adj. BMP t (headline)"] == (
-        f"{kp['value']:.2f} (p={kp['p_value']:.3f}){stats.stars(kp['p_value'])}")
-    assert list(table.columns[:8]) == ["window", "group", "N", "news days", "CAR", "mean CAR",
-                                       "pos:neg", "KP-adj. BMP t (headline)"]
+    cell = f"{kp['value']:.2f} (p={kp['p_value']:.3f}){stats.stars(kp['p_value'])}"
+    assert row["headline"] == row["KP-adj. BMP t"] == cell
+    assert row["headline statistic"] == "KP-adj. BMP t"
+    assert list(table.columns[:9]) == ["window", "group", "N", "news days", "CAR", "mean CAR",
+                                       "pos:neg", "headline statistic", "headline"]
+    assert list(table.columns[9:]) == [s.label for s in stats.STATISTICS]
     assert row["news days"] == 1 and row["CAR"] == "as is"  # one day 0, all expected down
     pooled = table[(table["group"] == "all") & (table["window"] == "(+0, +0)")].iloc[0]
     assert pooled["CAR"] == "in expected direction"
@@ -55,7 +57,8 @@ def test_repr_html_and_write(res, tmp_path):
 def test_strategy_run_summary_lists_the_metrics():
     run = backtest.run("openai", "short_partners_on_bad_news")
     table = run.summary()
-    assert list(table["metric"][:3]) == ["total_return", "cagr", "sharpe"]
+    assert list(table["metric"][:4]) == ["total_return", "benchmark_return", "excess_return",
+                                         "sharpe"]
     assert dict(zip(table["metric"], table["value"])) == run.metrics
     assert "trades" in repr(run) and "<table" in run._repr_html_()
 
@@ -82,3 +85,26 @@ def test_one_error_class_per_kind(tmp_path):
         backtest.PriceStore(offline=True, cache_dir=tmp_path).load(["NOSUCHTICKER"])
     for kind in (CalendarError, ConfigError, PriceDataError):
         assert issubclass(kind, InputError)
+
+
+def test_results_plot_for_notebooks(res):
+    """StudyResult.plot and StrategyRun.plot return matplotlib figures; the equity line and
+    its benchmark both start at 0% on the close before the first trade."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    for kind in ("caar", "car", "heatmap"):
+        fig = res.plot(kind)
+        assert isinstance(fig, Figure)
+        plt.close(fig)
+    run = backtest.run("openai", "short_partners_on_bad_news")
+    fig = run.plot()
+    lines = fig.axes[0].get_lines()
+    starts = [line.get_ydata()[0] for line in lines if len(line.get_ydata()) > 2]
+    assert starts == [0.0, 0.0]
+    frame = run.equity_frame()
+    assert frame.index[0] < run.simulation.equity.index[0]
+    assert frame.iloc[0]["equity"] == frame.iloc[0]["benchmark"] == 100_000.0
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        res.plot("pie")

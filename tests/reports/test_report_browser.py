@@ -10,11 +10,11 @@ import pytest
 from backtest.app.jobs import run_job
 from strategies import get_strategy
 
-HEADINGS = ["Run summary", "Events", "Event audit: when the news became tradable",
-            "Event study", "CAAR by group", "Per-ticker CAR: openai-miss-2026-04-28",
-            "AR heatmap: openai-miss-2026-04-28", "Tests by window and group",
-            "Confounded pairs", "Skipped pairs", "Data quality", "Strategy",
-            "Equity against SPY", "Drawdown", "P&L per event", "Metrics", "Trades"]
+HEADINGS = ["What the news did", "Did it pay", "How much to trust it", "Event study",
+            "CAAR by group", "AR heatmap: openai-miss-2026-04-28", "Tests by window and group",
+            "CARs of openai-miss-2026-04-28", "Confounded pairs", "Skipped pairs", "Strategy",
+            "Drawdown", "P&L per event", "Metrics", "Trades", "Events",
+            "Event audit: when the news became tradable", "Data quality", "Run details"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -51,6 +51,16 @@ def test_demo_report_renders_in_chromium(browser, tmp_path):
     assert all(ok and w > 0 and h > 0 for ok, w, h in images), images
     assert errors == []
     assert all(u.startswith(("file:", "data:")) for u in requests), requests  # no network
+    # the answer is the first screen: the news, the seed event's ORCL row, its groups
+    top = page.eval_on_selector("#news", "e => e.getBoundingClientRect().top")
+    orcl = page.eval_on_selector("xpath=//td[text()='ORCL']",
+                                 "e => e.getBoundingClientRect().top")
+    assert top < 200 and orcl < 900
+    # no table sits in a box that scrolls on its own
+    boxed = page.eval_on_selector_all(
+        "div, table", "els => els.filter(e => e.scrollHeight > e.clientHeight + 2 && "
+                      "getComputedStyle(e).overflowY !== 'visible').length")
+    assert boxed == 0
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 50_000

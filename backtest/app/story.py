@@ -1,0 +1,203 @@
+"""The answer a run gives, first: what the news did, whether trading it paid, how much to
+trust both, as numbers and plain sentences (``story.json``, the report's first screen
+and the terminal's few lines).
+
+Everything here is read from the run's results (:class:`~backtest.eventstudy.StudyResult`,
+:class:`~backtest.sim.runs.StrategyRun`); nothing is estimated again. The rules that
+turn numbers into words are in :func:`trust_notes`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from backtest.eventstudy import stats
+from backtest.sim.metrics import METRIC_INFO
+from events.model import Calendar
+from events.timing import event_timing, exchange_calendar
+
+# Below these counts a strategy's result cannot separate skill from luck, whatever its
+# Sharpe (a t-test of mean trade return needs roughly 30 independent trades to say much).
+FEW_EVENTS, FEW_TRADES = 10, 30
+FEW_NEWS_DAYS = 5  # a group's test resting on fewer news days is fragile
+
+
+def params_line(params: dict) -> str:
+    """Strategy parameters as ``key=value`` words: lists joined with ``+``, empty lists as
+    ``any``, floats without trailing zeros."""
+    words = []
+    for key, value in params.items():
+        if isinstance(value, (list, tuple)):
+            value = "+".join(map(str, value)) if value else "any"
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        words.append(f"{key}={value}")
+    return " ".join(words)
+
+
+def focus_of(calendar: Calendar, seed_event: str | None) -> str:
+    """The event the run is about: ``seed_event``, else the latest by day 0."""
+    return seed_event or max(calendar, key=lambda e: event_timing(e).day0).id
+
+
+def _focus(calendar: Calendar, event_id: str) -> dict:
+    event = calendar.get(event_id)
+    timing = event_timing(event)
+    tz = exchange_calendar(timing.exchange).tz
+    when = (timing.published.tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z")
+            if timing.published is not None else f"{event.date} ({event.session})")
+    fill = {"open": "the day-0 open", "close": "the day-0 close"}[timing.first_fill]
+    return {"event_id": event.id, "headline": event.headline, "source": event.source,
+            "label": event.sentiment.label, "score": event.sentiment.score,
+            "published": when, "day0": str(timing.day0.date()), "first_fill": fill}
+
+
+def _reaction(study, event_id: str) -> list[dict]:
+    table = study.reaction(event_id)
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+             for k, v in row.items()} for row in table.to_dict("records")]
+
+
+def _groups(study) -> list[dict]:
+    """The headline statistic of every group for the story window."""
+    s, e = study.story_window()
+    head = study.headline()
+    head = head[(head["window_start"] == s) & (head["window_end"] == e)]
+    return [{"group": r.group, "signed": bool(r.signed), "statistic": r.statistic,
+             "label": stats.LABELS[r.statistic], "value": r.value, "p_value": r.p_value,
+             "n": int(r.n), "n_days": int(r.n_days), "mean": r.mean}
+            for r in head.itertuples() if r.n >= 2]
+
+
+def _pnl(run, event_id: str) -> dict:
+    m = run.metrics
+    trades = run.simulation.trades
+    ids = trades["event_id"].astype(str) if len(trades) else pd.Series(dtype=str)
+    events = sorted({e for joined in ids for e in joined.split("+") if e})
+    mine = trades[ids.str.split("+").apply(lambda parts: event_id in parts)] \
+        if len(trades) else trades
+    return {"benchmark": run.benchmark, "events_traded": len(events),
+            "focus_pnl": float(mine["pnl"].sum()) if len(mine) else None,
+            "focus_trades": int(len(mine)),
+            **{k: m.get(k) for k in ("total_return", "benchmark_return", "excess_return",
+                                     "sharpe", "max_drawdown", "trades")}}
+
+
+def trust_notes(study, run, pnl: dict | None, groups: list[dict], event_id: str) -> list[str]:
+    """Plain sentences on how much to trust the numbers: thin evidence, skipped and
+    confounded pairs, data-quality findings."""
+    notes = []
+    if pnl is not None:
+        events, trades = pnl["events_traded"], pnl["trades"] or 0
+        if trades == 0:
+            notes.append("The strategy never traded: there is nothing to judge.")
+        elif events < FEW_EVENTS or trades < FEW_TRADES:
+            notes.append(f"{events} events, {trades} trades: too few to separate skill from "
+                         f"luck, whatever the Sharpe ratio says.")
+    for g in groups:
+        p = g["p_value"]
+        if p is not None and np.isfinite(p) and p < 0.05 and g["n_days"] < FEW_NEWS_DAYS:
+            notes.append(f"{g['group']}: significant (p = {p:.3f}) but on {_days(g['n_days'])} "
+                         f"only; one day more or less could change the verdict.")
+    if groups and all(g["p_value"] is None or not np.isfinite(g["p_value"])
+                      or g["p_value"] >= 0.10 for g in groups):
+        notes.append("No group's reaction is significant at 10%: the moves may be noise.")
+    if study is not None:
+        skipped = study.skipped
+        if len(skipped):
+            reasons = skipped["reason"].str.split(":").str[0].value_counts()
+            notes.append(f"{len(skipped)} pair{'s' if len(skipped) != 1 else ''} skipped ("
+                         + "; ".join(f"{n} {r}" for r, n in reasons.items()) + ").")
+        conf = study.estimates["confounded_with"].fillna("").astype(str)
+        n_conf = int((conf != "").sum())
+        if n_conf:
+            focus_conf = study.estimates[(study.estimates["event_id"] == event_id)
+                                         & (conf != "")]
+            notes.append(f"{n_conf} pairs have another event of the same ticker inside their "
+                         f"window (confounded)"
+                         + (f", {len(focus_conf)} of them in this event" if len(focus_conf)
+                            else "") + ".")
+        q = study.quality
+        if len(q):
+            counts = q["check"].value_counts()
+            worst = q[q["check"].isin(["bad_tick", "big_move"])]["ticker"].unique()[:5]
+            notes.append("Data quality: " + ", ".join(f"{n} {c.replace('_', ' ')}"
+                                                      for c, n in counts.items())
+                         + (f" (tickers {', '.join(worst)})" if len(worst) else "")
+                         + "; see quality.csv.")
+    return notes
+
+
+def build_story(calendar: Calendar, study, run, seed_event: str | None) -> dict:
+    """The run's answer as plain data (see the module docstring)."""
+    event_id = focus_of(calendar, seed_event)
+    story = {"focus": _focus(calendar, event_id), "reaction": [], "groups": [],
+             "window": None, "pnl": None, "params": None, "metrics": []}
+    if study is not None and not study.car.empty:
+        story["window"] = list(study.story_window())
+        story["reaction"] = _reaction(study, event_id)
+        story["groups"] = _groups(study)
+    if run is not None:
+        story["pnl"] = _pnl(run, event_id)
+        story["params"] = run.params_text or params_line(run.params)
+        story["metrics"] = [{"name": m.name, "label": m.label, "unit": m.unit,
+                             "value": run.metrics[m.name]}
+                            for m in METRIC_INFO if m.name in run.metrics]
+    story["trust"] = trust_notes(study, run, story["pnl"], story["groups"], event_id)
+    return story
+
+
+# --------------------------------------------------------------------------------------
+# the terminal's few lines
+# --------------------------------------------------------------------------------------
+
+
+def _days(n: int) -> str:
+    return f"{n} news day" + ("" if n == 1 else "s")
+
+
+def _pct(v, signed=True) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:+.2%}" if signed else f"{v:.2%}"
+
+
+def _num(v, fmt="+.2f") -> str:
+    return "n/a" if v is None or not np.isfinite(v) else format(v, fmt)
+
+
+def terminal_lines(story: dict, max_tickers: int = 8) -> list[str]:
+    """The story in a few lines for the terminal (the report has all of it)."""
+    f = story["focus"]
+    lines = [f"What the news did: {f['event_id']} ({f['label']} {f['score']:g}), published "
+             f"{f['published']}, day 0 {f['day0']}, first fill at {f['first_fill']}"]
+    if story["window"]:
+        s, e = story["window"]
+        for r in story["reaction"][:max_tickers]:
+            verdict = "as expected" if r["as_expected"] else "against the expectation"
+            lines.append(f"  {r['ticker']:<6} {r['role']:<10} expected {r['direction']:<4}  "
+                         f"AR day 0 {_pct(r['ar0'])} (t {_num(r['ar0_t'])}, p "
+                         f"{_num(r['ar0_p'], '.3f')})  CAR({s:+d},{e:+d}) {_pct(r['car'])} "
+                         f"(p {_num(r['car_p'], '.3f')})  {verdict}")
+        if len(story["reaction"]) > max_tickers:
+            lines.append(f"  ... {len(story['reaction']) - max_tickers} more in the report")
+        mine = {r["group"] for r in story["reaction"]} | {"all"}
+        for g in story["groups"]:
+            if g["group"] not in mine:  # the report lists every group
+                continue
+            what = "in expected direction" if g["signed"] else "mean"
+            lines.append(f"  {g['group']}: CAR({s:+d},{e:+d}) {what} {_pct(g['mean'])}, "
+                         f"{g['label']} {_num(g['value'])} (p {_num(g['p_value'], '.3f')}), "
+                         f"{g['n']} pairs on {_days(g['n_days'])}")
+    p = story["pnl"]
+    if p is not None:
+        focus = ("" if p["focus_pnl"] is None else
+                 f"; this event: {p['focus_pnl']:+,.0f} on {p['focus_trades']} trades")
+        lines.append(f"Did it pay: total return {_pct(p['total_return'])} against "
+                     f"{p['benchmark']} {_pct(p['benchmark_return'])} (excess "
+                     f"{_pct(p['excess_return'])}), Sharpe {_num(p['sharpe'])}, max drawdown "
+                     f"{_pct(p['max_drawdown'])}, {p['trades']} trades on "
+                     f"{p['events_traded']} events{focus}")
+        lines.append(f"  parameters: {story['params']}")
+    if story["trust"]:
+        lines.append("How much to trust it: " + " ".join(story["trust"]))
+    return lines
