@@ -47,7 +47,12 @@ def study(calendar="openai", prices=None, factor_data=None, **config) -> StudyRe
     cfg = StudyConfig(**config)
     if prices is None:
         prices = load_panel(cal, cfg.market, extra=cfg.factors)
-    return run_study(cal, prices, cfg, factor_data)
+    result = run_study(cal, prices, cfg, factor_data)
+    if any(e.chains for e in cal):
+        from backtest.chains import chain_event_study
+
+        result.chains, _ = chain_event_study(cal, prices, cfg, factor_data)
+    return result
 
 
 def run(calendar="openai", strategy: str = "short_partners_on_bad_news", prices=None,

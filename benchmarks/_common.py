@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-MEASURED = ("backtest/simulate.py", "backtest/sweep.py", "backtest/metrics.py",
+MEASURED = ("backtest/sim/simulate.py", "backtest/sim/sweeps.py", "backtest/sim/metrics.py",
             "strategies/news.py", "strategies/base.py")
 
 

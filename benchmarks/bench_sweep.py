@@ -95,7 +95,7 @@ def main() -> int:
     panel = load_panel(cal)
 
     def sweep():
-        return run_sweep(cal, panel, ShortPartnersOnBadNews, GRID, progress=False)
+        return run_sweep(cal, panel, ShortPartnersOnBadNews, GRID, progress=False).table
 
     t0 = time.perf_counter()
     table = sweep()

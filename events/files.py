@@ -8,16 +8,21 @@
   and headline CSVs) is read through :func:`read_text`: a regular file, at most so many
   bytes, UTF-8 text, so ``/dev/zero``, a named pipe, a folder or a 50 MB file is refused
   at once with one line instead of hanging or filling memory.
+* **Plug-in code** (strategies, scorers) is imported only by the name the user gave,
+  ``package.module:ClassName`` (:func:`load_class`), and a failure is one line.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import stat
+import traceback
 from importlib import resources
 from pathlib import Path
 
-from events.errors import InputError
+from events.errors import ConfigError, InputError
 
 MB = 1024 * 1024
 MAX_YAML_BYTES = 8 * MB  # a calendar of ~20,000 events; experiments and maps are far smaller
@@ -67,7 +72,7 @@ def read_text(path: str | Path, limit: int, error: type[InputError] = InputError
                     path=str(path)) from None
 
 
-FOLDERS = {"calendar": "calendars", "exposure map": "exposure"}
+FOLDERS = {"calendar": "calendars", "exposure map": "exposure", "chain": "chains"}
 
 
 def bundled_path(kind: str, name: str) -> Path:
@@ -91,3 +96,32 @@ def resolve(ref: str | Path, kind: str, base: str | Path | None = None) -> Path:
         return path
     bundled = bundled_path(kind, text)
     return bundled if bundled.exists() else path
+
+
+# --------------------------------------------------------------------------------------
+# plug-in classes named package.module:ClassName (strategies, scorers)
+# --------------------------------------------------------------------------------------
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message (line N)`` of an exception raised while importing a plug-in."""
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (line {last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def load_class(spec: str, base: type, kind: str) -> type:
+    """Import ``package.module:ClassName`` and check it subclasses ``base``.
+
+    Any failure is an :class:`InputError` naming the spec (``kind`` is the field:
+    "strategy", "scorer").
+    """
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except Exception as exc:  # noqa: BLE001 - a broken plug-in is the user's input
+        raise ConfigError(f"cannot load {kind} {spec!r}: {describe_error(exc)}",
+                          field=kind) from None
+    if not (inspect.isclass(obj) and issubclass(obj, base)):
+        raise ConfigError(f"{spec!r} is not a {base.__name__} subclass", field=kind)
+    return obj

@@ -15,6 +15,12 @@ the field; every field is type-checked where it is read. Format::
         sentiment: {label: bearish, score: 65}  # bearish | bullish | neutral, 0-100
         tickers:
           - {ticker: ORCL, role: partner, direction: down}
+          - {chain: openai, role: partner, direction: down}  # every member of a chain
+
+A chain link names a chain of the calendar's own ``chains:`` list (same format as
+``events/chains/*.yaml``, :mod:`events.chains`), a chain file beside the calendar, or a
+bundled chain; it links each member that belongs on the event's day 0 (with the
+link's role and direction) and records the chain with those members' weights.
 """
 
 from __future__ import annotations
@@ -27,9 +33,15 @@ from typing import Any
 
 import pandas as pd
 
+from events.chains import find_chain, parse_chain_section
 from events.files import bundled_path, resolve
 from events.errors import CalendarError, InputError
+from events.yamlio import check_keys as _check_keys
+from events.yamlio import choice as _choice
+from events.yamlio import line_of as _line
 from events.yamlio import read_yaml
+from events.yamlio import require as _require
+from events.yamlio import text as _text
 from events.model import (
     DIRECTIONS,
     LABELS,
@@ -37,18 +49,21 @@ from events.model import (
     ROLES,
     SESSIONS,
     Calendar,
+    ChainLink,
     Event,
     LinkedTicker,
     Sentiment,
     check_ticker,
 )
-from events.timing import event_timing, exchange_calendar, exchange_for, known_exchanges
+from events.timing import (DEFAULT_EXCHANGE, event_timing, exchange_calendar, exchange_for,
+                           known_exchanges)
 
-TOP_KEYS = {"name", "description", "events"}
+TOP_KEYS = {"name", "description", "chains", "events"}
 EVENT_KEYS = {"id", "timestamp", "date", "session", "headline", "source", "sentiment", "tickers",
               "tags", "scorer"}
 SENTIMENT_KEYS = {"label", "score"}
 TICKER_KEYS = {"ticker", "role", "direction", "exchange"}
+CHAIN_LINK_KEYS = {"chain", "role", "direction"}
 
 
 def bundled_calendar_path(name: str = "openai") -> Path:
@@ -116,14 +131,19 @@ def parse_calendar(doc: Any, *, path: str = "<calendar>", default_name: str = "c
     if not isinstance(items, list) or not items:
         raise CalendarError("empty calendar: 'events' must be a non-empty list", path=path,
                             line=_line(doc, "events"), field="events")
+    defined = (parse_chain_section(doc["chains"], path, _line(doc, "chains"))
+               if "chains" in doc.get("__lines__", {}) else {})
+    base = Path(path).parent if not path.startswith("<") else None
     events, seen = [], {}
     for i, item in enumerate(items):
-        event = _parse_event(item, i, path)
+        event, refs = _parse_event(item, i, path)
         if event.id in seen:
             raise CalendarError(f"duplicate event id {event.id!r} (first on line {seen[event.id]})",
                                 path=path, line=event.line, field=f"events[{i}].id")
         seen[event.id] = event.line
         event = _check_session(event, path, i, roll_non_sessions)
+        if refs:  # after the session check: the members are those of day 0
+            event = _link_chains(event, refs, defined, base, path, i)
         for link in event.tickers:  # the event must map to a session of each exchange
             try:
                 event_timing(event, exchange_for(link.ticker, link.exchange))
@@ -151,53 +171,7 @@ def _check_session(event: Event, path: str, i: int, roll: bool) -> Event:
     return dataclasses.replace(event, date=nxt, session="before_open")
 
 
-def _line(mapping: dict, key: str | None = None) -> int | None:
-    if key is not None and key in mapping.get("__lines__", {}):
-        return mapping["__lines__"][key]
-    return mapping.get("__line__")
-
-
-def _check_keys(mapping: dict, allowed: set[str], path: str, where: str) -> None:
-    for key in mapping.get("__lines__", {}):
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise CalendarError(f"unknown key {key!r}{hint}", path=path, line=_line(mapping, key),
-                                field=f"{where}{key}".lstrip("."))
-
-
-def _require(mapping: dict, key: str, path: str, where: str) -> Any:
-    value = mapping.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise CalendarError("missing required field", path=path, line=_line(mapping, key),
-                            field=f"{where}.{key}")
-    return value
-
-
-def _text(mapping: dict, key: str, path: str, where: str, required: bool = True) -> str | None:
-    """A text field: a string (or a plain number written without quotes), stripped.
-
-    A list, a mapping, true/false or null where text is expected is refused."""
-    value = _require(mapping, key, path, where) if required else mapping.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        kind = {list: "a list", dict: "a mapping", bool: "true/false"}.get(type(value),
-                                                                       type(value).__name__)
-        raise CalendarError(f"must be text, got {kind}", path=path, line=_line(mapping, key),
-                            field=f"{where}.{key}".lstrip("."))
-    return str(value).strip()
-
-
-def _choice(mapping: dict, key: str, allowed: tuple[str, ...], path: str, where: str) -> str:
-    value = _require(mapping, key, path, where)
-    if not isinstance(value, str) or value.strip().lower() not in allowed:
-        raise CalendarError(f"must be one of {', '.join(allowed)}, got {value!r}", path=path,
-                            line=_line(mapping, key), field=f"{where}.{key}")
-    return value.strip().lower()
-
-
-def _parse_event(item: Any, i: int, path: str) -> Event:
+def _parse_event(item: Any, i: int, path: str) -> tuple[Event, list[tuple]]:
     where = f"events[{i}]"
     if not isinstance(item, dict):
         raise CalendarError(f"each event must be a mapping, got {type(item).__name__}",
@@ -209,7 +183,7 @@ def _parse_event(item: Any, i: int, path: str) -> Event:
     source = _text(item, "source", path, where)
     timestamp, date, session = _parse_time(item, path, where)
     sentiment = _parse_sentiment(item, path, where)
-    tickers = _parse_tickers(item, path, where)
+    tickers, refs = _parse_tickers(item, path, where)
     tags = _parse_tags(item, path, where)
     scorer = item.get("scorer")
     if scorer is not None and not isinstance(scorer, str):
@@ -217,7 +191,7 @@ def _parse_event(item: Any, i: int, path: str) -> Event:
                             line=_line(item, "scorer"), field=f"{where}.scorer")
     return Event(id=event_id, headline=headline, source=source, sentiment=sentiment,
                  tickers=tickers, timestamp=timestamp, date=date, session=session, tags=tags,
-                 scorer=scorer, line=line, path=path)
+                 scorer=scorer, line=line, path=path), refs
 
 
 def _parse_tags(item: dict, path: str, where: str) -> dict[str, str]:
@@ -300,17 +274,32 @@ def _parse_sentiment(item: dict, path: str, where: str) -> Sentiment:
     return Sentiment(label=label, score=float(score))
 
 
-def _parse_tickers(item: dict, path: str, where: str) -> tuple[LinkedTicker, ...]:
+def _parse_tickers(item: dict, path: str, where: str
+                   ) -> tuple[tuple[LinkedTicker, ...], list[tuple]]:
+    """The explicit links, and the chain links as (name, role, direction, line,
+    field, position in the list) for :func:`_link_chains`."""
     raw = _require(item, "tickers", path, where)
     if not isinstance(raw, list) or not raw:
-        raise CalendarError("must be a non-empty list of {ticker, role, direction}", path=path,
+        raise CalendarError("must be a non-empty list of {ticker (or chain), role, direction}",
+                            path=path,
                             line=_line(item, "tickers"), field=f"{where}.tickers")
-    out, seen = [], set()
+    out, seen, refs = [], set(), []
     for j, entry in enumerate(raw):
         sub = f"{where}.tickers[{j}]"
         if not isinstance(entry, dict):
             raise CalendarError("must be a mapping {ticker, role, direction}", path=path,
                                 line=_line(item, "tickers"), field=sub)
+        if "chain" in entry.get("__lines__", {}):
+            if "ticker" in entry.get("__lines__", {}):
+                raise CalendarError("give either 'ticker' or 'chain' in one link, not both",
+                                    path=path, line=_line(entry, "ticker"),
+                                    field=f"{sub}.ticker")
+            _check_keys(entry, CHAIN_LINK_KEYS, path, f"{sub}.")
+            refs.append((_text(entry, "chain", path, sub),
+                         _choice(entry, "role", ROLES, path, sub),
+                         _choice(entry, "direction", DIRECTIONS, path, sub),
+                         _line(entry, "chain"), f"{sub}.chain", j))
+            continue
         _check_keys(entry, TICKER_KEYS, path, f"{sub}.")
         try:
             ticker = check_ticker(_text(entry, "ticker", path, sub))
@@ -333,4 +322,39 @@ def _parse_tickers(item: dict, path: str, where: str) -> tuple[LinkedTicker, ...
                                     line=_line(entry, "exchange"), field=f"{sub}.exchange")
         out.append(LinkedTicker(ticker=ticker, role=role, direction=direction,
                                 exchange=exchange, line=_line(entry, "ticker")))
-    return tuple(out)
+    return tuple(out), refs
+
+
+def _link_chains(event: Event, refs: list[tuple], defined: dict, base, path: str,
+                 i: int) -> Event:
+    """The event with each linked chain's members (those that belong on day 0, on XNYS)
+    added to its tickers and the chains recorded with those members' weights."""
+    try:
+        day0 = event_timing(event, DEFAULT_EXCHANGE).day0.date()
+    except InputError as exc:
+        raise CalendarError(exc.reason, path=path, line=event.line,
+                            field=f"events[{i}]") from None
+    owner = {lt.ticker: f"line {lt.line}" for lt in event.tickers}
+    at = {ref[5]: ref for ref in refs}
+    explicit = iter(event.tickers)
+    links, chains = [], []
+    for j in range(len(event.tickers) + len(refs)):  # the members where the link stands
+        if j not in at:
+            links.append(next(explicit))
+            continue
+        name, role, direction, line, where, _ = at[j]
+        chain = find_chain(name, defined, base, path, line, where)
+        weights = chain.weights_on(day0)
+        if not weights:
+            raise CalendarError(f"chain {chain.name!r} has no members on {day0} (day 0 of "
+                                f"this event)", path=path, line=line, field=where)
+        for ticker in weights:
+            if ticker in owner:
+                raise CalendarError(f"{ticker} is linked twice: on {owner[ticker]} and as a "
+                                    f"member of chain {chain.name!r}", path=path, line=line,
+                                    field=where)
+            owner[ticker] = f"line {line} (chain {chain.name!r})"
+            links.append(LinkedTicker(ticker=ticker, role=role, direction=direction,
+                                      line=line, chain=chain.name))
+        chains.append(ChainLink(chain.name, role, direction, tuple(weights.items()), line))
+    return dataclasses.replace(event, tickers=tuple(links), chains=tuple(chains))

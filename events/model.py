@@ -55,6 +55,7 @@ class LinkedTicker:
     role: str  # one of ROLES (UNIVERSE_ROLE for a universe study's extra links)
     direction: str  # one of DIRECTIONS
     exchange: str | None = None  # exchange_calendars code; None: from the ticker's suffix
+    chain: str | None = None  # the chain this link came from ({chain: NAME} in the event)
     line: int | None = field(default=None, compare=False)  # line in the source file
 
     @property
@@ -90,6 +91,7 @@ class Event:
     session: str | None = None
     tags: dict[str, str] = field(default_factory=dict, compare=False)  # user columns
     scorer: str | None = None  # "name version" when the sentiment was scored, None if hand-set
+    chains: tuple["ChainLink", ...] = ()  # whole chains the event links (members in tickers)
     line: int | None = field(default=None, compare=False)  # line in the source file
     path: str | None = field(default=None, compare=False)  # the source file
 
@@ -144,3 +146,72 @@ class Calendar:
             for lt in e.tickers
         ]
         return pd.DataFrame(rows)
+
+
+WEIGHTINGS = ("equal", "fixed", "exposure")
+REBALANCING = ("none", "daily")
+
+
+@dataclass(frozen=True)
+class ChainMember:
+    """One ticker of a chain: its raw weight and the dates it belongs.
+
+    ``weight`` is 1 for an equal-weighted chain, the given weight for ``fixed``, the
+    share of the business exposed to the chain's company for ``exposure``; weights are
+    normalized over the members that belong on a day. ``start``/``end`` are inclusive:
+    the member is bought at the close of its first session on or after ``start`` and
+    sold at the close of ``end``.
+    """
+
+    ticker: str
+    weight: float = 1.0
+    start: dt.date | None = None
+    end: dt.date | None = None
+    line: int | None = field(default=None, compare=False)
+
+    def belongs(self, day: dt.date) -> bool:
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A named basket of linked tickers ("the OpenAI chain"), with weights and dates.
+
+    ``rebalance="none"`` holds the basket (buy and hold), resetting to the target
+    weights only when a member joins or leaves; ``"daily"`` resets every session.
+    """
+
+    name: str
+    members: tuple[ChainMember, ...]
+    weighting: str = "equal"  # one of WEIGHTINGS
+    rebalance: str = "none"  # one of REBALANCING
+    description: str = ""
+    path: str | None = field(default=None, compare=False)
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def tickers(self) -> list[str]:
+        return [m.ticker for m in self.members]
+
+    def weights_on(self, day: dt.date) -> dict[str, float]:
+        """Target weights of the members that belong on ``day``, summing to 1."""
+        active = [m for m in self.members if m.belongs(day)]
+        total = sum(m.weight for m in active)
+        return {m.ticker: m.weight / total for m in active} if total > 0 else {}
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """An event's link to a whole chain (``{chain: openai, role, direction}``): the
+    members and their weights on the event's day 0, which the study holds fixed as one
+    portfolio "security"; each member is also linked to the event as its own ticker."""
+
+    chain: str
+    role: str
+    direction: str
+    weights: tuple[tuple[str, float], ...]  # (ticker, weight) on day 0, summing to 1
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.direction == "up" else -1

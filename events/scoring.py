@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from events.errors import InputError
-from events.plugins import load_class
+from events.files import load_class
 
 ENTRY_POINT_GROUP = "event_backtester.scorers"
 

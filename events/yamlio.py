@@ -12,16 +12,23 @@ Calendars, experiments and exposure maps are all read by :func:`read_yaml`:
   :data:`MAX_NODES` nodes, so an alias bomb ("billion laughs") is refused at once;
 * every mapping records its line (``__line__``) and its keys' lines
   (``__lines__``), which the validators use to name the line of a refusal.
+
+The field readers below (:func:`text`, :func:`choice`, :func:`date`, :func:`number`,
+...) read one field of such a mapping, check its type and raise
+:class:`~events.errors.CalendarError` naming the file, the line and the field; the
+calendar and chain validators share them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from events.errors import InputError
+from events.errors import CalendarError, InputError
 from events.files import MAX_YAML_BYTES, read_text
 
 MAX_DEPTH = 64  # nesting levels of mappings and lists
@@ -145,3 +152,87 @@ def strip_lines(value: Any) -> Any:
     if isinstance(value, list):
         return [strip_lines(v) for v in value]
     return value
+
+
+# --------------------------------------------------------------------------------------
+# field readers of a parsed mapping
+# --------------------------------------------------------------------------------------
+
+
+def line_of(mapping: dict, key: str | None = None) -> int | None:
+    """The line of ``key`` in ``mapping`` (or of the mapping itself)."""
+    if key is not None and key in mapping.get("__lines__", {}):
+        return mapping["__lines__"][key]
+    return mapping.get("__line__")
+
+
+def check_keys(mapping: dict, allowed: set[str], path: str, where: str) -> None:
+    """Refuse a key that is not ``allowed``, suggesting the closest one."""
+    for key in mapping.get("__lines__", {}):
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            # a key with a control character is named by its repr: the refusal stays one line
+            name = key if isinstance(key, str) and key.isprintable() else repr(key)
+            raise CalendarError(f"unknown key {key!r}{hint}", path=path,
+                                line=line_of(mapping, key), field=f"{where}{name}".lstrip("."))
+
+
+def require(mapping: dict, key: str, path: str, where: str) -> Any:
+    """The value of a required field (not null, not blank)."""
+    value = mapping.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise CalendarError("missing required field", path=path, line=line_of(mapping, key),
+                            field=f"{where}.{key}")
+    return value
+
+
+def text(mapping: dict, key: str, path: str, where: str, required: bool = True) -> str | None:
+    """A text field: a string (or a plain number written without quotes), stripped.
+
+    A list, a mapping, true/false or null where text is expected is refused."""
+    value = require(mapping, key, path, where) if required else mapping.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        kind = {list: "a list", dict: "a mapping", bool: "true/false"}.get(type(value),
+                                                                       type(value).__name__)
+        raise CalendarError(f"must be text, got {kind}", path=path, line=line_of(mapping, key),
+                            field=f"{where}.{key}".lstrip("."))
+    return str(value).strip()
+
+
+def choice(mapping: dict, key: str, allowed: tuple[str, ...], path: str, where: str) -> str:
+    """One of ``allowed`` (case-insensitive)."""
+    value = require(mapping, key, path, where)
+    if not isinstance(value, str) or value.strip().lower() not in allowed:
+        raise CalendarError(f"must be one of {', '.join(allowed)}, got {value!r}", path=path,
+                            line=line_of(mapping, key), field=f"{where}.{key}")
+    return value.strip().lower()
+
+
+def date(mapping: dict, key: str, path: str, where: str) -> dt.date | None:
+    """An optional plain date (YYYY-MM-DD)."""
+    raw = mapping.get(key)
+    if raw is None:
+        return None
+    try:
+        if not isinstance(raw, str):
+            raise TypeError
+        return dt.date.fromisoformat(raw.strip())
+    except (TypeError, ValueError):
+        raise CalendarError(f"not a date (YYYY-MM-DD): {raw!r}", path=path,
+                            line=line_of(mapping, key), field=f"{where}.{key}") from None
+
+
+def number(mapping: dict, key: str, path: str, where: str, low: float, high: float,
+           low_open: bool = False) -> float:
+    """A required number in ``[low, high]`` (``(low, high]`` with ``low_open``)."""
+    value = require(mapping, key, path, where)
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and (low < value if low_open else low <= value) and value <= high)
+    if not ok:
+        span = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise CalendarError(f"must be a number in {span}, got {value!r}", path=path,
+                            line=line_of(mapping, key), field=f"{where}.{key}")
+    return float(value)

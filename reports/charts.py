@@ -269,3 +269,91 @@ def sweep_heatmap(table: pd.DataFrame, x: str, y: str, metric: str = "sharpe") -
     ax.set_title(f"{metric} by {x} and {y}", loc="left")
     fig.colorbar(im, ax=ax, label=metric)
     return fig
+
+
+@_literal
+def pbo_logit_chart(logits: np.ndarray, pbo: float, n_blocks: int) -> Figure:
+    """The distribution of the logit of the in-sample best's out-of-sample relative rank
+    over all CSCV splits; the share at or left of 0 is the PBO."""
+    fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
+    lam = np.asarray(logits, dtype=float)
+    lim = max(1.0, float(np.max(np.abs(lam)))) if lam.size else 1.0
+    bins = np.linspace(-lim, lim, 31)
+    ax.hist(lam[lam <= 0], bins=bins, color="#c0392b", alpha=0.8,
+            label="best in sample at or below the median out of sample")
+    ax.hist(lam[lam > 0], bins=bins, color="#27ae60", alpha=0.8,
+            label="above the median out of sample")
+    ax.axvline(0.0, color="#333", lw=1)
+    ax.set_xlabel("logit of the out-of-sample relative rank of the in-sample best")
+    ax.set_ylabel("splits")
+    ax.set_title(f"Probability of backtest overfitting {pbo:.2f} ({lam.size:,} splits of "
+                 f"{n_blocks} blocks of news days)", loc="left")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+@_literal
+def chain_lines_chart(lines: pd.DataFrame, benchmark: str, spread: str | None = None
+                      ) -> Figure:
+    """Index lines (100 at the start) of each chain and the benchmark; the spread (long
+    the first chain, short the second) in a panel below when there is one."""
+    rows = 2 if spread else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(10, 6.5 if spread else 5), sharex=True,
+                             layout="constrained", squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1.4][:rows]})
+    ax = axes[0, 0]
+    chains = [c for c in lines.columns if c not in (benchmark, spread)]
+    ends = []
+    for k, name in enumerate(chains):
+        color = TICKER_COLORS[k % len(TICKER_COLORS)]
+        ax.plot(lines.index, lines[name], color=color, lw=2, label=name)
+        ends.append((lines[name].iloc[-1], name, color))
+    ax.plot(lines.index, lines[benchmark], color="#555555", lw=1.4, ls="--", label=benchmark)
+    ends.append((lines[benchmark].iloc[-1], benchmark, "#555555"))
+    for y, name, color in ends:
+        ax.annotate(f"{name} {y / 100 - 1:+.0%}", (lines.index[-1], y), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=9, color=color)
+    ax.axhline(100, color="black", lw=0.6, alpha=0.6)
+    ax.set_title("Chain indices, total return (100 at the start)", fontsize=12, loc="left")
+    ax.set_ylabel("index")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize=9, frameon=False)
+    if spread:
+        sp = axes[1, 0]
+        sp.plot(lines.index, lines[spread] / 100 - 1, color="#8e44ad", lw=1.8)
+        sp.axhline(0, color="black", lw=0.6, alpha=0.6)
+        sp.set_title(f"Spread: {spread} (long the first, short the second, reset daily)",
+                     fontsize=11, loc="left")
+        sp.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        sp.grid(True, alpha=0.3)
+    fig.autofmt_xdate()
+    return fig
+
+
+@_literal
+def contribution_chart(members: pd.DataFrame) -> Figure:
+    """Each member's contribution to its chain's total return (they add up to it)."""
+    chains = list(dict.fromkeys(members["chain"]))
+    fig, axes = plt.subplots(1, len(chains), figsize=(10, 0.9 + 0.42 * members.groupby(
+        "chain").size().max()), layout="constrained", squeeze=False)
+    for k, chain in enumerate(chains):
+        ax = axes[0, k]
+        sub = members[members["chain"] == chain].sort_values("contribution")
+        colors = ["#2e7d32" if v >= 0 else "#c62828" for v in sub["contribution"]]
+        ax.barh(sub["ticker"], sub["contribution"], color=colors)
+        for y, v in enumerate(sub["contribution"]):
+            ax.annotate(f"{v:+.1%}", (v, y), xytext=(3 if v >= 0 else -3, 0),
+                        textcoords="offset points", va="center", fontsize=8,
+                        ha="left" if v >= 0 else "right")
+        ax.axvline(0, color="black", lw=0.6)
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_title(f"{chain}: {sub['contribution'].sum():+.1%} in all", fontsize=11,
+                     loc="left")
+        ax.grid(True, axis="x", alpha=0.3)
+        lo, hi = min(0.0, sub["contribution"].min()), max(0.0, sub["contribution"].max())
+        pad = 0.25 * ((hi - lo) or 0.01)
+        ax.set_xlim(lo - pad, hi + pad)
+    fig.suptitle("Contribution of each member to its chain's return", x=0.01, ha="left",
+                 fontsize=12)
+    return fig

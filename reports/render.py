@@ -131,10 +131,12 @@ def bp(v) -> str:
 
 
 UNIT_FORMAT = {"fraction": pct, "ratio": lambda v: num(v, ".2f"), "money": money,
+               "probability": lambda v: num(v, ".3f"),
                "count": lambda v: "" if _missing(v) else f"{int(v):,}",
                "sessions": lambda v: "" if _missing(v) else f"{int(v):,}"}
 SIGNED_FRACTIONS = ("total_return", "benchmark_return", "excess_return", "cagr",
-                    "avg_trade_return", "max_drawdown")
+                    "avg_trade_return", "max_drawdown", "event_mean_return", "event_ci_lo",
+                    "event_ci_hi", "alpha_annual", "wf_oos_mean")
 
 
 def metric_text(name: str, unit: str, value) -> str:
@@ -179,6 +181,7 @@ def _rows(columns: list[str], rows: list[list[str]], text: int = 1, more: str = 
 
 def _answer(story: dict) -> dict:
     out = {"focus": story["focus"], "trust": story.get("trust", []), "reaction": None,
+           "chains": None,
            "groups": None, "pay": None, "window": None, "params": story.get("params")}
     if story.get("window"):
         s, e = story["window"]
@@ -195,6 +198,15 @@ def _answer(story: dict) -> dict:
             [[g["group"], "in expected direction" if g["signed"] else "as is", pct(g["mean"]),
               g["label"], num(g["value"]), num(g["p_value"], ".3f"), str(g["n"]),
               str(g["n_days"])] for g in story["groups"]], text=4)
+        if story.get("chains"):
+            out["chains"] = _rows(
+                ["chain", "expected", "members", f"portfolio {out['window']}", "t", "p",
+                 "members' mean", "members' test", "value", "p"],
+                [[c["chain"], c["direction"], str(c["members"]), pct(c["portfolio_car"]),
+                  num(c["portfolio_t"]), num(c["portfolio_p"], ".3f"),
+                  pct(c["members_mean_car"]), c["members_label"], num(c["members_value"]),
+                  num(c["members_p"], ".3f")] for c in story["chains"]], text=2)
+    out["sweep"] = story.get("sweep")
     p = story.get("pnl")
     if p is not None:
         out["pay"] = _rows(["", ""], [
@@ -209,6 +221,58 @@ def _answer(story: dict) -> dict:
                                       if p["focus_pnl"] is not None else "not traded")],
         ])
     return out
+
+
+# The sweep table's columns in the report (sweep.csv has every metric).
+SWEEP_COLUMNS = ("total_return", "excess_return", "sharpe", "psr", "max_drawdown", "hit_rate",
+                 "trades", "fees_paid")
+
+
+def _sweep_figures(spec: dict) -> dict:
+    """The sweep's inference figures as a table: what, value, how to read it."""
+    m, why = spec["inference"], spec.get("reasons", {})
+    wf = spec.get("walk_forward")
+
+    def p(v) -> str:
+        return "n/a" if _missing(v) else f"{v:.3f}"
+
+    rows = [["Combinations tried", f"{m['trials']:,} ({m['distinct_trials']:,} distinct)",
+             "the number of trials the figures below correct for"],
+            ["Deflated Sharpe ratio of the best", p(m["dsr"]),
+             f"chance its true Sharpe ratio beats {num(m['dsr_sr0_annual'], '.2f')} (annualized), "
+             f"the best a skill-less strategy reaches in this many trials; 0.95 is convincing"],
+            ["Reality check p (Hansen SPA)",
+             p(m["spa_p"]) if not why.get("reality_check") else f"n/a ({why['reality_check']})",
+             f"chance of a best this good if no combination beats not trading "
+             f"({m['reality_check_combos']} distinct combinations, stationary bootstrap, "
+             f"{m['reality_check_reps']} draws, mean block {num(m['reality_check_block'], 'g')} "
+             f"days)"],
+            ["Reality check p (White)", p(m["reality_check_p"]),
+             "the same with every combination re-centred (more conservative)"],
+            ["Probability of backtest overfitting",
+             p(m["pbo"]) if not why.get("pbo") else f"n/a ({why['pbo']})",
+             f"how often the in-sample best falls to the median or below on the other half of "
+             f"the news days ({m['pbo_splits']:,} splits of {m['pbo_blocks']} blocks); 0.5 is "
+             f"no better than chance"]]
+    if wf is not None:
+        o, i = wf["out_of_sample"], wf["in_sample"]
+        rows.append(["Walk-forward, out of sample", f"{pct(o['mean'])} per event",
+                     f"chosen on earlier events, scored on the next: p {p(o['p'])}, "
+                     f"{o['n_events']} events on {o['n_days']} news days"])
+        rows.append(["Walk-forward, in-sample best", f"{pct(i['mean'])} per event",
+                     "the combination best over all events, on the same events (hindsight)"])
+    table = _rows(["", "value", "how to read it"], rows, text=1)
+    table["text"][2] = True
+    return table
+
+
+def _folds(folds: list[dict]) -> dict:
+    return _rows(["fold", "chosen on", "scored on", "chosen parameters", "mean per event, "
+                  "training", "mean per event, test", "in-sample best, test"],
+                 [[str(f["fold"]), f"{f['train_from']} to {f['train_to']} ({f['train_events']} "
+                   f"events)", f"{f['test_from']} to {f['test_to']} ({f['test_events']} events)",
+                   f["chosen_params"], pct(f["train_mean"]), pct(f["test_mean"]),
+                   pct(f["in_sample_best_test_mean"])] for f in folds], text=4)
 
 
 def _metrics(story: dict) -> dict:
@@ -290,12 +354,13 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
     story = _json(folder / "story.json", shown) if (folder / "story.json").is_file() else None
     t = {name: _read(folder, name, shown) for name in
          ("events", "timing", "ar", "car", "caar", "tests", "estimates", "skipped", "quality",
-          "trades", "per_event", "equity", "sweep")}
+          "trades", "per_event", "equity", "sweep", "chain_events")}
     seed = run.get("seed_event")
     images = dict.fromkeys(("caar", "car_lines", "heatmap", "equity", "drawdown", "per_event",
-                            "sweep"))
+                            "sweep", "pbo"))
     s = dict.fromkeys(("answer", "windows", "seed_car", "confounded", "skipped", "quality",
-                       "timing", "trades", "metrics", "sweep", "sweep_spec", "no_trades"))
+                       "timing", "trades", "metrics", "sweep", "sweep_spec", "no_trades",
+                       "sweep_figures", "folds", "chains"))
     s["answer"] = _answer(story) if story else None
     study = run.get("study")
     if t["ar"] is not None and len(t["ar"]):
@@ -318,6 +383,10 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
                               & (t["estimates"]["confounded_with"].astype(str) != "")]
         s["confounded"] = _table(conf[["event_id", "ticker", "confounded_with",
                                        "n_excluded"]], source="estimates.csv")
+    if t["chain_events"] is not None and len(t["chain_events"]):
+        s["chains"] = _table(t["chain_events"].drop(columns=["security"]),
+                             percent=("portfolio_car", "members_mean_car"),
+                             source="chain_events.csv")
     if t["skipped"] is not None:
         s["skipped"] = _table(t["skipped"], source="skipped.csv")
     if t["quality"] is not None:
@@ -343,11 +412,25 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
         if len(params) >= 2:
             images["sweep"] = _png(charts.sweep_heatmap(t["sweep"], params[0], params[1],
                                                         metric), folder / "sweep_heatmap.png")
-        ranked = t["sweep"].sort_values(metric, ascending=False, na_position="last")
-        s["sweep"] = _table(ranked, percent=("total_return", "max_drawdown", "cagr"),
-                            source="sweep.csv")
+        ranked = t["sweep"].sort_values([metric, "combo"], ascending=[False, True],
+                                        na_position="last")
+        shown_cols = ["combo", *params] + [c for c in dict.fromkeys(SWEEP_COLUMNS + (metric,))
+                                            if c in ranked.columns and c not in params]
+        s["sweep"] = _table(ranked[shown_cols], percent=("total_return", "excess_return",
+                                                         "max_drawdown", "hit_rate"),
+                            source="sweep.csv (every metric)")
         s["no_trades"] = int((t["sweep"]["trades"] == 0).sum())
         s["sweep_spec"] = spec
+        if "inference" in spec:
+            s["sweep_figures"] = _sweep_figures(spec)
+            folds = (story or {}).get("sweep") or {}
+            s["folds"] = _folds(folds["folds"]) if folds.get("folds") else None
+            logits = _read(folder, "pbo_logits", shown)
+            inf = spec["inference"]
+            if logits is not None and len(logits) and not _missing(inf["pbo"]):
+                images["pbo"] = _png(charts.pbo_logit_chart(logits["logit"].to_numpy(),
+                                                            inf["pbo"], inf["pbo_blocks"]),
+                                     folder / "pbo_logits.png")
     env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.get_template("report.html.j2").render(

@@ -31,7 +31,7 @@ from importlib import metadata
 from pathlib import Path
 
 from events.errors import ConfigError
-from events.plugins import describe_error, load_class
+from events.files import describe_error, load_class
 from strategies.base import Strategy
 from strategies.news import BUILTINS
 

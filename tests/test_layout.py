@@ -25,11 +25,17 @@ ALLOWED = {
     "backtest.io": ("events.errors",),
     "backtest.parallel": ("events.errors",),
     "backtest.data": ("events", "backtest.io", "backtest.data"),
+    # inference takes arrays and returns small results: it runs nothing of the engine
+    "backtest.inference": ("events.errors", "backtest.inference"),
     # results draw themselves (.plot()) with reports' charts, a leaf that imports no engine
     "backtest.eventstudy": ("events", "backtest.io", "backtest.parallel", "backtest.data",
                             "backtest.eventstudy", "reports.charts"),
     "backtest.sim": ("events", "strategies", "backtest.io", "backtest.parallel",
-                     "backtest.data", "backtest.sim", "reports.charts"),
+                     "backtest.data", "backtest.inference", "backtest.sim", "reports.charts"),
+    # chains index prices, compare them with inference's HAC regression, and study a
+    # chain event as one security with the event-study engine
+    "backtest.chains": ("events", "backtest.data", "backtest.eventstudy", "backtest.inference",
+                        "backtest.chains"),
     "backtest.app": ("events", "strategies", "reports", "backtest"),
     "backtest": ("events", "strategies", "backtest"),  # the package facade and __main__
 }

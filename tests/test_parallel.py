@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -64,7 +65,17 @@ def test_distributed_sweep_equals_local(client, bundled):
     local = run_sweep(cal, panel, ShortPartnersOnBadNews, grid, progress=False)
     dist = run_sweep(cal, panel, ShortPartnersOnBadNews, grid, map_blocks=DaskExecutor(client),
                      block=2)
-    _same(local, dist)
+    _same(local.table, dist.table)
+    # what the inference reads is the same whichever way the blocks ran
+    np.testing.assert_array_equal(local.event_returns, dist.event_returns)
+    pd.testing.assert_frame_equal(local.daily, dist.daily)
+    assert _same_inference(local, dist)
+
+
+def _same_inference(a, b) -> bool:
+    x, y = a.inference().as_metrics(), b.inference().as_metrics()
+    return x.keys() == y.keys() and all(x[k] == y[k] or (x[k] != x[k] and y[k] != y[k])
+                                        for k in x)
 
 
 def _many_pairs(panel) -> Calendar:

@@ -11,6 +11,7 @@
     backtest events show CALENDAR                  when each event became tradable
     backtest events import HEADLINES.csv --map M   score headlines into a calendar
     backtest data fetch|info|import                the price store
+    backtest chains compare A B [--start --end]    chain indices, spread, contributions
 
 CALENDAR is a YAML file or the name of a bundled calendar (``openai``). Bad
 input exits with code 2 and one line on stderr. Heavy libraries (vectorbt,
@@ -204,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="KEY=V1,V2", help="values of one parameter, repeatable")
     sweep.add_argument("--metric", default="sharpe",
                        help="metric for the heatmap and the best combination (default sharpe)")
+    sweep.add_argument("--walk-forward", type=int, default=None, metavar="K",
+                       help="also choose the best on earlier events and score it on the next "
+                            "ones, in K folds of news days (time order)")
     from backtest.sim.sweeps import MAX_COMBINATIONS
 
     sweep.add_argument("--max-combinations", type=int, default=MAX_COMBINATIONS, metavar="N",
@@ -235,6 +239,38 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write new baselines (atomically) and show what changed")
     chk.add_argument("--format", choices=("table", "json"), default="table")
     chk.add_argument("--junit", type=Path, metavar="FILE.xml", help="also write JUnit XML")
+
+    ch = sub.add_parser("chains", help="baskets of linked tickers: index, compare, "
+                                       "contributions").add_subparsers(
+        dest="chains_command", required=True, metavar="ACTION")
+    cmp = ch.add_parser("compare", help="index chains over a period: returns, spread, alpha, "
+                                        "contributions, moves on news days")
+    cmp.add_argument("chains", nargs="+", metavar="CHAIN",
+                     help="chain YAML files or bundled names (openai, google); the spread is "
+                          "long the first, short the second")
+    cmp.add_argument("--start", metavar="YYYY-MM-DD",
+                     help="the base close (default: the first session with prices)")
+    cmp.add_argument("--end", metavar="YYYY-MM-DD",
+                     help="the last close (default: the last session with prices)")
+    from backtest.data import DEFAULT_MARKET
+
+    cmp.add_argument("--benchmark", default=DEFAULT_MARKET,
+                     help=f"benchmark of returns, alpha and beta (default {DEFAULT_MARKET})")
+    cmp.add_argument("--calendar", nargs="+", metavar="CALENDAR",
+                     help="calendar(s) whose events split each chain's move into event "
+                          "days and other days")
+    cmp.add_argument("--window", type=int, nargs=2, default=(0, 1), metavar=("A", "B"),
+                     help="event days: sessions A..B around day 0 (default 0 1)")
+    cmp.add_argument("--out", type=Path, help="output folder (default reports/<run-name>)")
+    cmp.add_argument("--prices", type=Path, metavar="FILE.csv",
+                     help="use your own prices (long or wide CSV) instead of the store")
+    cmp.add_argument("--drop-non-sessions", action="store_true",
+                     help="drop --prices rows dated on weekends/holidays instead of refusing")
+    cmp.add_argument("--offline", action="store_true", help="never touch the network")
+    cmp.add_argument("--cache-dir", type=Path, help="price cache (default "
+                     "$BACKTEST_CACHE_DIR or ~/.cache/event-backtester)")
+    chs = ch.add_parser("show", help="a chain's members, weights and dates")
+    chs.add_argument("chains", nargs="+", metavar="CHAIN", help="chain files or bundled names")
 
     rep = sub.add_parser("report", help="render the report of a results folder again")
     rep.add_argument("results", type=Path, metavar="RESULTS_DIR")

@@ -208,21 +208,27 @@ def run(args: argparse.Namespace) -> Path:
 
 def run_experiment(args: argparse.Namespace) -> Path:
     """``backtest run EXPERIMENT.yaml``: the experiment's run, with its report."""
-    from backtest.app.experiments import experiment_inputs, load_experiment
+    from backtest.app.experiments import experiment_inputs, experiment_sweep, load_experiment
     from backtest.app.jobs import run_job
 
     exp = load_experiment(args.calendar[0])
-    cal, panel, strategy, exp_costs, _ = experiment_inputs(exp)
+    cal, panel, strategy, exp_costs, market = experiment_inputs(exp)
+    sweep = None
+    if exp.sweep is not None:
+        result, inference, strategy = experiment_sweep(exp, cal, panel, strategy, exp_costs,
+                                                       market)
+        sweep = (result, inference)
     out = args.out or default_out("experiment", exp.name)
     return run_job(cal, out, strategy=strategy, costs=exp_costs, panel=panel,
                    config=exp.study, init_cash=exp.init_cash, title=f"Experiment {exp.name}",
-                   seed_event=args.event)
+                   seed_event=args.event, sweep=sweep)
 
 
 def sweep(args: argparse.Namespace) -> Path:
     """``backtest sweep CALENDAR --strategy NAME --grid k=v1,v2 ...``."""
     from backtest.app.jobs import run_job
     from backtest.data import load_panel
+    from backtest.sim.metrics import BENCHMARK_METRICS, METRICS
     from backtest.sim.sweeps import expand_grid, run_sweep
     from strategies import get_strategy
 
@@ -237,6 +243,13 @@ def sweep(args: argparse.Namespace) -> Path:
     market = args.market.upper()
     grid = parse_grid(args.grid)
     fixed = key_values(args.param, "param")
+    known = METRICS + BENCHMARK_METRICS
+    if args.metric not in known:
+        raise ConfigError(f"unknown metric {args.metric!r} (one of {', '.join(known)})",
+                          field="metric")
+    if args.walk_forward is not None and args.walk_forward < 1:
+        raise ConfigError(f"--walk-forward needs a positive number of folds, got "
+                          f"{args.walk_forward}", field="walk_forward")
     probe = get_strategy(args.strategy, folder=args.strategies_dir, **fixed,
                          **{k: v[0] for k, v in grid.items()})
     panel = panel if panel is not None else load_panel(calendar, market, store=store,
@@ -244,24 +257,19 @@ def sweep(args: argparse.Namespace) -> Path:
     with executor(args, "sweep") as map_blocks:
         extra = ({"map_blocks": map_blocks, "block": args.block or 100}
                  if map_blocks is not None else {})
-        table = run_sweep(calendar, panel, type(probe), grid, fixed, sweep_costs,
-                          args.init_cash, benchmark=market,
-                          max_combinations=args.max_combinations, **extra)
+        result = run_sweep(calendar, panel, type(probe), grid, fixed, sweep_costs,
+                           args.init_cash, benchmark=market,
+                           max_combinations=args.max_combinations, **extra)
     out = args.out or default_out("sweep", calendar.name, probe.name,
                                   settings=[grid, fixed, sweep_costs, args.init_cash, market,
-                                            args.metric, _sources(args)])
-    if args.metric not in table.columns:
-        metrics = [c for c in table.columns if c != "combo" and c not in grid]
-        raise ConfigError(f"unknown metric {args.metric!r} (one of {', '.join(metrics)})",
-                          field="metric")
-    ranked = table.sort_values([args.metric, "combo"], ascending=[False, True],
-                               na_position="last")
-    best = type(probe)(**fixed, **expand_grid(grid)[int(ranked["combo"].iloc[0])])
+                                            args.metric, args.walk_forward, _sources(args)])
+    inference = result.inference(args.metric, folds=args.walk_forward)
+    best = type(probe)(**fixed, **expand_grid(grid)[inference.best])
     return run_job(calendar, out, do_study=False, strategy=best, costs=sweep_costs,
                    config=StudyConfig(market=market), panel=panel, init_cash=args.init_cash,
                    seed_event=args.event, car_from=args.car_from,
                    title=f"Sweep: {probe.name} on {calendar.name}", started=started,
-                   sweep=(table, list(grid), args.metric))
+                   sweep=(result, inference))
 
 
 def audit(args: argparse.Namespace) -> int:
@@ -429,6 +437,60 @@ def check(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
+def _day(text: str | None, option: str):
+    """A YYYY-MM-DD option value, or None."""
+    if text is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise ConfigError(f"not a date (YYYY-MM-DD): {text!r}", field=option) from None
+
+
+def chains_compare(args: argparse.Namespace) -> Path:
+    """``backtest chains compare A B``: chain indices, spread and contributions."""
+    from backtest.app.jobs import chains_job
+    from events.chains import load_chain
+    from events.loader import resolve_calendar
+
+    chains = [load_chain(c) for c in args.chains]
+    names = [c.name for c in chains]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"a chain is named twice: {', '.join(names)}", field="chains")
+    start, end = _day(args.start, "--start"), _day(args.end, "--end")
+    if start and end and end <= start:
+        raise ConfigError(f"--end ({end}) must come after --start ({start})", field="--end")
+    a, b = args.window
+    if a > b or max(abs(a), abs(b)) > 250:
+        raise ConfigError(f"the event days A..B need A <= B within 250 sessions of day 0, "
+                          f"got {a} {b}", field="--window")
+    calendar = resolve_calendar(args.calendar) if args.calendar else None
+    store, panel = _inputs(args)
+    settings = [start, end, args.benchmark, list(args.calendar or []), [a, b], _sources(args)]
+    out = args.out or default_out("chains", *names, settings=settings)
+    folder, comparison = chains_job(chains, out, store=store, panel=panel,
+                                    benchmark=args.benchmark.upper(), start=start, end=end,
+                                    calendar=calendar, window=(a, b))
+    print(comparison.summary().to_string())
+    return folder
+
+
+def chains_show(args: argparse.Namespace) -> None:
+    """``backtest chains show NAME``: members, weights and membership dates."""
+    from events.chains import load_chain
+
+    for ref in args.chains:
+        chain = load_chain(ref)
+        print(f"{chain.name}: {chain.weighting} weights, rebalance {chain.rebalance}"
+              f"{' - ' + chain.description if chain.description else ''}")
+        for m in chain.members:
+            dates = f"from {m.start or 'the start'} until {m.end or 'today'}"
+            weight = "" if chain.weighting == "equal" else f"  {chain.weighting} {m.weight:g}"
+            print(f"  {m.ticker:<8} {dates}{weight}")
+
+
 def report(args: argparse.Namespace) -> Path:
     """``backtest report RESULTS_DIR``: render a saved run's report again."""
     from backtest.app.jobs import rerender
@@ -442,6 +504,7 @@ COMMANDS = {
     ("events", "import"): events_import, ("data", "fetch"): data_fetch,
     ("data", "import"): data_import, ("data", "info"): data_info,
     ("strategies", "list"): strategies_list, ("check",): check, ("report",): report,
+    ("chains", "compare"): chains_compare, ("chains", "show"): chains_show,
 }
 
 

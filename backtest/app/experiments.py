@@ -15,11 +15,18 @@ to guard::
     costs: {fees: 0.0005, fixed_fees: 0, slippage: 0.0005, borrow_rate: 0.0,
             borrow: {CRWV: 0.08}}
     init_cash: 100000
+    sweep:                               # optional: run every combination, keep the best
+      grid: {hold: [1, 3, 5], threshold: [50, 60]}   # strategy params above stay fixed
+      metric: sharpe                     # how the best is chosen (default sharpe)
+      walk_forward: 3                    # optional folds of news days
     guard:                               # metric: tolerance
       sharpe: {abs: 0.01}                # |now - baseline| <= 0.01
       total_return: {rel: 0.001}         # |now - baseline| <= 0.001 * |baseline|
       max_drawdown: {abs: 0.001, rel: 0.01}   # within either bound
       trades: exact                      # equal
+
+With ``sweep``, the guarded metrics are the best combination's, beside the figures that
+say how far it can be trusted (``dsr``, ``pbo``, ``spa_p``, ``wf_oos_mean``, ...).
 
 A baseline (JSON, ``<baselines>/<name>.json``) stores the guarded metrics, their
 tolerances, the data hash, package versions and when it was created.
@@ -46,7 +53,8 @@ from events.yamlio import read_yaml, strip_lines
 from events.errors import ConfigError, InputError
 
 TOP_KEYS = {"name", "description", "calendar", "data", "study", "strategy", "strategies_dir",
-            "costs", "init_cash", "guard"}
+            "costs", "init_cash", "guard", "sweep"}
+SWEEP_KEYS = {"grid", "metric", "walk_forward"}
 COST_KEYS = {"fees", "fixed_fees", "slippage", "borrow_rate", "borrow"}
 PASSING = ("ok", "updated", "created", "unchanged")  # statuses that do not fail a check
 
@@ -194,6 +202,7 @@ class Experiment:
     study: StudyConfig = field(default_factory=StudyConfig)
     strategies_dir: Path | None = None  # a plug-in folder the experiment names
     lines: dict = field(default_factory=dict)  # "strategy.params.hold" -> its line
+    sweep: dict | None = None  # {"grid": {...}, "metric": ..., "walk_forward": K or None}
 
     @property
     def strategy_ref(self) -> str:
@@ -261,6 +270,7 @@ def load_experiment(path: str | Path) -> Experiment:
     init_cash = (_number(doc, "init_cash", shown, strict=True) if "init_cash" in doc
                  else DEFAULT_INIT_CASH)
     folder = _text(doc, "strategies_dir", shown)
+    sweep = _sweep(doc, shown) if "sweep" in _keys(doc) else None
     return Experiment(
         name=_text(doc, "name", shown) or path.stem, path=path,
         calendar=_text(doc, "calendar", shown, required=True), prices=prices, strategy=name,
@@ -269,7 +279,39 @@ def load_experiment(path: str | Path) -> Experiment:
                for k in _keys(guard)},
         study=study, strategies_dir=path.parent / folder if folder else None,
         lines={**{f"strategy.params.{k}": _line(params_raw, k) for k in _keys(params_raw)},
-               "strategy": _line(doc, "strategy")})
+               "strategy": _line(doc, "strategy")},
+        sweep=sweep)
+
+
+def _sweep(doc: dict, shown: str) -> dict:
+    """The ``sweep`` block: a grid of parameter lists, the metric, optional folds."""
+    from backtest.sim.metrics import BENCHMARK_METRICS, METRICS
+
+    raw = _mapping(doc, "sweep", shown, allowed=SWEEP_KEYS)
+    grid_raw = _mapping(raw, "grid", shown, "sweep")
+    if not _keys(grid_raw):
+        raise ConfigError("missing required field (a mapping of parameter: [values])",
+                          path=shown, line=_line(doc, "sweep"), field="sweep.grid")
+    grid = {}
+    for key in _keys(grid_raw):
+        values = grid_raw[key]
+        where = f"sweep.grid.{key}"
+        if not isinstance(values, list) or not values:
+            raise ConfigError("must be a non-empty list of values", path=shown,
+                              line=_line(grid_raw, key), field=where)
+        grid[str(key)] = [_param(v, shown, _line(grid_raw, key), where) for v in values]
+    metric = _text(raw, "metric", shown, "sweep") or "sharpe"
+    if metric not in METRICS + BENCHMARK_METRICS:
+        raise ConfigError(f"unknown metric {metric!r} (one of "
+                          f"{', '.join(METRICS + BENCHMARK_METRICS)})", path=shown,
+                          line=_line(raw, "metric"), field="sweep.metric")
+    folds = raw.get("walk_forward")
+    if folds is not None and (isinstance(folds, bool) or not isinstance(folds, int)
+                              or folds < 1):
+        raise ConfigError(f"must be a positive number of folds, got {folds!r}"[:200],
+                          path=shown, line=_line(raw, "walk_forward"),
+                          field="sweep.walk_forward")
+    return {"grid": grid, "metric": metric, "walk_forward": folds}
 
 
 def is_experiment(path: str | Path) -> bool:
@@ -304,12 +346,36 @@ def experiment_inputs(exp: Experiment):
     return cal, panel, strategy, Costs.from_mapping(exp.costs), market
 
 
+def experiment_sweep(exp: Experiment, cal, panel, strategy, costs, market):
+    """The experiment's sweep: (SweepResult, SweepInference, the best strategy)."""
+    from backtest.sim.sweeps import expand_grid, run_sweep
+
+    grid, fixed = exp.sweep["grid"], {k: v for k, v in exp.params.items()
+                                      if k not in exp.sweep["grid"]}
+    cls = type(strategy)
+    try:
+        result = run_sweep(cal, panel, cls, grid, fixed, costs, exp.init_cash, progress=False,
+                           benchmark=market)
+        inference = result.inference(exp.sweep["metric"], folds=exp.sweep["walk_forward"])
+    except ConfigError as exc:
+        raise ConfigError(exc.reason, path=str(exp.path), field=f"sweep.{exc.field}"
+                          if exc.field else "sweep") from None
+    return result, inference, cls(**fixed, **expand_grid(grid)[inference.best])
+
+
 def run_experiment(exp: Experiment):
-    """Run the experiment's strategy; returns the StrategyRun (metrics, data hash)."""
+    """Run the experiment's strategy (with ``sweep``: the sweep's best, its metrics joined by
+    the sweep's inference figures); returns the StrategyRun (metrics, data hash)."""
     from backtest.sim.runs import run_strategy
 
     cal, panel, strategy, costs, market = experiment_inputs(exp)
-    return run_strategy(cal, panel, strategy, costs, exp.init_cash, benchmark=market)
+    inference = None
+    if exp.sweep is not None:
+        _, inference, strategy = experiment_sweep(exp, cal, panel, strategy, costs, market)
+    run = run_strategy(cal, panel, strategy, costs, exp.init_cash, benchmark=market)
+    if inference is not None:
+        run.metrics.update(inference.as_metrics())
+    return run
 
 
 def baseline_path(exp: Experiment, baselines: Path | None) -> Path:
@@ -406,7 +472,8 @@ def settings_of(exp: Experiment, run) -> dict:
     check can say what changed (``strategy.params.hold: 5 -> 10``)."""
     return clean({"strategy": exp.strategy, "params": run.params, "costs": exp.costs,
                   "init_cash": exp.init_cash, "calendar": exp.calendar, "prices": exp.prices,
-                  "study": exp.study.as_dict(), "data_range": run.data_range})
+                  "study": exp.study.as_dict(), "data_range": run.data_range,
+                  **({"sweep": exp.sweep} if exp.sweep is not None else {})})
 
 
 def _flatten(doc: Any, prefix: str = "") -> dict[str, Any]:

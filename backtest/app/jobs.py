@@ -7,6 +7,7 @@ half-written report and the previous one stays intact until the new one is compl
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import asdict
@@ -15,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from backtest.app.story import build_story
-from backtest.data import PricePanel, PriceStore, load_panel
+from backtest.data import DEFAULT_MARKET, PricePanel, PriceStore, load_panel
 from backtest.eventstudy import StudyConfig, run_study
 from backtest.io import atomic_dir, check_output_dir, is_results_dir, write_csv, write_json
 from backtest.parallel import serial_map_blocks
@@ -62,20 +63,52 @@ def write_calendar(calendar: Calendar, out: Path) -> None:
     write_csv(pd.DataFrame(rows), out / "events.csv")
 
 
+def strategy_factors(panel: PricePanel, config: StudyConfig,
+                     factor_data: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The factors of the calendar-time regression beside the benchmark: the study's
+    factor tickers (``config.factors``) and a factor file's columns, when given."""
+    frames = [panel.returns[list(config.factors)]] if config.factors else []
+    if factor_data is not None:
+        frames.append(factor_data)
+    return pd.concat(frames, axis=1) if frames else None
+
+
+def write_sweep(folder: Path, result, inference) -> None:
+    """sweep.csv, sweep.json (with the inference figures), pbo_logits.csv and, with a
+    walk-forward, walkforward.csv."""
+    write_csv(result.table, folder / "sweep.csv")
+    wf = inference.walkforward
+    write_json(folder / "sweep.json", {
+        "params": result.params, "metric": inference.metric, "best": inference.best,
+        "inference": inference.as_metrics(),
+        "reasons": {"pbo": inference.overfitting.reason,
+                    "reality_check": inference.reality.reason},
+        "luck": inference.luck(),
+        "walk_forward": None if wf is None else {
+            "folds": len(wf.folds), "best_in_sample": wf.best,
+            "out_of_sample": asdict(wf.out_of_sample), "in_sample": asdict(wf.in_sample)}})
+    write_csv(pd.DataFrame({"logit": inference.overfitting.logits}), folder / "pbo_logits.csv")
+    if wf is not None:
+        write_csv(wf.folds, folder / "walkforward.csv")
+
+
 def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool = True,
             strategy: Strategy | None = None, config: StudyConfig | None = None,
             costs: Costs | None = None, store: PriceStore | None = None,
             panel: PricePanel | None = None, factor_data: pd.DataFrame | None = None,
             seed_event: str | None = None, title: str | None = None,
             init_cash: float = DEFAULT_INIT_CASH,
-            sweep: tuple[pd.DataFrame, list[str], str] | None = None,
+            sweep: tuple | None = None,
             map_blocks=serial_map_blocks, block: int | None = None,
             strict: bool = False, car_from: str = "day-1",
             started: float | None = None) -> Path:
     """Run a study and/or a strategy on a calendar, write every result file, then the report.
 
     ``config.market`` is the benchmark of the study and of the strategy's metrics.
-    ``sweep`` (table, swept parameters, metric) adds ``sweep.csv`` and ``sweep.json``.
+    ``sweep`` (a :class:`~backtest.sim.sweeps.SweepResult` and its
+    :class:`~backtest.sim.sweeps.SweepInference`) adds ``sweep.csv``, ``sweep.json``
+    (parameters, metric and the inference figures, also in ``metrics.json``),
+    ``pbo_logits.csv`` and, with a walk-forward, ``walkforward.csv``.
     ``panel`` replaces the price store (e.g. prices read from a user's CSV). The
     report is rendered from the written files only (:func:`reports.render_report`),
     so ``backtest report DIR`` can redo it later. ``car_from`` is where the per-ticker CAR
@@ -94,8 +127,19 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
     study_result = (run_study(cal, panel, config, factor_data, map_blocks=map_blocks,
                               **({"block": block} if block else {}))
                     if do_study else None)
-    strategy_run = (run_strategy(cal, panel, strategy, costs, init_cash, config.market)
+    if study_result is not None and any(e.chains for e in cal):
+        from backtest.chains import chain_event_study
+
+        study_result.chains, chain_skipped = chain_event_study(cal, panel, config, factor_data,
+                                                               map_blocks)
+        if len(chain_skipped):  # a chain security skipped (its members' are already listed)
+            study_result.skipped = pd.concat([study_result.skipped, chain_skipped],
+                                             ignore_index=True)
+    strategy_run = (run_strategy(cal, panel, strategy, costs, init_cash, config.market,
+                                 factors=strategy_factors(panel, config, factor_data))
                     if strategy is not None else None)
+    if sweep is not None and strategy_run is not None:
+        strategy_run.metrics.update(sweep[1].as_metrics())
     run_info = {
         "title": title or f"{cal.name} event study",
         "calendar": cal.name, "calendar_path": cal.path,
@@ -115,7 +159,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
         "report": {"car_from": car_from},
         "run_seconds": round(time.time() - started, 2),
     }
-    story = build_story(cal, study_result, strategy_run, seed_event)
+    story = build_story(cal, study_result, strategy_run, seed_event, sweep)
     out = Path(out)
     with atomic_dir(out) as tmp:
         write_json(tmp / "run.json", run_info)
@@ -126,9 +170,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
         if strategy_run is not None:
             strategy_run.write(tmp)
         if sweep is not None:
-            table, params, metric = sweep
-            write_csv(table, tmp / "sweep.csv")
-            write_json(tmp / "sweep.json", {"params": params, "metric": metric})
+            write_sweep(tmp, *sweep)
         from reports import render_report  # matplotlib loads only when a report is drawn
 
         render_report(tmp)
@@ -147,5 +189,88 @@ def rerender(results_dir: str | Path) -> Path:
         for f in src.iterdir():
             if f.is_file() and f.suffix in (".csv", ".json"):
                 shutil.copy2(f, tmp / f.name)
-        render_report(tmp, shown=src)
+        if "chains" in (json.loads((src / "run.json").read_text()) or {}):
+            from reports.chains import render_chains_report
+
+            render_chains_report(tmp, shown=src)
+        else:
+            render_report(tmp, shown=src)
     return src
+
+
+def chains_job(chains: list, out: str | Path, *, store: PriceStore | None = None,
+               panel: PricePanel | None = None, benchmark: str = DEFAULT_MARKET,
+               start: str | None = None, end: str | None = None,
+               calendar: Calendar | None = None, window: tuple[int, int] = (0, 1),
+               started: float | None = None):
+    """Compare chains (:func:`backtest.chains.compare_chains`) and write ``chains.csv``,
+    ``chain_members.csv``, ``chain_index.csv``, ``run.json`` and the report into ``out``.
+    Returns (folder, comparison)."""
+    from backtest.chains import compare_chains
+
+    started = time.time() if started is None else started
+    check_output_dir(out)
+    tickers = [t for c in chains for t in c.tickers]
+    if panel is None:
+        store = store or PriceStore()
+        panel = store.load([*dict.fromkeys(tickers), benchmark])
+    comparison = compare_chains(chains, panel, benchmark, start, end, calendar, window)
+    names = [c.name for c in chains]
+    spread = f"{names[0]} - {names[1]}" if len(names) >= 2 else None
+    rebalance = {c.rebalance for c in chains}
+    run_info = {
+        "title": f"Chains: {' vs '.join(names)}",
+        "data_hash": panel.data_hash, "data_source": panel.source_text(),
+        "data_sources": dict(sorted(panel.sources.items())),
+        "data_range": f"{comparison.lines.index[0].date()} to {comparison.lines.index[-1].date()}",
+        "versions": versions(),
+        "chains": {
+            "names": names, "benchmark": benchmark, "spread": spread,
+            "calendar": comparison.calendar,
+            "window": (f"[{_day_text(window[0])}, {_day_text(window[1])}]"
+                       if comparison.calendar else None),
+            "rebalance_text": ("held as bought and rebalanced only when a member joins or "
+                               "leaves" if rebalance == {"none"} else
+                               "rebalanced to its weights every day" if rebalance == {"daily"}
+                               else "each with its own rebalancing (see below)"),
+            "definitions": [{"name": c.name, "weighting": c.weighting,
+                             "rebalance": ("buy and hold" if c.rebalance == "none"
+                                           else "daily"),
+                             "description": c.description, "path": _chain_source(c.path),
+                             "members": [_member_text(m) for m in c.members]}
+                            for c in chains],
+            "notes": comparison.notes,
+        },
+        "run_seconds": round(time.time() - started, 2),
+    }
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        write_json(tmp / "run.json", run_info)
+        write_csv(comparison.table, tmp / "chains.csv")
+        write_csv(comparison.members, tmp / "chain_members.csv")
+        write_csv(comparison.lines.reset_index(), tmp / "chain_index.csv")
+        from reports.chains import render_chains_report
+
+        render_chains_report(tmp)
+    return out, comparison
+
+
+def _member_text(member) -> str:
+    """``CRWV (from 2025-03-28)``, ``MSFT 0.2 (until 2026-01-30)``."""
+    dates = " and ".join(f"{word} {day}" for word, day in (("from", member.start),
+                                                          ("until", member.end)) if day)
+    weight = "" if member.weight == 1.0 else f" {member.weight:g}"
+    return f"{member.ticker}{weight}" + (f" ({dates})" if dates else "")
+
+
+def _day_text(k: int) -> str:
+    return "0" if k == 0 else f"{k:+d}"
+
+
+def _chain_source(path: str | None) -> str | None:
+    """A bundled chain by its name (the same on every machine), a user's by its path."""
+    from events.files import bundled_path
+
+    if path is not None and Path(path) == bundled_path("chain", Path(path).stem):
+        return f"bundled events/chains/{Path(path).name}"
+    return path

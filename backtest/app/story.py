@@ -95,6 +95,8 @@ def trust_notes(study, run, pnl: dict | None, groups: list[dict], event_id: str)
         elif events < FEW_EVENTS or trades < FEW_TRADES:
             notes.append(f"{events} events, {trades} trades: too few to separate skill from "
                          f"luck, whatever the Sharpe ratio says.")
+        if trades:
+            notes += inference_notes(run.metrics, run.benchmark)
     for g in groups:
         p = g["p_value"]
         if p is not None and np.isfinite(p) and p < 0.05 and g["n_days"] < FEW_NEWS_DAYS:
@@ -129,15 +131,106 @@ def trust_notes(study, run, pnl: dict | None, groups: list[dict], event_id: str)
     return notes
 
 
-def build_story(calendar: Calendar, study, run, seed_event: str | None) -> dict:
-    """The run's answer as plain data (see the module docstring)."""
+def _p(v) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:.3f}" if v >= 0.001 else "< 0.001"
+
+
+def inference_notes(m: dict, benchmark: str) -> list[str]:
+    """Sentences on the strategy's own inference figures (per event, calendar time, PSR)."""
+    notes = []
+    mean, p = m.get("event_mean_return"), m.get("event_p")
+    if mean is not None and np.isfinite(mean):
+        days = int(m.get("news_days") or 0)
+        tail = ("" if p is not None and np.isfinite(p) and p < 0.05
+                else ": not distinguishable from zero")
+        ci = (f"; 95% interval {_pct(m.get('event_ci_lo'))} to {_pct(m.get('event_ci_hi'))} "
+              f"from resampling news days" if np.isfinite(m.get("event_ci_lo", np.nan))
+              else "; too few news days for an interval")
+        notes.append(f"Per event it made {_pct(mean)} on average (t {_num(m.get('event_t'))}, "
+                     f"p {_p(p)}, {m.get('events_traded')} events on {_days(days)}{ci}){tail}.")
+    alpha = m.get("alpha_annual")
+    if alpha is not None and np.isfinite(alpha):
+        notes.append(f"In calendar time, alpha against {benchmark} is {_pct(alpha)} a year "
+                     f"(t {_num(m.get('alpha_t'))}, p {_p(m.get('alpha_p'))}, Newey-West).")
+    psr = m.get("psr")
+    if psr is not None and np.isfinite(psr):
+        notes.append(f"Probabilistic Sharpe ratio {psr:.2f}: the chance the true Sharpe ratio is "
+                     f"above 0{' (0.95 would be convincing)' if psr < 0.95 else ''}.")
+    return notes
+
+
+def sweep_story(inference, table: pd.DataFrame, params: list[str]) -> dict:
+    """A sweep's verdict: the inference figures, the walk-forward folds, and sentences that
+    say plainly whether the best combination is distinguishable from luck."""
+    m = inference.as_metrics()
+    best = table.loc[table["combo"] == inference.best].iloc[0]
+    best_text = params_line({k: best[k] for k in params})
+    luck = inference.luck()
+    o, r = inference.overfitting, inference.reality
+    words = [f"The best of {inference.trials} combinations by {inference.metric} "
+             f"({best_text}) is " + ("indistinguishable from luck" if luck
+                                    else "unlikely to be luck alone") + ":"]
+    words.append(f"deflated Sharpe ratio {_num(inference.dsr, '.2f')} (0.95 would be "
+                 f"convincing; {inference.trials} trials, {inference.distinct} distinct)"
+                 if np.isfinite(inference.dsr) else "deflated Sharpe ratio n/a")
+    words.append(f"reality check p {_p(r.spa_p)} (Hansen SPA; White {_p(r.rc_p)}) for beating "
+                 f"not trading" if not r.reason else f"reality check n/a ({r.reason})")
+    words.append(f"probability of backtest overfitting {o.pbo:.2f} over {o.n_splits} splits "
+                 f"of {o.n_blocks} blocks of news days" if not o.reason
+                 else f"probability of backtest overfitting n/a ({o.reason})")
+    folds = []
+    wf = inference.walkforward
+    if wf is not None:
+        of, ins = wf.out_of_sample, wf.in_sample
+        words.append(f"walk-forward over {len(wf.folds)} folds: chosen on earlier events, "
+                     f"{_pct(of.mean)} per event out of sample (p {_p(of.p)}, {of.n_events} "
+                     f"events on {_days(of.n_days)}) against {_pct(ins.mean)} for the "
+                     f"in-sample best on the same events")
+        by_combo = table.set_index("combo")
+        for row in wf.folds.to_dict("records"):
+            row["chosen_params"] = params_line({k: by_combo.loc[row["chosen"], k]
+                                                for k in params})
+            folds.append(row)
+    sentence = words[0] + " " + "; ".join(words[1:]) + "."
+    return {"luck": luck, "best": inference.best, "best_params": best_text,
+            "sentence": sentence, "figures": m, "folds": folds,
+            "pbo_reason": o.reason, "reality_reason": r.reason}
+
+
+def _chains(study, event_id: str) -> list[dict]:
+    """The event's linked chains as one security, for the story window."""
+    table = study.chains
+    if table is None or table.empty:
+        return []
+    s, e = study.story_window()
+    rows = table[(table["event_id"] == event_id) & (table["window_start"] == s)
+                 & (table["window_end"] == e)]
+    out = []
+    for row in rows.to_dict("records"):
+        row = {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+               for k, v in row.items()}
+        row["members_label"] = stats.LABELS.get(row["members_statistic"], "") if isinstance(
+            row["members_statistic"], str) else ""
+        out.append(row)
+    return out
+
+
+def build_story(calendar: Calendar, study, run, seed_event: str | None,
+                sweep=None) -> dict:
+    """The run's answer as plain data (see the module docstring); ``sweep`` (a
+    :class:`~backtest.sim.sweeps.SweepResult` and its inference) adds the sweep's verdict."""
     event_id = focus_of(calendar, seed_event)
     story = {"focus": _focus(calendar, event_id), "reaction": [], "groups": [],
-             "window": None, "pnl": None, "params": None, "metrics": []}
+             "window": None, "pnl": None, "params": None, "metrics": [], "sweep": None,
+             "chains": []}
+    if sweep is not None:
+        result, inference = sweep
+        story["sweep"] = sweep_story(inference, result.table, result.params)
     if study is not None and not study.car.empty:
         story["window"] = list(study.story_window())
         story["reaction"] = _reaction(study, event_id)
         story["groups"] = _groups(study)
+        story["chains"] = _chains(study, event_id)
     if run is not None:
         story["pnl"] = _pnl(run, event_id)
         story["params"] = run.params_text or params_line(run.params)
@@ -188,6 +281,14 @@ def terminal_lines(story: dict, max_tickers: int = 8) -> list[str]:
             lines.append(f"  {g['group']}: CAR({s:+d},{e:+d}) {what} {_pct(g['mean'])}, "
                          f"{g['label']} {_num(g['value'])} (p {_num(g['p_value'], '.3f')}), "
                          f"{g['n']} pairs on {_days(g['n_days'])}")
+        for c in story.get("chains", []):
+            lines.append(f"  {c['chain']} chain as one security ({c['members']} members): "
+                         f"CAR({s:+d},{e:+d}) {_pct(c['portfolio_car'])} (t "
+                         f"{_num(c['portfolio_t'])}, p {_num(c['portfolio_p'], '.3f')}); its "
+                         f"members as pairs: {c['members_label'] or 'n/a'} "
+                         f"{_num(c['members_value'])} (p {_num(c['members_p'], '.3f')})")
+    if story.get("sweep"):
+        lines.append("Sweep: " + story["sweep"]["sentence"])
     p = story["pnl"]
     if p is not None:
         focus = ("" if p["focus_pnl"] is None else

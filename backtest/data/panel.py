@@ -77,6 +77,21 @@ class PricePanel:
             out.__dict__["returns"] = self.returns[cols]
         return out
 
+    def with_returns(self, extra: pd.DataFrame, source: str = "derived") -> "PricePanel":
+        """This panel plus securities given by their daily returns (a chain held as one
+        portfolio): ``returns`` are exactly ``extra``; the close is the compounded level
+        (missing where the return is), the open missing, no dividends."""
+        extra = extra.reindex(self.sessions)
+        level = (1.0 + extra.fillna(0.0)).cumprod().where(extra.notna())
+        out = PricePanel(pd.concat([self.open, level * np.nan], axis=1),
+                         pd.concat([self.close, level], axis=1),
+                         pd.concat([self.dividend, (level * 0.0).fillna(0.0)], axis=1),
+                         pd.concat([self.close_is_adjusted,
+                                    pd.Series(True, index=extra.columns)]),
+                         {**self.sources, **{c: source for c in extra.columns}})
+        out.__dict__["returns"] = pd.concat([self.returns, extra], axis=1)
+        return out
+
     def source_text(self) -> str:
         kinds = sorted(set(self.sources.values()))
         return ", ".join(kinds) if kinds else "unknown"

@@ -60,6 +60,9 @@ class StudyResult:
     data_source: str = ""
     extra: dict = field(default_factory=dict)
     quality: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # events that link a whole chain: the chain as one security next to its members'
+    # cross-section (:func:`backtest.chains.chain_event_study`), written as chains.csv
+    chains: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def settings(self) -> dict:
         """The config as plain JSON-able values."""
@@ -89,6 +92,8 @@ class StudyResult:
         for name in TABLES:
             write_csv(getattr(self, name), folder / f"{name}.csv")
         write_csv(self.timing, folder / "timing.csv", float_format=None)
+        if len(self.chains):
+            write_csv(self.chains, folder / "chain_events.csv")
         if not self.ar.empty:
             write_csv(self.summary(), folder / SUMMARY_FILE, float_format=None)
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest.inference.sharpe import moments_rows, probabilistic_sharpe, psr_from_moments
+
 TRADING_DAYS = 252
 
 
@@ -21,7 +23,7 @@ class Metric:
 
     name: str
     label: str
-    unit: str  # "fraction" (shown as %), "ratio", "count", "money", "sessions"
+    unit: str  # "fraction" (shown as %), "ratio", "probability", "count", "money", "sessions"
     better: int  # +1: higher is better, -1: lower is better, 0: neither (a description)
     what: str = ""
 
@@ -33,6 +35,23 @@ METRIC_INFO: tuple[Metric, ...] = (
            "buy and hold of the benchmark over the same sessions"),
     Metric("excess_return", "Excess return", "fraction", 1, "total minus benchmark return"),
     Metric("sharpe", "Sharpe ratio", "ratio", 1, "annualized, daily returns, rf 0"),
+    Metric("psr", "Probabilistic Sharpe ratio", "probability", 1,
+           "chance the true Sharpe ratio is above 0, given skew and fat tails"),
+    Metric("event_mean_return", "Mean return per event", "fraction", 1,
+           "the P&L of an event's trades over the portfolio value before them"),
+    Metric("event_t", "t of the mean event return", "ratio", 1, "clustered by news day"),
+    Metric("event_p", "p of the mean event return", "probability", -1,
+           "two-sided, Student-t with news days - 1 df"),
+    Metric("event_ci_lo", "Mean event return, 95% interval from", "fraction", 1,
+           "bootstrap over news days"),
+    Metric("event_ci_hi", "Mean event return, 95% interval to", "fraction", 1,
+           "bootstrap over news days"),
+    Metric("events_traded", "Events traded", "count", 0),
+    Metric("news_days", "Independent news days", "count", 0, "distinct day 0s of the events traded"),
+    Metric("alpha_annual", "Alpha a year", "fraction", 1,
+           "calendar-time regression on the benchmark, daily alpha x 252"),
+    Metric("alpha_t", "t of alpha", "ratio", 1, "Newey-West errors"),
+    Metric("alpha_p", "p of alpha", "probability", -1, "two-sided"),
     Metric("max_drawdown", "Max drawdown", "fraction", 1, "largest fall from a peak"),
     Metric("trades", "Trades", "count", 0),
     Metric("hit_rate", "Hit rate", "fraction", 1, "share of trades with a profit"),
@@ -50,10 +69,22 @@ METRIC_INFO: tuple[Metric, ...] = (
     Metric("beta", "Beta to the benchmark", "ratio", 0),
     Metric("correlation", "Correlation to the benchmark", "ratio", 0),
     Metric("sessions", "Sessions", "sessions", 0, "from the first entry to the last exit"),
+    # a sweep's best combination, judged against every combination tried
+    Metric("dsr", "Deflated Sharpe ratio", "probability", 1,
+           "PSR against the best Sharpe ratio expected from this many skill-less trials"),
+    Metric("trials", "Combinations tried", "count", 0),
+    Metric("pbo", "Probability of backtest overfitting", "probability", -1,
+           "how often the in-sample best is below the median out of sample"),
+    Metric("spa_p", "Reality check p (Hansen SPA)", "probability", -1,
+           "chance of a best this good if no combination beats not trading"),
+    Metric("reality_check_p", "Reality check p (White)", "probability", -1),
+    Metric("wf_oos_mean", "Walk-forward mean event return", "fraction", 1,
+           "out of sample: chosen on earlier events, scored on later ones"),
+    Metric("wf_oos_p", "p of the walk-forward mean", "probability", -1),
 )
 METRIC = {m.name: m for m in METRIC_INFO}
 # Keys of summarize(), in order (metrics.json is compared byte for byte).
-METRICS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "calmar", "hit_rate",
+METRICS = ("total_return", "cagr", "sharpe", "psr", "sortino", "max_drawdown", "calmar", "hit_rate",
            "avg_trade_return", "exposure", "avg_gross_exposure", "turnover", "trades",
            "fees_paid", "borrow_paid", "final_equity", "sessions")
 BENCHMARK_METRICS = ("benchmark_return", "benchmark_sharpe", "excess_return", "beta",
@@ -109,6 +140,14 @@ def sortino_rows(r: np.ndarray, periods: int = TRADING_DAYS) -> np.ndarray:
     return np.where(np.isfinite(downside) & (downside != 0), out, np.nan)
 
 
+def psr_rows(r: np.ndarray) -> np.ndarray:
+    """Probabilistic Sharpe ratio against 0 of each row of a 2-D array of finite daily
+    returns (:func:`backtest.inference.sharpe.psr_from_moments`, Bailey and Lopez de
+    Prado 2012)."""
+    sr, g3, g4 = moments_rows(r)
+    return np.asarray(psr_from_moments(sr, g3, g4, r.shape[1]), dtype="float64")
+
+
 def cagr(equity, init_cash: float, periods: int = TRADING_DAYS) -> float:
     """Compound annual growth ``(V_end / V_0)^(periods / n) - 1`` over n sessions."""
     e = np.asarray(equity, dtype="float64")
@@ -141,7 +180,7 @@ def max_drawdown_rows(curves: np.ndarray) -> np.ndarray:
 def no_trades(init_cash: float, with_benchmark: bool) -> dict[str, float]:
     """Metrics of a run that never traded: flat, nothing paid, ratios undefined."""
     nan = float("nan")
-    out = {"total_return": 0.0, "cagr": 0.0, "sharpe": nan, "sortino": nan,
+    out = {"total_return": 0.0, "cagr": 0.0, "sharpe": nan, "psr": nan, "sortino": nan,
            "max_drawdown": 0.0, "calmar": nan, "hit_rate": nan, "avg_trade_return": nan,
            "exposure": 0.0, "avg_gross_exposure": 0.0, "turnover": 0.0, "trades": 0,
            "fees_paid": 0.0, "borrow_paid": 0.0, "final_equity": float(init_cash),
@@ -267,6 +306,7 @@ def _session_stats(runs: list[RunArrays], with_benchmark: bool) -> dict[str, lis
     finite = np.isfinite(rets).all(axis=1)
     total = e[:, -1] / cash[:, 0] - 1.0
     sharpe, sortino = sharpe_rows(rets), sortino_rows(rets)
+    psr = psr_rows(rets)
     curve = np.concatenate([cash, e], axis=1)
     mdd = max_drawdown_rows(curve)
     years = n / TRADING_DAYS
@@ -281,7 +321,8 @@ def _session_stats(runs: list[RunArrays], with_benchmark: bool) -> dict[str, lis
         turnover = [float(r.traded.sum() / e[i].mean() / years) if r.traded.size else 0.0
                     for i, r in enumerate(runs)]
     stats: dict[str, list] = {k: [] for k in (
-        "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "calmar", "exposure",
+        "total_return", "cagr", "sharpe", "psr", "sortino", "max_drawdown", "calmar",
+        "exposure",
         "avg_gross_exposure", "turnover", "final_equity", "sessions")}
     for row, run in enumerate(runs):
         growth = cagr(e[row], run.init_cash)
@@ -290,6 +331,8 @@ def _session_stats(runs: list[RunArrays], with_benchmark: bool) -> dict[str, lis
         stats["cagr"].append(growth)
         # A run with a non-finite return drops it, as the one-run functions do.
         stats["sharpe"].append(float(sharpe[row]) if finite[row] else sharpe_ratio(rets[row]))
+        stats["psr"].append(float(psr[row]) if finite[row]
+                            else probabilistic_sharpe(rets[row][np.isfinite(rets[row])]))
         stats["sortino"].append(float(sortino[row]) if finite[row]
                                 else sortino_ratio(rets[row]))
         stats["max_drawdown"].append(m)
@@ -332,3 +375,28 @@ def _benchmark_stats(runs: list[RunArrays], rets: np.ndarray, finite: np.ndarray
         out["correlation"].append(float(np.corrcoef(r[ok], x[ok])[0, 1]) if good
                                   else float("nan"))
     return out
+
+
+def event_returns(first_ids, pnl, entry_rows, equity, init_cash: float) -> pd.DataFrame:
+    """A strategy's return per event: ``ret = pnl / value``, the summed P&L of the trades
+    the event opened over the portfolio's value at the close before its first entry
+    session (the initial cash before the first session): the event's contribution to
+    the portfolio's return, as in an event-time portfolio (Fama 1998, Sec. 4).
+
+    ``first_ids``: each trade's event (the first of a holding that carried several),
+    ``pnl``: its P&L net of costs, ``entry_rows``: its entry session as a row of
+    ``equity`` (the portfolio value at each session's close). Events in order of first
+    appearance; columns event_id, pnl, value, ret.
+    """
+    ids = pd.Index(np.asarray(first_ids, dtype=object))
+    if len(ids) == 0:
+        return pd.DataFrame({"event_id": pd.Series([], dtype=object), "pnl": [], "value": [],
+                             "ret": []})
+    codes, uniq = pd.factorize(ids)
+    total = np.bincount(codes, weights=np.asarray(pnl, dtype="float64"), minlength=len(uniq))
+    first = np.full(len(uniq), np.iinfo(np.int64).max)
+    np.minimum.at(first, codes, np.asarray(entry_rows, dtype=np.int64))
+    e = np.asarray(equity, dtype="float64")
+    value = np.where(first >= 1, e[np.maximum(first - 1, 0)], init_cash)
+    return pd.DataFrame({"event_id": np.asarray(uniq, dtype=object), "pnl": total,
+                         "value": value, "ret": total / value})

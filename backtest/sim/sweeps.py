@@ -1,9 +1,14 @@
-"""Parameter sweeps: every combination of a grid, simulated in one vectorbt simulation.
+"""Parameter sweeps: every combination of a grid, simulated in one vectorbt simulation,
+and how far its best combination can be trusted.
 
 Intents of all combinations go into one frame (strategies that build plain rows
 hand them over without a frame per combination), one :func:`~backtest.sim.simulate.run_grid`
 fills them all, and :func:`~backtest.sim.metrics.summarize_grid` computes every
-combination's metrics from its arrays, vectorized across combinations.
+combination's metrics from its arrays, vectorized across combinations. Beside the
+metrics, a :class:`SweepResult` keeps every combination's daily returns and return per
+event, which :meth:`SweepResult.inference` needs: the deflated Sharpe ratio, the
+probability of backtest overfitting, the reality check and the walk-forward
+(:mod:`backtest.inference`).
 
 >>> from backtest.sim.sweeps import expand_grid
 >>> expand_grid({"hold": [1, 5], "threshold": [60, 70]})
@@ -15,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,11 +28,16 @@ import pandas as pd
 from backtest.data.panel import PricePanel
 from backtest.parallel import serial_map_blocks
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
-from backtest.sim.metrics import no_trades, summarize_grid
+from backtest.inference import (Overfitting, RealityCheck, deflated_sharpe,
+                                probability_of_overfitting, reality_check, walk_forward)
+from backtest.inference.walkforward import WalkForward
+from backtest.sim.metrics import TRADING_DAYS, event_returns, no_trades, summarize_grid
+from backtest.sim.results import GridRun, event_ids
 from backtest.sim.runs import DEFAULT_BENCHMARK, benchmark_returns, strategy_context
 from backtest.sim.simulate import run_grid
 from events.errors import ConfigError
 from events.model import Calendar
+from events.timing import event_timing
 from strategies.base import Strategy, intents_frame
 
 
@@ -44,8 +55,9 @@ def run_sweep(calendar: Calendar, panel: PricePanel, strategy_cls, grid: dict[st
               init_cash: float = DEFAULT_INIT_CASH, progress: bool = True,
               map_blocks=serial_map_blocks, block: int | None = None,
               benchmark: str = DEFAULT_BENCHMARK,
-              max_combinations: int = MAX_COMBINATIONS) -> pd.DataFrame:
-    """Metrics of every grid combination: one row per combination, params then metrics.
+              max_combinations: int = MAX_COMBINATIONS) -> SweepResult:
+    """Every grid combination simulated: a :class:`SweepResult` whose ``table`` has one row
+    per combination, params then metrics.
 
     A grid of more than ``max_combinations`` is refused before anything is built.
 
@@ -70,13 +82,15 @@ def run_sweep(calendar: Calendar, panel: PricePanel, strategy_cls, grid: dict[st
     blocks = [(strategy_cls, combos[s:s + size], s, fixed or {}, costs, init_cash,
                progress and block is None, benchmark) for s in range(0, len(combos), size)]
     parts = map_blocks(run_sweep_combos, (calendar, panel), blocks)
-    return pd.DataFrame([row for part in parts for row in part])
+    return SweepResult.assemble(parts, panel.sessions, calendar, list(grid))
 
 
 def run_sweep_combos(calendar: Calendar, panel: PricePanel, strategy_cls, combos: list[dict],
                      offset: int, fixed: dict, costs: Costs | None, init_cash: float,
-                     progress: bool = False, benchmark: str = DEFAULT_BENCHMARK) -> list[dict]:
-    """Rows (combo number, params, metrics) for ``combos``, numbered from ``offset``."""
+                     progress: bool = False, benchmark: str = DEFAULT_BENCHMARK) -> dict:
+    """For ``combos``, numbered from ``offset``: ``rows`` (combo number, params, metrics),
+    ``daily`` (combo -> first session and daily returns over its own span) and
+    ``events`` (combo -> event ids and returns per event)."""
     ctx = strategy_context(calendar, panel)
     batches: dict[tuple, _Batch] = {}
     show = progress and len(combos) >= 50
@@ -91,17 +105,47 @@ def run_sweep_combos(calendar: Calendar, panel: PricePanel, strategy_cls, combos
         print(f"\rsweep: simulating {len(combos)} combinations in {len(batches)} "
               f"simulation(s)", file=sys.stderr, flush=True)
     bench = benchmark_returns(panel, benchmark)
-    rows = {}
+    rows, daily, per_event = {}, {}, {}
     names = list(combos[0]) if combos else []
     for key, batch in batches.items():
         intents = batch.intents()
-        metrics = (summarize_grid(run_grid(intents, panel, costs, init_cash, **dict(key)),
-                                  bench) if len(intents) else {})
+        metrics = {}
+        if len(intents):
+            grid = run_grid(intents, panel, costs, init_cash, **dict(key))
+            metrics = summarize_grid(grid, bench)
+            daily.update(grid_daily_returns(grid))
+            per_event.update(grid_event_returns(grid))
         for k, strategy in batch.strategies:
             rows[k] = {"combo": k, **{p: getattr(strategy.params, p) for p in names},
                        **(metrics[k] if k in metrics
                           else no_trades(init_cash, bench is not None))}
-    return [rows[k] for k in sorted(rows)]
+    return {"rows": [rows[k] for k in sorted(rows)], "daily": daily, "events": per_event}
+
+
+def grid_daily_returns(grid: GridRun) -> dict:
+    """combo -> (first session of its span, its daily returns ``V_t / V_{t-1} - 1`` there,
+    the first against the initial cash), as :func:`~backtest.sim.metrics.daily_returns`."""
+    out = {}
+    for k, (lo, hi) in enumerate(grid.span.tolist()):
+        e = grid.equity[lo:hi + 1, k]
+        prev = np.concatenate([[grid.init_cash], e[:-1]])
+        out[grid.combos[k]] = (grid.sessions[lo], e / prev - 1.0)
+    return out
+
+
+def grid_event_returns(grid: GridRun) -> dict:
+    """combo -> (event ids, return per event), as
+    :func:`~backtest.sim.metrics.event_returns` of its trades."""
+    out = {}
+    t, bounds = grid.trades, grid.trade_bounds
+    for k, (lo, hi) in enumerate(grid.span.tolist()):
+        mine = slice(bounds[k], bounds[k + 1])
+        ids = event_ids(grid.segments, k, t["col"][mine], t["entry_bar"][mine])
+        table = event_returns([i.split("+")[0] for i in ids], t["pnl"][mine],
+                              t["entry_bar"][mine] // 2 - lo, grid.equity[lo:hi + 1, k],
+                              grid.init_cash)
+        out[grid.combos[k]] = (table["event_id"].tolist(), table["ret"].to_numpy())
+    return out
 
 
 class _Batch:
@@ -134,3 +178,147 @@ class _Batch:
             frames.insert(0, intents_frame(self.rows).assign(
                 combo=np.asarray(self.row_combo, dtype=np.int64)))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+@dataclass
+class SweepInference:
+    """How far a sweep's best combination can be trusted (see :meth:`SweepResult.inference`).
+
+    ``dsr``/``sr0``: deflated Sharpe ratio of the best and the per-period Sharpe ratio
+    it was deflated by; ``trials``: combinations tried; ``overfitting``, ``reality``,
+    ``walkforward`` (None without folds): their results.
+    """
+
+    best: int
+    metric: str
+    trials: int
+    distinct: int
+    dsr: float
+    sr0: float
+    overfitting: Overfitting
+    reality: RealityCheck
+    walkforward: WalkForward | None = None
+
+    def as_metrics(self) -> dict:
+        """The figures for ``metrics.json`` (flat, JSON-ready)."""
+        out = {"dsr": self.dsr, "dsr_sr0_annual": self.sr0 * np.sqrt(TRADING_DAYS),
+               "trials": self.trials, "distinct_trials": self.distinct,
+               **self.overfitting.as_metrics(), **self.reality.as_metrics()}
+        if self.walkforward is not None:
+            out.update(self.walkforward.as_metrics())
+        return out
+
+    def luck(self) -> bool:
+        """True when the best combination is indistinguishable from luck: the reality
+        check does not reject at 5%, or the deflated Sharpe ratio is below 0.95."""
+        p, d = self.reality.spa_p, self.dsr
+        return not (np.isfinite(p) and p < 0.05 and np.isfinite(d) and d >= 0.95)
+
+
+@dataclass
+class SweepResult:
+    """A sweep: ``table`` (one row per combination: combo, params, metrics), and what the
+    inference on it needs.
+
+    ``events``: the events any combination traded (event_id index, ``day0``), in time
+    order; ``event_returns``: (events, combinations) return per event, 0 where a
+    combination did not trade it; ``daily``: daily returns of each distinct return
+    series on one calendar (0 where flat), ``series[k]`` the column of combination k;
+    ``spans[k]``: the first and last row of combination k's own span in ``daily``
+    (-1 without trades).
+    """
+
+    table: pd.DataFrame
+    params: list[str]
+    events: pd.DataFrame = field(repr=False)
+    event_returns: np.ndarray = field(repr=False)
+    daily: pd.DataFrame = field(repr=False)
+    series: np.ndarray = field(repr=False)
+    spans: np.ndarray = field(repr=False)
+
+    @classmethod
+    def assemble(cls, parts: list[dict], sessions: pd.DatetimeIndex, calendar: Calendar,
+                 params: list[str]) -> SweepResult:
+        table = pd.DataFrame([row for part in parts for row in part["rows"]])
+        daily = {k: v for part in parts for k, v in part["daily"].items()}
+        per_event = {k: v for part in parts for k, v in part["events"].items()}
+        n = len(table)
+        # events: all any combination traded, by news day
+        day0 = {e.id: event_timing(e).day0 for e in calendar}
+        ids = sorted({i for ev, _ in per_event.values() for i in ev},
+                     key=lambda i: (day0[i], i))
+        row_of = {i: r for r, i in enumerate(ids)}
+        ev = np.zeros((len(ids), n))
+        for k, (names, rets) in per_event.items():
+            ev[[row_of[i] for i in names], k] = rets
+        events = pd.DataFrame({"day0": pd.DatetimeIndex([day0[i] for i in ids])},
+                              index=pd.Index(ids, name="event_id"))
+        # per combination: its mean return per event traded, on how many events and days
+        mean, count, days = np.full(n, np.nan), np.zeros(n, dtype=np.int64), np.zeros(
+            n, dtype=np.int64)
+        for k, (names, rets) in per_event.items():
+            if len(names):
+                mean[k], count[k] = float(np.mean(rets)), len(names)
+                days[k] = len({day0[i] for i in names})
+        table = table.assign(event_mean_return=mean, events_traded=count, news_days=days)
+        # daily returns on one calendar: the union of the combinations' spans
+        spans = np.full((n, 2), -1, dtype=np.int64)
+        if daily:
+            first = min(start for start, _ in daily.values())
+            last = max(sessions[sessions.get_loc(start) + len(r) - 1]
+                       for start, r in daily.values())
+            axis = sessions[(sessions >= first) & (sessions <= last)]
+        else:
+            axis = sessions[-1:]
+        columns, series, seen = [], np.zeros(n, dtype=np.int64), {}
+        zero = np.zeros(len(axis))
+        for k in range(n):
+            col = zero
+            if k in daily:
+                start, r = daily[k]
+                lo = axis.get_loc(start)
+                spans[k] = (lo, lo + len(r) - 1)
+                col = zero.copy()
+                col[lo:lo + len(r)] = r
+            key = col.tobytes()
+            if key not in seen:
+                seen[key] = len(columns)
+                columns.append(col)
+            series[k] = seen[key]
+        frame = pd.DataFrame(np.column_stack(columns), index=axis)
+        return cls(table, params, events, ev, frame, series, spans)
+
+    def returns_of(self, combo: int) -> pd.Series:
+        """Daily returns of one combination over its own span (first entry to last exit)."""
+        lo, hi = self.spans[combo]
+        if lo < 0:
+            return pd.Series([], dtype="float64")
+        return self.daily.iloc[lo:hi + 1, self.series[combo]]
+
+    def ranked(self, metric: str) -> pd.DataFrame:
+        """The table from the best ``metric`` down (ties: lower combo first, NaN last)."""
+        if metric not in self.table.columns:
+            names = [c for c in self.table.columns if c != "combo" and c not in self.params]
+            raise ConfigError(f"unknown metric {metric!r} (one of {', '.join(names)})",
+                              field="metric")
+        return self.table.sort_values([metric, "combo"], ascending=[False, True],
+                                      na_position="last")
+
+    def inference(self, metric: str = "sharpe", folds: int | None = None,
+                  reps: int = 1000) -> SweepInference:
+        """Deflated Sharpe ratio of the best by ``metric`` (N = every combination tried),
+        probability of backtest overfitting over blocks of news days, reality check of
+        every combination against not trading, and with ``folds`` a walk-forward.
+
+        PBO and the walk-forward choose by mean event return (the one measure defined
+        on any subset of events); the reality check uses daily returns on one calendar.
+        """
+        best = int(self.ranked(metric)["combo"].iloc[0])
+        trial_sr = self.table["sharpe"].to_numpy(dtype="float64") / np.sqrt(TRADING_DAYS)
+        dsr, sr0 = deflated_sharpe(self.returns_of(best).to_numpy(), trial_sr)
+        days = self.events["day0"].to_numpy()
+        wf = (walk_forward(self.event_returns, days, folds, list(self.table["combo"]))
+              if folds else None)
+        return SweepInference(best, metric, len(self.table), self.daily.shape[1], dsr, sr0,
+                              probability_of_overfitting(self.event_returns, days),
+                              reality_check(self.daily.to_numpy(), reps=reps), wf)

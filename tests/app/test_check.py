@@ -61,7 +61,8 @@ def test_changed_parameter_fails_and_names_the_metric(exp_dir):
     assert {"total_return", "sharpe"} <= moved
     # each verdict follows the metric's better direction, worked out here by hand
     better = {"total_return": 1, "sharpe": 1, "max_drawdown": 1, "hit_rate": 1,
-              "fees_paid": -1, "borrow_paid": -1, "trades": 0}
+              "fees_paid": -1, "borrow_paid": -1, "trades": 0, "psr": 1,
+              "event_mean_return": 1, "alpha_annual": 1}
     for m in moved:
         up = rows[m]["now"] > rows[m]["baseline"]
         want = ("changed" if better[m] == 0 else
@@ -122,6 +123,16 @@ def test_update_rewrites_and_reports_changes(exp_dir):
     ("calendar: openai\nstrategy: x\nguard: {sharpe: exact}\ncosts: {feez: 1}\n", 4,
      "costs.feez"),
     ("calendar: openai\nstratgy: x\nguard: {sharpe: exact}\n", 2, "stratgy"),
+    ("calendar: openai\nstrategy: x\nguard: {dsr: exact}\nsweep: {grid: {hold: 3}}\n", 4,
+     "sweep.grid.hold"),
+    ("calendar: openai\nstrategy: x\nguard: {dsr: exact}\nsweep: {grid: {}}\n", 4,
+     "sweep.grid"),
+    ("calendar: openai\nstrategy: x\nguard: {dsr: exact}\n"
+     "sweep: {grid: {hold: [1]}, metric: luck}\n", 4, "sweep.metric"),
+    ("calendar: openai\nstrategy: x\nguard: {dsr: exact}\n"
+     "sweep: {grid: {hold: [1]}, walk_forward: 0}\n", 4, "sweep.walk_forward"),
+    ("calendar: openai\nstrategy: x\nguard: {dsr: exact}\n"
+     "sweep: {grid: {hold: [1]}, folds: 2}\n", 4, "sweep.folds"),
 ])
 def test_bad_experiment_files_are_refused(tmp_path, text, line, field):
     path = tmp_path / "bad.yaml"
@@ -129,6 +140,26 @@ def test_bad_experiment_files_are_refused(tmp_path, text, line, field):
     with pytest.raises(InputError) as err:
         load_experiment(path)
     assert str(err.value).startswith(f"{path}:{line}: {field}:")
+
+
+def test_sweep_experiment_guards_the_inference_figures(tmp_path):
+    """The shipped sweep experiment: its baseline holds the deflated Sharpe ratio, PBO,
+    the reality check and the walk-forward; widening the grid changes them, and the check
+    fails naming them (the trial count is part of the deflation)."""
+    shutil.copy(ROOT / "experiments" / "demo_sweep.yaml", tmp_path / "sweep.yaml")
+    assert _cli("check", tmp_path / "sweep.yaml", "--update").returncode == 0
+    base = json.loads((tmp_path / "baselines" / "demo-sweep.json").read_text())
+    assert {"dsr", "pbo", "spa_p", "wf_oos_mean"} <= set(base["metrics"])
+    assert base["settings"]["sweep"]["walk_forward"] == 3
+    text = (tmp_path / "sweep.yaml").read_text().replace("hold: [1, 3, 5, 10]",
+                                                         "hold: [1, 2, 3, 4, 5, 10]")
+    (tmp_path / "sweep.yaml").write_text(text)
+    proc = _cli("check", tmp_path / "sweep.yaml", "--format", "json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)[0]
+    moved = {r["metric"] for r in doc["metrics"] if r["status"] != "ok"}
+    assert "dsr" in moved, doc
+    assert any(c.startswith("sweep.grid.hold") for c in doc["settings_changed"]), doc
 
 
 def test_unknown_guarded_metric_is_refused(exp_dir):

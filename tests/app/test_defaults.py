@@ -84,12 +84,16 @@ def test_market_moves_the_study_the_metrics_and_the_labels(qqq_run):
     assert run["study"]["market"] == "QQQ" and run["strategy"]["benchmark"] == "QQQ"
     equity = pd.read_csv(qqq_run / "equity.csv", parse_dates=["date"]).set_index("date")
     metrics = json.loads((qqq_run / "metrics.json").read_text())["metrics"]
-    expected = _bundled_total_return("QQQ", pd.DatetimeIndex(equity.index))
+    # the first row is the close before the first simulated session (both curves at 0%)
+    assert equity.iloc[0]["equity"] == equity.iloc[0]["benchmark"] == 100_000
+    sessions = pd.DatetimeIndex(equity.index[1:])
+    expected = _bundled_total_return("QQQ", sessions)
     assert metrics["benchmark_return"] == pytest.approx(expected, rel=1e-10)
     assert metrics["benchmark_return"] != pytest.approx(
-        _bundled_total_return("SPY", pd.DatetimeIndex(equity.index)), rel=1e-3)
+        _bundled_total_return("SPY", sessions), rel=1e-3)
     html = (qqq_run / "index.html").read_text()
-    assert "Equity against QQQ" in html and "Equity against SPY" not in html
+    assert "QQQ over the same sessions" in html and "alpha against QQQ" in html
+    assert "SPY over the same sessions" not in html and "alpha against SPY" not in html
     # the study regressed on QQQ: no pair lists QQQ as its own ticker, estimates differ from SPY
     assert "QQQ" not in set(pd.read_csv(qqq_run / "car.csv")["ticker"])
 

@@ -18,9 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backtest.data.panel import PricePanel
-from backtest.data.store import PriceStore
 from backtest.eventstudy import DEFAULT_CAR_WINDOWS, StudyConfig, models, run_study
-from events import bundled_calendar_path, load_calendar, parse_calendar
+from events import parse_calendar
 from events.timing import event_timing
 from tests._slow_reference import total_return_at
 from tests.panels import make_panel, sessions
@@ -136,17 +135,6 @@ class HandFit:
 # --------------------------------------------------------------------------------------
 # bundled data
 # --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def calendar():
-    return load_calendar(bundled_calendar_path("openai"))
-
-
-@pytest.fixture(scope="module")
-def panel(calendar, tmp_path_factory):
-    store = PriceStore(cache_dir=tmp_path_factory.mktemp("cache"), offline=True)
-    return store.load([*calendar.tickers, "SPY"])
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from backtest.data.panel import PricePanel
-from backtest.data.store import PriceStore, bundled_path, load_panel
+from backtest.data.store import bundled_path, load_panel
 from backtest.eventstudy import DEFAULT_CAR_WINDOWS, StudyConfig, run_study
 from backtest.eventstudy.models import fit_ols
-from events import bundled_calendar_path, load_calendar, parse_calendar
+from events import parse_calendar
 from events.loader import resolve_calendar
 from events.timing import exchange_calendar
 from tests._slow_reference import (
@@ -181,17 +181,6 @@ DAY0 = {
     "oracle-q2-2025-12-10": "2025-12-11",  # after_close Wed -> Thu
     "openai-miss-2026-04-28": "2026-04-28",  # 15:36 UTC = 11:36 New York, during session
 }
-
-
-@pytest.fixture(scope="module")
-def calendar():
-    return load_calendar(bundled_calendar_path("openai"))
-
-
-@pytest.fixture(scope="module")
-def panel(calendar, tmp_path_factory):
-    store = PriceStore(cache_dir=tmp_path_factory.mktemp("cache"), offline=True)
-    return store.load([*calendar.tickers, "SPY"])
 
 
 @pytest.fixture(scope="module")

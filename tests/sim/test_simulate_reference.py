@@ -12,11 +12,12 @@ both sizings, every result must match it.
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.sim import simulate as sim
 from backtest.sim.costs import Costs
 from backtest.sim.metrics import summarize, summarize_grid
 from backtest.sim.simulate import run_grid, simulate_grid
@@ -24,6 +25,9 @@ from backtest.sim.vbt import kernel_args
 from strategies import intents_frame
 from tests import _vbt_reference as ref
 from tests.panels import make_panel, sessions
+
+# the module, not the `backtest.sim.simulate` function the package re-exports
+sim = importlib.import_module("backtest.sim.simulate")
 
 IDX = sessions("2025-03-03", 70)
 TICKERS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"]

@@ -44,6 +44,10 @@ BEARISH_FIRST_TICKER = {"deepseek-r1-2025-01-27": "NVDA", "oracle-q2-2025-12-10"
                         "openai-miss-2026-04-28": "ORCL"}
 
 
+ONLY_RUN = {"event_t", "event_p", "event_ci_lo", "event_ci_hi", "alpha_annual", "alpha_t",
+            "alpha_p"}
+
+
 @pytest.fixture(scope="module")
 def bundled():
     cal = resolve_calendar("openai")
@@ -78,7 +82,7 @@ def test_sweep_equals_separate_runs(bundled, cls, grid, fixed):
     cal, panel = bundled
     costs = Costs(fees=0.0005, slippage=0.0005, borrow_rate=0.03,
                   borrow_overrides=(("CRWV", 0.1),))
-    table = run_sweep(cal, panel, cls, grid, fixed, costs, progress=False)
+    table = run_sweep(cal, panel, cls, grid, fixed, costs, progress=False).table
     combos = [dict(zip(grid, values)) for values in
               [(a, b) for a in list(grid.values())[0] for b in list(grid.values())[1]]]
     assert len(table) == 4
@@ -89,8 +93,12 @@ def test_sweep_equals_separate_runs(bundled, cls, grid, fixed):
             assert row[key] == value
         run = run_strategy(cal, panel, cls(**fixed, **combo), costs)
         assert run.metrics["trades"] > 0
+        # a sweep row has every metric but the run's own inference (its t, interval and
+        # alpha), which only the chosen combination gets
+        assert set(run.metrics) - set(row.index) == ONLY_RUN
         for name, value in run.metrics.items():
-            assert _same(float(row[name]), float(value)), (combo, name, row[name], value)
+            if name not in ONLY_RUN:
+                assert _same(float(row[name]), float(value)), (combo, name, row[name], value)
     assert table["trades"].nunique() > 1 or table["total_return"].nunique() > 1
 
 
@@ -100,7 +108,7 @@ def test_sweep_combination_without_trades_matches_a_separate_run(bundled):
     initial cash as final equity and no fees or borrow paid."""
     cal, panel = bundled
     table = run_sweep(cal, panel, ShortPartnersOnBadNews, {"hold": [1], "threshold": [60, 90]},
-                      progress=False)
+                      progress=False).table
     row = table[table["threshold"] == 90].iloc[0]
     run = run_strategy(cal, panel, ShortPartnersOnBadNews(hold=1, threshold=90))
     assert run.metrics["trades"] == 0 and run.metrics["final_equity"] == 100_000.0
@@ -258,6 +266,11 @@ def cli(tmp_path_factory):
                        "--offline"],
         "sweep_bad_key": ["sweep", "openai", "--strategy", "short_partners_on_bad_news",
                           "--grid", "holdd=1,3", "--offline", "--out", "OUT"],
+        "sweep_wf": ["sweep", "openai", "--strategy", "long_on_good_news", "--grid",
+                     "hold=1,3,5", "--grid", "threshold=50,70", "--walk-forward", "2",
+                     "--offline", "--out", "OUT"],
+        "sweep_wf_too_many": ["sweep", "openai", "--strategy", "long_on_good_news", "--grid",
+                              "hold=1,3", "--walk-forward", "40", "--offline", "--out", "OUT"],
     }
 
     def one(name):
@@ -292,8 +305,9 @@ def test_cli_sweep_writes_one_row_per_combination_and_a_report(cli, bundled):
     assert len(table) == 4
     assert list(zip(table["hold"], table["gross"])) == [(1, 0.5), (1, 1.0), (3, 0.5), (3, 1.0)]
     assert list(table["combo"]) == [0, 1, 2, 3]
-    assert json.loads((out / "sweep.json").read_text()) == {"params": ["hold", "gross"],
-                                                           "metric": "sharpe"}
+    spec = json.loads((out / "sweep.json").read_text())
+    assert spec["params"] == ["hold", "gross"] and spec["metric"] == "sharpe"
+    assert spec["inference"]["trials"] == 4 and spec["walk_forward"] is None
     cal, panel = bundled
     for row in table.itertuples():
         run = run_strategy(cal, panel, ShortPartnersOnBadNews(hold=int(row.hold),
@@ -307,6 +321,45 @@ def test_cli_sweep_writes_one_row_per_combination_and_a_report(cli, bundled):
     meta = json.loads((out / "metrics.json").read_text())
     assert meta["params"]["hold"] == best["hold"]
     assert meta["params"]["gross"] == best["gross"]
+    assert spec["best"] == best["combo"]
+    # the sweep's figures are the best run's metrics too (backtest check can guard them)
+    for key, value in spec["inference"].items():
+        assert meta["metrics"][key] == value, key
+
+
+def test_cli_sweep_walk_forward_leads_the_answer(cli):
+    """--walk-forward 2: walkforward.csv has two folds in time order with the chosen
+    parameters, sweep.json and metrics.json the out-of-sample figures, the terminal says
+    whether the best is more than luck before "Did it pay", and the report shows the
+    figures, the folds and the logit chart before the sweep's cells."""
+    out, proc = cli["sweep_wf"]
+    assert proc.returncode == 0, proc.stderr
+    folds = pd.read_csv(out / "walkforward.csv")
+    assert list(folds["fold"]) == [1, 2]
+    assert (folds["train_to"] < folds["test_from"]).all()
+    assert folds["test_from"].iloc[1] > folds["test_to"].iloc[0]
+    spec = json.loads((out / "sweep.json").read_text())
+    assert spec["walk_forward"]["folds"] == 2
+    assert spec["inference"]["wf_oos_events"] == folds["test_events"].sum()
+    lines = proc.stdout.splitlines()
+    sweep_line = next(i for i, line in enumerate(lines) if line.startswith("Sweep: "))
+    pay_line = next(i for i, line in enumerate(lines) if line.startswith("Did it pay"))
+    assert sweep_line < pay_line
+    assert ("indistinguishable from luck" in lines[sweep_line]
+            or "unlikely to be luck alone" in lines[sweep_line])
+    html = (out / "index.html").read_text()
+    assert html.index("Is the best combination more than luck?") < html.index("Did it pay")
+    assert (html.index("How far the best can be trusted") < html.index("Walk-forward by events")
+            < html.index("Every combination"))
+    if spec["inference"]["pbo"] is not None:
+        assert (out / "pbo_logits.png").is_file() and "logits of CSCV" in html
+
+
+def test_cli_walk_forward_with_more_folds_than_news_days_is_refused(cli):
+    out, proc = cli["sweep_wf_too_many"]
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "news days" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
 
 
 def test_cli_audit_passes_fade_the_reaction(cli):
