@@ -31,14 +31,16 @@ __all__ = ["CalendarError", "ConfigError", "Costs", "InputError", "PriceDataErro
            "PriceStore", "StudyConfig", "StudyResult", "run", "run_study", "study"]
 
 
-def study(calendar="openai", prices=None, factor_data=None, **config) -> StudyResult:
+def study(calendar="openai", prices=None, factor_data=None, explain=(), **config) -> StudyResult:
     """Event study of ``calendar`` (a Calendar, a YAML path or a bundled name).
 
     ``config`` takes the fields of :class:`~backtest.eventstudy.StudyConfig` (model,
     market, factors, returns, estimation_length, gap, event_window, car_windows,
     min_estimation_obs, exclude_other_events, group_by, pseudo_draws, seed).
     ``prices`` replaces the price store; ``factor_data`` is a factor-return frame
-    (:func:`backtest.data.load_factor_csv`) for ``model="factors"``.
+    (:func:`backtest.data.load_factor_csv`) for ``model="factors"``. ``explain``
+    (e.g. ``("score", "role", "beta")``) adds the cross-section of the CARs on those
+    characteristics, clustered by news day, as ``result.xsection``.
     """
     from backtest.data import load_panel
     from events.loader import resolve_calendar
@@ -47,7 +49,7 @@ def study(calendar="openai", prices=None, factor_data=None, **config) -> StudyRe
     cfg = StudyConfig(**config)
     if prices is None:
         prices = load_panel(cal, cfg.market, extra=cfg.factors)
-    result = run_study(cal, prices, cfg, factor_data)
+    result = run_study(cal, prices, cfg, factor_data, explain=tuple(explain))
     if any(e.chains for e in cal):
         from backtest.chains import chain_event_study
 

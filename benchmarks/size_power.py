@@ -18,9 +18,14 @@ Designs (N pairs per replication, R replications, seeded numpy RNG):
 * ``clustered_corr``: as ``clustered`` but the N tickers come from a cluster of highly
   correlated residuals: the ``CORR_SET_SIZE`` eligible tickers whose full-sample
   market-model residuals correlate most with SMH's (semiconductors and tech/semis ETFs).
+* ``few_days`` / ``few_days_corr``: N tickers (from all eligible / from the correlated
+  set) on ``FEW_DAYS`` = 5 news days, N / 5 on each: the case of a calendar whose result
+  rests on a handful of headlines. Tests that treat pairs as independent over-reject;
+  the Ibragimov-Mueller t on the 5 day means should not.
 * ``power``: the non-clustered design with a planted abnormal return on day 0: the
   close on day 0 and after is multiplied by ``1 + effect`` (the day-0 return becomes
-  ``(1 + r)(1 + effect) - 1``, all later returns unchanged).
+  ``(1 + r)(1 + effect) - 1``, all later returns unchanged); ``few_days_power``: the
+  ``few_days`` design with the same planted effect.
 
 Universe filter (documented, applied once): a ticker is eligible when it has a close
 on more than 95% of the sessions, no daily |return| above 50% (bad ticks and
@@ -69,7 +74,9 @@ CORR_SET_SIZE = 60
 MIN_HISTORY = 270  # sessions before day 0 (estimation -260..-11 needs 261)
 MIN_AFTER = 11  # sessions after day 0 (event window ends at +10)
 WINDOWS = ((0, 0), (-1, 1))
-DESIGNS = ("nonclustered", "clustered", "clustered_corr", "power")
+DESIGNS = ("nonclustered", "clustered", "clustered_corr", "power", "few_days", "few_days_corr",
+           "few_days_power")  # appended: each design seeds its RNG by its position
+FEW_DAYS = 5  # news days of the few-days designs (N / 5 tickers on each)
 ALPHA = 0.05
 
 
@@ -172,19 +179,22 @@ def draw_pairs(universe: Universe, design: str, reps: int, n: int, seed: int) ->
     """``reps`` replications of ``n`` (column, day-0 position) pairs for a design."""
     rng = np.random.default_rng([seed, DESIGNS.index(design)])
     positions = universe.day0_positions
-    pool = universe.corr_set if design == "clustered_corr" else universe.eligible
+    pool = universe.corr_set if design.endswith("_corr") else universe.eligible
     out = []
     for _ in range(reps):
         cols = rng.choice(pool, size=n, replace=False)
         if design in ("clustered", "clustered_corr"):
             pos = np.full(n, rng.choice(positions))
+        elif design.startswith("few_days"):
+            days = rng.choice(positions, size=FEW_DAYS, replace=False)
+            pos = days[np.arange(n) % FEW_DAYS]
         else:
             pos = rng.choice(positions, size=n, replace=False)  # all different day 0s
         out.append(list(zip(cols.tolist(), pos.tolist())))
     return out
 
 
-def _run_chunk(universe: Universe, reps: list, first_rep: int, clustered: bool, effect: float,
+def _run_chunk(universe: Universe, reps: list, first_rep: int, effect: float,
                pseudo_draws: int, seed: int) -> pd.DataFrame:
     """One run_study over several replications; tests rows of the per-rep groups."""
     pairs = [(r, i, col, pos) for r, rep in enumerate(reps, first_rep)
@@ -209,14 +219,11 @@ def _run_chunk(universe: Universe, reps: list, first_rep: int, clustered: bool, 
                 "tickers": [{"ticker": t, "role": "subject", "direction": "up"}
                             for t in tickers], "tags": {"rep": str(r)}}
 
-    events = []
-    if clustered:
-        for r, rep in enumerate(reps, first_rep):
-            names = [aliases[k] for k, p in enumerate(pairs, 1) if p[0] == r]
-            events.append(event(f"rep{r}", r, rep[0][1], names))
-    else:
-        for k, (r, i, _, pos) in enumerate(pairs, 1):
-            events.append(event(f"rep{r}-{i}", r, pos, [aliases[k]]))
+    # one event per replication and news day, linking the tickers of that day
+    by_day: dict[tuple[int, int], list[str]] = {}
+    for k, (r, _, _, pos) in enumerate(pairs, 1):
+        by_day.setdefault((r, pos), []).append(aliases[k])
+    events = [event(f"rep{r}-d{pos}", r, pos, names) for (r, pos), names in by_day.items()]
     calendar = parse_calendar({"name": "size_power", "events": events})
     config = StudyConfig(model="market", market=MARKET, group_by=("rep",),
                          pseudo_draws=pseudo_draws, seed=seed)
@@ -232,10 +239,9 @@ def simulate(universe: Universe, design: str, reps: int, n: int = 50, seed: int 
              effect: float = 0.01, pseudo_draws: int = 199, chunk: int = 50) -> pd.DataFrame:
     """Tests rows (one per replication, window, statistic) of a design."""
     draws = draw_pairs(universe, design, reps, n, seed)
-    clustered = design in ("clustered", "clustered_corr")
-    eff = effect if design == "power" else 0.0
-    parts = [_run_chunk(universe, draws[s:s + chunk], s, clustered, eff, pseudo_draws,
-                        seed + s) for s in range(0, reps, chunk)]
+    eff = effect if design.endswith("power") else 0.0
+    parts = [_run_chunk(universe, draws[s:s + chunk], s, eff, pseudo_draws, seed + s)
+             for s in range(0, reps, chunk)]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -272,14 +278,21 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=20260501)
     ap.add_argument("--effect", type=float, default=0.01)
     ap.add_argument("--pseudo-draws", type=int, default=199)
+    ap.add_argument("--designs", default=",".join(DESIGNS),
+                    help="comma-separated subset of the designs")
     args = ap.parse_args(argv)
+    designs = tuple(d for d in args.designs.split(",") if d)
+    unknown = set(designs) - set(DESIGNS)
+    if unknown:
+        print(f"unknown designs: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
     if not UNIVERSE_PATH.exists():
         print(f"universe file not found: {UNIVERSE_PATH}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     uni = load_universe(seed=args.seed)
     rates, info, times = {}, {}, {}
-    for design in DESIGNS:
+    for design in designs:
         t1 = time.perf_counter()
         tests = simulate(uni, design, args.reps, args.n, args.seed, args.effect,
                          args.pseudo_draws)
@@ -290,14 +303,17 @@ def main(argv=None) -> int:
     se = np.sqrt(ALPHA * (1 - ALPHA) / args.reps)
     titles = {"nonclustered": "size, non-clustered", "clustered": "size, clustered",
               "clustered_corr": "size, clustered-correlated",
-              "power": f"power, +{100 * args.effect:g}% AR"}
+              "few_days": f"size, {FEW_DAYS} news days",
+              "few_days_corr": f"size, {FEW_DAYS} news days, correlated",
+              "power": f"power, +{100 * args.effect:g}% AR",
+              "few_days_power": f"power, {FEW_DAYS} news days, +{100 * args.effect:g}% AR"}
     print(f"## Rejection rates (%) at 5%, two-sided: R = {args.reps} replications, "
           f"N = {args.n} pairs each\n")
-    head = ["statistic"] + [f"{titles[d]} {w}" for d in DESIGNS for w in WINDOWS]
+    head = ["statistic"] + [f"{titles[d]} {w}" for d in designs for w in WINDOWS]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for stat in STATISTICS:
-        cells = [_fmt(rates[d].loc[stat, w]) for d in DESIGNS for w in WINDOWS]
+        cells = [_fmt(rates[d].loc[stat, w]) for d in designs for w in WINDOWS]
         print(f"| {stat} | " + " | ".join(cells) + " |")
     print()
     print(f"Binomial SE of a 5% rate with R = {args.reps}: {100 * se:.1f} points "
@@ -306,7 +322,7 @@ def main(argv=None) -> int:
     print("| design | mean pairs with a day-0 AR | mean KP r̄ (0, 0) | mean KP r̄ (-1, 1) | "
           "headline statistic (0, 0) | seconds |")
     print("|---|---|---|---|---|---|")
-    for d in DESIGNS:
+    for d in designs:
         i = info[d]
         print(f"| {titles[d]} | {i['mean_n']:.1f} | {i['rbar'][(0, 0)]:.3f} | "
               f"{i['rbar'][(-1, 1)]:.3f} | {i['headline']} | {times[d]:.0f} |")

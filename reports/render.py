@@ -294,6 +294,22 @@ def _tests_by_window(table: pd.DataFrame) -> list[dict]:
     return out
 
 
+def _chain_rows(table: pd.DataFrame) -> dict:
+    """chain_events.csv as a page-wide table: one row per event, chain and window."""
+    rows = []
+    for r in table.itertuples(index=False):
+        label = r.members_test if isinstance(r.members_test, str) else ""
+        rows.append([r.event_id, r.chain, r.direction,
+                     f"({int(r.window_start):+d}, {int(r.window_end):+d})", str(r.members),
+                     pct(r.portfolio_car), num(r.portfolio_t), num(r.portfolio_p, ".3f"),
+                     pct(r.members_mean_car), label, num(r.members_value),
+                     num(r.members_p, ".3f")])
+    return _rows(["event", "chain", "expected", "window", "members", "portfolio CAR", "t", "p",
+                  "members' mean CAR", "members' test", "value", "p"], rows, text=4,
+                 more="" if len(rows) <= MAX_ROWS else f"all {len(rows)} rows in "
+                                                      f"chain_events.csv")
+
+
 def _chart_pairs(ar: pd.DataFrame, event_id: str) -> pd.DataFrame:
     """The seed event's rows, at most :data:`MAX_TICKERS_CHARTED` tickers. In a universe study
     the calendar's own links are charted (the largest |CAR| of thousands of tickers are mostly
@@ -354,13 +370,13 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
     story = _json(folder / "story.json", shown) if (folder / "story.json").is_file() else None
     t = {name: _read(folder, name, shown) for name in
          ("events", "timing", "ar", "car", "caar", "tests", "estimates", "skipped", "quality",
-          "trades", "per_event", "equity", "sweep", "chain_events")}
+          "trades", "per_event", "equity", "sweep", "chain_events", "xsection")}
     seed = run.get("seed_event")
     images = dict.fromkeys(("caar", "car_lines", "heatmap", "equity", "drawdown", "per_event",
                             "sweep", "pbo"))
     s = dict.fromkeys(("answer", "windows", "seed_car", "confounded", "skipped", "quality",
                        "timing", "trades", "metrics", "sweep", "sweep_spec", "no_trades",
-                       "sweep_figures", "folds", "chains"))
+                       "sweep_figures", "folds", "chains", "xsection", "xsection_window"))
     s["answer"] = _answer(story) if story else None
     study = run.get("study")
     if t["ar"] is not None and len(t["ar"]):
@@ -383,10 +399,17 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
                               & (t["estimates"]["confounded_with"].astype(str) != "")]
         s["confounded"] = _table(conf[["event_id", "ticker", "confounded_with",
                                        "n_excluded"]], source="estimates.csv")
+    if t["xsection"] is not None and len(t["xsection"]):
+        xs = t["xsection"]
+        if story and story.get("window"):
+            s0, e0 = story["window"]
+            xs = xs[(xs["window_start"] == s0) & (xs["window_end"] == e0)]
+        s["xsection"] = _table(xs.drop(columns=["window_start", "window_end"]),
+                               source="xsection.csv (every window)")
+        s["xsection_window"] = (f"CAR({int(xs['window_start'].iloc[0]):+d},"
+                                f"{int(xs['window_end'].iloc[0]):+d})" if len(xs) else "")
     if t["chain_events"] is not None and len(t["chain_events"]):
-        s["chains"] = _table(t["chain_events"].drop(columns=["security"]),
-                             percent=("portfolio_car", "members_mean_car"),
-                             source="chain_events.csv")
+        s["chains"] = _chain_rows(t["chain_events"])
     if t["skipped"] is not None:
         s["skipped"] = _table(t["skipped"], source="skipped.csv")
     if t["quality"] is not None:

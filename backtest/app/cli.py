@@ -66,6 +66,16 @@ def _study_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--group-by", default=",".join(d.group_by), metavar="COLS",
                    help="CAAR/test groups: any of role, label, direction, event_id, ticker "
                         "or an event tag, comma-separated ('' for all pairs only)")
+    g.add_argument("--explain", default="", metavar="TERMS",
+                   help="regress the CARs (in expected direction) on these pair "
+                        "characteristics, clustered by news day: score, beta, role, "
+                        "direction, label, ticker or an event tag (writes xsection.csv)")
+    flags = g.add_mutually_exclusive_group()
+    flags.add_argument("--exclude-flagged", action="store_true",
+                       help="leave out pairs with a bad tick (five-fold up or 80%% down in a "
+                            "day) in their estimation or event window (on with --universe)")
+    flags.add_argument("--keep-flagged", action="store_true",
+                       help="keep them (a universe study leaves them out by default)")
     g.add_argument("--keep-other-events", action="store_true",
                    help="keep other events' windows inside a ticker's estimation window")
     g.add_argument("--pseudo-draws", type=int, default=d.pseudo_draws,

@@ -82,7 +82,16 @@ def study_config(args: argparse.Namespace):
         exclude_other_events=not args.keep_other_events,
         group_by=tuple(g.strip() for g in args.group_by.split(",") if g.strip()),
         pseudo_draws=args.pseudo_draws, seed=args.seed,
+        # a universe has thousands of tickers and a few bad ticks: robust by default
+        exclude_flagged=bool(args.exclude_flagged
+                             or (getattr(args, "universe", None) and not args.keep_flagged)),
         **({"car_windows": windows} if windows else {}))
+
+
+def _explain(args: argparse.Namespace) -> tuple[str, ...]:
+    """The --explain terms (checked against the pairs when the study runs)."""
+    return tuple(t.strip() for t in (getattr(args, "explain", "") or "").split(",")
+                 if t.strip())
 
 
 def costs(args: argparse.Namespace):
@@ -167,7 +176,8 @@ def study(args: argparse.Namespace) -> Path:
     calendar = _calendar(args)
     config, factor_data = study_config(args), _factor_data(args)
     out = args.out or default_out("study", calendar.name,
-                                  settings=[config.as_dict(), _sources(args)])
+                                  settings=[config.as_dict(), _sources(args),
+                                            *([list(_explain(args))] if _explain(args) else [])])
     if args.universe:
         from backtest.data.universe import expand_calendar, load_universe
 
@@ -177,7 +187,8 @@ def study(args: argparse.Namespace) -> Path:
         extra = {"map_blocks": map_blocks} if map_blocks is not None else {}
         return run_job(calendar, out, config=config, factor_data=factor_data, store=store,
                        panel=panel, seed_event=args.event, car_from=args.car_from, block=args.block,
-                       strict=args.strict, title=f"Event study: {calendar.name}", **extra)
+                       strict=args.strict, title=f"Event study: {calendar.name}",
+                       explain=_explain(args), **extra)
 
 
 def run(args: argparse.Namespace) -> Path:
@@ -199,11 +210,12 @@ def run(args: argparse.Namespace) -> Path:
     run_costs = costs(args)
     out = args.out or default_out(
         "run", calendar.name, strategy.name,
-        settings=[config.as_dict(), strategy.params, run_costs, args.init_cash, _sources(args)])
+        settings=[config.as_dict(), strategy.params, run_costs, args.init_cash, _sources(args),
+                  *([list(_explain(args))] if _explain(args) else [])])
     return run_job(calendar, out, strategy=strategy, config=config, costs=run_costs,
                    init_cash=args.init_cash, factor_data=factor_data, store=store,
                    panel=panel, seed_event=args.event, car_from=args.car_from, strict=args.strict,
-                   title=f"{strategy.name} on {calendar.name}")
+                   title=f"{strategy.name} on {calendar.name}", explain=_explain(args))
 
 
 def run_experiment(args: argparse.Namespace) -> Path:

@@ -101,7 +101,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
             sweep: tuple | None = None,
             map_blocks=serial_map_blocks, block: int | None = None,
             strict: bool = False, car_from: str = "day-1",
-            started: float | None = None) -> Path:
+            started: float | None = None, explain: tuple[str, ...] = ()) -> Path:
     """Run a study and/or a strategy on a calendar, write every result file, then the report.
 
     ``config.market`` is the benchmark of the study and of the strategy's metrics.
@@ -125,7 +125,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
     if seed_event is not None and seed_event not in {e.id for e in cal}:
         raise ConfigError(f"no event {seed_event!r} in the calendar", field="event")
     study_result = (run_study(cal, panel, config, factor_data, map_blocks=map_blocks,
-                              **({"block": block} if block else {}))
+                              explain=explain, **({"block": block} if block else {}))
                     if do_study else None)
     if study_result is not None and any(e.chains for e in cal):
         from backtest.chains import chain_event_study
@@ -157,6 +157,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
                       "notes": strategy_run.simulation.notes}
                      if strategy_run is not None else None),
         "report": {"car_from": car_from},
+        **({"explain": list(explain)} if explain else {}),
         "run_seconds": round(time.time() - started, 2),
     }
     story = build_story(cal, study_result, strategy_run, seed_event, sweep)

@@ -84,6 +84,22 @@ def _pnl(run, event_id: str) -> dict:
                                      "sharpe", "max_drawdown", "trades")}}
 
 
+def multiple_testing_notes(tests: pd.DataFrame) -> list[str]:
+    """How many of the windows x groups headline tests are significant at 5% before and
+    after Holm's correction for testing all of them (:func:`stats.adjusted_pvalues`)."""
+    family = tests[tests["p_holm"].notna()]
+    m = len(family)
+    if m < 2:
+        return []
+    raw, holm = int((family["p_value"] < 0.05).sum()), int((family["p_holm"] < 0.05).sum())
+    bh = int((family["p_bh"] < 0.05).sum())
+    if raw == 0:
+        return []
+    return [f"{raw} of the {m} window x group tests have p < 0.05; corrected for testing all "
+            f"{m}, {holm} {'survives' if holm == 1 else 'survive'} Holm and {bh} "
+            f"Benjamini-Hochberg at 5%."]
+
+
 def trust_notes(study, run, pnl: dict | None, groups: list[dict], event_id: str) -> list[str]:
     """Plain sentences on how much to trust the numbers: thin evidence, skipped and
     confounded pairs, data-quality findings."""
@@ -105,6 +121,16 @@ def trust_notes(study, run, pnl: dict | None, groups: list[dict], event_id: str)
     if groups and all(g["p_value"] is None or not np.isfinite(g["p_value"])
                       or g["p_value"] >= 0.10 for g in groups):
         notes.append("No group's reaction is significant at 10%: the moves may be noise.")
+    if study is not None and "p_holm" in study.tests:
+        notes += multiple_testing_notes(study.tests)
+    if study is not None and study.config.exclude_flagged:
+        n_bad = int(study.skipped["reason"].str.startswith("data quality: bad tick").sum()) \
+            if len(study.skipped) else 0
+        notes.append(f"Pairs with a bad tick (five-fold up or 80% down in a day) in their "
+                     f"estimation or event window are left out: {n_bad} of them "
+                     f"(exclude_flagged, the default of a universe study; --keep-flagged keeps "
+                     f"them). The median and 5% trimmed mean CARs beside the mean in the "
+                     f"tests tables show what one wild CAR would do.")
     if study is not None:
         skipped = study.skipped
         if len(skipped):

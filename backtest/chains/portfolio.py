@@ -28,13 +28,13 @@ import numpy as np
 import pandas as pd
 
 from backtest.data.panel import PricePanel
-from backtest.eventstudy import StudyConfig, run_study
+from backtest.eventstudy import StudyConfig, run_study, stats
 from events.model import Calendar, LinkedTicker
 
 COLUMNS = ["event_id", "chain", "role", "direction", "window_start", "window_end",
            "security", "members", "portfolio_car", "portfolio_t", "portfolio_p",
-           "members_n", "members_mean_car", "members_statistic", "members_value",
-           "members_p", "as_expected"]
+           "members_n", "members_mean_car", "members_statistic", "members_test",
+           "members_value", "members_p", "as_expected"]
 
 
 def chain_event_study(calendar: Calendar, panel: PricePanel, config: StudyConfig,
@@ -93,6 +93,7 @@ def chain_event_study(calendar: Calendar, panel: PricePanel, config: StudyConfig
                     h = h.iloc[0]
                     row.update(members_n=int(h["n"]), members_mean_car=float(h["mean"]),
                                members_statistic=h["statistic"],
+                               members_test=stats.LABELS.get(h["statistic"], ""),
                                members_value=float(h["value"]), members_p=float(h["p_value"]))
             rows.append(row)
     return pd.DataFrame(rows).reindex(columns=COLUMNS), port.skipped

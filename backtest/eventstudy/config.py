@@ -41,6 +41,9 @@ class StudyConfig:
     group_by : pair columns or event tags that define the CAAR and test groups
     pseudo_draws, seed : random pseudo-event-date test (0 draws: off)
     move_threshold : data quality, flag one-day moves beyond this away from events
+    exclude_flagged : leave out (as skipped, with the reason) pairs whose ticker has a bad
+        tick (a one-day move beyond five-fold up or 80% down) in its estimation or event
+        window; a universe study turns it on (``--keep-flagged`` turns it off)
     """
 
     model: str = "market"
@@ -57,6 +60,7 @@ class StudyConfig:
     pseudo_draws: int = 999
     seed: int = 20260428
     move_threshold: float = 0.25
+    exclude_flagged: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "event_window", tuple(self.event_window))
@@ -125,6 +129,8 @@ class StudyConfig:
         out["car_windows"] = [list(w) for w in self.car_windows]
         out["factors"] = list(self.factors)
         out["group_by"] = list(self.group_by)
+        if not self.exclude_flagged:  # the default: settings stored before it stay equal
+            del out["exclude_flagged"]
         return out
 
     @classmethod

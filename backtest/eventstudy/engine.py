@@ -46,7 +46,7 @@ import pandas as pd
 
 from backtest.data.panel import PricePanel
 from backtest.data.quality import check_panel
-from backtest.eventstudy import stats
+from backtest.eventstudy import stats, xsection
 from backtest.eventstudy.config import StudyConfig
 from backtest.eventstudy.models import get_model, market_lag_lead
 from backtest.eventstudy.pairs import (
@@ -67,7 +67,7 @@ BLOCK = 20_000  # pairs per block: bounds the (pairs x estimation days) arrays h
 
 def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None = None,
               factor_data: pd.DataFrame | None = None, map_blocks=serial_map_blocks,
-              block: int = BLOCK) -> StudyResult:
+              block: int = BLOCK, explain: tuple[str, ...] = ()) -> StudyResult:
     """Event study of every (event, linked ticker) pair of ``calendar`` on ``panel``.
 
     The per-pair work runs in blocks of ``block`` pairs through ``map_blocks``
@@ -78,6 +78,10 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     ``factor_data`` (optional, for ``model="factors"``): factor returns indexed
     by session date in decimals, e.g. from :func:`backtest.data.load_factor_csv`;
     an ``RF`` column is subtracted from the stocks' returns.
+
+    ``explain`` (e.g. ``("score", "role", "beta")``): the cross-section of the CARs on
+    these characteristics, clustered by news day (:mod:`backtest.eventstudy.xsection`),
+    in ``result.xsection``.
     """
     config = config or StudyConfig()
     model = get_model(config.model)
@@ -96,12 +100,17 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
                              field="market")
     transform = np.log1p if config.returns == "log" else (lambda a: a)
     pairs, skipped = resolve_pairs(calendar, panel, config)
+    if explain and not pairs.empty:
+        explain = xsection.explain_terms(explain, pairs)
     timing = timing_table(calendar)
     used = [*dict.fromkeys([*pairs.get("ticker", []), config.market, *config.factors])]
     available = set(panel.tickers)
     quality_df = check_panel(panel.select([t for t in used if t in available]),
                              pairs if not pairs.empty else None, config.event_window,
                              int(config.estimation_offsets[0]), config.move_threshold)
+    if config.exclude_flagged and not pairs.empty:
+        pairs, flagged = _drop_flagged(pairs, quality_df, panel.sessions, config)
+        skipped += flagged
     empty = StudyResult(*(pd.DataFrame() for _ in range(5)),
                         pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"]),
                         timing, config, panel.data_hash, panel.source_text(),
@@ -113,6 +122,12 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     r = transform(simple)
     market = r[:, list(panel.returns.columns).index(config.market)]
     fmat, rf, fnames = _factor_matrix(config, panel, factor_data, transform)
+    if factor_data is not None and fmat is not None:
+        pairs, uncovered = _uncovered_by_factors(pairs, fmat, rf, panel.sessions, config)
+        skipped += uncovered
+        if pairs.empty:
+            empty.skipped = pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"])
+            return empty
     if rf is not None:
         r = r - rf[:, None]
     reg = np.ascontiguousarray(model.regressors(market, fmat))
@@ -177,8 +192,58 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
                           axis=1).assign(sigma=np.sqrt(per["sigma2"]), n_est=per["n"],
                                          n_excluded=per["n_excluded"],
                                          confounded_with=confounded, dof=per["dof"])
-    return StudyResult(ar_df, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
-                       panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
+    result = StudyResult(ar_df, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
+                         panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
+    if explain:
+        result.xsection = xsection.cross_section(car_df, pairs, estimates, tuple(explain),
+                                                 config.car_windows)
+    return result
+
+
+def _uncovered_by_factors(pairs: pd.DataFrame, fmat: np.ndarray, rf: np.ndarray | None,
+                          sessions: pd.DatetimeIndex, config: StudyConfig
+                          ) -> tuple[pd.DataFrame, list[dict]]:
+    """The pairs whose event window the factor file covers, and the others as skipped
+    rows naming the first session without factor returns (not silently empty ARs)."""
+    missing = ~np.isfinite(fmat).all(axis=1)
+    if rf is not None:
+        missing |= ~np.isfinite(rf)
+    if not missing.any():
+        return pairs, []
+    a, b = config.event_window
+    rows = pairs["pos0"].to_numpy()[:, None] + np.arange(a, b + 1)[None, :]
+    inside = (rows >= 0) & (rows < len(sessions))
+    hole = missing[np.clip(rows, 0, len(sessions) - 1)] & inside
+    gone = hole.any(axis=1)
+    out = []
+    for i in np.flatnonzero(gone):
+        first = sessions[rows[i][hole[i]][0]].date()
+        out.append({"event_id": pairs["event_id"].iat[i], "ticker": pairs["ticker"].iat[i],
+                    "reason": f"factor data does not cover the event window (no factor "
+                              f"returns on {first})"})
+    return pairs[~gone].reset_index(drop=True), out
+
+
+def _drop_flagged(pairs: pd.DataFrame, quality: pd.DataFrame, sessions: pd.DatetimeIndex,
+                  config: StudyConfig) -> tuple[pd.DataFrame, list[dict]]:
+    """The pairs without a bad tick of their ticker inside their estimation or event
+    window, and the others as skipped rows naming the day."""
+    bad = quality[quality["check"] == "bad_tick"] if len(quality) else quality
+    if bad.empty:
+        return pairs, []
+    lo = pairs["pos0"].to_numpy() + int(config.estimation_offsets[0])
+    hi = pairs["pos0"].to_numpy() + config.event_window[1]
+    tickers = pairs["ticker"].to_numpy()
+    reason = np.full(len(pairs), None, dtype=object)
+    for ticker, day in zip(bad["ticker"], pd.to_datetime(bad["date"])):
+        p = sessions.get_indexer([day])[0]
+        hit = (tickers == ticker) & (lo <= p) & (p <= hi) & (reason == None)  # noqa: E711
+        reason[hit] = (f"data quality: bad tick on {day.date()} in its window "
+                       f"(exclude_flagged; --keep-flagged keeps it)")
+    gone = reason != None  # noqa: E711
+    rows = [{"event_id": e, "ticker": t, "reason": r} for e, t, r in
+            zip(pairs["event_id"].to_numpy()[gone], tickers[gone], reason[gone])]
+    return pairs[~gone].reset_index(drop=True), rows
 
 
 def _ar_frame(pairs, offsets, per, dates, sessions) -> pd.DataFrame:
@@ -261,7 +326,7 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
     rare_cum = stats.estimation_cumsum(res.rare_resid)
     columns = {k: [] for k in ("group", "window_start", "window_end", "n", "mean", "statistic",
                                "value", "p_value", "headline", "rbar", "n_pos", "n_neg",
-                               "n_days", "signed")}
+                               "n_days", "signed", "median", "trimmed_mean")}
     for g, group, idx in groups_with_pairs(groups, names):
         h = _member(groups, g, idx)  # membership column of group g
         m = mult[idx, h]  # each pair's sign in the group (expected direction if pooled)
@@ -301,11 +366,12 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
                     float(np.nanmean(car)) if n_car else np.nan, n_car, comp_cum, k,
                     config.pseudo_draws, rng)
             sample = stats.WindowSample(car, var, g_dof, share, k, aar, rbar, ranks, days,
-                                        pseudo)
+                                        pseudo, g_day0)
             n = int(np.isfinite(car).sum())
             mean = float(np.nansum(car) / n) if n else np.nan
             n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())
             n_days = int(np.unique(g_day0[np.isfinite(car)]).size)  # distinct news days
+            median, trimmed = stats.robust_means(car)
             for statistic in stats.STATISTICS:
                 value, p = statistic.compute(sample)
                 name = statistic.name
@@ -313,9 +379,21 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
                                ("n", n), ("mean", mean), ("statistic", name), ("value", value),
                                ("p_value", p), ("headline", name == headline), ("rbar", rbar),
                                ("n_pos", n_pos), ("n_neg", n_neg), ("n_days", n_days),
-                               ("signed", signed)):
+                               ("signed", signed), ("median", median),
+                               ("trimmed_mean", trimmed)):
                     columns[key].append(v)
-    return pd.DataFrame(columns)
+    out = pd.DataFrame(columns)
+    # The family the summary reads: the headline test of every group (two or more pairs)
+    # and CAR window, adjusted for testing all of them at once.
+    wanted = set(config.car_windows)
+    family = (out["headline"].to_numpy(dtype=bool) & (out["n"] >= 2).to_numpy()
+              & np.array([(s, e) in wanted for s, e in zip(out["window_start"],
+                                                            out["window_end"])], dtype=bool))
+    out["p_holm"], out["p_bh"] = np.nan, np.nan
+    if family.any():
+        holm, bh = stats.adjusted_pvalues(out.loc[family, "p_value"].to_numpy())
+        out.loc[family, "p_holm"], out.loc[family, "p_bh"] = holm, bh
+    return out
 
 
 def _gather(values: np.ndarray, pos: np.ndarray, cols: np.ndarray, offsets: np.ndarray

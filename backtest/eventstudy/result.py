@@ -63,6 +63,8 @@ class StudyResult:
     # events that link a whole chain: the chain as one security next to its members'
     # cross-section (:func:`backtest.chains.chain_event_study`), written as chains.csv
     chains: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # the cross-section of CARs on pair characteristics (run_study(explain=...)), xsection.csv
+    xsection: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def settings(self) -> dict:
         """The config as plain JSON-able values."""
@@ -94,6 +96,8 @@ class StudyResult:
         write_csv(self.timing, folder / "timing.csv", float_format=None)
         if len(self.chains):
             write_csv(self.chains, folder / "chain_events.csv")
+        if len(self.xsection):
+            write_csv(self.xsection, folder / "xsection.csv")
         if not self.ar.empty:
             write_csv(self.summary(), folder / SUMMARY_FILE, float_format=None)
 
@@ -190,9 +194,16 @@ def summary_table(tests: pd.DataFrame, windows) -> pd.DataFrame:
                "news days": int(first["n_days"]) if "n_days" in first else "",
                "CAR": "in expected direction" if signed else "as is",
                "mean CAR": f"{first['mean']:.2%}",
+               **({"median CAR": f"{first['median']:.2%}",
+                   "5% trimmed mean": f"{first['trimmed_mean']:.2%}"}
+                  if "median" in first else {}),
                "pos:neg": f"{int(first['n_pos'])}:{int(first['n_neg'])}",
                "headline statistic": stats.LABELS[headline] if headline else "",
                "headline": cell(headline) if headline else ""}
+        if len(head) and "p_holm" in head:  # adjusted over every (window, group) shown
+            h = head.iloc[0]
+            row["Holm p"] = f"{h['p_holm']:.3f}" if np.isfinite(h["p_holm"]) else ""
+            row["BH q"] = f"{h['p_bh']:.3f}" if np.isfinite(h["p_bh"]) else ""
         for name in sub["statistic"]:
             row[stats.LABELS.get(name, name)] = cell(name)
         rows.append(row)

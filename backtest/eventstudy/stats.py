@@ -34,6 +34,16 @@ Campbell, C. J., Wasley, C. E. (1993). Measuring security price performance
     using daily NASDAQ returns. *JFE* 33(1), 73-92.
 Wilcoxon, F. (1945). Individual comparisons by ranking methods. *Biometrics
     Bulletin* 1(6), 80-83.
+Lyon, J. D., Barber, B. M., Tsai, C.-L. (1999). Improved methods for tests of
+    long-run abnormal stock returns. *Journal of Finance* 54(1), 165-201 (after
+    Hall, P. (1992). On the removal of skewness by transformation. *JRSS B* 54(1)).
+Ibragimov, R., Mueller, U. K. (2010). t-statistic based correlation and
+    heterogeneity robust inference. *Journal of Business & Economic Statistics*
+    28(4), 453-468.
+Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+    *Scandinavian Journal of Statistics* 6(2), 65-70.
+Benjamini, Y., Hochberg, Y. (1995). Controlling the false discovery rate. *Journal
+    of the Royal Statistical Society B* 57(1), 289-300.
 """
 
 from __future__ import annotations
@@ -462,12 +472,102 @@ def generalized_sign_z(car: np.ndarray, est_ar: np.ndarray, share: np.ndarray | 
 
 
 def wilcoxon_signed_rank(car: np.ndarray) -> StatResult:
-    """Wilcoxon (1945) signed-rank test of CARs around 0 (scipy; exact or normal by N)."""
+    """Wilcoxon (1945) signed-rank test of CARs around 0: the statistic reported is
+    ``W+ = sum of the ranks of |CAR| over the positive CARs`` (zeros dropped, ties
+    averaged), ``N(N+1)/4`` under no effect and ``N(N+1)/2`` when every CAR is positive;
+    the two-sided p is scipy's (exact or normal by N), which does not depend on whether
+    W+ or min(W+, W-) is shown. (scipy's own two-sided statistic is min(W+, W-), which
+    reads 0 both when all CARs are positive and when all are negative.)"""
     car = car[np.isfinite(car)]
     if car.size < 2 or np.all(car == 0):
         return NO_RESULT
     res = sps.wilcoxon(car, alternative="two-sided")
-    return StatResult(float(res.statistic), float(res.pvalue))
+    nonzero = car[car != 0]
+    ranks = sps.rankdata(np.abs(nonzero))
+    return StatResult(float(ranks[nonzero > 0].sum()), float(res.pvalue))
+
+
+def skewness_corrected_t(car: np.ndarray) -> StatResult:
+    """Skewness-adjusted t (Hall 1992, as in Lyon, Barber and Tsai 1999, eq. 5):
+    ``t_sa = sqrt(N) (S + g S^2 / 3 + g / (6N))`` with ``S = mean / sd`` (sd with
+    ddof 1) and ``g = sum (CAR - mean)^3 / (N sd^3)``; two-sided p from the standard
+    normal. It corrects the plain t's bias when a few large CARs skew the sample."""
+    car = car[np.isfinite(car)]
+    n = car.size
+    if n < 3:
+        return NO_RESULT
+    sd = car.std(ddof=1)
+    if not sd > 0:
+        return NO_RESULT
+    s = car.mean() / sd
+    g = ((car - car.mean()) ** 3).sum() / (n * sd ** 3)
+    t = np.sqrt(n) * (s + g * s * s / 3.0 + g / (6.0 * n))
+    return StatResult(float(t), float(_normal_p(t)))
+
+
+def sign_test(car: np.ndarray) -> StatResult:
+    """Plain sign test: under no effect a CAR is positive with probability 1/2.
+    ``z = (N+ - N/2) / sqrt(N/4)`` over the nonzero CARs, two-sided p exact from the
+    binomial (scipy ``binomtest``)."""
+    car = car[np.isfinite(car) & (car != 0)]
+    n = car.size
+    if n < 2:
+        return NO_RESULT
+    up = int((car > 0).sum())
+    z = (up - n / 2.0) / np.sqrt(n / 4.0)
+    return StatResult(float(z), float(sps.binomtest(up, n, 0.5).pvalue))
+
+
+def ibragimov_mueller_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
+    """Ibragimov and Mueller (2010) t on news-day means: average the CARs of each news
+    day (``day0``), then ``t = sqrt(G) mean / sd`` of the G day means, Student-t with
+    ``G - 1`` df. Valid however the pairs of one day are correlated, and conservative
+    at 5% for G up to 14: the test to read when a handful of news days drive a result."""
+    if day0 is None:
+        return NO_RESULT
+    ok = np.isfinite(car)
+    car, day0 = car[ok], np.asarray(day0)[ok]
+    days, codes = np.unique(day0, return_inverse=True)
+    g = days.size
+    if g < 2:
+        return NO_RESULT
+    means = np.bincount(codes, weights=car) / np.bincount(codes)
+    sd = means.std(ddof=1)
+    if not sd > 0:
+        return NO_RESULT
+    t = np.sqrt(g) * means.mean() / sd
+    return StatResult(float(t), float(2.0 * sps.t.sf(abs(t), g - 1)))
+
+
+TRIM = 0.05  # share cut from each tail for the trimmed mean
+
+
+def robust_means(car: np.ndarray, trim: float = TRIM) -> tuple[float, float]:
+    """The median CAR and the ``trim`` trimmed mean (scipy ``trim_mean``: the
+    ``floor(trim N)`` smallest and largest CARs left out), beside the mean: one wild CAR
+    (a bad tick) moves the mean and neither of these."""
+    car = car[np.isfinite(car)]
+    if car.size == 0:
+        return float("nan"), float("nan")
+    return float(np.median(car)), float(sps.trim_mean(car, trim))
+
+
+def adjusted_pvalues(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Holm (1979) family-wise and Benjamini-Hochberg (1995) false-discovery-rate
+    adjusted p-values of a family of tests (statsmodels ``multipletests``, methods
+    ``holm`` and ``fdr_bh``); NaN p-values stay NaN and are not counted in the family.
+
+    Holm: sort the m p-values, ``p~_(i) = max_{j<=i} min(1, (m - j + 1) p_(j))``;
+    BH: ``q_(i) = min_{j>=i} min(1, m p_(j) / j)``."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p, dtype="float64")
+    holm, bh = np.full(p.shape, np.nan), np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        holm[ok] = multipletests(p[ok], method="holm")[1]
+        bh[ok] = multipletests(p[ok], method="fdr_bh")[1]
+    return holm, bh
 
 
 def estimation_cumsum(est_ar: np.ndarray) -> np.ndarray:
@@ -537,7 +637,7 @@ class WindowSample:
     (:func:`mean_cross_correlation`); ``ranks`` the group's daily rank and sign
     series and ``days`` the window's columns in them; ``pseudo`` the
     pseudo-event test, drawn by the engine from per-cluster sums
-    (:func:`pseudo_event_test_sums`).
+    (:func:`pseudo_event_test_sums`); ``day0`` each pair's day 0 (its news day).
     """
 
     car: np.ndarray
@@ -550,6 +650,7 @@ class WindowSample:
     ranks: DailyRanks
     days: np.ndarray
     pseudo: StatResult = NO_RESULT
+    day0: np.ndarray | None = None  # each pair's day 0: its news day
 
 
 @dataclass(frozen=True)
@@ -588,8 +689,17 @@ STATISTICS: tuple[Statistic, ...] = (
     Statistic("generalized_sign_z", "Gen. sign z",
               "positive CARs against the estimation-window share of positive ARs",
               "Cowan (1992)", lambda w: generalized_sign_z(w.car, None, w.share)),
-    Statistic("wilcoxon_w", "Wilcoxon W", "signed-rank test of CARs around 0", "Wilcoxon (1945)",
+    Statistic("wilcoxon_w", "Wilcoxon W+",
+              "signed-rank test of CARs around 0; W+ = sum of the ranks of the positive CARs "
+              "(N(N+1)/4 with no effect)", "Wilcoxon (1945)",
               lambda w: wilcoxon_signed_rank(w.car)),
+    Statistic("skew_t", "Skew-adj. t", "cross-sectional t corrected for the skewness of CARs",
+              "Hall (1992), Lyon, Barber and Tsai (1999)", lambda w: skewness_corrected_t(w.car)),
+    Statistic("sign_z", "Sign z", "share of positive CARs against 1/2, exact binomial p",
+              "Brown and Warner (1980), sign test", lambda w: sign_test(w.car)),
+    Statistic("im_t", "IM t", "t of the news days' mean CARs, news days - 1 df (robust to "
+              "any correlation within a day)", "Ibragimov and Mueller (2010)",
+              lambda w: ibragimov_mueller_t(w.car, w.day0)),
     Statistic("pseudo_event_z", "Pseudo-event z",
               "mean CAR against random pseudo-event dates drawn from the estimation windows, "
               "one draw per news day so clusters stay intact", "Brown and Warner (1980) design",

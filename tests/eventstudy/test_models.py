@@ -497,3 +497,23 @@ def test_fit_fixed_is_sample_variance_of_ars(rng):
         assert fit.sigma2[i] == pytest.approx(s2, rel=1e-12)
         np.testing.assert_allclose(models.prediction_variance(fit, Xe)[i], s2, rtol=1e-12)
         assert models.window_variance(fit, Xe)[i] == pytest.approx(4 * s2, rel=1e-12)
+
+
+def test_factor_file_not_covering_an_event_window_skips_the_pair(calendar, panel):
+    """A factor file that ends before the last events: those pairs are skipped with the
+    first uncovered session named, the others studied as usual."""
+    import backtest
+
+    r = panel.returns
+    factors = pd.DataFrame({"MKT": r["SPY"], "RF": 0.0}).loc[:"2025-12-31"]
+    res = backtest.study(calendar, prices=panel, factor_data=factors, model="factors",
+                         pseudo_draws=0)
+    late = {e.id for e in calendar if e.date is not None and e.date.year == 2026
+            or e.timestamp is not None and e.timestamp.year == 2026}
+    gone = res.skipped[res.skipped["reason"].str.startswith("factor data does not cover")]
+    assert set(gone["event_id"]) == late and len(late) >= 1
+    # each names the first session of its window without factors: all in 2026
+    named = pd.to_datetime(gone["reason"].str.extract(r"on (\d{4}-\d{2}-\d{2})")[0])
+    assert (named >= pd.Timestamp("2026-01-02")).all()
+    assert not set(res.car["event_id"]) & late
+    assert len(res.car)  # the 2025 events are studied

@@ -31,9 +31,18 @@ def test_summary_is_one_row_per_window_and_group_headline_first(res):
     cell = f"{kp['value']:.2f} (p={kp['p_value']:.3f}){stats.stars(kp['p_value'])}"
     assert row["headline"] == row["KP-adj. BMP t"] == cell
     assert row["headline statistic"] == "KP-adj. BMP t"
-    assert list(table.columns[:9]) == ["window", "group", "N", "news days", "CAR", "mean CAR",
-                                       "pos:neg", "headline statistic", "headline"]
-    assert list(table.columns[9:]) == [s.label for s in stats.STATISTICS]
+    assert list(table.columns[:11]) == ["window", "group", "N", "news days", "CAR", "mean CAR",
+                                        "median CAR", "5% trimmed mean", "pos:neg",
+                                        "headline statistic", "headline"]
+    assert list(table.columns[11:13]) == ["Holm p", "BH q"]
+    assert list(table.columns[13:]) == [s.label for s in stats.STATISTICS]
+    # Holm over every (window, group) row of this table: m x the smallest p, by hand
+    family = res.tests[res.tests["p_holm"].notna()]
+    assert len(family) == len(table)
+    smallest = family["p_value"].min()
+    assert family["p_holm"].min() == pytest.approx(min(1.0, len(family) * smallest))
+    assert (family["p_holm"] >= family["p_value"]).all()
+    assert (family["p_bh"] <= family["p_holm"] + 1e-15).all()  # BH never stricter than Holm
     assert row["news days"] == 1 and row["CAR"] == "as is"  # one day 0, all expected down
     pooled = table[(table["group"] == "all") & (table["window"] == "(+0, +0)")].iloc[0]
     assert pooled["CAR"] == "in expected direction"
@@ -75,7 +84,7 @@ def test_statistics_return_named_results_that_unpack():
     mean, sd = car.mean(), car.std(ddof=1)
     assert t == pytest.approx(mean / (sd / 2))
     assert all(isinstance(s.compute, type(lambda: 0)) for s in stats.STATISTICS)
-    assert len(stats.STATISTIC_NAMES) == len(set(stats.STATISTIC_NAMES)) == 12
+    assert len(stats.STATISTIC_NAMES) == len(set(stats.STATISTIC_NAMES)) == 15
 
 
 def test_one_error_class_per_kind(tmp_path):
@@ -112,3 +121,39 @@ def test_results_plot_for_notebooks(res):
     plt.close(fig)
     with pytest.raises(ValueError):
         res.plot("pie")
+
+
+def test_exclude_flagged_skips_pairs_with_a_bad_tick_and_robust_means_ignore_it():
+    """A $1 -> $250 tick inside one pair's window: with exclude_flagged that pair is
+    skipped with the day named; without, the mean CAR jumps while the median and the
+    trimmed mean barely move."""
+    import pandas as pd
+
+    from backtest.data import PriceStore
+    from backtest.eventstudy import StudyConfig, run_study
+    from events.loader import parse_calendar
+
+    panel = PriceStore(offline=True).load(["ORCL", "MSFT", "NVDA", "AMD", "AVGO", "SPY"])
+    close = panel.close.copy()
+    day = pd.Timestamp("2025-09-11")
+    close.loc[day, "AMD"] = close.loc[day, "AMD"] * 250  # a bad tick on day +1
+    bad = type(panel)(panel.open, close, panel.dividend, panel.close_is_adjusted,
+                      panel.sources)
+    cal = parse_calendar({"name": "t", "events": [{
+        "id": "e", "date": "2025-09-10", "session": "before_open", "headline": "h",
+        "source": "s", "sentiment": {"label": "bullish", "score": 60},
+        "tickers": [{"ticker": t, "role": "partner", "direction": "up"}
+                    for t in ("ORCL", "MSFT", "NVDA", "AMD", "AVGO")]}]})
+    kept = run_study(cal, bad, StudyConfig(pseudo_draws=0))
+    dropped = run_study(cal, bad, StudyConfig(pseudo_draws=0, exclude_flagged=True))
+    assert list(dropped.skipped["ticker"]) == ["AMD"]
+    assert "bad tick on 2025-09-11" in dropped.skipped["reason"].iloc[0]
+    assert "AMD" not in set(dropped.car["ticker"])
+    row = kept.tests[(kept.tests["group"] == "all") & (kept.tests["window_start"] == 0)
+                     & (kept.tests["window_end"] == 1)].iloc[0]
+    cars = kept.car[(kept.car["window_start"] == 0) & (kept.car["window_end"] == 1)]["car"]
+    assert row["mean"] > 10  # +25,000% on one of five pairs
+    assert row["median"] == pytest.approx(float(np.median(cars)))
+    assert abs(row["median"]) < 0.2
+    assert "exclude_flagged" not in StudyConfig().as_dict()  # stored settings stay equal
+    assert StudyConfig(exclude_flagged=True).as_dict()["exclude_flagged"] is True

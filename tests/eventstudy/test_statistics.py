@@ -251,8 +251,8 @@ def ref_generalized_sign_z(car, est_ar):
 
 def ref_wilcoxon(car):
     """Wilcoxon (1945) signed-rank test by exact enumeration of the 2^N sign patterns
-    (no ties, no zeros): W+ = sum of ranks of |CAR| with CAR > 0; two-sided statistic
-    min(W+, W-); p = min(1, 2 P(W+ <= min(W+, W-)))."""
+    (no ties, no zeros): W+ = sum of ranks of |CAR| with CAR > 0, the statistic reported;
+    p = min(1, 2 P(W+ <= min(W+, W-)))."""
     vals = [c for c in car if _finite(c)]
     n = len(vals)
     ranks = sps.rankdata([abs(v) for v in vals])
@@ -261,7 +261,48 @@ def ref_wilcoxon(car):
     w = min(w_plus, w_minus)
     hits = sum(1 for signs in itertools.product((0, 1), repeat=n)
                if sum(r for r, s in zip(ranks, signs) if s) <= w)
-    return w, min(1.0, 2.0 * hits / 2 ** n)
+    return w_plus, min(1.0, 2.0 * hits / 2 ** n)
+
+
+def ref_skew_t(car):
+    """Skewness-adjusted t of Lyon, Barber and Tsai (1999) by plain loops: S = mean / sd
+    (ddof 1), g = sum (x - mean)^3 / (N sd^3), t = sqrt(N) (S + g S^2 / 3 + g / (6N))."""
+    vals = [c for c in car if _finite(c)]
+    n = len(vals)
+    mean = sum(vals) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+    s = mean / sd
+    g = sum((v - mean) ** 3 for v in vals) / (n * sd ** 3)
+    t = math.sqrt(n) * (s + g * s * s / 3 + g / (6 * n))
+    return t, _normal_p(t)
+
+
+def ref_sign_z(car):
+    """Sign test: z from the count of positive CARs, p from the binomial sum
+    P(|X - N/2| >= |N+ - N/2|) over X ~ Bin(N, 1/2), zeros dropped."""
+    vals = [c for c in car if _finite(c) and c != 0]
+    n, up = len(vals), sum(1 for v in vals if v > 0)
+    z = (up - n / 2) / math.sqrt(n / 4)
+    dev = abs(up - n / 2)
+    p = sum(math.comb(n, x) for x in range(n + 1) if abs(x - n / 2) >= dev - 1e-12) / 2 ** n
+    return z, min(1.0, p)
+
+
+def ref_im_t(car, day0):
+    """Ibragimov-Mueller: the mean CAR of each news day, then the one-sample t of those
+    means with G - 1 df."""
+    by_day = {}
+    for c, d in zip(car, day0):
+        if _finite(c):
+            by_day.setdefault(d, []).append(c)
+    means = [sum(v) / len(v) for v in by_day.values()]
+    g = len(means)
+    if g < 2:
+        return None
+    m = sum(means) / g
+    sd = math.sqrt(sum((x - m) ** 2 for x in means) / (g - 1))
+    t = math.sqrt(g) * m / sd
+    return t, 2 * sps.t.sf(abs(t), g - 1)
 
 
 def ref_pseudo_event(car, est_ar, cluster, k, draws, seed):
@@ -671,14 +712,77 @@ def test_generalized_sign_z(data):
 
 
 def test_wilcoxon_signed_rank(data):
-    """Wilcoxon signed-rank: statistic min(W+, W-) and exact p by enumerating all 2^7 sign
-    patterns; also equal to scipy.stats.wilcoxon on the finite CARs."""
+    """Wilcoxon signed-rank: statistic W+ and exact p by enumerating all 2^7 sign
+    patterns; the p equals scipy.stats.wilcoxon's on the finite CARs, whose statistic is
+    min(W+, W-) = min(W+, N(N+1)/2 - W+)."""
     w, p = stats.wilcoxon_signed_rank(data["car"])
     rw, rp = ref_wilcoxon(data["car"])
     assert w == rw
     assert p == pytest.approx(rp, rel=REL)
-    sc = sps.wilcoxon(data["car"][np.isfinite(data["car"])])
-    assert (w, p) == pytest.approx((sc.statistic, sc.pvalue), rel=REL)
+    finite = data["car"][np.isfinite(data["car"])]
+    sc = sps.wilcoxon(finite)
+    n = finite.size
+    assert (min(w, n * (n + 1) / 2 - w), p) == pytest.approx((sc.statistic, sc.pvalue), rel=REL)
+
+
+def test_wilcoxon_reports_the_positive_ranks():
+    """All CARs positive: W+ is N(N+1)/2 (every rank), not 0; all negative: 0."""
+    up = np.array([0.01, 0.03, 0.02, 0.05, 0.04])
+    assert stats.wilcoxon_signed_rank(up).statistic == 15.0
+    assert stats.wilcoxon_signed_rank(-up).statistic == 0.0
+    assert stats.wilcoxon_signed_rank(up).p_value == stats.wilcoxon_signed_rank(-up).p_value
+
+
+def test_small_sample_statistics_by_hand():
+    """Closed forms on a tiny sample worked out on paper."""
+    car = np.array([0.03, 0.01, -0.01, 0.05])
+    # sign: 3 of 4 positive: z = (3 - 2) / 1 = 1; P(|X - 2| >= 1) = 1 - P(X = 2) = 10/16
+    assert tuple(stats.sign_test(car)) == pytest.approx((1.0, 10 / 16))
+    # Ibragimov-Mueller: days {1: 0.03, 0.01}, {2: -0.01}, {3: 0.05} -> means 0.02, -0.01,
+    # 0.05: mean 0.02, sd 0.03, t = sqrt(3) 0.02 / 0.03 with 2 df
+    t, p = stats.ibragimov_mueller_t(car, np.array([1, 1, 2, 3]))
+    assert t == pytest.approx(np.sqrt(3) * 2 / 3) and p == pytest.approx(
+        2 * sps.t.sf(np.sqrt(3) * 2 / 3, 2))
+    # one news day: no test
+    assert np.isnan(stats.ibragimov_mueller_t(car, np.zeros(4)).statistic)
+    # a symmetric sample has g = 0: the skew-adjusted t is the plain t
+    sym = np.array([-0.02, 0.0, 0.02, 0.04])
+    plain = sym.mean() / sym.std(ddof=1) * 2
+    assert stats.skewness_corrected_t(sym).statistic == pytest.approx(plain)
+
+
+def _slow_holm(p):
+    """Holm (1979) step-down by hand: sort, multiply the j-th smallest by (m - j + 1),
+    carry the running maximum, cap at 1."""
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    out, running = [0.0] * len(p), 0.0
+    for j, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - j) * p[i]))
+        out[i] = running
+    return out
+
+
+def _slow_bh(p):
+    """Benjamini-Hochberg (1995) step-up by hand: q_(i) = min over j >= i of m p_(j) / j."""
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    out, running = [0.0] * m, 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, m * p[i] / rank)
+        out[i] = running
+    return out
+
+
+def test_adjusted_pvalues_against_hand_holm_and_bh():
+    p = np.array([0.01, 0.04, 0.03, 0.005, 0.20, np.nan, 0.04])
+    holm, bh = stats.adjusted_pvalues(p)
+    finite = [v for v in p if np.isfinite(v)]
+    np.testing.assert_allclose(holm[np.isfinite(p)], _slow_holm(finite), rtol=1e-12)
+    np.testing.assert_allclose(bh[np.isfinite(p)], _slow_bh(finite), rtol=1e-12)
+    assert np.isnan(holm[5]) and np.isnan(bh[5])
+    # by hand for the smallest: Holm 6 x 0.005 = 0.03, BH 6 x 0.005 / 1 = 0.03
+    assert holm[3] == pytest.approx(0.03) and bh[3] == pytest.approx(0.03)
 
 
 # --------------------------------------------------------------------------------------
@@ -857,6 +961,9 @@ def _reference_tests(pairs, groups):
                 "cz_sign_z": ref_cz_sign_z(all_ar, cols),
                 "generalized_sign_z": ref_generalized_sign_z(car, est),
                 "wilcoxon_w": ref_wilcoxon(car) if len(car) <= 12 else None,
+                "skew_t": ref_skew_t(car) if len(car) >= 3 else None,
+                "sign_z": ref_sign_z(car),
+                "im_t": ref_im_t(car, day0),
             }
             if var is not None:
                 ref.update({
@@ -908,7 +1015,8 @@ def test_engine_tests_table_equals_references(syn_panel, request, layout):
     assert tests.index.is_unique
     assert set(res.tests.statistic) == set(
         ["csect_t", "bw1980_cda_t", "bw1985_t", "patell_z", "kp_patell_z", "bmp_t", "kp_bmp_t",
-         "corrado_rank_z", "cz_sign_z", "generalized_sign_z", "wilcoxon_w", "pseudo_event_z"])
+         "corrado_rank_z", "cz_sign_z", "generalized_sign_z", "wilcoxon_w", "skew_t", "sign_z",
+         "im_t", "pseudo_event_z"])
     assert {(g, s, e) for g, s, e, _ in tests.index} == set(ref)
     checked = set()
     for (group, s, e), (rbar, mean, values) in ref.items():
