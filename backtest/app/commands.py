@@ -495,7 +495,8 @@ def chains_show(args: argparse.Namespace) -> None:
 
     for ref in args.chains:
         chain = load_chain(ref)
-        print(f"{chain.name}: {chain.weighting} weights, rebalance {chain.rebalance}"
+        how = "buy and hold" if chain.rebalance == "none" else "rebalanced daily"
+        print(f"{chain.name}: {chain.weighting} weights, {how}"
               f"{' - ' + chain.description if chain.description else ''}")
         for m in chain.members:
             dates = f"from {m.start or 'the start'} until {m.end or 'today'}"

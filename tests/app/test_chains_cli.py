@@ -112,3 +112,4 @@ def test_show_lists_members_with_dates():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "CRWV" in proc.stdout and "2025-03-28" in proc.stdout
+    assert proc.stdout.startswith("openai: equal weights, buy and hold")
