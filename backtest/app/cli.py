@@ -128,19 +128,25 @@ def _cluster_options(p: argparse.ArgumentParser) -> None:
                    help="pairs (study) or combinations (sweep) per task")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _price_options(p: argparse.ArgumentParser) -> None:
+    """Where prices come from: ``--out``, ``--prices``, ``--drop-non-sessions``,
+    ``--offline`` and ``--cache-dir`` (every command that loads prices and writes a folder)."""
     p.add_argument("--out", type=Path, help="output folder (default reports/<run-name>)")
     p.add_argument("--prices", type=Path, metavar="FILE.csv",
                    help="use your own prices (long or wide CSV; see README) instead of the store")
     p.add_argument("--drop-non-sessions", action="store_true",
                    help="drop --prices rows dated on weekends/holidays instead of refusing")
-    p.add_argument("--roll-non-sessions", action="store_true",
-                   help="roll 'during_session' events dated on a non-session to the next open")
     p.add_argument("--offline", action="store_true", help="never touch the network")
-    p.add_argument("--strict", action="store_true",
-                   help="refuse a calendar ticker with no price data (default: skip its pairs)")
     p.add_argument("--cache-dir", type=Path, help="price cache (default $BACKTEST_CACHE_DIR "
                    "or ~/.cache/event-backtester)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    _price_options(p)
+    p.add_argument("--roll-non-sessions", action="store_true",
+                   help="roll 'during_session' events dated on a non-session to the next open")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a calendar ticker with no price data (default: skip its pairs)")
     p.add_argument("--event", help="the event the summary and per-ticker charts are about "
                                    "(default: the latest)")
     p.add_argument("--car-from", choices=("day-1", "start"), default="day-1",
@@ -271,14 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "days and other days")
     cmp.add_argument("--window", type=int, nargs=2, default=(0, 1), metavar=("A", "B"),
                      help="event days: sessions A..B around day 0 (default 0 1)")
-    cmp.add_argument("--out", type=Path, help="output folder (default reports/<run-name>)")
-    cmp.add_argument("--prices", type=Path, metavar="FILE.csv",
-                     help="use your own prices (long or wide CSV) instead of the store")
-    cmp.add_argument("--drop-non-sessions", action="store_true",
-                     help="drop --prices rows dated on weekends/holidays instead of refusing")
-    cmp.add_argument("--offline", action="store_true", help="never touch the network")
-    cmp.add_argument("--cache-dir", type=Path, help="price cache (default "
-                     "$BACKTEST_CACHE_DIR or ~/.cache/event-backtester)")
+    _price_options(cmp)
     chs = ch.add_parser("show", help="a chain's members, weights and dates")
     chs.add_argument("chains", nargs="+", metavar="CHAIN", help="chain files or bundled names")
 

@@ -48,7 +48,9 @@ def read_bundled() -> pd.DataFrame:
     except OSError as exc:
         raise PriceDataError(f"the bundled snapshot cannot be read: {exc.strerror}",
                              path=str(path)) from None
-    if head.startswith(b"version https://git-lfs"):
+    first = head.split(b"\n", 1)[0]
+    # a git-lfs pointer: a text line "version <the lfs spec>" where the parquet bytes should be
+    if not head.startswith(b"PAR1") and first.startswith(b"version ") and b"git-lfs" in first:
         raise PriceDataError("the bundled snapshot is a git-lfs pointer, not the data: run "
                              "`git lfs pull` (or reinstall the package)", path=str(path))
     try:
