@@ -339,8 +339,13 @@ def _details(run: dict) -> list[tuple[str, str]]:
                                + (f" (factors {', '.join(st['factors'])})" if st["factors"]
                                   else "")
                                + f", {st['returns']} returns; estimation "
-                               f"{st['estimation_length']} sessions ending day "
-                               f"{-(st['gap'] + 1)} (at least {st['min_estimation_obs']}); "
+                               + (f"{st['estimation_dates'][0]} to "
+                                  f"{st['estimation_dates'][1]} for every pair "
+                                  f"({st['estimation_length']} sessions"
+                                  if st.get("estimation_dates") else
+                                  f"{st['estimation_length']} sessions ending day "
+                                  f"{-(st['gap'] + 1)} (")
+                               + f"at least {st['min_estimation_obs']}); "
                                f"event window {st['event_window'][0]:+d}..{st['event_window'][1]:+d}; "
                                f"{other}; groups "
                                + (" x ".join(st["group_by"]) or "all pairs only")))

@@ -51,6 +51,10 @@ def _study_options(p: argparse.ArgumentParser) -> None:
                    help=f"return type (default {d.returns})")
     g.add_argument("--estimation", type=int, default=d.estimation_length, metavar="L",
                    help=f"estimation window length in sessions (default {d.estimation_length})")
+    g.add_argument("--estimation-dates", nargs=2, metavar=("FIRST", "LAST"),
+                   help="one estimation window for every pair, by dates (YYYY-MM-DD), "
+                        "instead of --estimation/--gap; pairs whose event window meets it "
+                        "are skipped")
     g.add_argument("--gap", type=int, default=d.gap,
                    help=f"sessions between estimation window and day 0, exclusive "
                         f"(default {d.gap})")
@@ -76,6 +80,13 @@ def _study_options(p: argparse.ArgumentParser) -> None:
                             "day) in their estimation or event window (on with --universe)")
     flags.add_argument("--keep-flagged", action="store_true",
                        help="keep them (a universe study leaves them out by default)")
+    # not an argparse group: its refusal would print the whole usage, not one line
+    g.add_argument("--winsorize", type=float, default=d.winsorize, metavar="P",
+                   help="set each group's CARs beyond the P and 1-P shares to the "
+                        "nearest CAR inside before its CAR tests (e.g. 0.01)")
+    g.add_argument("--trim", type=float, default=d.trim, metavar="P",
+                   help="leave each group's CARs beyond the P and 1-P shares out of "
+                        "its CAR tests (e.g. 0.01)")
     g.add_argument("--keep-other-events", action="store_true",
                    help="keep other events' windows inside a ticker's estimation window")
     g.add_argument("--pseudo-draws", type=int, default=d.pseudo_draws,

@@ -85,6 +85,8 @@ def study_config(args: argparse.Namespace):
         # a universe has thousands of tickers and a few bad ticks: robust by default
         exclude_flagged=bool(args.exclude_flagged
                              or (getattr(args, "universe", None) and not args.keep_flagged)),
+        winsorize=args.winsorize, trim=args.trim,
+        estimation_dates=tuple(args.estimation_dates or ()),
         **({"car_windows": windows} if windows else {}))
 
 

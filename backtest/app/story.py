@@ -131,6 +131,18 @@ def trust_notes(study, run, pnl: dict | None, groups: list[dict], event_id: str)
                      f"(exclude_flagged, the default of a universe study; --keep-flagged keeps "
                      f"them). The median and 5% trimmed mean CARs beside the mean in the "
                      f"tests tables show what one wild CAR would do.")
+    if study is not None and "garch_alpha" in study.estimates:
+        bad = int(study.estimates["garch_alpha"].isna().sum())
+        notes.append(f"GARCH(1,1) variances for {len(study.estimates) - bad} of "
+                     f"{len(study.estimates)} pairs; "
+                     + (f"{bad} did not converge or were not stationary and keep the "
+                        f"constant variance." if bad else "every fit converged."))
+    if study is not None and (study.config.winsorize or study.config.trim):
+        how, share = (("winsorized", study.config.winsorize) if study.config.winsorize
+                      else ("trimmed", study.config.trim))
+        notes.append(f"Each group's CARs are {how} at {share:.1%} per tail before its CAR "
+                     f"tests and its mean (rank and sign tests use every pair; car.csv keeps "
+                     f"each pair's own CAR).")
     if study is not None:
         skipped = study.skipped
         if len(skipped):

@@ -175,7 +175,7 @@ def late_listings(panel: PricePanel, pairs: pd.DataFrame, estimation_start: int)
     return _dicts(_late_listings(panel, pairs, estimation_start, _valid(panel)))
 
 
-def _late_listings(panel: PricePanel, pairs: pd.DataFrame, estimation_start: int,
+def _late_listings(panel: PricePanel, pairs: pd.DataFrame, estimation_start,
                    valid: np.ndarray) -> list[tuple]:
     if pairs.empty:
         return []
@@ -183,7 +183,9 @@ def _late_listings(panel: PricePanel, pairs: pd.DataFrame, estimation_start: int
     cols = _column_of(panel.close.columns, pairs["ticker"])
     known = pairs[cols >= 0]
     first_pos = first[cols[cols >= 0]]
-    start_pos = known["pos0"].to_numpy() + estimation_start
+    # one offset for every pair, or one per pair (estimation by dates)
+    start_pos = known["pos0"].to_numpy() + np.broadcast_to(estimation_start,
+                                                           (len(pairs),))[cols >= 0]
     late = (first_pos >= 0) & (first_pos > np.maximum(start_pos, 0)) | (start_pos < 0)
     days = panel.sessions.date
     # (a ticker without prices has first_pos -1 and, if flagged, is dated the last session)

@@ -23,7 +23,7 @@ import numpy as np
 from backtest.eventstudy import kernels, models
 
 PER_PAIR = ("coef", "xtx_inv", "sigma2", "n", "dof", "n_excluded", "kept", "y", "expected",
-            "ar", "sar", "car", "var", "missing", "share", "share_neg")
+            "ar", "sar", "car", "var", "missing", "share", "share_neg", "vol_params")
 
 
 @dataclass
@@ -35,7 +35,8 @@ class BlockResult:
     out as other events' windows), ``kept`` (enough estimation data), event-window
     ``y``, ``expected``, ``ar``, ``sar`` (P, W), per test window ``car``, ``var``
     (its variance) and ``missing`` (P, n_windows), and ``share``/``share_neg`` (shares
-    of positive and negative estimation ARs, for the generalized sign test).
+    of positive and negative estimation ARs, for the generalized sign test), ``vol_params``
+    (P, 3) the volatility model's (omega, alpha, beta) where the model has one (NaN else).
 
     Sums over kept pairs, per statistics group g (rows) and relative day, of each pair's
     values times its sign in the group (:attr:`PairLayout.mult`):
@@ -66,6 +67,7 @@ class BlockResult:
     missing: np.ndarray
     share: np.ndarray
     share_neg: np.ndarray
+    vol_params: np.ndarray
     rank_u: np.ndarray
     rank_u_n: np.ndarray
     rank_g: np.ndarray
@@ -108,6 +110,7 @@ class PairLayout:
     n_groups: int
     n_clusters: int
     mult: np.ndarray
+    est_pos: np.ndarray | None = None  # first estimation session (None: pos + first offset)
 
     def block(self, start: int, stop: int) -> "PairLayout":
         """Pairs ``start:stop`` without ``others``, which every block shares and is
@@ -115,7 +118,8 @@ class PairLayout:
         sl = slice(start, stop)
         return PairLayout(self.pos[sl], self.cols[sl], None, self.other_lo[sl],
                           self.other_hi[sl], self.groups[sl], self.clusters[sl],
-                          self.n_groups, self.n_clusters, self.mult[sl])
+                          self.n_groups, self.n_clusters, self.mult[sl],
+                          None if self.est_pos is None else self.est_pos[sl])
 
 
 def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np.ndarray,
@@ -129,16 +133,16 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
     :class:`~backtest.eventstudy.config.StudyConfig` and ``windows`` (n, 2) test
     windows as column indices of the event window.
     """
-    est_off, evt_off = config.estimation_offsets, config.event_offsets
-    a, b = config.event_window
-    y_est, n_excluded = kernels.estimation_returns(
-        rT, layout.pos, layout.cols, int(est_off[0]), len(est_off), others,
-        layout.other_lo, layout.other_hi, a, b)
-    fit = models.get_model(config.model).fit_block(y_est, reg, market3, layout.pos, est_off)
+    evt_off = config.event_offsets
+    fit, n_excluded = _fit(rT, reg, market3, others, layout, config)
     kept = (fit.n >= config.min_estimation_obs) & np.isfinite(fit.sigma2)
     y, expected, ar, sar, car, var, missing = kernels.event_window(
         rT, reg, layout.pos, layout.cols, int(evt_off[0]), len(evt_off), fit.coef,
         fit.xtx_inv, fit.sigma2, windows[:, 0], windows[:, 1])
+    vol_params = np.full((len(layout.pos), 3), np.nan)
+    if models.get_model(config.model).conditional_variance:
+        sar, var, vol_params = _conditional_variances(rT, reg, layout, config, fit, kept, ar,
+                                                      sar, var, windows)
     with np.errstate(invalid="ignore", divide="ignore"):
         finite = np.isfinite(fit.resid).sum(axis=1)
         share = (fit.resid > 0).sum(axis=1) / finite
@@ -155,10 +159,80 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
                                             layout.n_clusters)
     rare = np.flatnonzero(kept & ~np.isfinite(car).all(axis=1))
     return BlockResult(fit.coef, fit.xtx_inv, fit.sigma2, fit.n, fit.dof, n_excluded, kept,
-                       y, expected, ar, sar, car, var, missing, share, share_neg, rank_u,
+                       y, expected, ar, sar, car, var, missing, share, share_neg, vol_params,
+                       rank_u,
                        rank_u_n,
                        rank_g, rank_g_n, est_sum, est_n, S, Q, C, cum, rare,
                        fit.resid[rare])
+
+
+def _fit(rT, reg, market3, others, layout: PairLayout, config):
+    """Each pair's estimation returns (other events' windows left out) and model fit."""
+    length = config.estimation_length
+    start = (layout.pos + int(config.estimation_offsets[0]) if layout.est_pos is None
+             else layout.est_pos)  # relative to day 0, or fixed dates
+    a, b = config.event_window
+    y_est, n_excluded = kernels.estimation_returns(
+        rT, start, layout.cols, 0, length, others, layout.other_lo, layout.other_hi, a, b)
+    fit = models.get_model(config.model).fit_block(y_est, reg, market3, start,
+                                                   np.arange(length))
+    return fit, n_excluded
+
+
+def _conditional_variances(rT, reg, layout: PairLayout, config, fit, kept, ar, sar, var,
+                           windows):
+    """SARs and CAR variances with each day's variance from the model's volatility forecast
+    (:class:`backtest.eventstudy.models.MarketGarch`): ``h_t + s^2 x_t'(X'X)^-1 x_t`` per
+    day, ``sum_t h_t + s^2 g'(X'X)^-1 g`` per window, i.e. the constant-variance values
+    with ``s^2`` per day replaced by ``h_t``. Pairs without a usable forecast keep them."""
+    model = models.get_model(config.model)
+    a, gap = config.event_window[0], config.gap
+    n_pre = a + gap  # sessions between the estimation window (ends day -gap-1) and day a
+    none = np.zeros(0, dtype=np.int64)
+    pre = (kernels.event_window(rT, reg, layout.pos, layout.cols, -gap, n_pre, fit.coef,
+                                fit.xtx_inv, fit.sigma2, none, none)[2]
+           if n_pre > 0 else np.zeros((len(layout.pos), 0)))
+    width = ar.shape[1]
+    h = np.full((len(layout.pos), width), np.nan)
+    params = np.full((len(layout.pos), 3), np.nan)
+    rows = np.flatnonzero(kept)
+    h[rows], params[rows] = model.event_variances(fit.resid[rows], pre[rows], width)
+    t = np.clip(layout.pos[:, None] + config.event_offsets[None, :], 0, len(reg) - 1)
+    x = reg[t]  # (P, W, K): a day outside the data has a NaN AR, so its row does not matter
+    q = np.einsum("pwk,pkl,pwl->pw", x, fit.xtx_inv, x)
+    s2 = fit.sigma2[:, None]
+    usable = np.isfinite(h).all(axis=1)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sar = np.where(usable, ar / np.sqrt(h + s2 * q), sar)
+    for j, (lo, hi) in enumerate(windows):
+        garch = var[:, j] - (hi - lo + 1) * fit.sigma2 + h[:, lo:hi + 1].sum(axis=1)
+        var[:, j] = np.where(usable[:, 0], garch, var[:, j])
+    return sar, var, params
+
+
+def grank_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np.ndarray,
+                layout: PairLayout, config, gscar: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The generalized rank test's sums for one block (a second pass over the pairs).
+
+    GRANK ranks each pair's CAR, re-standardized by the cross-sectional standard deviation
+    of its group's standardized CARs, among the pair's own estimation residuals
+    (:func:`backtest.eventstudy.stats.generalized_rank_t`): that deviation is known only
+    once every block has run, so the residuals are fitted again here rather than kept
+    (pairs x estimation days) between the passes. ``gscar`` (P, m, W) as in
+    :func:`backtest.eventstudy.kernels.grank_sums`; NaN for pairs not kept.
+    """
+    fit, _ = _fit(rT, reg, market3, others, layout, config)
+    return kernels.grank_sums(fit.resid, fit.sigma2, gscar, layout.groups, layout.mult,
+                              layout.n_groups)
+
+
+def combine_sums(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """Blocks' tuples of sums added one block after another (in block order)."""
+    total = [a.copy() for a in parts[0]]
+    for p in parts[1:]:
+        for acc, a in zip(total, p):
+            acc += a
+    return tuple(total)
 
 
 def combine(parts: list[BlockResult]) -> BlockResult:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any, Mapping
 
 import numpy as np
+import pandas as pd
 
 from backtest.data.store import DEFAULT_MARKET
 from backtest.eventstudy.models import MODELS
@@ -34,6 +36,10 @@ class StudyConfig:
     returns : "simple" or "log"
     estimation_length, gap : estimation window of ``estimation_length`` sessions
         ending ``gap + 1`` sessions before day 0
+    estimation_dates : ("YYYY-MM-DD", "YYYY-MM-DD"), the first and last date of one
+        estimation window for every pair, by calendar dates instead (a quiet period
+        before the news); the study sets ``estimation_length`` to the sessions inside,
+        ``gap`` is not used, and a pair whose event window meets those dates is skipped
     event_window : first and last relative day of the event window
     car_windows : (start, end) windows whose CARs and tests are reported
     min_estimation_obs : fewest usable estimation returns for a pair to be studied
@@ -44,6 +50,9 @@ class StudyConfig:
     exclude_flagged : leave out (as skipped, with the reason) pairs whose ticker has a bad
         tick (a one-day move beyond five-fold up or 80% down) in its estimation or event
         window; a universe study turns it on (``--keep-flagged`` turns it off)
+    winsorize, trim : share of each tail of a group's CARs set to the nearest kept CAR
+        (winsorize) or left out (trim) before the CAR tests of that group and window
+        (at most one of them; 0: off; below 0.5)
     """
 
     model: str = "market"
@@ -61,12 +70,16 @@ class StudyConfig:
     seed: int = 20260428
     move_threshold: float = 0.25
     exclude_flagged: bool = False
+    winsorize: float = 0.0
+    trim: float = 0.0
+    estimation_dates: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "event_window", tuple(self.event_window))
         object.__setattr__(self, "car_windows", tuple(tuple(w) for w in self.car_windows))
         object.__setattr__(self, "factors", tuple(self.factors))
         object.__setattr__(self, "group_by", tuple(self.group_by))
+        object.__setattr__(self, "estimation_dates", tuple(self.estimation_dates))
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r} (one of {', '.join(MODELS)})",
                               field="model")
@@ -80,7 +93,13 @@ class StudyConfig:
         if self.estimation_length < 3 or self.gap < 0:
             raise ConfigError("estimation_length must be >= 3 and gap >= 0",
                               field="estimation_length")
-        if -(self.gap + 1) >= a:
+        if self.estimation_dates:
+            _check_dates(self.estimation_dates)
+            if MODELS[self.model].conditional_variance:
+                raise ConfigError(f"model {self.model!r} forecasts each pair's variance from "
+                                  f"just before its event window: it needs the estimation "
+                                  f"window by sessions, not estimation_dates", field="model")
+        elif -(self.gap + 1) >= a:
             raise ConfigError(f"estimation window (ends at day {-(self.gap + 1)}) overlaps the "
                               f"event window starting at day {a}", field="gap")
         for s, e in self.car_windows:
@@ -106,6 +125,14 @@ class StudyConfig:
         if not (np.isfinite(self.move_threshold) and self.move_threshold > 0):
             raise ConfigError(f"move_threshold must be a positive number, got "
                               f"{self.move_threshold}", field="move_threshold")
+        for name in ("winsorize", "trim"):
+            share = getattr(self, name)
+            if not (np.isfinite(share) and 0 <= share < 0.5):
+                raise ConfigError(f"{name} is the share cut from each tail: at least 0 and "
+                                  f"below 0.5, got {share}", field=name)
+        if self.winsorize and self.trim:
+            raise ConfigError("winsorize and trim are two answers to one question: give one",
+                              field="trim")
         if len(set(self.factors)) != len(self.factors):
             raise ConfigError(f"a factor is listed twice: {', '.join(self.factors)}",
                               field="factors")
@@ -129,8 +156,13 @@ class StudyConfig:
         out["car_windows"] = [list(w) for w in self.car_windows]
         out["factors"] = list(self.factors)
         out["group_by"] = list(self.group_by)
-        if not self.exclude_flagged:  # the default: settings stored before it stay equal
-            del out["exclude_flagged"]
+        # Settings added later are left out at their defaults: settings stored before
+        # them (baselines, settings hashes) stay equal.
+        out["estimation_dates"] = list(self.estimation_dates)
+        for name, default in (("exclude_flagged", False), ("winsorize", 0.0), ("trim", 0.0),
+                              ("estimation_dates", [])):
+            if out[name] == default:
+                del out[name]
         return out
 
     @classmethod
@@ -161,6 +193,21 @@ class StudyConfig:
         except ConfigError as exc:
             raise ConfigError(exc.reason, path=path, line=lines.get(exc.field),
                               field=f"{where}.{exc.field}") from None
+
+
+def _check_dates(dates: tuple) -> None:
+    """Two ISO dates, the first before the second."""
+    if len(dates) != 2 or not all(isinstance(d, str) for d in dates):
+        raise ConfigError(f"estimation_dates must be two dates, first and last, got "
+                          f"{list(dates)!r}"[:200], field="estimation_dates")
+    try:
+        first, last = (pd.Timestamp(date.fromisoformat(d)) for d in dates)
+    except ValueError:
+        raise ConfigError(f"estimation_dates must be YYYY-MM-DD dates, got {list(dates)!r}"
+                          [:200], field="estimation_dates") from None
+    if first >= last:
+        raise ConfigError(f"estimation_dates: the first ({dates[0]}) must be before the "
+                          f"last ({dates[1]})", field="estimation_dates")
 
 
 def _typed(value: Any, default: Any, path: str | None, field: str, line: int | None = None

@@ -51,6 +51,7 @@ from backtest.eventstudy.config import StudyConfig
 from backtest.eventstudy.models import get_model, market_lag_lead
 from backtest.eventstudy.pairs import (
     confounded_with,
+    estimation_by_dates,
     groups_with_pairs,
     pair_layout,
     resolve_pairs,
@@ -63,6 +64,7 @@ from events.model import Calendar
 from events.timing import timing_table
 
 BLOCK = 20_000  # pairs per block: bounds the (pairs x estimation days) arrays held at once
+MAX_GARCH_PAIRS = 5_000  # one arch fit per pair: minutes beyond this, not seconds
 
 
 def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None = None,
@@ -88,7 +90,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     if not isinstance(block, int) or isinstance(block, bool) or block < 1:
         raise ConfigError(f"block must be a positive number of pairs, got {block!r}",
                           field="block")
-    if config.estimation_length + config.gap + 1 > len(panel.sessions):
+    if not config.estimation_dates and \
+            config.estimation_length + config.gap + 1 > len(panel.sessions):
         raise ConfigError(f"an estimation window of {config.estimation_length} sessions "
                           f"(and a gap of {config.gap}) is longer than the price data "
                           f"({len(panel.sessions)} sessions)", field="estimation_length")
@@ -100,6 +103,13 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
                              field="market")
     transform = np.log1p if config.returns == "log" else (lambda a: a)
     pairs, skipped = resolve_pairs(calendar, panel, config)
+    if model.conditional_variance and len(pairs) > MAX_GARCH_PAIRS:
+        raise ConfigError(f"--model {config.model} fits one GARCH per pair (about 50 ms each): "
+                          f"{len(pairs):,} pairs would take about {len(pairs) * 0.05 / 60:,.0f} "
+                          f"minutes; it takes at most {MAX_GARCH_PAIRS:,} pairs", field="model")
+    # by dates: one estimation window for all (est_start), estimation_length set to it
+    config, est_start, pairs, meets = estimation_by_dates(pairs, config, panel.sessions)
+    skipped += meets
     if explain and not pairs.empty:
         explain = xsection.explain_terms(explain, pairs)
     timing = timing_table(calendar)
@@ -107,9 +117,9 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     available = set(panel.tickers)
     quality_df = check_panel(panel.select([t for t in used if t in available]),
                              pairs if not pairs.empty else None, config.event_window,
-                             int(config.estimation_offsets[0]), config.move_threshold)
+                             _estimation_start(pairs, config, est_start), config.move_threshold)
     if config.exclude_flagged and not pairs.empty:
-        pairs, flagged = _drop_flagged(pairs, quality_df, panel.sessions, config)
+        pairs, flagged = _drop_flagged(pairs, quality_df, panel.sessions, config, est_start)
         skipped += flagged
     empty = StudyResult(*(pd.DataFrame() for _ in range(5)),
                         pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"]),
@@ -137,7 +147,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     rT = np.ascontiguousarray(r.T)  # one ticker's history contiguous: pairs read rows
 
     n_sessions = len(panel.sessions)
-    layout, group_names = pair_layout(pairs, config, panel.returns.columns, n_sessions)
+    layout, group_names = pair_layout(pairs, config, panel.returns.columns, n_sessions,
+                                      est_start)
     windows = test_windows(config)
     a = config.event_window[0]
     win_cols = np.array([(s - a, e - a) for s, e in windows], dtype=np.int64)
@@ -148,6 +159,13 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
                        [(layout.block(s, s + block), config, win_cols)
                         for s in range(0, len(pairs), block)])
     res = blocks.combine(parts)
+    # Second pass: the generalized rank test needs each group's cross-sectional spread of
+    # standardized CARs before it can rank a pair's CAR among its own residuals.
+    gscar = _generalized_scar(res, layout)
+    grank = blocks.combine_sums(map_blocks(
+        blocks.grank_block, (rT, reg, market3, layout.others),
+        [(layout.block(s, s + block), config, gscar[s:s + block])
+         for s in range(0, len(pairs), block)]))
 
     short = np.flatnonzero(~res.kept)
     skipped += [{"event_id": e, "ticker": t,
@@ -185,19 +203,48 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
                         confounded)
     caar_df = _caar_frame(pairs, evt_off, per["ar"], layout.groups[keep], layout.mult[keep],
                           group_names)
-    tests_df = _tests_frame(pairs, per, res, keep, layout, group_names, windows, config)
+    tests_df = _tests_frame(pairs, per, res, keep, layout, group_names, windows, config,
+                            grank, fixed_estimation=est_start is not None)
     coef = model.estimates(pd.DataFrame(per["coef"], columns=[
         f"coef_{n}" for n in model.coef_names(fnames)]))
     estimates = pd.concat([pairs[["event_id", "ticker"]].assign(model=config.model), coef],
                           axis=1).assign(sigma=np.sqrt(per["sigma2"]), n_est=per["n"],
                                          n_excluded=per["n_excluded"],
                                          confounded_with=confounded, dof=per["dof"])
+    if model.conditional_variance:  # the volatility model's parameters, per pair
+        estimates = estimates.assign(garch_omega=per["vol_params"][:, 0],
+                                     garch_alpha=per["vol_params"][:, 1],
+                                     garch_beta=per["vol_params"][:, 2])
     result = StudyResult(ar_df, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
                          panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
     if explain:
         result.xsection = xsection.cross_section(car_df, pairs, estimates, tuple(explain),
                                                  config.car_windows)
     return result
+
+
+def _generalized_scar(res, layout) -> np.ndarray:
+    """``SCAR*`` of every pair, group membership and test window (P, m, W): the pair's
+    standardized CAR signed in the group, over the group's cross-sectional standard
+    deviation (ddof 1) of those (Kolari and Pynnonen 2011); NaN where the pair
+    was not kept or has no CAR."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scar = res.car / np.sqrt(res.var)
+    n_pairs, n_win = scar.shape
+    out = np.full((n_pairs, layout.groups.shape[1], n_win), np.nan)
+    ng = layout.n_groups
+    for h in range(layout.groups.shape[1]):
+        g, x = layout.groups[:, h], layout.mult[:, h, None] * scar
+        ok = res.kept[:, None] & (g >= 0)[:, None] & np.isfinite(x)
+        for j in range(n_win):
+            rows = np.flatnonzero(ok[:, j])
+            n = np.bincount(g[rows], minlength=ng).astype("float64")
+            s1 = np.bincount(g[rows], weights=x[rows, j], minlength=ng)
+            s2 = np.bincount(g[rows], weights=x[rows, j] ** 2, minlength=ng)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sd = np.sqrt(np.maximum(s2 - s1 * s1 / n, 0.0) / (n - 1))
+            out[rows, h, j] = x[rows, j] / sd[g[rows]]
+    return out
 
 
 def _uncovered_by_factors(pairs: pd.DataFrame, fmat: np.ndarray, rf: np.ndarray | None,
@@ -224,20 +271,32 @@ def _uncovered_by_factors(pairs: pd.DataFrame, fmat: np.ndarray, rf: np.ndarray 
     return pairs[~gone].reset_index(drop=True), out
 
 
+def _estimation_start(pairs: pd.DataFrame, config: StudyConfig, est_start: int | None):
+    """Each pair's first estimation session relative to its day 0 (an array with
+    estimation dates, one offset otherwise)."""
+    if est_start is None or pairs.empty:
+        return int(config.estimation_offsets[0])
+    return est_start - pairs["pos0"].to_numpy()
+
+
 def _drop_flagged(pairs: pd.DataFrame, quality: pd.DataFrame, sessions: pd.DatetimeIndex,
-                  config: StudyConfig) -> tuple[pd.DataFrame, list[dict]]:
+                  config: StudyConfig, est_start: int | None = None
+                  ) -> tuple[pd.DataFrame, list[dict]]:
     """The pairs without a bad tick of their ticker inside their estimation or event
     window, and the others as skipped rows naming the day."""
     bad = quality[quality["check"] == "bad_tick"] if len(quality) else quality
     if bad.empty:
         return pairs, []
-    lo = pairs["pos0"].to_numpy() + int(config.estimation_offsets[0])
-    hi = pairs["pos0"].to_numpy() + config.event_window[1]
+    pos0 = pairs["pos0"].to_numpy()
+    est_lo = pos0 + _estimation_start(pairs, config, est_start)
+    est_hi = est_lo + config.estimation_length - 1
+    evt_lo, evt_hi = pos0 + config.event_window[0], pos0 + config.event_window[1]
     tickers = pairs["ticker"].to_numpy()
     reason = np.full(len(pairs), None, dtype=object)
     for ticker, day in zip(bad["ticker"], pd.to_datetime(bad["date"])):
         p = sessions.get_indexer([day])[0]
-        hit = (tickers == ticker) & (lo <= p) & (p <= hi) & (reason == None)  # noqa: E711
+        inside = ((est_lo <= p) & (p <= est_hi)) | ((evt_lo <= p) & (p <= evt_hi))
+        hit = (tickers == ticker) & inside & (reason == None)  # noqa: E711
         reason[hit] = (f"data quality: bad tick on {day.date()} in its window "
                        f"(exclude_flagged; --keep-flagged keeps it)")
     gone = reason != None  # noqa: E711
@@ -304,7 +363,8 @@ def _caar_frame(pairs, offsets, ar, groups, mult, names) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.DataFrame:
+def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
+                 fixed_estimation: bool = False) -> pd.DataFrame:
     """Every statistic, for every group, for each CAR window and each single event day.
 
     Reads the per-pair CARs and the blocks' sums
@@ -335,9 +395,11 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
         cl = np.unique(clusters[idx, h])  # sorted by day 0 (codes follow (group, day 0))
         g_day0, g_dof = day0[idx], dof[idx]
         ranks = stats.DailyRanks.from_sums(res.rank_u[g], res.rank_u_n[g], res.rank_g[g],
-                                           res.rank_g_n[g])
+                                           res.rank_g_n[g], n=len(idx))
+        # Columns are days relative to each cluster's day 0, or (estimation dates) the same
+        # calendar days for every cluster.
         sums = stats.ClusterSums(cluster_day0[cl], size[cl], res.S[cl], res.Q[cl], res.C[cl],
-                                 offset=est0)
+                                 offset=None if fixed_estimation else est0)
         for j, (start, end) in enumerate(windows):
             car, var, k = m * per["car"][idx, j], per["var"][idx, j], end - start + 1
             # Pairs without this CAR leave the window's sums (signed as they went in).
@@ -348,6 +410,9 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
             with np.errstate(invalid="ignore", divide="ignore"):
                 aar = ((res.est_sum[g] - lost.sum(axis=0))
                        / (res.est_n[g] - np.isfinite(res.rare_resid[rows]).sum(axis=0)))
+            # Winsorized or trimmed CARs for the CAR tests (after the pairs without a CAR
+            # left the sums: the rank tests and their sums keep every pair).
+            car = stats.robust_sample(car, config.winsorize, config.trim)
             headline = stats.headline_statistic(g_day0, k)
             rbar = sums.rbar(k)
             days = length + np.arange(start, end + 1) - config.event_window[0]
@@ -365,8 +430,15 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config) -> pd.Da
                 pseudo = stats.pseudo_event_test_sums(
                     float(np.nanmean(car)) if n_car else np.nan, n_car, comp_cum, k,
                     config.pseudo_draws, rng)
+            grank_t = stats.grank_from_sums(grank[0][g, j], grank[1][g, j], grank[2][g, j],
+                                            grank[3][g, j])
+            sl = slice(start - config.event_window[0], end - config.event_window[0] + 1)
+            ar_days = m[:, None] * per["ar"][idx, sl]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                inflation = (per["ar"][idx, sl] / per["sar"][idx, sl]) ** 2 \
+                    / per["sigma2"][idx, None]
             sample = stats.WindowSample(car, var, g_dof, share, k, aar, rbar, ranks, days,
-                                        pseudo, g_day0)
+                                        pseudo, g_day0, grank_t, ar_days, inflation)
             n = int(np.isfinite(car).sum())
             mean = float(np.nansum(car) / n) if n else np.nan
             n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())

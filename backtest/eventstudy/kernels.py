@@ -316,3 +316,82 @@ def cluster_day_sums(resid, sigma2, clusters, mult, n_clusters):
                     running += e
                 cum[c, t + 1] += running
     return S, Q, C, cum
+
+
+@nb.njit(**_JIT)
+def grank_sums(resid, sigma2, gscar, groups, mult, n_groups):
+    """Sums over pairs of ``U - 1/2`` for the generalized rank test (Kolari and Pynnonen
+    2011; readable form :func:`backtest.eventstudy.stats.generalized_rank_t`).
+
+    ``gscar`` (P, m, W): each pair's re-standardized CAR ``SCAR / S_SCAR`` of each window
+    in each of its groups, signed by ``mult`` (NaN: not in that window). A pair's
+    generalized SARs are its L_i standardized estimation residuals plus that value; its
+    ranks among them are read off one sort of the residuals (a binary search places the
+    CAR), so nothing per window is sorted. Returns ``event_sum``/``event_n`` (groups, W)
+    and ``est_sum``/``est_n`` (groups, W, L).
+    """
+    n_pairs, length = resid.shape
+    n_win = gscar.shape[2]
+    event_sum = np.zeros((n_groups, n_win))
+    event_n = np.zeros((n_groups, n_win))
+    est_sum = np.zeros((n_groups, n_win, length))
+    est_n = np.zeros((n_groups, n_win, length))
+    sar = np.empty(length)
+    for i in range(n_pairs):
+        s = np.sqrt(sigma2[i])
+        m_i = 0
+        for t in range(length):
+            v = resid[i, t] / s
+            sar[t] = v
+            if np.isfinite(v):
+                m_i += 1
+        if m_i == 0:
+            continue
+        # Sorted finite SARs and each day's average rank among them (ties share).
+        srt = np.empty(m_i)
+        q = 0
+        for t in range(length):
+            if np.isfinite(sar[t]):
+                srt[q] = sar[t]
+                q += 1
+        srt.sort()
+        base = np.full(length, np.nan)
+        for t in range(length):
+            v = sar[t]
+            if np.isfinite(v):
+                lo = np.searchsorted(srt, v, side="left")
+                hi = np.searchsorted(srt, v, side="right")
+                base[t] = 0.5 * (lo + 1 + hi)
+        denom = m_i + 2.0  # T_i + 1 with T_i = L_i + 1 values
+        for h in range(groups.shape[1]):
+            gr = groups[i, h]
+            if gr < 0:
+                continue
+            sign = mult[i, h]
+            for j in range(n_win):
+                x = gscar[i, h, j]
+                if not np.isfinite(x):
+                    continue
+                # rank of x among sign * SAR (sign -1 reverses the order)
+                if sign > 0:
+                    below = np.searchsorted(srt, x, side="left")
+                    ties = np.searchsorted(srt, x, side="right") - below
+                else:
+                    above = m_i - np.searchsorted(srt, -x, side="right")
+                    ties = np.searchsorted(srt, -x, side="right") - np.searchsorted(
+                        srt, -x, side="left")
+                    below = above
+                event_sum[gr, j] += (below + 1.0 + 0.5 * ties) / denom - 0.5
+                event_n[gr, j] += 1.0
+                for t in range(length):
+                    if not np.isfinite(base[t]):
+                        continue
+                    v = sign * sar[t]
+                    r = base[t] if sign > 0 else m_i + 1.0 - base[t]
+                    if x < v:
+                        r += 1.0
+                    elif x == v:
+                        r += 0.5
+                    est_sum[gr, j, t] += r / denom - 0.5
+                    est_n[gr, j, t] += 1.0
+    return event_sum, event_n, est_sum, est_n

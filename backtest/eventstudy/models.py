@@ -13,13 +13,16 @@ market             1, R_mt                                OLS
 factors            1, F_1t, ..., F_kt                     OLS
 dimson             1, R_m,t-1, R_mt, R_m,t+1              OLS (beta = sum of slopes)
 scholes_williams   1, R_mt                                Scholes-Williams (1977)
+garch              1, R_mt                                OLS; AR variance GARCH(1,1)
 =================  =====================================  ==========================
 
 References: MacKinlay (1997), Sec. 4 (constant mean, market, market-adjusted,
 multi-factor); Campbell, Lo and MacKinlay (1997), Sec. 4.4 (variances with
 estimation error); Fama and French (1993) (factor models); Dimson (1979),
 "Risk measurement when shares are subject to infrequent trading", JFE 7(2);
-Scholes and Williams (1977), "Estimating betas from nonsynchronous data", JFE 5(3).
+Scholes and Williams (1977), "Estimating betas from nonsynchronous data", JFE 5(3);
+Bollerslev (1986), "Generalized autoregressive conditional heteroskedasticity",
+Journal of Econometrics 31(3) (GARCH(1,1), fitted with the ``arch`` package).
 
 A model class (:class:`NormalReturnModel`) knows its name, its coefficient
 names, its regressors on the session timeline and how a block of pairs is
@@ -233,6 +236,7 @@ class NormalReturnModel:
     normal_return: ClassVar[str] = ""  # the formula, for tables and the README
     reference: ClassVar[str] = ""
     uses_factors: ClassVar[bool] = False  # regresses on factor returns (tickers or a file)
+    conditional_variance: ClassVar[bool] = False  # AR variances from a volatility model
 
     def coef_names(self, factor_names: list[str]) -> list[str]:
         """Names of the coefficients, in the order of the regressors."""
@@ -339,8 +343,78 @@ class ScholesWilliams(NormalReturnModel):
         return fit_scholes_williams(y, X[:, :, 1], market3[:, :, 0], market3[:, :, 2])
 
 
+class MarketGarch(Market):
+    """The market model whose AR variances come from a GARCH(1,1) of its residuals.
+
+    The mean is the market model's OLS fit. A GARCH(1,1),
+    ``h_t = omega + alpha e_{t-1}^2 + beta h_{t-1}`` (Bollerslev 1986), is fitted by the
+    ``arch`` package to the pair's estimation residuals, run through the sessions between
+    the estimation window and the event window with those parameters, and forecast
+    over the event window from there (``h_{t+k} = omega + (alpha + beta) h_{t+k-1}``):
+    the event's own returns never enter its variances. A day's AR variance is then
+    ``h_t + s^2 x_t' (X'X)^-1 x_t`` (the forecast plus the estimation error of the mean),
+    a window CAR's ``sum_t h_t + s^2 g' (X'X)^-1 g``: a pair that came into the news in a
+    calm (turbulent) spell has its ARs standardized by a smaller (larger) variance than
+    the whole window's average. A pair whose GARCH does not converge, or is not
+    stationary (alpha + beta >= 1), keeps the constant variance ``s^2``.
+    """
+
+    name = "garch"
+    normal_return = "alpha + beta R_m by OLS; each AR's variance from a GARCH(1,1) of the " \
+                    "residuals, forecast from before the event window"
+    reference = "Bollerslev (1986); arch"
+    conditional_variance = True
+
+    def event_variances(self, resid: np.ndarray, pre: np.ndarray, width: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """Per pair: the forecast variances of the W event days (P, W) and the fitted
+        (omega, alpha, beta) in decimal units (P, 3); NaN where the GARCH was not usable.
+        ``resid`` (P, L) estimation residuals, ``pre`` (P, G) residuals of the sessions
+        between the estimation and event windows (missing days are skipped)."""
+        h = np.full((len(resid), width), np.nan)
+        params = np.full((len(resid), 3), np.nan)
+        for i in range(len(resid)):
+            h[i], params[i] = garch_forecast(resid[i], pre[i], width)
+        return h, params
+
+
+GARCH_MIN_OBS = 60  # fewer residuals do not pin down three GARCH parameters
+
+
+def garch_forecast(resid: np.ndarray, pre: np.ndarray, width: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """One pair's GARCH(1,1) event-window variances (see :class:`MarketGarch`): fitted on
+    ``resid`` (the estimation window, missing days skipped), filtered through ``pre``,
+    forecast ``width`` days ahead. Residuals are scaled by 100 for the optimizer (arch's
+    advice) and the variances scaled back."""
+    import warnings
+
+    from arch import arch_model
+
+    est = resid[np.isfinite(resid)] * 100.0
+    gap = pre[np.isfinite(pre)] * 100.0
+    nothing = (np.full(width, np.nan), np.full(3, np.nan))
+    if est.size < GARCH_MIN_OBS or width < 1:
+        return nothing
+    series = np.concatenate([est, gap])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence is checked below, not printed
+        try:
+            fit = arch_model(series, mean="Zero", vol="GARCH", p=1, q=1,
+                             rescale=False).fit(disp="off", last_obs=est.size)
+        except (ValueError, np.linalg.LinAlgError):
+            return nothing
+        omega, alpha, beta = (float(fit.params[k]) for k in ("omega", "alpha[1]", "beta[1]"))
+        if fit.convergence_flag != 0 or not alpha + beta < 1 or omega <= 0:
+            return nothing
+        fc = fit.forecast(horizon=width, start=series.size - 1, reindex=False)
+    h = np.asarray(fc.variance, dtype="float64")[-1] / 1e4
+    return h, np.array([omega / 1e4, alpha, beta])
+
+
 MODELS: dict[str, NormalReturnModel] = {m.name: m for m in (
-    ConstantMean(), MarketAdjusted(), Market(), Factors(), Dimson(), ScholesWilliams())}
+    ConstantMean(), MarketAdjusted(), Market(), Factors(), Dimson(), ScholesWilliams(),
+    MarketGarch())}
 
 
 def markdown_table() -> str:

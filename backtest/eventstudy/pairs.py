@@ -9,6 +9,8 @@ and day-0 clusters; :func:`confounded_with` names the overlapping events.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -75,8 +77,8 @@ def test_windows(config: StudyConfig) -> list[tuple[int, int]]:
                                        if (d, d) not in config.car_windows]
 
 
-def pair_layout(pairs: pd.DataFrame, config: StudyConfig, tickers: pd.Index, n_sessions: int
-                ) -> tuple[PairLayout, list[str]]:
+def pair_layout(pairs: pd.DataFrame, config: StudyConfig, tickers: pd.Index, n_sessions: int,
+                est_start: int | None = None) -> tuple[PairLayout, list[str]]:
     """Where each pair's rows are and which statistics groups and clusters it is in.
 
     Group 0 is "all"; with ``group_by`` each pair is also in its own group
@@ -105,8 +107,43 @@ def pair_layout(pairs: pd.DataFrame, config: StudyConfig, tickers: pd.Index, n_s
     sign = expected_sign(pairs)
     signed = signed_groups(groups, sign, len(names))
     mult = np.where(signed[groups], sign[:, None], 1.0)
+    est_pos = None if est_start is None else np.full(len(pos), est_start, dtype=np.int64)
     return PairLayout(pos, cols, others, bounds, bounds + counts, groups, clusters,
-                      len(names), int(clusters.max()) + 1, mult), names
+                      len(names), int(clusters.max()) + 1, mult, est_pos), names
+
+
+def estimation_by_dates(pairs: pd.DataFrame, config: StudyConfig, sessions: pd.DatetimeIndex
+                        ) -> tuple[StudyConfig, int | None, pd.DataFrame, list[dict]]:
+    """With ``config.estimation_dates``: the config with ``estimation_length`` set to the
+    sessions between the two dates, the first one's position, the pairs whose event window
+    stays clear of those dates, and the others as skipped rows. Without dates: as given."""
+    if not config.estimation_dates:
+        return config, None, pairs, []
+    first, last = (pd.Timestamp(d) for d in config.estimation_dates)
+    if first < sessions[0] or last > sessions[-1]:
+        raise ConfigError(f"estimation dates {config.estimation_dates[0]} to "
+                          f"{config.estimation_dates[1]} are not inside the price data "
+                          f"({sessions[0].date()} to {sessions[-1].date()})",
+                          field="estimation_dates")
+    start = int(sessions.searchsorted(first))
+    end = int(sessions.searchsorted(last, side="right")) - 1
+    length = end - start + 1
+    if length < config.min_estimation_obs:
+        raise ConfigError(f"estimation dates {config.estimation_dates[0]} to "
+                          f"{config.estimation_dates[1]} hold {length} sessions, fewer than "
+                          f"min_estimation_obs ({config.min_estimation_obs})",
+                          field="estimation_dates")
+    config = dataclasses.replace(config, estimation_length=length)
+    a, b = config.event_window
+    pos = pairs["pos0"].to_numpy() if len(pairs) else np.zeros(0, dtype=np.int64)
+    meets = (pos + b >= start) & (pos + a <= end)
+    skipped = [{"event_id": e, "ticker": t,
+                "reason": f"estimation dates {config.estimation_dates[0]} to "
+                          f"{config.estimation_dates[1]} meet its event window (day 0 "
+                          f"{sessions[p].date()})"}
+               for e, t, p in zip(pairs["event_id"].to_numpy()[meets],
+                                  pairs["ticker"].to_numpy()[meets], pos[meets])]
+    return config, start, pairs[~meets].reset_index(drop=True), skipped
 
 
 def expected_sign(pairs: pd.DataFrame) -> np.ndarray:

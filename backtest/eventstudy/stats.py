@@ -40,6 +40,15 @@ Lyon, J. D., Barber, B. M., Tsai, C.-L. (1999). Improved methods for tests of
 Ibragimov, R., Mueller, U. K. (2010). t-statistic based correlation and
     heterogeneity robust inference. *Journal of Business & Economic Statistics*
     28(4), 453-468.
+Kolari, J. W., Pynnonen, S. (2011). Nonparametric rank tests for event studies.
+    *Journal of Empirical Finance* 18(5), 953-971.
+Lamb, R. P. (1995). An exposure-based analysis of property-liability insurer stock
+    values around Hurricane Andrew. *Journal of Risk and Insurance* 62(1), 111-123.
+Cameron, A. C., Gelbach, J. B., Miller, D. L. (2008). Bootstrap-based improvements
+    for inference with clustered errors. *Review of Economics and Statistics* 90(3),
+    414-427.
+Canay, I. A., Romano, J. P., Shaikh, A. M. (2017). Randomization tests under an
+    approximate symmetry assumption. *Econometrica* 85(3), 1013-1030.
 Holm, S. (1979). A simple sequentially rejective multiple test procedure.
     *Scandinavian Journal of Statistics* 6(2), 65-70.
 Benjamini, Y., Hochberg, Y. (1995). Controlling the false discovery rate. *Journal
@@ -379,15 +388,21 @@ def _standardized_ranks(all_ar: np.ndarray) -> np.ndarray:
 class DailyRanks:
     """A group's daily rank and sign series, built once and read for every window.
 
-    ``ubar[t] = mean_i (U_it - 1/2)`` and ``g[t] = sum_i G_it / sqrt(N_t)`` over the
-    estimation and event days (relative-day columns of ``all_ar``), with their
-    scales ``s_u = sqrt(mean_t ubar_t^2)`` and ``s_g = sqrt(mean_t g_t^2)``.
+    ``ubar[t] = mean_i (U_it - 1/2)`` over the ``n_t[t]`` pairs present on day t and
+    ``g[t] = sum_i G_it / sqrt(N_t)`` over the estimation and event days (relative-day
+    columns of ``all_ar``), with their scales. Where some pairs miss a day the mean
+    ranks are averaged over the pairs present and the scale is that of a day with all
+    N pairs (Kolari and Pynnonen 2011, eq. 14; Campbell and Wasley 1993):
+    ``s_u^2 = mean_t (N_t / N) ubar_t^2``, and a window's sum has variance
+    ``s_u^2 sum_t N / N_t``; ``s_g = sqrt(mean_t g_t^2)`` (g is already scaled per day).
     """
 
     ubar: np.ndarray
     s_u: float
     g: np.ndarray
     s_g: float
+    n_t: np.ndarray | None = None  # pairs present per day (None: all N every day)
+    n: float = np.nan  # N, the pairs of the group
 
     @classmethod
     def from_ar(cls, all_ar: np.ndarray) -> "DailyRanks":
@@ -395,30 +410,44 @@ class DailyRanks:
         sign = np.sign(u - np.nanmedian(u, axis=1, keepdims=True)) if u.size else u
         finite_u, finite_g = np.isfinite(u), np.isfinite(sign)
         return cls.from_sums(np.where(finite_u, u, 0.0).sum(axis=0), finite_u.sum(axis=0),
-                             np.where(finite_g, sign, 0.0).sum(axis=0), finite_g.sum(axis=0))
+                             np.where(finite_g, sign, 0.0).sum(axis=0), finite_g.sum(axis=0),
+                             n=len(all_ar))
 
     @classmethod
-    def from_sums(cls, u_sum, u_n, g_sum, g_n) -> "DailyRanks":
-        """From daily sums over pairs of ``U - 1/2`` and of the signs, with their counts."""
+    def from_sums(cls, u_sum, u_n, g_sum, g_n, n: float | None = None) -> "DailyRanks":
+        """From daily sums over pairs of ``U - 1/2`` and of the signs, with their counts;
+        ``n`` is the group's number of pairs (default: the most present on any day)."""
+        u_n = np.asarray(u_n, dtype="float64")
+        n = float(u_n.max()) if n is None and u_n.size else float(n or 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             ubar = np.where(u_n > 0, u_sum / u_n, np.nan)
             g = np.where(g_n > 0, g_sum / np.sqrt(g_n), np.nan)
 
-        def scale(series):
-            known = series[np.isfinite(series)]
-            return float(np.sqrt(np.mean(known ** 2))) if known.size >= 3 else np.nan
+        def scale(series, weight):
+            known = np.isfinite(series)
+            if known.sum() < 3:
+                return np.nan
+            return float(np.sqrt(np.mean(weight[known] * series[known] ** 2)))
 
-        return cls(ubar, scale(ubar), g, scale(g))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            weight = u_n / n if n > 0 else np.ones_like(u_n)
+        return cls(ubar, scale(ubar, weight), g, scale(g, np.ones_like(g)), u_n, n)
 
     @staticmethod
-    def _z(series: np.ndarray, scale: float, window: np.ndarray) -> StatResult:
+    def _z(series: np.ndarray, scale: float, window: np.ndarray,
+           inflation: np.ndarray | None = None) -> StatResult:
         if not np.isfinite(scale) or np.isnan(series[window]).any():
             return NO_RESULT
-        z = series[window].sum() / (np.sqrt(len(window)) * scale)
+        spread = np.sqrt(len(window) if inflation is None else inflation.sum()) * scale
+        z = series[window].sum() / spread
         return StatResult(float(z), float(_normal_p(z)))
 
     def corrado(self, window: np.ndarray) -> StatResult:
-        return self._z(self.ubar, self.s_u, window)
+        inflation = None
+        if self.n_t is not None and self.n > 0:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                inflation = self.n / self.n_t[window]  # N / N_t: a thinner day is noisier
+        return self._z(self.ubar, self.s_u, window, inflation)
 
     def sign(self, window: np.ndarray) -> StatResult:
         return self._z(self.g, self.s_g, window)
@@ -539,6 +568,160 @@ def ibragimov_mueller_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
     return StatResult(float(t), float(2.0 * sps.t.sf(abs(t), g - 1)))
 
 
+def generalized_rank_t(est_ar: np.ndarray, sigma: np.ndarray, car: np.ndarray,
+                       car_var: np.ndarray) -> StatResult:
+    """Kolari and Pynnonen (2011) generalized rank test GRANK-T of a CAR window, the
+    readable form of what the study computes from block sums (:func:`grank_from_sums`,
+    kernel :func:`backtest.eventstudy.kernels.grank_sums`).
+
+    The window collapses into one "event day": ``SCAR_i = CAR_i / sqrt(Var(CAR_i))``,
+    re-standardized by its cross-sectional standard deviation (ddof 1) so event-induced
+    volatility does not bias the ranks, ``SCAR*_i = SCAR_i / S_SCAR``. Beside
+    it the pair's standardized estimation residuals ``SAR_it = AR_it / S_i``; together the
+    generalized SARs, ranked within each pair over its T_i non-missing values:
+    ``U_it = rank(GSAR_it) / (T_i + 1) - 1/2`` (eq. 9). With ``Ubar_t`` the mean over the
+    N_t pairs present on day t (event day: all N),
+    ``S_Ubar^2 = (1/T) sum_t (N_t / N) Ubar_t^2`` over the T = L + 1 days (eq. 14; a day
+    on which no pair has a residual has no mean rank and is not one of the T),
+    ``Z = Ubar_0 / S_Ubar`` and ``t_grank = Z sqrt((T - 2) / (T - 1 - Z^2))``, Student-t
+    with T - 2 df (eq. 12-13). Robust to event-induced volatility, to the
+    cross-correlation of the ARs and to fat tails.
+
+    ``est_ar`` (N, L) estimation ARs aligned on relative day (NaN gaps), ``sigma`` (N,)
+    each pair's residual standard deviation, ``car`` and ``car_var`` (N,).
+    """
+    scar = standardized(car, car_var)
+    keep = np.isfinite(scar) & np.isfinite(sigma) & (sigma > 0)
+    if keep.sum() < 2:
+        return NO_RESULT
+    s_scar = scar[keep].std(ddof=1)
+    if not s_scar > 0:
+        return NO_RESULT
+    gsar = np.concatenate([est_ar[keep] / sigma[keep, None],
+                           (scar[keep] / s_scar)[:, None]], axis=1)
+    u = _standardized_ranks(gsar) - 0.5  # rank / (T_i + 1) - 1/2 over non-missing days
+    present = np.isfinite(u)
+    return grank_from_sums(float(np.nansum(u[:, -1])), float(present[:, -1].sum()),
+                           np.where(present[:, :-1], u[:, :-1], 0.0).sum(axis=0),
+                           present[:, :-1].sum(axis=0))
+
+
+def grank_from_sums(event_sum: float, event_n: float, est_sum: np.ndarray,
+                    est_n: np.ndarray) -> StatResult:
+    """GRANK-T (:func:`generalized_rank_t`) from the sums over pairs of ``U - 1/2`` on
+    the event day (``event_sum`` over ``event_n`` = N pairs) and on each estimation
+    day (``est_sum`` over ``est_n`` = N_t pairs)."""
+    if not event_n >= 2:
+        return NO_RESULT
+    est_n = np.asarray(est_n, dtype="float64")
+    days = est_n > 0
+    ubar0 = event_sum / event_n
+    ubar = est_sum[days] / est_n[days]
+    t_days = int(days.sum()) + 1
+    if t_days < 4:
+        return NO_RESULT
+    s2 = (np.sum(est_n[days] / event_n * ubar ** 2) + ubar0 ** 2) / t_days
+    if not s2 > 0:
+        return NO_RESULT
+    z = ubar0 / np.sqrt(s2)
+    t = z * np.sqrt((t_days - 2) / (t_days - 1 - z * z))
+    return StatResult(float(t), float(t_pvalue(t, t_days - 2)))
+
+
+def lamb_z(ar_days: np.ndarray, inflation: np.ndarray, aar_est: np.ndarray) -> StatResult:
+    """Lamb (1995) portfolio test, as in the R package estudy2: each window day's mean AR
+    over the pairs, ``AAR_t``, is divided by the standard deviation (ddof 1) of the
+    estimation-window AAR series times its prediction-error factor ``c_t`` (the mean over
+    the pairs in that day's mean of ``Var(AR_it) / s_i^2 = 1 + x_t' (X'X)^{-1} x_t``; ``1 + 1/L +
+    (R_mt - mean R_m)^2 / sum (R_m - mean R_m)^2`` for the market model), and the window's
+    statistic is ``z = sum_t AAR_t / (S(AAR) c_t) / sqrt(K)``, standard normal. Like the
+    Brown-Warner crude dependence adjustment, its variance comes from the time series of
+    the portfolio, so cross-correlation of same-day pairs is inside it.
+
+    ``ar_days`` (N, K) the window days' ARs (signed in the group), ``inflation`` (N, K)
+    each AR's variance over the pair's s^2, ``aar_est`` the estimation AAR series."""
+    aar_est = aar_est[np.isfinite(aar_est)]
+    present = np.isfinite(ar_days)
+    if aar_est.size < 3 or not present.any(axis=0).all():
+        return NO_RESULT
+    s = aar_est.std(ddof=1)
+    if not s > 0:
+        return NO_RESULT
+    aar = _nanmean(ar_days, axis=0)
+    # the factor of the pairs whose AR is in the day's mean (1 where none is known)
+    c = np.sqrt(np.nan_to_num(_nanmean(np.where(present, inflation, np.nan), axis=0),
+                              nan=1.0))
+    z = float(np.sum(aar / (s * c)) / np.sqrt(ar_days.shape[1]))
+    return StatResult(z, float(_normal_p(z)))
+
+
+def robust_sample(car: np.ndarray, winsorize: float = 0.0, trim: float = 0.0) -> np.ndarray:
+    """The CARs a group's tests read, with ``winsorize`` or ``trim`` share cut per tail
+    (0: as they are). Winsorizing (scipy ``mstats.winsorize``) sets the ``floor(p N)``
+    smallest CARs to the next one up and the largest to the next one down; trimming
+    leaves the same CARs out (NaN), like scipy ``trimboth``. One wild CAR (a bad tick)
+    then moves no test by more than a typical CAR does."""
+    out = np.array(car, dtype="float64")
+    ok = np.flatnonzero(np.isfinite(out))
+    cut = int(np.floor(max(winsorize, trim) * ok.size))
+    if cut == 0:
+        return out
+    if winsorize:
+        from scipy.stats import mstats
+
+        out[ok] = np.asarray(mstats.winsorize(out[ok], limits=(winsorize, winsorize)))
+        return out
+    order = ok[np.argsort(out[ok], kind="stable")]
+    out[order[:cut]] = np.nan
+    out[order[ok.size - cut:]] = np.nan
+    return out
+
+
+WILD_DRAWS = 1999  # random sign patterns once 2^G exceeds them (G > 10 news days)
+WILD_SEED = 20260428  # fixed: the same sample gives the same p every run
+
+
+def wild_cluster_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
+    """Wild cluster bootstrap of the mean CAR over news days (Cameron, Gelbach and Miller
+    2008; with Rademacher weights and the null imposed it is the sign-change randomization
+    test of Canay, Romano and Shaikh 2017).
+
+    Statistic: the cluster-robust (CR1) t of the mean with the G news days as clusters,
+    ``t = ybar / sqrt(G/(G-1) sum_g (S_g - n_g ybar)^2 / N^2)``, S_g and n_g the sum and
+    count of day g's CARs. Under no effect the days' CARs are symmetric around 0, so each
+    day's CARs may flip sign together (weight v_g = +-1): ``S_g -> v_g S_g``. The p-value is
+    the share of sign patterns whose |t*| >= |t| (scipy ``permutation_test``, one-sample
+    sign flips): every one of the 2^G patterns when G <= 10, else 1,999 random ones (fixed
+    seed). Valid however the pairs of a day are correlated; with G news days the smallest
+    p it can give is 2 / 2^G (0.25 for 3 days): it says in its p how little few days show."""
+    if day0 is None:
+        return NO_RESULT
+    ok = np.isfinite(car)
+    car, day0 = car[ok], np.asarray(day0)[ok]
+    days, codes = np.unique(day0, return_inverse=True)
+    g = days.size
+    if g < 2:
+        return NO_RESULT
+    sums = np.bincount(codes, weights=car)
+    counts = np.bincount(codes).astype("float64")
+    total = counts.sum()
+
+    def cr1_t(s, axis=-1):
+        ybar = s.sum(axis=axis, keepdims=True) / total
+        resid = s - counts * ybar
+        se = np.sqrt(g / (g - 1) * (resid ** 2).sum(axis=axis) / total ** 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.squeeze(ybar, axis=axis) / se
+
+    t = float(cr1_t(sums))
+    if not np.isfinite(t):
+        return NO_RESULT
+    res = sps.permutation_test((sums,), cr1_t, permutation_type="samples", vectorized=True,
+                               n_resamples=WILD_DRAWS, alternative="two-sided",
+                               random_state=np.random.default_rng(WILD_SEED))
+    return StatResult(t, float(res.pvalue))
+
+
 TRIM = 0.05  # share cut from each tail for the trimmed mean
 
 
@@ -651,6 +834,9 @@ class WindowSample:
     days: np.ndarray
     pseudo: StatResult = NO_RESULT
     day0: np.ndarray | None = None  # each pair's day 0: its news day
+    grank: StatResult = NO_RESULT  # from the study's second pass (grank_from_sums)
+    ar_days: np.ndarray | None = None  # (N, K) the window days' ARs, signed in the group
+    inflation: np.ndarray | None = None  # (N, K) Var(AR_it) / s_i^2 (lamb_z)
 
 
 @dataclass(frozen=True)
@@ -662,6 +848,13 @@ class Statistic:
     what: str  # what it tests, one line
     reference: str
     compute: Callable[[WindowSample], StatResult]
+
+
+def stats_lamb(w: WindowSample) -> StatResult:
+    """:func:`lamb_z` of a window sample (NaN without its daily ARs)."""
+    if w.ar_days is None or w.inflation is None:
+        return NO_RESULT
+    return lamb_z(w.ar_days, w.inflation, w.aar)
 
 
 STATISTICS: tuple[Statistic, ...] = (
@@ -700,6 +893,16 @@ STATISTICS: tuple[Statistic, ...] = (
     Statistic("im_t", "IM t", "t of the news days' mean CARs, news days - 1 df (robust to "
               "any correlation within a day)", "Ibragimov and Mueller (2010)",
               lambda w: ibragimov_mueller_t(w.car, w.day0)),
+    Statistic("wild_t", "Wild bootstrap t", "news-day clustered t of the mean CAR, p from "
+              "flipping the sign of whole news days (wild cluster bootstrap, Rademacher)",
+              "Cameron, Gelbach and Miller (2008); Canay, Romano and Shaikh (2017)",
+              lambda w: wild_cluster_t(w.car, w.day0)),
+    Statistic("grank_t", "GRANK t", "ranks of the re-standardized CAR among each pair's "
+              "standardized estimation residuals", "Kolari and Pynnonen (2011)",
+              lambda w: w.grank),
+    Statistic("lamb_z", "Lamb z", "daily portfolio mean ARs over the estimation AAR's "
+              "standard deviation with the prediction-error factor", "Lamb (1995)",
+              stats_lamb),
     Statistic("pseudo_event_z", "Pseudo-event z",
               "mean CAR against random pseudo-event dates drawn from the estimation windows, "
               "one draw per news day so clusters stay intact", "Brown and Warner (1980) design",

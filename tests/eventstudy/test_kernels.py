@@ -225,6 +225,8 @@ def _reference_tests(res, panel, config):
     fit = models.fit_ols(y, np.stack([np.ones_like(m), m], axis=2))
     ar = res.ar.pivot_table(index=["event_id", "ticker"], columns="rel_day", values="ar",
                             dropna=False).loc[list(zip(est.event_id, est.ticker))].to_numpy()
+    sar = res.ar.pivot_table(index=["event_id", "ticker"], columns="rel_day", values="sar",
+                             dropna=False).loc[list(zip(est.event_id, est.ticker))].to_numpy()
     car_tab = res.car.set_index(["event_id", "ticker", "window_start", "window_end"])
     labels = res.car.drop_duplicates(["event_id", "ticker"]).set_index(
         ["event_id", "ticker"]).loc[list(zip(est.event_id, est.ticker))]
@@ -262,6 +264,13 @@ def _reference_tests(res, panel, config):
             out[group, s, e, "cz_sign_z"] = ranks.sign(cols_)
             out[group, s, e, "rbar"] = (rbar, None)
             out[group, s, e, "csect_t"] = stats.csect_t(car)
+            if (s, e) in config.car_windows:
+                var = car_tab.loc[[(a, b, s, e) for a, b in zip(
+                    est.event_id.iloc[idx], est.ticker.iloc[idx])], "car_se"].to_numpy() ** 2
+            else:
+                var = (ar[idx, sl] / sar[idx, sl])[:, 0] ** 2
+            out[group, s, e, "grank_t"] = stats.generalized_rank_t(
+                resid, np.sqrt(fit.sigma2[idx]), car, var)
             if s != e:
                 out[group, s, e, "pseudo_event_z"] = stats.pseudo_event_test(
                     car, resid, stats.overlapping(pos[idx], k), k, config.pseudo_draws, rng)
@@ -270,8 +279,9 @@ def _reference_tests(res, panel, config):
 
 def test_study_statistics_equal_the_array_formulas_with_missing_cars(holed_panel):
     """Groups, clustered and nearby day 0s, pairs whose CAR is missing in some windows:
-    rank, sign, Brown-Warner, generalized sign, r-bar and the pseudo-event test (same
-    random draws) equal the array formulas on full residual matrices."""
+    rank, sign, Brown-Warner, generalized sign, GRANK (second pass over the blocks, signs
+    reversed in the signed group), r-bar and the pseudo-event test (same random draws)
+    equal the array formulas on full residual matrices."""
     config = StudyConfig(pseudo_draws=99, exclude_other_events=False,
                          group_by=("label", "role"))
     res = run_study(_calendar(EVENTS, bearish_down=True), holed_panel, config, block=3)
@@ -325,7 +335,7 @@ def test_every_registered_model_fits_a_block_as_its_reference_form(name):
 
 def test_the_registry_has_one_class_per_model():
     assert list(MODELS) == ["constant_mean", "market_adjusted", "market", "factors", "dimson",
-                            "scholes_williams"]
+                            "scholes_williams", "garch"]
     assert len({type(m) for m in MODELS.values()}) == len(MODELS)
     with pytest.raises(ConfigError, match="unknown model 'capm'"):
         get_model("capm")

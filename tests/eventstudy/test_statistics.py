@@ -24,6 +24,7 @@ from scipy import stats as sps
 from backtest.eventstudy import DEFAULT_CAR_WINDOWS, StudyConfig, run_study, stats
 from events import parse_calendar
 from tests._slow_reference import total_return_at
+from tests.eventstudy.grank_reference import grank_reference, hand_example
 from tests.panels import make_panel, sessions
 
 REL = 1e-10
@@ -203,17 +204,65 @@ def ref_standardized_ranks(all_ar):
 
 def ref_corrado_rank_z(all_ar, window):
     """Corrado (1989) rank test with the standardized ranks of Corrado and Zivney (1992):
-    Ubar_t = mean over pairs present on day t of (U_it - 1/2); S_U = sqrt(mean over days of
-    Ubar_t^2); multi-day z = sum_{t in window} Ubar_t / (sqrt(K) S_U) (Cowan 1992; Campbell
-    and Wasley 1993). Standard normal."""
+    Ubar_t = mean over the N_t pairs present on day t of (U_it - 1/2); with N pairs in all,
+    S_U^2 = mean over days of (N_t / N) Ubar_t^2 (a thin day weighs less: Kolari and
+    Pynnonen 2011, eq. 9); multi-day z = sum_{t in window} Ubar_t / (S_U sqrt(sum_t N/N_t))
+    (Cowan 1992; Campbell and Wasley 1993; each day's mean has variance S_U^2 N / N_t).
+    Standard normal."""
     u = ref_standardized_ranks(all_ar)
-    ubar = {}
+    n = all_ar.shape[0]
+    ubar, count = {}, {}
     for t in range(all_ar.shape[1]):
         vals = [ui[t] - 0.5 for ui in u if t in ui]
         if vals:
-            ubar[t] = sum(vals) / len(vals)
-    s = math.sqrt(sum(v * v for v in ubar.values()) / len(ubar))
-    z = sum(ubar[t] for t in window) / (math.sqrt(len(window)) * s)
+            ubar[t], count[t] = sum(vals) / len(vals), len(vals)
+    s = math.sqrt(sum(count[t] / n * ubar[t] ** 2 for t in ubar) / len(ubar))
+    z = sum(ubar[t] for t in window) / (s * math.sqrt(sum(n / count[t] for t in window)))
+    return z, _normal_p(z)
+
+
+def ref_wild_t(car, day0):
+    """Wild cluster bootstrap, Rademacher weights, null imposed, every sign pattern: the
+    CR1 t of the mean with news days as clusters, t = ybar / sqrt(G/(G-1) sum_g (sum_{i in
+    g} (y_i - ybar))^2 / N^2), recomputed with each day's CARs times +-1; p = share of the
+    2^G patterns with |t*| >= |t|."""
+    pairs = [(c, d) for c, d in zip(car, day0) if _finite(c)]
+    days = sorted({d for _, d in pairs})
+    g, n = len(days), len(pairs)
+
+    def t_of(signs):
+        y = [c * signs[days.index(d)] for c, d in pairs]
+        ybar = sum(y) / n
+        total = 0.0
+        for day in days:
+            total += sum(v - ybar for v, (_, d) in zip(y, pairs) if d == day) ** 2
+        return ybar / math.sqrt(g / (g - 1) * total / n ** 2)
+
+    t = t_of([1] * g)
+    hits = sum(abs(t_of(v)) >= abs(t) * (1 - 1e-12)
+               for v in itertools.product([1, -1], repeat=g))
+    return t, hits / 2 ** g
+
+
+def ref_lamb_z(ar_days, inflation, est):
+    """Lamb (1995), the estudy2 form: AAR_t over the pairs on each window day, S = sd
+    (ddof 1) of the estimation-window AAR series (mean over the pairs present each day),
+    c_t = sqrt(mean of the day's prediction-variance factor over the pairs in AAR_t);
+    z = sum_t AAR_t / (S c_t) / sqrt(K)."""
+    aar_est = []
+    for t in range(est.shape[1]):
+        vals = [v for v in est[:, t] if _finite(v)]
+        if vals:
+            aar_est.append(sum(vals) / len(vals))
+    mean = sum(aar_est) / len(aar_est)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in aar_est) / (len(aar_est) - 1))
+    total = 0.0
+    for k in range(ar_days.shape[1]):
+        vals = [v for v in ar_days[:, k] if _finite(v)]
+        fac = [f for v, f in zip(ar_days[:, k], inflation[:, k]) if _finite(v)]
+        c = math.sqrt(sum(fac) / len(fac))
+        total += sum(vals) / len(vals) / (sd * c)
+    z = total / math.sqrt(ar_days.shape[1])
     return z, _normal_p(z)
 
 
@@ -681,6 +730,115 @@ def test_corrado_rank_z(data):
         assert got == pytest.approx(ref_corrado_rank_z(data["all"], window), rel=REL)
 
 
+def test_corrado_weights_thin_days_by_their_pairs():
+    """With pairs missing from some days, a day's mean rank counts with N_t / N in the
+    scale and a window's variance adds N / N_t per day; a full panel is unchanged."""
+    rng = np.random.default_rng(11)
+    a = rng.normal(0, 0.01, (6, 80))
+    window = np.array([76, 77, 78])
+    full = stats.corrado_rank_z(a, window)
+    ubar = (sps.rankdata(a, axis=1) / 81 - 0.5).mean(axis=0)  # no missing: N_t = N
+    s = math.sqrt(np.mean(ubar ** 2))
+    assert full.statistic == pytest.approx(ubar[window].sum() / (math.sqrt(3) * s), rel=REL)
+    a[:3, 10:40] = np.nan  # half the pairs miss 30 estimation days
+    a[0, 77] = np.nan  # and one pair an event day
+    got = stats.corrado_rank_z(a, window)
+    assert got == pytest.approx(ref_corrado_rank_z(a, window), rel=REL)
+    assert got.statistic != pytest.approx(full.statistic, rel=1e-3)
+
+
+def test_generalized_rank_t_hand_example():
+    """Kolari and Pynnonen (2011) GRANK-T on the helper's 3 firms x 4 days, worked by hand
+    as fractions (tests/eventstudy/grank_reference.py): t = 3 sqrt(3/7), 3 df."""
+    inputs, hand_t = hand_example()
+    est, sigma, car, var = inputs[:4]
+    got = stats.generalized_rank_t(np.array(est, dtype=float), np.asarray(sigma, float),
+                                   np.asarray(car, float), np.asarray(var, float))
+    assert hand_t == pytest.approx(3 * math.sqrt(3 / 7), rel=1e-15)
+    assert got.statistic == pytest.approx(hand_t, rel=1e-12)
+    assert got.p_value == pytest.approx(2 * sps.t.sf(hand_t, 3), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_generalized_rank_t_matches_loop_reference(data, seed):
+    """Missing estimation days, unequal lengths and ties: the array form equals the
+    loop-based reference written separately from the paper."""
+    rng = np.random.default_rng(seed)
+    est = data["est"].copy()
+    est[:, :10] = np.round(est[:, :10], 3)  # ties among the residuals
+    sigma = np.sqrt(data["s2"])
+    car, var = data["car"], data["car_var"]
+    got = stats.generalized_rank_t(est, sigma, car, var)
+    want = grank_reference(est, sigma, car, var)
+    assert np.isfinite(got.statistic)
+    assert got == pytest.approx(want, rel=1e-10)
+    flipped = stats.generalized_rank_t(-est, sigma, -car, var)  # signs reversed
+    assert flipped == pytest.approx(grank_reference(-est, sigma, -car, var), rel=1e-10)
+    scale = rng.uniform(2, 5)  # event-induced volatility: every CAR scaled up
+    assert stats.generalized_rank_t(est, sigma, car * scale, var).statistic == \
+        pytest.approx(got.statistic, rel=1e-12)
+
+
+@pytest.mark.parametrize("n_days", [2, 3, 6, 9])
+def test_wild_cluster_t_enumerates_every_sign_pattern(n_days):
+    """Up to 10 news days every one of the 2^G patterns counts: p equals the slow
+    enumeration, and the t equals statsmodels' cluster-robust t of the mean."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(n_days)
+    day0 = np.repeat(np.arange(n_days) * 7, rng.integers(1, 5, n_days))
+    car = rng.normal(0.004, 0.02, day0.size) + rng.normal(0, 0.01, n_days)[
+        np.searchsorted(np.unique(day0), day0)]
+    car[0] = np.nan
+    got = stats.wild_cluster_t(car, day0)
+    assert got == pytest.approx(ref_wild_t(car, day0), rel=1e-12)
+    ok = np.isfinite(car)
+    fit = sm.OLS(car[ok], np.ones(ok.sum())).fit(cov_type="cluster",
+                                                  cov_kwds={"groups": day0[ok]})
+    assert got.statistic == pytest.approx(float(fit.tvalues[0]), rel=1e-10)
+    assert got.p_value >= 2 / 2 ** n_days  # the smallest p that G days can give
+
+
+def test_wild_cluster_t_samples_many_days_deterministically():
+    """Past 10 news days it draws 1,999 patterns with a fixed seed: the same p every run,
+    close to the enumeration-free truth for a null sample."""
+    rng = np.random.default_rng(3)
+    day0 = np.repeat(np.arange(30), 3)
+    car = rng.normal(0, 0.02, day0.size)
+    a, b = stats.wild_cluster_t(car, day0), stats.wild_cluster_t(car, day0)
+    assert a == b
+    assert 0.0 < a.p_value <= 1.0
+
+
+def test_lamb_z_by_hand():
+    """Two pairs, two window days, a 4-day estimation window: every number by hand."""
+    est = np.array([[0.01, -0.01, 0.02, 0.0], [0.03, -0.01, 0.0, np.nan]])
+    aar_est = np.array([0.02, -0.01, 0.01, 0.0])  # day means over the pairs present
+    s = math.sqrt(((0.02 - 0.005) ** 2 + 0.015 ** 2 + 0.005 ** 2 + 0.005 ** 2) / 3)
+    ar_days = np.array([[0.04, 0.01], [0.02, np.nan]])
+    inflation = np.array([[1.1, 1.3], [1.2, 1.5]])
+    # day 2: only the first pair's AR, so only its factor (1.3)
+    z = (0.03 / (s * math.sqrt(1.15)) + 0.01 / (s * math.sqrt(1.3))) / math.sqrt(2)
+    got = stats.lamb_z(ar_days, inflation, stats._nanmean(est, axis=0))
+    assert np.allclose(stats._nanmean(est, axis=0), aar_est)
+    assert got.statistic == pytest.approx(z, rel=1e-12)
+    assert got.p_value == pytest.approx(2 * sps.norm.sf(z), rel=1e-12)
+
+
+def test_robust_sample_winsorize_and_trim_by_hand():
+    """Twenty CARs, 5% per tail: one cut at each end (floor(0.05 x 20) = 1); a NaN stays
+    out of the count."""
+    car = np.concatenate([np.arange(1.0, 19.0), [500.0, -400.0, np.nan]])
+    w = stats.robust_sample(car, winsorize=0.05)
+    assert w[18] == 18.0 and w[19] == 1.0 and np.isnan(w[20])
+    np.testing.assert_array_equal(w[:18], car[:18])
+    t = stats.robust_sample(car, trim=0.05)
+    assert np.isnan(t[18]) and np.isnan(t[19]) and np.isnan(t[20])
+    np.testing.assert_array_equal(np.sort(t[np.isfinite(t)]),
+                                  np.sort(sps.trimboth(car[:20], 0.05)))
+    np.testing.assert_array_equal(stats.robust_sample(car[:10], trim=0.05), car[:10])
+
+
 def test_rank_and_sign_tests_with_ties():
     """Tied ARs get average ranks (zeros, e.g. from a stale price, tie often). With ties the
     median standardized rank of a pair is no longer exactly 1/2, which the sign test's
@@ -920,10 +1078,15 @@ def _hand_pairs(panel, res, day0s):
             xs, ys = np.array([v[0] for v in est.values()]), np.array([v[1] for v in est.values()])
             b, a = np.polyfit(xs, ys, 1)
             resid = {k: y - (a + b * x) for k, (x, y) in est.items()}
+            # prediction-variance factor of each event day: 1 + 1/m + (x - mean)^2 / Sxx
+            xm, sxx = xs.mean(), float(((xs - xs.mean()) ** 2).sum())
+            factor = {k: 1 + 1 / len(xs) + (total_return_at(c_m, zero, p + k) - xm) ** 2 / sxx
+                      for k in range(-5, 11)}
             s2 = sum(v * v for v in resid.values()) / (len(resid) - 2)
             ar = res.ar[(res.ar.event_id == f"ev{p}") & (res.ar.ticker == t)]
             cars = res.car[(res.car.event_id == f"ev{p}") & (res.car.ticker == t)]
             out[(f"ev{p}", t)] = dict(pos0=p, label=label, a=a, b=b, resid=resid, s2=s2,
+                                      factor=factor,
                                       m=len(resid), ar=dict(zip(ar.rel_day, ar.ar)),
                                       car={(r.window_start, r.window_end): (r.car, r.car_se)
                                            for r in cars.itertuples()})
@@ -964,8 +1127,16 @@ def _reference_tests(pairs, groups):
                 "skew_t": ref_skew_t(car) if len(car) >= 3 else None,
                 "sign_z": ref_sign_z(car),
                 "im_t": ref_im_t(car, day0),
+                "wild_t": ref_wild_t(car, day0),
             }
+            ar_days = np.array([[q["ar"][d] for d in range(s, e + 1)] for q in ps])
+            inflation = np.array([[q["factor"][d] for d in range(s, e + 1)] for q in ps])
+            ref["lamb_z"] = ref_lamb_z(ar_days, inflation, est)
             if var is not None:
+                # T counts the days with a mean rank (as the Corrado scale does): days
+                # on which no pair of the group has a residual leave the reference too.
+                seen = np.isfinite(est).any(axis=0)
+                ref["grank_t"] = grank_reference(est[:, seen], np.sqrt(s2), car, var)
                 ref.update({
                     "bw1985_t": ref_bw1985_t(car, var),
                     "patell_z": ref_patell_z(car, var, m_est),
@@ -1016,7 +1187,7 @@ def test_engine_tests_table_equals_references(syn_panel, request, layout):
     assert set(res.tests.statistic) == set(
         ["csect_t", "bw1980_cda_t", "bw1985_t", "patell_z", "kp_patell_z", "bmp_t", "kp_bmp_t",
          "corrado_rank_z", "cz_sign_z", "generalized_sign_z", "wilcoxon_w", "skew_t", "sign_z",
-         "im_t", "pseudo_event_z"])
+         "im_t", "wild_t", "grank_t", "lamb_z", "pseudo_event_z"])
     assert {(g, s, e) for g, s, e, _ in tests.index} == set(ref)
     checked = set()
     for (group, s, e), (rbar, mean, values) in ref.items():
@@ -1031,7 +1202,8 @@ def test_engine_tests_table_equals_references(syn_panel, request, layout):
             assert row["n"] == len(_groups(day0s)[group])
             checked.add(name)
     assert {"patell_z", "bmp_t", "kp_bmp_t", "kp_patell_z", "corrado_rank_z", "cz_sign_z",
-            "generalized_sign_z", "bw1980_cda_t", "bw1985_t", "csect_t"} <= checked
+            "generalized_sign_z", "bw1980_cda_t", "bw1985_t", "csect_t", "grank_t",
+            "lamb_z", "wild_t"} <= checked
     if layout == "separate":  # the weighted cross terms are really exercised
         assert ref["all", -5, 10][0] != 0 and ref["all", 0, 0][0] == 0
     # The pseudo-event test is random: only a valid p-value for multi-day windows.
@@ -1157,3 +1329,28 @@ def test_fast_average_ranks_equal_scipy_rankdata():
     for row, got in zip(x, ours):
         finite = np.isfinite(row)
         np.testing.assert_array_equal(got[finite], rankdata(row[finite], method="average"))
+
+
+@pytest.mark.parametrize("how", ["trim", "winsorize"])
+def test_engine_trims_or_winsorizes_the_car_tests(syn_panel, how):
+    """With trim=0.2 (or winsorize) the 'all' group's 6 CARs lose (or clip) one per tail
+    before the CAR tests: mean and cross-sectional t equal the hand-cut CARs of car.csv;
+    the rank test keeps every pair; car.csv itself is unchanged."""
+    plain = run_study(_calendar(CLUSTERED), syn_panel, StudyConfig(pseudo_draws=0))
+    res = run_study(_calendar(CLUSTERED), syn_panel, StudyConfig(pseudo_draws=0,
+                                                                 **{how: 0.2}))
+    assert res.car.equals(plain.car)
+    cars = res.car[(res.car.window_start == 0) & (res.car.window_end == 1)]["car"]
+    ordered = np.sort(cars.to_numpy())
+    assert len(ordered) == 6  # floor(0.2 x 6) = 1 per tail
+    cut = ordered[1:-1] if how == "trim" else np.concatenate(
+        [[ordered[1]], ordered[1:-1], [ordered[-2]]])
+    tests = res.tests.set_index(["group", "window_start", "window_end", "statistic"])
+    row = tests.loc[("all", 0, 1, "csect_t")]
+    assert row["mean"] == pytest.approx(cut.mean(), rel=1e-12)
+    assert row["n"] == len(cut)
+    assert row["value"] == pytest.approx(ref_csect_t(cut)[0], rel=1e-10)
+    before = plain.tests.set_index(["group", "window_start", "window_end", "statistic"])
+    assert tests.loc[("all", 0, 1, "corrado_rank_z"), "value"] == \
+        before.loc[("all", 0, 1, "corrado_rank_z"), "value"]
+    assert row["mean"] != pytest.approx(before.loc[("all", 0, 1, "csect_t"), "mean"])
