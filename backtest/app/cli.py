@@ -140,13 +140,21 @@ def _cluster_options(p: argparse.ArgumentParser) -> None:
 
 
 def _price_options(p: argparse.ArgumentParser) -> None:
-    """Where prices come from: ``--out``, ``--prices``, ``--drop-non-sessions``,
-    ``--offline`` and ``--cache-dir`` (every command that loads prices and writes a folder)."""
+    """Where prices come from: ``--out``, ``--prices``, ``--returns-csv`` and
+    ``--returns-kind``, ``--drop-non-sessions``, ``--offline`` and ``--cache-dir`` (every
+    command that loads prices and writes a folder)."""
     p.add_argument("--out", type=Path, help="output folder (default reports/<run-name>)")
     p.add_argument("--prices", type=Path, metavar="FILE.csv",
                    help="use your own prices (long or wide CSV; see README) instead of the store")
+    # not an argparse exclusive group: its refusal would print the usage too, not one line
+    p.add_argument("--returns-csv", type=Path, metavar="FILE.csv",
+                   help="use your own daily returns (long date,ticker,ret or wide CSV; see "
+                        "README) instead of prices; there are no opens")
+    p.add_argument("--returns-kind", choices=("simple", "log"), default=None,
+                   help="--returns-csv values are simple (default) or log returns, decimals")
     p.add_argument("--drop-non-sessions", action="store_true",
-                   help="drop --prices rows dated on weekends/holidays instead of refusing")
+                   help="drop --prices/--returns-csv rows dated on weekends/holidays instead "
+                        "of refusing")
     p.add_argument("--offline", action="store_true", help="never touch the network")
     p.add_argument("--cache-dir", type=Path, help="price cache (default $BACKTEST_CACHE_DIR "
                    "or ~/.cache/event-backtester)")

@@ -33,8 +33,11 @@ def default_out(*parts: str, settings: object = None) -> Path:
 
 def _sources(args: argparse.Namespace) -> dict:
     """The input files a run's numbers depend on, for the default folder's settings hash."""
-    return {k: str(getattr(args, k)) for k in ("prices", "factors_csv", "universe")
-            if getattr(args, k, None)}
+    out = {k: str(getattr(args, k)) for k in ("prices", "returns_csv", "factors_csv", "universe")
+           if getattr(args, k, None)}
+    if "returns_csv" in out:  # the same file read as log returns gives other numbers
+        out["returns_kind"] = args.returns_kind or "simple"
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -129,13 +132,28 @@ def executor(args: argparse.Namespace, label: str):
     return dask()
 
 
-def _inputs(args: argparse.Namespace):
-    """(price store, user prices or None) of the common options; warnings printed."""
-    from backtest.data import PriceStore, read_price_csv
+def _inputs(args: argparse.Namespace, trades: bool = False):
+    """(price store, user prices or returns or None) of the common options; warnings
+    printed. ``--prices`` and ``--returns-csv`` are two answers to one question: refused
+    together. ``trades``: a strategy will be simulated (returns have no opens to fill at)."""
+    from backtest.data import PriceStore, read_price_csv, read_returns_csv
 
+    if args.prices and args.returns_csv:
+        raise ConfigError("give --prices or --returns-csv, not both", field="returns_csv")
+    if args.returns_kind and not args.returns_csv:
+        raise ConfigError("--returns-kind is for --returns-csv (give the file too)",
+                          field="returns_kind")
     store = PriceStore(cache_dir=args.cache_dir, offline=args.offline)
-    panel, notes = (read_price_csv(args.prices, args.drop_non_sessions) if args.prices
-                    else (None, []))
+    if args.returns_csv:
+        panel, notes = read_returns_csv(args.returns_csv, args.returns_kind or "simple",
+                                        args.drop_non_sessions)
+        if trades:  # the simulator's usual rule for a missing open; say it once up front
+            notes.append(f"{args.returns_csv} holds returns, no open prices: fills at an open "
+                         f"move to that session's close (listed in the execution notes); "
+                         f"give --prices with opens to trade at the open")
+    else:
+        panel, notes = (read_price_csv(args.prices, args.drop_non_sessions) if args.prices
+                        else (None, []))
     for note in notes:
         print(f"backtest: warning: {note}", file=sys.stderr)
     return store, panel
@@ -163,7 +181,7 @@ def demo(args: argparse.Namespace) -> Path:
     from backtest.app.jobs import run_job
     from strategies import get_strategy
 
-    store, panel = _inputs(args)
+    store, panel = _inputs(args, trades=True)
     return run_job("openai", args.out or default_out("demo"),
                    strategy=get_strategy("short_partners_on_bad_news"), store=store,
                    panel=panel, seed_event=args.event, car_from=args.car_from, strict=args.strict,
@@ -204,7 +222,7 @@ def run(args: argparse.Namespace) -> Path:
     if not args.strategy:
         raise ConfigError("--strategy is required when running a calendar (or pass an "
                           "experiment file)", field="strategy")
-    store, panel = _inputs(args)
+    store, panel = _inputs(args, trades=True)
     calendar = _calendar(args)
     config, factor_data = study_config(args), _factor_data(args)
     strategy = get_strategy(args.strategy, folder=args.strategies_dir,
@@ -251,7 +269,7 @@ def sweep(args: argparse.Namespace) -> Path:
     from backtest.eventstudy import StudyConfig
 
     started = time.time()
-    store, panel = _inputs(args)
+    store, panel = _inputs(args, trades=True)
     calendar = _calendar(args)
     sweep_costs = costs(args)
     market = args.market.upper()
@@ -293,7 +311,7 @@ def audit(args: argparse.Namespace) -> int:
     from backtest.sim.runs import strategy_context
     from strategies import get_strategy
 
-    store, panel = _inputs(args)
+    store, panel = _inputs(args, trades=True)
     calendar = _calendar(args)
     strategy = get_strategy(args.strategy, folder=args.strategies_dir,
                             **key_values(args.param, "param"))

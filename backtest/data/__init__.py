@@ -8,7 +8,7 @@ module                        what
 :mod:`~backtest.data.cache`   the per-user parquet cache with checksums
 :mod:`~backtest.data.yahoo`   the yfinance boundary (the only code that downloads)
 :mod:`~backtest.data.returns` total returns and total-return prices (one formula)
-:mod:`~backtest.data.csvfiles` users' price and factor CSVs
+:mod:`~backtest.data.csvfiles` users' price, returns and factor CSVs
 :mod:`~backtest.data.universe` wide parquet panels of many tickers
 :mod:`~backtest.data.quality` data-quality checks (reported, never silently fixed)
 ``build_snapshot``            rebuilds the bundled snapshot from ``../shared/data/raw``
@@ -16,10 +16,11 @@ module                        what
 """
 
 from backtest.data.cache import PriceCache, default_cache_dir
-from backtest.data.csvfiles import load_factor_csv, read_price_csv
+from backtest.data.csvfiles import load_factor_csv, read_price_csv, read_returns_csv
 from backtest.data.panel import COLUMNS, PricePanel
 from backtest.data.store import DEFAULT_MARKET, PriceStore, bundled_path, load_panel
 from backtest.data.yahoo import DownloadError
 
 __all__ = ["COLUMNS", "DEFAULT_MARKET", "DownloadError", "PriceCache", "PricePanel", "PriceStore", "bundled_path",
-           "default_cache_dir", "load_factor_csv", "load_panel", "read_price_csv"]
+           "default_cache_dir", "load_factor_csv", "load_panel", "read_price_csv",
+           "read_returns_csv"]

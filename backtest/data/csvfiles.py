@@ -1,4 +1,4 @@
-"""Users' own data from CSV: prices (long or wide) and factor returns.
+"""Users' own data from CSV: prices (long or wide), daily returns and factor returns.
 
 Price CSV, **long** schema (one row per date and ticker)::
 
@@ -18,6 +18,16 @@ Dates are ISO ``YYYY-MM-DD``; every date must be an exchange session (XNYS).
 A row on a weekend or holiday is refused, naming its line, unless
 ``drop_non_sessions`` is set: such rows are then dropped and reported in ``notes``.
 
+Returns CSV (``--returns-csv``, instead of prices), **long** or **wide**::
+
+    date,ticker,ret                 date,ORCL,SPY
+    2026-04-28,ORCL,-0.0405         2026-04-28,-0.0405,0.0012
+
+Daily total returns as decimals (0.012 for +1.2%), simple or log (``kind``); an
+empty cell is a missing return. Each ticker becomes a total-return close series,
+1.0 on the session before its first return (so every given return is kept),
+then compounded; there are no opens (:func:`read_returns_csv`).
+
 Factor CSV (for ``model="factors"``)::
 
     date,Mkt-RF,SMB,HML,RF
@@ -35,6 +45,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +63,9 @@ MAX_COLUMNS = 20_000  # a wide file of more tickers belongs in a parquet univers
 # Prices outside this range are refused: beyond it a fill price or a total-return factor
 # can overflow or vanish in float arithmetic (and no listed share trades there).
 PRICE_RANGE = (1e-6, 1e9)
+RETURN_KINDS = ("simple", "log")
+# A daily simple return beyond +1000% is a data error (or percent given as decimals).
+MAX_RETURN = 10.0
 
 
 def _read(path: str | Path) -> pd.DataFrame:
@@ -137,22 +151,83 @@ def _numbers(frame: pd.DataFrame, column: str, path: str, *, positive: bool,
 def read_price_csv(path: str | Path, drop_non_sessions: bool = False) -> tuple[PricePanel, list[str]]:
     """Read a long or wide price CSV into a :class:`PricePanel`; returns (panel, notes)."""
     shown = str(path)
-    frame = _read(path)
-    lower = {c.lower(): c for c in frame.columns}
-    if "date" not in lower:
-        raise PriceDataError("missing column 'date'", path=shown, line=1, field="date")
-    frame = frame.rename(columns={v: k for k, v in lower.items()}
-                         if "ticker" in lower else {lower["date"]: "date"})
+    frame = _named_columns(_read(path), shown)
     if "ticker" in frame.columns:
         long = _long(frame, shown)
     else:
         long = _wide(frame, shown)
     long, notes = _sessions_only(long, shown, drop_non_sessions)
+    notes += _order_notes(long, shown)
+    return PricePanel.from_long(long.drop(columns=LINE), source=shown), notes
+
+
+def _named_columns(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The frame with its ``date`` column found (any case); a long file (one with a
+    ``ticker`` column) gets all its column names in lower case."""
+    lower = {c.lower(): c for c in frame.columns}
+    if "date" not in lower:
+        raise PriceDataError("missing column 'date'", path=path, line=1, field="date")
+    return frame.rename(columns={v: k for k, v in lower.items()}
+                        if "ticker" in lower else {lower["date"]: "date"})
+
+
+def _order_notes(long: pd.DataFrame, path: str) -> list[str]:
     for ticker, dates in long.groupby("ticker")["date"]:
         if not pd.DatetimeIndex(dates).is_monotonic_increasing:
-            notes.append(f"{shown}: rows of {ticker} are not in date order; sorted")
-            break
-    return PricePanel.from_long(long.drop(columns=LINE), source=shown), notes
+            return [f"{path}: rows of {ticker} are not in date order; sorted"]
+    return []
+
+
+def _ticker_values(frame: pd.DataFrame, path: str) -> np.ndarray:
+    """The ``ticker`` column of a long file, upper case, each checked by line."""
+    lines = frame[LINE]
+    tickers = frame["ticker"].str.strip().str.upper()
+    if tickers.eq("").any():
+        i = int(np.flatnonzero(tickers.eq("").to_numpy())[0])
+        raise PriceDataError("empty ticker", path=path, line=int(lines.iat[i]), field="ticker")
+    for ticker in tickers.unique():  # the one ticker rule (also a safe cache file name)
+        try:
+            check_ticker(ticker)
+        except ValueError as exc:
+            i = int(np.flatnonzero(tickers.eq(ticker).to_numpy())[0])
+            raise PriceDataError(str(exc), path=path, line=int(lines.iat[i]),
+                                 field="ticker") from None
+    return tickers.to_numpy()
+
+
+def _ticker_columns(frame: pd.DataFrame, path: str) -> Iterator[tuple[str, str]]:
+    """(column, ticker) of each data column of a wide file, its name checked as it is
+    reached (so a bad name and a bad value are refused in the order of the columns)."""
+    found = False
+    for col in frame.columns:
+        if col in ("date", LINE):
+            continue
+        if not col:
+            raise PriceDataError("empty column name", path=path, line=1)
+        try:
+            ticker = check_ticker(col)
+        except ValueError as exc:
+            raise PriceDataError(str(exc), path=path, line=1, field=col[:40]) from None
+        found = True
+        yield col, ticker
+    if not found:
+        raise PriceDataError("no ticker columns", path=path, line=1)
+
+
+def _no_duplicate_rows(long: pd.DataFrame, path: str) -> None:
+    dup = long.duplicated(["date", "ticker"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise PriceDataError(f"duplicate row for {long['ticker'].iat[i]} on "
+                             f"{long['date'].iat[i].date()}", path=path,
+                             line=int(long[LINE].iat[i]), field="date")
+
+
+def _unique_dates(dates: pd.DatetimeIndex, lines: pd.Series, path: str) -> None:
+    if dates.duplicated().any():
+        i = int(np.flatnonzero(dates.duplicated())[0])
+        raise PriceDataError(f"duplicate date {dates[i].date()}", path=path,
+                             line=int(lines.iat[i]), field="date")
 
 
 def _long(frame: pd.DataFrame, path: str) -> pd.DataFrame:
@@ -166,18 +241,7 @@ def _long(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     lines = frame[LINE]
     out = pd.DataFrame({"date": _dates(frame["date"], path, "date", lines),
                         LINE: lines.to_numpy()})
-    tickers = frame["ticker"].str.strip().str.upper()
-    if tickers.eq("").any():
-        i = int(np.flatnonzero(tickers.eq("").to_numpy())[0])
-        raise PriceDataError("empty ticker", path=path, line=int(lines.iat[i]), field="ticker")
-    for ticker in tickers.unique():  # the one ticker rule (also a safe cache file name)
-        try:
-            check_ticker(ticker)
-        except ValueError as exc:
-            i = int(np.flatnonzero(tickers.eq(ticker).to_numpy())[0])
-            raise PriceDataError(str(exc), path=path, line=int(lines.iat[i]),
-                                 field="ticker") from None
-    out["ticker"] = tickers.to_numpy()
+    out["ticker"] = _ticker_values(frame, path)
     for col in ("open", "high", "low", "close"):
         out[col] = (_numbers(frame, col, path, positive=True) if col in frame.columns
                     else np.nan)
@@ -189,43 +253,133 @@ def _long(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     flag = frame.get("close_is_adjusted")
     out["close_is_adjusted"] = (flag.str.strip().str.lower().isin(TRUE).to_numpy()
                                 if flag is not None else False)
-    dup = out.duplicated(["date", "ticker"])
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise PriceDataError(f"duplicate row for {out['ticker'].iat[i]} on "
-                             f"{out['date'].iat[i].date()}", path=path, line=int(lines.iat[i]),
-                             field="date")
+    _no_duplicate_rows(out, path)
     return out
 
 
 def _wide(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     lines = frame[LINE]
     dates = _dates(frame["date"], path, "date", lines)
-    if dates.duplicated().any():
-        i = int(np.flatnonzero(dates.duplicated())[0])
-        raise PriceDataError(f"duplicate date {dates[i].date()}", path=path,
-                             line=int(lines.iat[i]), field="date")
-    parts = []
-    for col in frame.columns:
-        if col in ("date", LINE):
-            continue
-        if not col:
-            raise PriceDataError("empty column name", path=path, line=1)
-        try:
-            ticker = check_ticker(col)
-        except ValueError as exc:
-            raise PriceDataError(str(exc), path=path, line=1, field=col[:40]) from None
-        parts.append(pd.DataFrame({"date": dates, "ticker": ticker,
-                                   "close": _numbers(frame, col, path, positive=True),
-                                   LINE: lines.to_numpy()}))
-    if not parts:
-        raise PriceDataError("no ticker columns", path=path, line=1)
+    _unique_dates(dates, lines, path)
+    parts = [pd.DataFrame({"date": dates, "ticker": ticker,
+                           "close": _numbers(frame, col, path, positive=True),
+                           LINE: lines.to_numpy()})
+             for col, ticker in _ticker_columns(frame, path)]
     out = pd.concat(parts, ignore_index=True).dropna(subset=["close"])
     for col in ("open", "high", "low", "volume"):
         out[col] = np.nan
     out["dividend"] = 0.0
     out["close_is_adjusted"] = True  # a wide file holds adjusted closes
     return out[[*COLUMNS, LINE]]
+
+
+def read_returns_csv(path: str | Path, kind: str = "simple",
+                     drop_non_sessions: bool = False) -> tuple[PricePanel, list[str]]:
+    """Read a long or wide CSV of daily returns (schema in the module docstring) into a
+    :class:`PricePanel` (:meth:`PricePanel.from_returns`) whose ``returns`` are the given
+    simple returns, or ``expm1`` of log returns (``kind="log"``); returns (panel, notes).
+
+    The anchor: each ticker's close is 1.0 on the XNYS session before its first return,
+    so every given return is kept (none is spent on a starting price). The panel holds
+    every session from the first anchor to the last date; a session without a return
+    (an empty cell, or no row) has a NaN return, and the returns around it are unchanged.
+    """
+    if kind not in RETURN_KINDS:
+        raise ConfigError(f"returns kind must be one of {', '.join(RETURN_KINDS)}, got "
+                          f"{kind!r}", field="returns_kind")
+    shown = str(path)
+    frame = _named_columns(_read(path), shown)
+    if "ticker" in frame.columns:
+        long, columns = _long_returns(frame, shown, kind), {}
+    else:
+        long, columns = _wide_returns(frame, shown, kind)
+    # Every row's date must be a session, even with an empty value: a date off the
+    # exchange's calendar is a mistake in the file either way.
+    long, notes = _sessions_only(long, shown, drop_non_sessions)
+    notes += _order_notes(long, shown)
+    long = long.dropna(subset=["ret"]).sort_values(["ticker", "date"], kind="stable")
+    if long.empty:
+        raise PriceDataError("no returns (every value is empty)", path=shown)
+    _level_in_range(long, shown, columns)
+    cal = exchange_calendar()
+    first = long["date"].min()
+    if first <= cal.first_session:
+        i = int(np.flatnonzero(long["date"].eq(first).to_numpy())[0])
+        raise PriceDataError(f"no XNYS session before {first.date()} to anchor the first "
+                             f"return at 1.0 (the exchange calendar starts there)",
+                             path=shown, line=int(long[LINE].iat[i]), field="date")
+    sessions = pd.DatetimeIndex(cal.sessions_in_range(cal.previous_session(first),
+                                                      long["date"].max()),
+                                freq=None, name="date")
+    wide = long.pivot(index="date", columns="ticker", values="ret").reindex(sessions)
+    wide.columns.name = None
+    return PricePanel.from_returns(wide, source=f"{kind} returns {shown}"), notes
+
+
+def _long_returns(frame: pd.DataFrame, path: str, kind: str) -> pd.DataFrame:
+    """date, ticker, ret (simple) and line of each row of a long returns file."""
+    if "ret" not in frame.columns:
+        raise PriceDataError("missing column 'ret' (long schema: date, ticker, ret)",
+                             path=path, line=1, field="ret")
+    unknown = sorted(set(frame.columns) - {"date", "ticker", "ret", LINE})
+    if unknown:
+        raise PriceDataError(f"unknown column {unknown[0]!r} (long schema: date, ticker, "
+                             f"ret)", path=path, line=1, field=unknown[0])
+    lines = frame[LINE]
+    long = pd.DataFrame({"date": _dates(frame["date"], path, "date", lines),
+                         "ticker": _ticker_values(frame, path),
+                         "ret": _returns(frame, "ret", path, kind), LINE: lines.to_numpy()})
+    _no_duplicate_rows(long, path)
+    return long
+
+
+def _wide_returns(frame: pd.DataFrame, path: str, kind: str
+                  ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A wide returns file as long rows (date, ticker, ret, line), and each ticker's
+    column as written in the header (the field a refusal names)."""
+    columns = {ticker: col for col, ticker in _ticker_columns(frame, path)}
+    lines = frame[LINE]
+    dates = _dates(frame["date"], path, "date", lines)
+    _unique_dates(dates, lines, path)
+    long = pd.concat([pd.DataFrame({"date": dates, "ticker": ticker,
+                                    "ret": _returns(frame, col, path, kind),
+                                    LINE: lines.to_numpy()})
+                      for ticker, col in columns.items()], ignore_index=True)
+    return long, columns
+
+
+def _returns(frame: pd.DataFrame, column: str, path: str, kind: str) -> np.ndarray:
+    """A column of returns as simple returns (``expm1`` of log returns), NaN where empty;
+    text, a loss of 100% or more and a gain beyond :data:`MAX_RETURN` refused by line."""
+    given = _numbers(frame, column, path, positive=False, signed=True)
+    simple = np.expm1(given) if kind == "log" else given
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(simple) & ((simple <= -1.0) | (simple > MAX_RETURN))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        what = (f"log return {given[i]:g} is a simple return of {simple[i]:+.6g}; "
+                if kind == "log" else "")
+        raise PriceDataError(f"{what}a simple return must be above -1 (a total loss) and at "
+                             f"most {MAX_RETURN:g} (+{MAX_RETURN:.0%}): decimals, not percent; "
+                             f"got {frame[column].iat[i].strip()}", path=path,
+                             line=int(frame[LINE].iat[i]), field=column)
+    return simple
+
+
+def _level_in_range(long: pd.DataFrame, path: str, columns: dict[str, str]) -> None:
+    """Refuse returns whose compounded level (the close, from 1.0) leaves
+    :data:`PRICE_RANGE`: the simulator fills at that close, and beyond the range it
+    overflows or vanishes in float arithmetic. ``long`` is sorted by ticker and date;
+    ``columns`` maps a wide file's tickers to their columns (the field named)."""
+    level = (1.0 + long["ret"]).groupby(long["ticker"].to_numpy()).cumprod().to_numpy()
+    lo, hi = PRICE_RANGE
+    out = ~((level >= lo) & (level <= hi))
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise PriceDataError(f"{long['ticker'].iat[i]}: the returns compounded from 1.0 reach "
+                             f"{level[i]:.3g} on {long['date'].iat[i].date()}, outside "
+                             f"{lo:g} to {hi:g}", path=path, line=int(long[LINE].iat[i]),
+                             field=columns.get(long["ticker"].iat[i], "ret"))
 
 
 def _sessions_only(long: pd.DataFrame, path: str, drop: bool) -> tuple[pd.DataFrame, list[str]]:

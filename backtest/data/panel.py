@@ -92,6 +92,30 @@ class PricePanel:
         out.__dict__["returns"] = pd.concat([self.returns, extra], axis=1)
         return out
 
+    @classmethod
+    def from_returns(cls, returns: pd.DataFrame, source: str) -> PricePanel:
+        """A panel of securities given only by their daily simple total returns
+        (sessions x tickers, NaN where missing); its ``returns`` are exactly ``returns``.
+
+        Each close is a total-return level: 1.0 on the session before the ticker's first
+        return (the anchor, when that session is a row of ``returns``), then ``prod(1 + r)``. The
+        close is NaN where the return is, and the level carries over that day unchanged,
+        so the close after a gap is still one given return away from the last close
+        (what :func:`~backtest.data.returns.total_return_prices` and the chain index
+        chain across). ``total_returns`` of such closes would be NaN on the day after a
+        gap as well, so the given returns are kept instead of recomputed. Open NaN, no
+        dividends, ``close_is_adjusted``.
+        """
+        started = returns.notna().cummax()
+        anchor = started.shift(-1, fill_value=False) & ~started
+        level = (1.0 + returns.fillna(0.0)).cumprod()  # 1.0 up to each anchor
+        close = level.where(returns.notna() | anchor)
+        none = pd.DataFrame(np.nan, index=close.index, columns=close.columns)
+        out = cls(none, close, none.fillna(0.0), pd.Series(True, index=close.columns),
+                  {t: source for t in close.columns})
+        out.__dict__["returns"] = returns.astype("float64")
+        return out
+
     def source_text(self) -> str:
         kinds = sorted(set(self.sources.values()))
         return ", ".join(kinds) if kinds else "unknown"
