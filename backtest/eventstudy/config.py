@@ -22,6 +22,10 @@ MAX_ESTIMATION = 5_000  # sessions (about 20 years of daily data)
 MAX_EVENT_WINDOW = 1_000  # sessions from the first to the last day of the event window
 MAX_PSEUDO_DRAWS = 1_000_000
 RETURNS = ("simple", "log")
+MEASURES = ("return", "volume")
+# Normal-volume models of an abnormal-volume study (Campbell and Wasley 1996): the
+# estimation-window mean of log volume, or a market model on the market's log volume.
+VOLUME_MODELS = ("constant_mean", "market")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,10 @@ class StudyConfig:
     exclude_flagged : leave out (as skipped, with the reason) pairs whose ticker has a bad
         tick (a one-day move beyond five-fold up or 80% down) in its estimation or event
         window; a universe study turns it on (``--keep-flagged`` turns it off)
+    measure : what is studied: "return" (abnormal returns, the default) or "volume"
+        (abnormal log volume, Campbell and Wasley 1996: V_it = ln(volume_it + 0.000255),
+        abnormal volume = V_it minus its normal value from ``model``, constant_mean or
+        market on the market's log volume; see :func:`backtest.eventstudy.engine.run_study`)
     """
 
     model: str = "market"
@@ -61,6 +69,7 @@ class StudyConfig:
     seed: int = 20260428
     move_threshold: float = 0.25
     exclude_flagged: bool = False
+    measure: str = "return"
 
     def __post_init__(self):
         object.__setattr__(self, "event_window", tuple(self.event_window))
@@ -73,6 +82,16 @@ class StudyConfig:
         if self.returns not in RETURNS:
             raise ConfigError(f"returns must be 'simple' or 'log', got {self.returns!r}",
                               field="returns")
+        if self.measure not in MEASURES:
+            raise ConfigError(f"measure must be 'return' or 'volume', got {self.measure!r}",
+                              field="measure")
+        if self.measure == "volume" and self.model not in VOLUME_MODELS:
+            raise ConfigError(f"model {self.model!r} does not apply to measure 'volume' "
+                              f"(abnormal log volume: constant_mean or market)",
+                              field="measure")
+        if self.measure == "volume" and self.returns != "simple":
+            raise ConfigError("returns 'log' does not apply to measure 'volume' (it already "
+                              "studies log volume; leave returns at simple)", field="measure")
         a, b = self.event_window
         if a > 0 or b < 0:
             raise ConfigError(f"event window must contain day 0, got ({a}, {b})",
@@ -131,6 +150,8 @@ class StudyConfig:
         out["group_by"] = list(self.group_by)
         if not self.exclude_flagged:  # the default: settings stored before it stay equal
             del out["exclude_flagged"]
+        if self.measure == "return":  # the default: settings stored before it stay equal
+            del out["measure"]
         return out
 
     @classmethod
