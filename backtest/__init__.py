@@ -36,7 +36,8 @@ def study(calendar="openai", prices=None, factor_data=None, explain=(), **config
 
     ``config`` takes the fields of :class:`~backtest.eventstudy.StudyConfig` (model,
     market, factors, returns, estimation_length, gap, event_window, car_windows,
-    min_estimation_obs, exclude_other_events, group_by, pseudo_draws, seed).
+    min_estimation_obs, exclude_other_events, group_by, pseudo_draws, seed, measure:
+    ``measure="volume"`` studies abnormal log volume, Campbell and Wasley 1996).
     ``prices`` replaces the price store; ``factor_data`` is a factor-return frame
     (:func:`backtest.data.load_factor_csv`) for ``model="factors"``. ``explain``
     (e.g. ``("score", "role", "beta")``) adds the cross-section of the CARs on those

@@ -183,19 +183,23 @@ def _answer(story: dict) -> dict:
     out = {"focus": story["focus"], "trust": story.get("trust", []), "reaction": None,
            "chains": None,
            "groups": None, "pay": None, "window": None, "params": story.get("params")}
+    # an abnormal-volume study: AV/CAV in log points (abnormal log volume), not percent
+    volume = story.get("measure") == "volume"
+    out["measure"] = "abnormal log volume" if volume else "abnormal return"
+    ar, car, fmt = ("AV", "CAV", num) if volume else ("AR", "CAR", pct)
     if story.get("window"):
         s, e = story["window"]
-        out["window"] = f"CAR({s:+d},{e:+d})"
+        out["window"] = f"{car}({s:+d},{e:+d})"
         out["reaction"] = _rows(
-            ["ticker", "role", "expected", "AR day 0", "t", "p", out["window"], "t", "p",
+            ["ticker", "role", "expected", f"{ar} day 0", "t", "p", out["window"], "t", "p",
              "moved as expected"],
-            [[r["ticker"], r["role"], r["direction"], pct(r["ar0"]), num(r["ar0_t"]),
-              num(r["ar0_p"], ".3f"), pct(r["car"]), num(r["car_t"]), num(r["car_p"], ".3f"),
+            [[r["ticker"], r["role"], r["direction"], fmt(r["ar0"]), num(r["ar0_t"]),
+              num(r["ar0_p"], ".3f"), fmt(r["car"]), num(r["car_t"]), num(r["car_p"], ".3f"),
               "yes" if r["as_expected"] else "no"] for r in story["reaction"]], text=3)
         out["groups"] = _rows(
-            ["group", "CAR measured", f"mean {out['window']}", "headline statistic", "value",
-             "p", "pairs", "news days"],
-            [[g["group"], "in expected direction" if g["signed"] else "as is", pct(g["mean"]),
+            ["group", f"{car} measured", f"mean {out['window']}", "headline statistic",
+             "value", "p", "pairs", "news days"],
+            [[g["group"], "in expected direction" if g["signed"] else "as is", fmt(g["mean"]),
               g["label"], num(g["value"]), num(g["p_value"], ".3f"), str(g["n"]),
               str(g["n_days"])] for g in story["groups"]], text=4)
         if story.get("chains"):
@@ -338,7 +342,10 @@ def _details(run: dict) -> list[tuple[str, str]]:
         lines.append(("Study", f"{st['model'].replace('_', ' ')} model on {st['market']}"
                                + (f" (factors {', '.join(st['factors'])})" if st["factors"]
                                   else "")
-                               + f", {st['returns']} returns; estimation "
+                               + (", abnormal log volume ln(volume + 0.000255) (Campbell "
+                                  "and Wasley 1996); estimation "
+                                  if st.get("measure") == "volume" else
+                                  f", {st['returns']} returns; estimation ")
                                + (f"{st['estimation_dates'][0]} to "
                                   f"{st['estimation_dates'][1]} for every pair "
                                   f"({st['estimation_length']} sessions"

@@ -26,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from backtest.eventstudy.config import RETURNS
+from backtest.eventstudy.config import MEASURES, RETURNS
 from events.errors import InputError
 
 
@@ -49,6 +49,11 @@ def _study_options(p: argparse.ArgumentParser) -> None:
                    help="units of --factors-csv values (Kenneth French files: percent)")
     g.add_argument("--returns", choices=RETURNS, default=d.returns,
                    help=f"return type (default {d.returns})")
+    g.add_argument("--measure", choices=MEASURES, default=d.measure,
+                   help=f"what to study (default {d.measure}): abnormal returns, or abnormal "
+                        f"log volume ln(volume + 0.000255) after Campbell and Wasley (1996), "
+                        f"with --model constant_mean or market (on the market's log "
+                        f"volume); needs share volume (not in a --universe panel)")
     g.add_argument("--estimation", type=int, default=d.estimation_length, metavar="L",
                    help=f"estimation window length in sessions (default {d.estimation_length})")
     g.add_argument("--estimation-dates", nargs=2, metavar=("FIRST", "LAST"),

@@ -85,6 +85,7 @@ def study_config(args: argparse.Namespace):
         exclude_other_events=not args.keep_other_events,
         group_by=tuple(g.strip() for g in args.group_by.split(",") if g.strip()),
         pseudo_draws=args.pseudo_draws, seed=args.seed,
+        measure=getattr(args, "measure", "return"),
         # a universe has thousands of tickers and a few bad ticks: robust by default
         exclude_flagged=bool(args.exclude_flagged
                              or (getattr(args, "universe", None) and not args.keep_flagged)),

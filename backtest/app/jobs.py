@@ -146,6 +146,9 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
         "data_hash": panel.data_hash, "data_source": panel.source_text(),
         "data_sources": dict(sorted(panel.sources.items())),
         "data_range": f"{panel.sessions[0].date()} to {panel.sessions[-1].date()}",
+        # an abnormal-volume study depends on the volume too (data_hash: the prices)
+        **({"volume_hash": panel.volume_hash, "measure": "abnormal log volume"}
+           if do_study and config.measure == "volume" else {}),
         "seed_event": seed_event or max(cal, key=lambda e: event_timing(e).day0).id,
         "versions": versions(),
         "study": study_result.settings() if study_result is not None else None,

@@ -264,6 +264,8 @@ def build_story(calendar: Calendar, study, run, seed_event: str | None,
     if sweep is not None:
         result, inference = sweep
         story["sweep"] = sweep_story(inference, result.table, result.params)
+    if study is not None and study.config.measure == "volume":  # (absent: returns)
+        story["measure"] = "volume"
     if study is not None and not study.car.empty:
         story["window"] = list(study.story_window())
         story["reaction"] = _reaction(study, event_id)
@@ -296,18 +298,29 @@ def _num(v, fmt="+.2f") -> str:
     return "n/a" if v is None or not np.isfinite(v) else format(v, fmt)
 
 
+def _log_points(v) -> str:
+    """An abnormal log volume (a log difference): +1.10 is three times the normal volume."""
+    return _num(v, "+.2f")
+
+
 def terminal_lines(story: dict, max_tickers: int = 8) -> list[str]:
-    """The story in a few lines for the terminal (the report has all of it)."""
+    """The story in a few lines for the terminal (the report has all of it); a volume
+    study (``story["measure"] == "volume"``) says AV/CAV, abnormal log volume, for AR/CAR."""
     f = story["focus"]
     lines = [f"What the news did: {f['event_id']} ({f['label']} {f['score']:g}), published "
              f"{f['published']}, day 0 {f['day0']}, first fill at {f['first_fill']}"]
+    volume = story.get("measure") == "volume"
+    ar, car, fmt = ("AV", "CAV", _log_points) if volume else ("AR", "CAR", _pct)
+    if volume:
+        lines.append("  measured: abnormal log volume (Campbell and Wasley 1996), AV = "
+                     "ln(volume + 0.000255) minus its normal value, CAV = sum of AVs")
     if story["window"]:
         s, e = story["window"]
         for r in story["reaction"][:max_tickers]:
             verdict = "as expected" if r["as_expected"] else "against the expectation"
             lines.append(f"  {r['ticker']:<6} {r['role']:<10} expected {r['direction']:<4}  "
-                         f"AR day 0 {_pct(r['ar0'])} (t {_num(r['ar0_t'])}, p "
-                         f"{_num(r['ar0_p'], '.3f')})  CAR({s:+d},{e:+d}) {_pct(r['car'])} "
+                         f"{ar} day 0 {fmt(r['ar0'])} (t {_num(r['ar0_t'])}, p "
+                         f"{_num(r['ar0_p'], '.3f')})  {car}({s:+d},{e:+d}) {fmt(r['car'])} "
                          f"(p {_num(r['car_p'], '.3f')})  {verdict}")
         if len(story["reaction"]) > max_tickers:
             lines.append(f"  ... {len(story['reaction']) - max_tickers} more in the report")
@@ -316,7 +329,7 @@ def terminal_lines(story: dict, max_tickers: int = 8) -> list[str]:
             if g["group"] not in mine:  # the report lists every group
                 continue
             what = "in expected direction" if g["signed"] else "mean"
-            lines.append(f"  {g['group']}: CAR({s:+d},{e:+d}) {what} {_pct(g['mean'])}, "
+            lines.append(f"  {g['group']}: {car}({s:+d},{e:+d}) {what} {fmt(g['mean'])}, "
                          f"{g['label']} {_num(g['value'])} (p {_num(g['p_value'], '.3f')}), "
                          f"{g['n']} pairs on {_days(g['n_days'])}")
         for c in story.get("chains", []):

@@ -45,7 +45,9 @@ def chain_event_study(calendar: Calendar, panel: PricePanel, config: StudyConfig
     chain securities skipped, with reasons (the members' are the main study's). Empty
     when no event links a chain."""
     links = [(event, link) for event in calendar for link in event.chains]
-    if not links:
+    # A chain held as one security has returns but no share volume: an abnormal-volume
+    # study (measure="volume") studies its members as pairs only.
+    if not links or config.measure == "volume":
         return pd.DataFrame(columns=COLUMNS), pd.DataFrame()
     kwargs = {} if map_blocks is None else {"map_blocks": map_blocks}
     names: dict[tuple, str] = {}

@@ -32,6 +32,12 @@ class PricePanel:
     series and whose open may be NaN). ``returns`` are total returns
     (:func:`backtest.data.returns.total_returns`). The index holds every
     exchange session of the range, so a missing price is a NaN, never a skipped day.
+
+    ``volume`` (optional) is the daily share volume as the source reports it, on the
+    same sessions and tickers as ``close``, NaN where unknown (a universe panel or a
+    wide CSV has adjusted closes only: all NaN). It is what an abnormal-volume study
+    reads (``measure="volume"``, Campbell and Wasley 1996); prices never depend on it,
+    so it is not part of :attr:`data_hash` (see :attr:`volume_hash`).
     """
 
     open: pd.DataFrame
@@ -39,6 +45,13 @@ class PricePanel:
     dividend: pd.DataFrame
     close_is_adjusted: pd.Series
     sources: dict[str, str] = field(default_factory=dict)  # ticker -> bundled/cache/yfinance
+    volume: pd.DataFrame | None = None  # sessions x tickers, NaN where unknown
+
+    def __post_init__(self):
+        vol = (pd.DataFrame(np.nan, index=self.close.index, columns=self.close.columns)
+               if self.volume is None else
+               self.volume.reindex(index=self.close.index, columns=self.close.columns))
+        object.__setattr__(self, "volume", vol.astype("float64"))
 
     @property
     def tickers(self) -> list[str]:
@@ -69,10 +82,25 @@ class PricePanel:
             h.update(np.ascontiguousarray(frame.to_numpy(dtype="float64")).tobytes())
         return h.hexdigest()[:16]
 
+    @cached_property
+    def volume_hash(self) -> str:
+        """SHA-256 (first 16 hex) of the volume, recorded by the studies that read it
+        (``data_hash`` stays the hash of the prices alone)."""
+        h = hashlib.sha256(b"volume")
+        h.update(",".join(self.volume.columns).encode())
+        h.update(pd.DatetimeIndex(self.volume.index).as_unit("ns").asi8.tobytes())
+        h.update(np.ascontiguousarray(self.volume.to_numpy(dtype="float64")).tobytes())
+        return h.hexdigest()[:16]
+
+    def without_volume(self) -> list[str]:
+        """The tickers with no volume on any session."""
+        return [t for t in self.tickers if not self.volume[t].notna().any()]
+
     def select(self, tickers: Iterable[str]) -> "PricePanel":
         cols = [t for t in dict.fromkeys(tickers) if t in self.close.columns]
         out = PricePanel(self.open[cols], self.close[cols], self.dividend[cols],
-                         self.close_is_adjusted[cols], {t: self.sources.get(t, "") for t in cols})
+                         self.close_is_adjusted[cols], {t: self.sources.get(t, "") for t in cols},
+                         self.volume[cols])
         if "returns" in self.__dict__:  # returns are per column: keep what was computed
             out.__dict__["returns"] = self.returns[cols]
         return out
@@ -80,7 +108,7 @@ class PricePanel:
     def with_returns(self, extra: pd.DataFrame, source: str = "derived") -> "PricePanel":
         """This panel plus securities given by their daily returns (a chain held as one
         portfolio): ``returns`` are exactly ``extra``; the close is the compounded level
-        (missing where the return is), the open missing, no dividends."""
+        (missing where the return is), the open and the volume missing, no dividends."""
         extra = extra.reindex(self.sessions)
         level = (1.0 + extra.fillna(0.0)).cumprod().where(extra.notna())
         out = PricePanel(pd.concat([self.open, level * np.nan], axis=1),
@@ -88,7 +116,8 @@ class PricePanel:
                          pd.concat([self.dividend, (level * 0.0).fillna(0.0)], axis=1),
                          pd.concat([self.close_is_adjusted,
                                     pd.Series(True, index=extra.columns)]),
-                         {**self.sources, **{c: source for c in extra.columns}})
+                         {**self.sources, **{c: source for c in extra.columns}},
+                         pd.concat([self.volume, level * np.nan], axis=1))
         out.__dict__["returns"] = pd.concat([self.returns, extra], axis=1)
         return out
 
@@ -127,16 +156,18 @@ class PricePanel:
             part = pd.DataFrame({"date": self.sessions, "ticker": ticker,
                                  "open": self.open[ticker].to_numpy(),
                                  "close": self.close[ticker].to_numpy(),
-                                 "dividend": self.dividend[ticker].to_numpy()})
+                                 "dividend": self.dividend[ticker].to_numpy(),
+                                 "volume": self.volume[ticker].to_numpy()})
             part = part.dropna(subset=["close"])
-            part["high"] = part["low"] = part["volume"] = float("nan")
+            part["high"] = part["low"] = float("nan")
             part["close_is_adjusted"] = bool(self.close_is_adjusted[ticker])
             frames.append(part)
         return pd.concat(frames, ignore_index=True)[COLUMNS]
 
     @classmethod
     def from_long(cls, df: pd.DataFrame, source: str) -> "PricePanel":
-        """Build a panel from a long table with the columns of :data:`COLUMNS`."""
+        """Build a panel from a long table with the columns of :data:`COLUMNS` (a table
+        without ``volume`` gives a panel whose volume is all NaN)."""
         df = df.copy()
         df["date"] = pd.to_datetime(df["date"])
         if df.duplicated(["date", "ticker"]).any():
@@ -152,6 +183,8 @@ class PricePanel:
         close.index.name = "date"
         open_ = wide("open").reindex_like(close)
         dividend = wide("dividend").reindex_like(close).fillna(0.0)
+        volume = (wide("volume").reindex_like(close).astype("float64")
+                  if "volume" in df.columns else None)
         adjusted = df.groupby("ticker")["close_is_adjusted"].first().reindex(close.columns)
         return cls(open_, close, dividend, adjusted.astype(bool),
-                   {t: source for t in close.columns})
+                   {t: source for t in close.columns}, volume)

@@ -205,11 +205,11 @@ class PriceStore:
         sessions = pd.DatetimeIndex(sessions, freq=None, name="date")
         panel = PricePanel(panel.open.reindex(sessions), panel.close.reindex(sessions),
                            panel.dividend.reindex(sessions).fillna(0.0),
-                           panel.close_is_adjusted, sources)
+                           panel.close_is_adjusted, sources, panel.volume.reindex(sessions))
         if start or end:
             sl = slice(start, end)
             panel = PricePanel(panel.open.loc[sl], panel.close.loc[sl], panel.dividend.loc[sl],
-                               panel.close_is_adjusted, sources)
+                               panel.close_is_adjusted, sources, panel.volume.loc[sl])
         return panel
 
     def available(self) -> list[str]:

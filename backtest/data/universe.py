@@ -23,7 +23,8 @@ from events.timing import exchange_calendar
 
 
 def load_universe(path: str | Path) -> PricePanel:
-    """A wide parquet of adjusted closes as a PricePanel on XNYS sessions.
+    """A wide parquet of adjusted closes as a PricePanel on XNYS sessions (no volume:
+    its ``volume`` is all NaN, so an abnormal-volume study refuses it).
 
     The file must be a regular file; every column name must be a ticker
     (:func:`events.model.check_ticker`); dates are made the exchange's sessions.

@@ -24,6 +24,10 @@ MAX_ESTIMATION = 5_000  # sessions (about 20 years of daily data)
 MAX_EVENT_WINDOW = 1_000  # sessions from the first to the last day of the event window
 MAX_PSEUDO_DRAWS = 1_000_000
 RETURNS = ("simple", "log")
+MEASURES = ("return", "volume")
+# Normal-volume models of an abnormal-volume study (Campbell and Wasley 1996): the
+# estimation-window mean of log volume, or a market model on the market's log volume.
+VOLUME_MODELS = ("constant_mean", "market")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ class StudyConfig:
     winsorize, trim : share of each tail of a group's CARs set to the nearest kept CAR
         (winsorize) or left out (trim) before the CAR tests of that group and window
         (at most one of them; 0: off; below 0.5)
+    measure : what is studied: "return" (abnormal returns, the default) or "volume"
+        (abnormal log volume, Campbell and Wasley 1996: V_it = ln(volume_it + 0.000255),
+        abnormal volume = V_it minus its normal value from ``model``, constant_mean or
+        market on the market's log volume; see :func:`backtest.eventstudy.engine.run_study`)
     """
 
     model: str = "market"
@@ -73,6 +81,7 @@ class StudyConfig:
     winsorize: float = 0.0
     trim: float = 0.0
     estimation_dates: tuple[str, ...] = ()
+    measure: str = "return"
 
     def __post_init__(self):
         object.__setattr__(self, "event_window", tuple(self.event_window))
@@ -86,6 +95,16 @@ class StudyConfig:
         if self.returns not in RETURNS:
             raise ConfigError(f"returns must be 'simple' or 'log', got {self.returns!r}",
                               field="returns")
+        if self.measure not in MEASURES:
+            raise ConfigError(f"measure must be 'return' or 'volume', got {self.measure!r}",
+                              field="measure")
+        if self.measure == "volume" and self.model not in VOLUME_MODELS:
+            raise ConfigError(f"model {self.model!r} does not apply to measure 'volume' "
+                              f"(abnormal log volume: constant_mean or market)",
+                              field="measure")
+        if self.measure == "volume" and self.returns != "simple":
+            raise ConfigError("returns 'log' does not apply to measure 'volume' (it already "
+                              "studies log volume; leave returns at simple)", field="measure")
         a, b = self.event_window
         if a > 0 or b < 0:
             raise ConfigError(f"event window must contain day 0, got ({a}, {b})",
@@ -160,7 +179,7 @@ class StudyConfig:
         # them (baselines, settings hashes) stay equal.
         out["estimation_dates"] = list(self.estimation_dates)
         for name, default in (("exclude_flagged", False), ("winsorize", 0.0), ("trim", 0.0),
-                              ("estimation_dates", [])):
+                              ("estimation_dates", []), ("measure", "return")):
             if out[name] == default:
                 del out[name]
         return out

@@ -44,6 +44,10 @@ class StudyResult:
     quality : data-quality findings, check, ticker, date, detail
         (:mod:`backtest.data.quality`)
 
+    With ``config.measure == "volume"`` (abnormal volume, Campbell and Wasley 1996) ``ret``
+    is the log volume ``ln(volume + 0.000255)``, ``expected`` its normal value, ``ar`` the
+    abnormal log volume and ``car`` its sum; ``bhar`` is NaN and every ``direction`` "up".
+
     ``summary()`` is the Eventus-style table of the tests, ``headline()`` the one
     statistic to read first per group and window, ``write(folder)`` the CSV files.
     """
@@ -158,7 +162,8 @@ class StudyResult:
     def __repr__(self) -> str:
         c = self.config
         events = self.car["event_id"].nunique() if not self.car.empty else 0
-        return (f"StudyResult({c.model} model on {c.market}: {events} events, "
+        what = " of abnormal log volume" if c.measure == "volume" else ""
+        return (f"StudyResult({c.model} model{what} on {c.market}: {events} events, "
                 f"{self.n_pairs} pairs studied, {len(self.skipped)} skipped; "
                 f"tables ar, car, caar, tests, estimates, skipped, quality, timing)")
 
