@@ -68,16 +68,26 @@ def _style_of(group: str) -> tuple[str, str]:
     return LABEL_COLORS[label][shade], ROLE_STYLES.get(role, "-")
 
 
-def _finish(ax, title: str, ylabel: str) -> None:
+# What a study measured: (day, cumulative, average cumulative, words, shown in percent)
+MEASURES = {
+    "return": ("AR", "CAR", "CAAR", "abnormal return", True),
+    "volume": ("AV", "CAV", "CAAV", "abnormal log volume", False),
+    "volatility": ("AVOL", "CAVOL", "CAAVOL", "abnormal volatility (SAR^2 - 1)", False),
+}
+
+
+def _finish(ax, title: str, ylabel: str, percent: bool = True) -> None:
     ax.set_title(title, fontsize=12, loc="left")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
 
 
 @_literal
-def caar_chart(caar: pd.DataFrame, min_n: int = 3) -> Figure:
-    """CAAR path per group with its 95% band.
+def caar_chart(caar: pd.DataFrame, min_n: int = 3, measure: str = "return") -> Figure:
+    """CAAR path per group with its 95% band (of abnormal volume or volatility when that is
+    what the study measured: ``measure``, labels and units follow it).
 
     Groups with fewer than ``min_n`` pairs are left out (their band is too wide to
     read). A group that pools both expected directions (``signed``) shows its CARs in
@@ -108,7 +118,8 @@ def caar_chart(caar: pd.DataFrame, min_n: int = 3) -> Figure:
     else:
         ax.text(0.5, 0.5, f"no group has {min_n} or more pairs", transform=ax.transAxes,
                 ha="center", color="#666")
-    _finish(ax, "Cumulative average abnormal return by group (95% band)", "CAAR")
+    _, _, avg, words, percent = MEASURES[measure]
+    _finish(ax, f"Cumulative average {words} by group (95% band)", avg, percent)
     return fig
 
 
@@ -118,7 +129,7 @@ def _ticker_style(k: int) -> tuple[str, str]:
 
 @_literal
 def car_lines_chart(ar: pd.DataFrame, event_id: str, headline: str = "", model: str = "market",
-                    rebase: str = "day-1", news: str = "") -> Figure:
+                    rebase: str = "day-1", news: str = "", measure: str = "return") -> Figure:
     """Per-ticker CAR paths of one event.
 
     ``rebase="day-1"`` (the default) cumulates from the close before day 0, so day 0
@@ -151,12 +162,13 @@ def car_lines_chart(ar: pd.DataFrame, event_id: str, headline: str = "", model: 
     ax.axhline(0, color="black", lw=0.6, alpha=0.6)
     ax.set_xlabel("sessions relative to day 0")
     ax.legend(loc="lower left", fontsize=8, frameon=False, ncol=2)
-    title = f"CAR per ticker: {event_id}"
+    _, cum, _, _, percent = MEASURES[measure]
+    title = f"{cum} per ticker: {event_id}"
     if headline:
         short = headline if len(headline) <= 90 else headline[:87] + "..."
         title += f"\n{short}"
     start = "the close before day 0" if rebase == "day-1" else "the window start"
-    _finish(ax, title, f"CAR from {start} ({model.replace('_', ' ')} model)")
+    _finish(ax, title, f"{cum} from {start} ({model.replace('_', ' ')} model)", percent)
     return fig
 
 
@@ -210,7 +222,8 @@ def per_event_chart(per_event: pd.DataFrame, currency: str = "$") -> Figure:
 
 
 @_literal
-def ar_heatmap(ar: pd.DataFrame, event_id: str, max_annotated: int = 400) -> Figure:
+def ar_heatmap(ar: pd.DataFrame, event_id: str, max_annotated: int = 400,
+               measure: str = "return") -> Figure:
     """Abnormal return of each ticker (rows) on each day relative to day 0 (columns): red
     down, green up, white at 0; day 0 framed; values written in the cells of a small grid."""
     from matplotlib.colors import TwoSlopeNorm
@@ -230,16 +243,20 @@ def ar_heatmap(ar: pd.DataFrame, event_id: str, max_annotated: int = 400) -> Fig
         j = cols.index(0)
         ax.add_patch(plt.Rectangle((j - 0.5, -0.5), 1, grid.shape[0], fill=False, lw=2,
                                    ec="black"))
+    day, _, _, words, percent = MEASURES[measure]
+    scale = 100 if percent else 1
     if values.size <= max_annotated:
         for (i, j), v in np.ndenumerate(values):
             if np.isfinite(v):
-                ax.text(j, i, f"{v * 100:+.1f}", ha="center", va="center", fontsize=7,
+                ax.text(j, i, f"{v * scale:+.1f}", ha="center", va="center", fontsize=7,
                         color="white" if abs(v) > 0.6 * lim else "black")
-    ax.set_xlabel("sessions relative to day 0 (framed); cells in %")
-    ax.set_title(f"Abnormal returns by ticker and day: {event_id}", loc="left", fontsize=12)
-    bar = fig.colorbar(im, ax=ax, label="AR")
-    bar.formatter = PercentFormatter(1.0, decimals=0)
-    bar.update_ticks()
+    ax.set_xlabel("sessions relative to day 0 (framed)" + ("; cells in %" if percent else ""))
+    ax.set_title(f"{words[0].upper() + words[1:]} by ticker and day: {event_id}", loc="left",
+                 fontsize=12)
+    bar = fig.colorbar(im, ax=ax, label=day)
+    if percent:
+        bar.formatter = PercentFormatter(1.0, decimals=0)
+        bar.update_ticks()
     return fig
 
 

@@ -184,9 +184,12 @@ def _answer(story: dict) -> dict:
            "chains": None,
            "groups": None, "pay": None, "window": None, "params": story.get("params")}
     # an abnormal-volume study: AV/CAV in log points (abnormal log volume), not percent
-    volume = story.get("measure") == "volume"
-    out["measure"] = "abnormal log volume" if volume else "abnormal return"
-    ar, car, fmt = ("AV", "CAV", num) if volume else ("AR", "CAR", pct)
+    measure = story.get("measure", "return")
+    out["measure"] = {"volume": "abnormal log volume",
+                      "volatility": "abnormal volatility (SAR^2 - 1)"}.get(measure,
+                                                                          "abnormal return")
+    ar, car, fmt = {"volume": ("AV", "CAV", num),
+                    "volatility": ("AVOL", "CAVOL", num)}.get(measure, ("AR", "CAR", pct))
     if story.get("window"):
         s, e = story["window"]
         out["window"] = f"{car}({s:+d},{e:+d})"
@@ -345,6 +348,8 @@ def _details(run: dict) -> list[tuple[str, str]]:
                                + (", abnormal log volume ln(volume + 0.000255) (Campbell "
                                   "and Wasley 1996); estimation "
                                   if st.get("measure") == "volume" else
+                                  f", {st['returns']} returns, abnormal volatility SAR^2 - 1;"
+                                  f" estimation " if st.get("measure") == "volatility" else
                                   f", {st['returns']} returns; estimation ")
                                + (f"{st['estimation_dates'][0]} to "
                                   f"{st['estimation_dates'][1]} for every pair "
@@ -392,7 +397,9 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
     s["answer"] = _answer(story) if story else None
     study = run.get("study")
     if t["ar"] is not None and len(t["ar"]):
-        images["caar"] = _png(charts.caar_chart(t["caar"]), folder / "caar_by_group.png")
+        measure = (study or {}).get("measure", "return")
+        images["caar"] = _png(charts.caar_chart(t["caar"], measure=measure),
+                              folder / "caar_by_group.png")
         headline = ""
         if t["events"] is not None and seed in set(t["events"]["event_id"]):
             headline = t["events"].set_index("event_id").at[seed, "headline"]
@@ -400,13 +407,15 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
         news = story["focus"]["published"] if story else ""
         images["car_lines"] = _png(charts.car_lines_chart(
             pairs, seed, headline, model=study["model"] if study else "market",
-            rebase=(run.get("report") or {}).get("car_from", "day-1"), news=news),
-            folder / "car_seed_event.png")
-        images["heatmap"] = _png(charts.ar_heatmap(pairs, seed), folder / "ar_heatmap.png")
+            rebase=(run.get("report") or {}).get("car_from", "day-1"), news=news,
+            measure=measure), folder / "car_seed_event.png")
+        images["heatmap"] = _png(charts.ar_heatmap(pairs, seed, measure=measure),
+                                 folder / "ar_heatmap.png")
         s["windows"] = _tests_by_window(_read_text(folder, "table_tests_by_window.csv"))
         seed_car = t["car"][t["car"]["event_id"] == seed].drop(
             columns=[c for c in ("event_id", "label") if c in t["car"].columns])
-        s["seed_car"] = _table(seed_car, percent=("car", "car_se", "bhar"), source="car.csv")
+        s["seed_car"] = _table(seed_car, percent=("car", "car_se", "bhar")
+                               if measure == "return" else ("bhar",), source="car.csv")
         conf = t["estimates"][t["estimates"]["confounded_with"].notna()
                               & (t["estimates"]["confounded_with"].astype(str) != "")]
         s["confounded"] = _table(conf[["event_id", "ticker", "confounded_with",

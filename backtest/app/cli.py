@@ -53,7 +53,9 @@ def _study_options(p: argparse.ArgumentParser) -> None:
                    help=f"what to study (default {d.measure}): abnormal returns, or abnormal "
                         f"log volume ln(volume + 0.000255) after Campbell and Wasley (1996), "
                         f"with --model constant_mean or market (on the market's log "
-                        f"volume); needs share volume (not in a --universe panel)")
+                        f"volume); needs share volume (not in a --universe panel); or "
+                        f"abnormal volatility SAR^2 - 1 (any return model; with --model "
+                        f"garch against the GARCH forecast)")
     g.add_argument("--estimation", type=int, default=d.estimation_length, metavar="L",
                    help=f"estimation window length in sessions (default {d.estimation_length})")
     g.add_argument("--estimation-dates", nargs=2, metavar=("FIRST", "LAST"),

@@ -131,6 +131,11 @@ def trust_notes(study, run, pnl: dict | None, groups: list[dict], event_id: str)
                      f"(exclude_flagged, the default of a universe study; --keep-flagged keeps "
                      f"them). The median and 5% trimmed mean CARs beside the mean in the "
                      f"tests tables show what one wild CAR would do.")
+    if study is not None and study.config.measure == "volatility":
+        notes.append("Abnormal volatility (SAR^2 - 1) is skewed: a usual day is about 0, a "
+                     "3-sigma day 8. The sign, Wilcoxon, wild-bootstrap and GRANK tests need a "
+                     "series symmetric around 0 and are left out; read Corrado's rank test, "
+                     "the generalized sign test and the (KP-adj.) BMP t.")
     if study is not None and "garch_alpha" in study.estimates:
         bad = int(study.estimates["garch_alpha"].isna().sum())
         notes.append(f"GARCH(1,1) variances for {len(study.estimates) - bad} of "
@@ -264,8 +269,8 @@ def build_story(calendar: Calendar, study, run, seed_event: str | None,
     if sweep is not None:
         result, inference = sweep
         story["sweep"] = sweep_story(inference, result.table, result.params)
-    if study is not None and study.config.measure == "volume":  # (absent: returns)
-        story["measure"] = "volume"
+    if study is not None and study.config.measure != "return":  # (absent: returns)
+        story["measure"] = study.config.measure
     if study is not None and not study.car.empty:
         story["window"] = list(study.story_window())
         story["reaction"] = _reaction(study, event_id)
@@ -305,15 +310,22 @@ def _log_points(v) -> str:
 
 def terminal_lines(story: dict, max_tickers: int = 8) -> list[str]:
     """The story in a few lines for the terminal (the report has all of it); a volume
-    study (``story["measure"] == "volume"``) says AV/CAV, abnormal log volume, for AR/CAR."""
+    study (``story["measure"] == "volume"``) says AV/CAV, abnormal log volume, for AR/CAR,
+    a volatility study AVOL/CAVOL."""
     f = story["focus"]
     lines = [f"What the news did: {f['event_id']} ({f['label']} {f['score']:g}), published "
              f"{f['published']}, day 0 {f['day0']}, first fill at {f['first_fill']}"]
-    volume = story.get("measure") == "volume"
-    ar, car, fmt = ("AV", "CAV", _log_points) if volume else ("AR", "CAR", _pct)
-    if volume:
+    measure = story.get("measure", "return")
+    ar, car, fmt = {"volume": ("AV", "CAV", _log_points),
+                    "volatility": ("AVOL", "CAVOL", _log_points)}.get(measure,
+                                                                    ("AR", "CAR", _pct))
+    if measure == "volume":
         lines.append("  measured: abnormal log volume (Campbell and Wasley 1996), AV = "
                      "ln(volume + 0.000255) minus its normal value, CAV = sum of AVs")
+    elif measure == "volatility":
+        lines.append("  measured: abnormal volatility, AVOL = SAR^2 - 1 (the day's squared AR "
+                     "over its model variance, minus 1: 0 is a usual day, 8 a 3-sigma move), "
+                     "CAVOL = sum of AVOLs")
     if story["window"]:
         s, e = story["window"]
         for r in story["reaction"][:max_tickers]:

@@ -45,9 +45,10 @@ def chain_event_study(calendar: Calendar, panel: PricePanel, config: StudyConfig
     chain securities skipped, with reasons (the members' are the main study's). Empty
     when no event links a chain."""
     links = [(event, link) for event in calendar for link in event.chains]
-    # A chain held as one security has returns but no share volume: an abnormal-volume
-    # study (measure="volume") studies its members as pairs only.
-    if not links or config.measure == "volume":
+    # A chain held as one security has returns but no share volume, and its members'
+    # squared ARs do not average to the portfolio's: volume and volatility studies read
+    # its members as pairs only.
+    if not links or config.measure != "return":
         return pd.DataFrame(columns=COLUMNS), pd.DataFrame()
     kwargs = {} if map_blocks is None else {"map_blocks": map_blocks}
     names: dict[tuple, str] = {}

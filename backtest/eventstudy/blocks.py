@@ -16,6 +16,7 @@ the window's statistics must leave those pairs out, so their rows travel.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -143,6 +144,8 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
     if models.get_model(config.model).conditional_variance:
         sar, var, vol_params = _conditional_variances(rT, reg, layout, config, fit, kept, ar,
                                                       sar, var, windows)
+    if config.measure == "volatility":
+        fit, ar, sar, car, var, missing = _as_volatility(fit, sar, windows)
     with np.errstate(invalid="ignore", divide="ignore"):
         finite = np.isfinite(fit.resid).sum(axis=1)
         share = (fit.resid > 0).sum(axis=1) / finite
@@ -210,6 +213,37 @@ def _conditional_variances(rT, reg, layout: PairLayout, config, fit, kept, ar, s
     return sar, var, params
 
 
+def _volatility_fit(fit):
+    """The fit with its residuals as abnormal volatilities ``e_t^2 / s^2 - 1`` and its
+    variance the estimation variance (ddof 1) of those (what the tests standardize by)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        resid = fit.resid ** 2 / fit.sigma2[:, None] - 1.0
+        n = np.isfinite(resid).sum(axis=1)
+        mean = np.where(n > 0, np.nansum(resid, axis=1) / n, np.nan)
+        s2 = np.nansum((resid - mean[:, None]) ** 2, axis=1) / (n - 1)
+    return dataclasses.replace(fit, resid=resid, sigma2=s2)
+
+
+def _as_volatility(fit, sar, windows):
+    """Abnormal volatility (see :mod:`backtest.eventstudy.engine`): the day series
+    ``SAR^2 - 1``, standardized by the estimation variance of ``e^2 / s^2 - 1``; a window's
+    sum and its variance ``K`` times that (the days taken as independent under no effect)."""
+    vfit = _volatility_fit(fit)
+    av = sar ** 2 - 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sav = av / np.sqrt(vfit.sigma2)[:, None]
+    n_win = len(windows)
+    car = np.full((len(av), n_win), np.nan)
+    var = np.empty((len(av), n_win))
+    missing = np.empty((len(av), n_win), dtype=np.int64)
+    for j, (lo, hi) in enumerate(windows):
+        part = av[:, lo:hi + 1]
+        missing[:, j] = (~np.isfinite(part)).sum(axis=1)
+        car[:, j] = np.where(missing[:, j] == 0, part.sum(axis=1), np.nan)
+        var[:, j] = (hi - lo + 1) * vfit.sigma2
+    return vfit, av, sav, car, var, missing
+
+
 def grank_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np.ndarray,
                 layout: PairLayout, config, gscar: np.ndarray) -> tuple[np.ndarray, ...]:
     """The generalized rank test's sums for one block (a second pass over the pairs).
@@ -222,6 +256,8 @@ def grank_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
     :func:`backtest.eventstudy.kernels.grank_sums`; NaN for pairs not kept.
     """
     fit, _ = _fit(rT, reg, market3, others, layout, config)
+    if config.measure == "volatility":
+        fit = _volatility_fit(fit)
     return kernels.grank_sums(fit.resid, fit.sigma2, gscar, layout.groups, layout.mult,
                               layout.n_groups)
 

@@ -24,7 +24,7 @@ MAX_ESTIMATION = 5_000  # sessions (about 20 years of daily data)
 MAX_EVENT_WINDOW = 1_000  # sessions from the first to the last day of the event window
 MAX_PSEUDO_DRAWS = 1_000_000
 RETURNS = ("simple", "log")
-MEASURES = ("return", "volume")
+MEASURES = ("return", "volume", "volatility")
 # Normal-volume models of an abnormal-volume study (Campbell and Wasley 1996): the
 # estimation-window mean of log volume, or a market model on the market's log volume.
 VOLUME_MODELS = ("constant_mean", "market")
@@ -61,6 +61,9 @@ class StudyConfig:
         (abnormal log volume, Campbell and Wasley 1996: V_it = ln(volume_it + 0.000255),
         abnormal volume = V_it minus its normal value from ``model``, constant_mean or
         market on the market's log volume; see :func:`backtest.eventstudy.engine.run_study`)
+        or "volatility" (abnormal volatility ``SAR_it^2 - 1``: each AR squared over its
+        variance from the model, 0 when the day moved as much as usual; with
+        ``model="garch"`` the variance is the GARCH forecast)
     """
 
     model: str = "market"
@@ -96,7 +99,8 @@ class StudyConfig:
             raise ConfigError(f"returns must be 'simple' or 'log', got {self.returns!r}",
                               field="returns")
         if self.measure not in MEASURES:
-            raise ConfigError(f"measure must be 'return' or 'volume', got {self.measure!r}",
+            raise ConfigError(f"measure must be one of {', '.join(MEASURES)}, got "
+                              f"{self.measure!r}",
                               field="measure")
         if self.measure == "volume" and self.model not in VOLUME_MODELS:
             raise ConfigError(f"model {self.model!r} does not apply to measure 'volume' "

@@ -47,6 +47,15 @@ is the estimation-window mean (constant_mean) or a market model on the market
 ticker's log volume ``V_mt`` (market); AR is then the abnormal log volume, CAR its sum,
 and every test applies unchanged. BHAR has no meaning for volume: NaN. Every pair is
 expected to trade more than normal (direction "up"), whatever the news' sign.
+
+Abnormal volatility (``measure="volatility"``): the series studied is each day's squared
+standardized AR minus 1, ``AVOL_it = SAR_it^2 - 1 = AR_it^2 / Var(AR_it) - 1``, the
+variance from the return model (``s^2 (1 + x'(X'X)^-1 x)``; with ``model="garch"`` the
+GARCH forecast, Bollerslev 1986): 0 when a day moved as much as the model expects, 8 when
+its AR was three times its standard deviation. Estimation days get ``e_t^2 / s^2 - 1``
+from their residuals, so every test applies unchanged (the rank tests and GRANK are the
+ones to read: the series is skewed); a window's variance is ``K`` times the estimation
+variance of the series. BHAR is NaN; every pair is expected "up" (more volatile).
 """
 
 from __future__ import annotations
@@ -161,6 +170,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         pairs, no_volume = _without_volume(panel, pairs, config)
         skipped += no_volume
         pairs = pairs.assign(direction="up")
+    if config.measure == "volatility" and not pairs.empty:  # more volatile than normal
+        pairs = pairs.assign(direction="up")
     if explain and not pairs.empty:
         explain = xsection.explain_terms(explain, pairs)
     timing = timing_table(calendar)
@@ -247,7 +258,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         if rf is not None:
             rows = np.clip(pos[:, None] + evt_off[None, :], 0, n_sessions - 1)
             exp_simple = exp_simple + rf[rows]
-    if volume:  # no buy-and-hold return of volume: BHAR is NaN
+    if config.measure != "return":  # no buy-and-hold return of volume or volatility
         y_simple = np.full_like(per["y"], np.nan)
     date_idx = pos[:, None] + evt_off[None, :]
     dates = np.where((date_idx >= 0) & (date_idx < n_sessions), date_idx, -1)
@@ -429,6 +440,7 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
     (their estimation ARs, ``res.rare_resid``, are taken back out).
     """
     est0, length = int(config.estimation_offsets[0]), config.estimation_length
+    skewed = config.measure == "volatility"  # SAR^2 - 1: tests needing symmetry left out
     dof = per["dof"].astype("float64")
     rng = np.random.default_rng(config.seed)
     day0 = pairs["pos0"].to_numpy()
@@ -500,7 +512,8 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
             n_days = int(np.unique(g_day0[np.isfinite(car)]).size)  # distinct news days
             median, trimmed = stats.robust_means(car)
             for statistic in stats.STATISTICS:
-                value, p = statistic.compute(sample)
+                value, p = (stats.NO_RESULT if skewed and statistic.symmetric_null
+                            else statistic.compute(sample))
                 name = statistic.name
                 for key, v in (("group", group), ("window_start", start), ("window_end", end),
                                ("n", n), ("mean", mean), ("statistic", name), ("value", value),

@@ -47,6 +47,9 @@ class StudyResult:
     With ``config.measure == "volume"`` (abnormal volume, Campbell and Wasley 1996) ``ret``
     is the log volume ``ln(volume + 0.000255)``, ``expected`` its normal value, ``ar`` the
     abnormal log volume and ``car`` its sum; ``bhar`` is NaN and every ``direction`` "up".
+    With ``"volatility"`` ``ret`` and ``expected`` stay the returns, ``ar`` is the abnormal
+    volatility ``SAR^2 - 1`` (``sar`` it over its estimation standard deviation) and
+    ``car`` its sum; ``bhar`` NaN, ``direction`` "up".
 
     ``summary()`` is the Eventus-style table of the tests, ``headline()`` the one
     statistic to read first per group and window, ``write(folder)`` the CSV files.
@@ -143,15 +146,17 @@ class StudyResult:
         latest event studied."""
         from reports import charts
 
+        measure = self.config.measure
         if kind == "caar":
-            return charts.caar_chart(self.caar)
+            return charts.caar_chart(self.caar, measure=measure)
         if event is None:
             day0 = self.ar[self.ar["rel_day"] == 0]
             event = day0.sort_values("date")["event_id"].iloc[-1]
         if kind == "car":
-            return charts.car_lines_chart(self.ar, event, model=self.config.model)
+            return charts.car_lines_chart(self.ar, event, model=self.config.model,
+                                          measure=measure)
         if kind == "heatmap":
-            return charts.ar_heatmap(self.ar, event)
+            return charts.ar_heatmap(self.ar, event, measure=measure)
         raise ValueError(f"kind must be caar, car or heatmap, got {kind!r}")
 
     @property
@@ -162,7 +167,8 @@ class StudyResult:
     def __repr__(self) -> str:
         c = self.config
         events = self.car["event_id"].nunique() if not self.car.empty else 0
-        what = " of abnormal log volume" if c.measure == "volume" else ""
+        what = {"volume": " of abnormal log volume",
+                "volatility": " of abnormal volatility"}.get(c.measure, "")
         return (f"StudyResult({c.model} model{what} on {c.market}: {events} events, "
                 f"{self.n_pairs} pairs studied, {len(self.skipped)} skipped; "
                 f"tables ar, car, caar, tests, estimates, skipped, quality, timing)")

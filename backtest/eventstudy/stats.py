@@ -174,6 +174,8 @@ def bw1980_cda_t(car: np.ndarray, est_ar: np.ndarray, k: int, aar: np.ndarray | 
     if aar.size < 3:
         return NO_RESULT
     s = aar.std(ddof=1)
+    if not s > 0:  # a constant series (e.g. a constant volume): no test
+        return NO_RESULT
     t = car[keep].mean() / (np.sqrt(k) * s)
     return StatResult(float(t), float(t_pvalue(t, aar.size - 1)))
 
@@ -439,6 +441,8 @@ class DailyRanks:
         if not np.isfinite(scale) or np.isnan(series[window]).any():
             return NO_RESULT
         spread = np.sqrt(len(window) if inflation is None else inflation.sum()) * scale
+        if not spread > 0:
+            return NO_RESULT
         z = series[window].sum() / spread
         return StatResult(float(z), float(_normal_p(z)))
 
@@ -848,6 +852,9 @@ class Statistic:
     what: str  # what it tests, one line
     reference: str
     compute: Callable[[WindowSample], StatResult]
+    # its null needs a series symmetric around 0 (signs, signed ranks, sign flips, GRANK's
+    # re-standardization): not computed for a skewed one such as abnormal volatility
+    symmetric_null: bool = False
 
 
 def stats_lamb(w: WindowSample) -> StatResult:
@@ -885,21 +892,22 @@ STATISTICS: tuple[Statistic, ...] = (
     Statistic("wilcoxon_w", "Wilcoxon W+",
               "signed-rank test of CARs around 0; W+ = sum of the ranks of the positive CARs "
               "(N(N+1)/4 with no effect)", "Wilcoxon (1945)",
-              lambda w: wilcoxon_signed_rank(w.car)),
+              lambda w: wilcoxon_signed_rank(w.car), symmetric_null=True),
     Statistic("skew_t", "Skew-adj. t", "cross-sectional t corrected for the skewness of CARs",
               "Hall (1992), Lyon, Barber and Tsai (1999)", lambda w: skewness_corrected_t(w.car)),
     Statistic("sign_z", "Sign z", "share of positive CARs against 1/2, exact binomial p",
-              "Brown and Warner (1980), sign test", lambda w: sign_test(w.car)),
+              "Brown and Warner (1980), sign test", lambda w: sign_test(w.car),
+              symmetric_null=True),
     Statistic("im_t", "IM t", "t of the news days' mean CARs, news days - 1 df (robust to "
               "any correlation within a day)", "Ibragimov and Mueller (2010)",
               lambda w: ibragimov_mueller_t(w.car, w.day0)),
     Statistic("wild_t", "Wild bootstrap t", "news-day clustered t of the mean CAR, p from "
               "flipping the sign of whole news days (wild cluster bootstrap, Rademacher)",
               "Cameron, Gelbach and Miller (2008); Canay, Romano and Shaikh (2017)",
-              lambda w: wild_cluster_t(w.car, w.day0)),
+              lambda w: wild_cluster_t(w.car, w.day0), symmetric_null=True),
     Statistic("grank_t", "GRANK t", "ranks of the re-standardized CAR among each pair's "
               "standardized estimation residuals", "Kolari and Pynnonen (2011)",
-              lambda w: w.grank),
+              lambda w: w.grank, symmetric_null=True),
     Statistic("lamb_z", "Lamb z", "daily portfolio mean ARs over the estimation AAR's "
               "standard deviation with the prediction-error factor", "Lamb (1995)",
               stats_lamb),
