@@ -17,3 +17,10 @@ def backtest_command() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", "backtest"]
+
+
+def write_file(folder, name: str, text: str):
+    """``folder / name`` with ``text`` in it (a test's input file); returns the path."""
+    path = folder / name
+    path.write_text(text)
+    return path

@@ -551,19 +551,24 @@ def sign_test(car: np.ndarray) -> StatResult:
     return StatResult(float(z), float(sps.binomtest(up, n, 0.5).pvalue))
 
 
+def _news_days(car: np.ndarray, day0: np.ndarray | None):
+    """(the finite CARs, each one's news-day code, G news days), or None below 2 days."""
+    if day0 is None:
+        return None
+    ok = np.isfinite(car)
+    days, codes = np.unique(np.asarray(day0)[ok], return_inverse=True)
+    return (car[ok], codes, days.size) if days.size >= 2 else None
+
+
 def ibragimov_mueller_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
     """Ibragimov and Mueller (2010) t on news-day means: average the CARs of each news
     day (``day0``), then ``t = sqrt(G) mean / sd`` of the G day means, Student-t with
     ``G - 1`` df. Valid however the pairs of one day are correlated, and conservative
     at 5% for G up to 14: the test to read when a handful of news days drive a result."""
-    if day0 is None:
+    grouped = _news_days(car, day0)
+    if grouped is None:
         return NO_RESULT
-    ok = np.isfinite(car)
-    car, day0 = car[ok], np.asarray(day0)[ok]
-    days, codes = np.unique(day0, return_inverse=True)
-    g = days.size
-    if g < 2:
-        return NO_RESULT
+    car, codes, g = grouped
     means = np.bincount(codes, weights=car) / np.bincount(codes)
     sd = means.std(ddof=1)
     if not sd > 0:
@@ -698,14 +703,10 @@ def wild_cluster_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
     sign flips): every one of the 2^G patterns when G <= 10, else 1,999 random ones (fixed
     seed). Valid however the pairs of a day are correlated; with G news days the smallest
     p it can give is 2 / 2^G (0.25 for 3 days): it says in its p how little few days show."""
-    if day0 is None:
+    grouped = _news_days(car, day0)
+    if grouped is None:
         return NO_RESULT
-    ok = np.isfinite(car)
-    car, day0 = car[ok], np.asarray(day0)[ok]
-    days, codes = np.unique(day0, return_inverse=True)
-    g = days.size
-    if g < 2:
-        return NO_RESULT
+    car, codes, g = grouped
     sums = np.bincount(codes, weights=car)
     counts = np.bincount(codes).astype("float64")
     total = counts.sum()

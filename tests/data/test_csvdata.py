@@ -12,12 +12,9 @@ import pytest
 from backtest.data.csvfiles import load_factor_csv, read_price_csv
 from backtest.data.store import PriceStore
 from events import InputError
+from tests.helpers import write_file
 
-
-def _write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+_write = write_file  # (folder, name, text) -> path
 
 
 def test_long_csv_with_dividend_gives_total_return(tmp_path):

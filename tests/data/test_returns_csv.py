@@ -15,6 +15,7 @@ from backtest.data.csvfiles import read_returns_csv
 from backtest.data.store import PriceStore
 from backtest.sim.costs import Costs
 from events import InputError
+from tests.helpers import write_file
 
 # Tuesday 2025-01-21 follows Martin Luther King Day: the anchor session is Friday the 17th.
 DAYS = ["2025-01-21", "2025-01-22", "2025-01-23", "2025-01-24"]
@@ -23,10 +24,7 @@ PRICES = {"AAA": [100.0, 110.0, 99.0, 103.95, 93.555], "BBB": [50.0, 51.0, 49.98
                                                               50.4798]}
 
 
-def _write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+_write = write_file  # (folder, name, text) -> path
 
 
 def _hand_returns(kind: str) -> dict[str, list[float]]:

@@ -12,13 +12,10 @@ from backtest.data.panel import PricePanel
 from backtest.data.store import PriceStore, bundled_path
 from backtest.data.universe import load_universe
 from events import InputError
+from tests.helpers import write_file
 from tests.panels import make_panel, sessions
 
-
-def _write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+_write = write_file  # (folder, name, text) -> path
 
 
 def test_long_csv_volume_column_is_carried(tmp_path):
