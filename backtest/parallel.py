@@ -48,7 +48,10 @@ class DaskExecutor:
         self.client, self.label, self.retries = client, label, retries
 
     def __call__(self, fn, shared: tuple, blocks: list[tuple]) -> list:
-        scattered = self.client.scatter(list(shared), broadcast=True)
+        # hash=False: fresh keys on every call. With content-hashed keys a study's second
+        # pass over the same arrays (GRANK) reused keys the scheduler was still releasing
+        # from the first, or had lost with a killed worker ("computation on lost data").
+        scattered = self.client.scatter(list(shared), broadcast=True, hash=False)
         futures = [self.client.submit(fn, *scattered, *block, retries=self.retries, pure=False)
                    for block in blocks]
         return _gather(futures, self.label)

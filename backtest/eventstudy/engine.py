@@ -451,6 +451,7 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
     rare_row = np.full(len(keep), -1)
     rare_row[np.searchsorted(keep, res.rare)] = np.arange(len(res.rare))
     rare_cum = stats.estimation_cumsum(res.rare_resid)
+    wanted = set(config.car_windows)  # the wild bootstrap runs on these only (its cost)
     columns = {k: [] for k in ("group", "window_start", "window_end", "n", "mean", "statistic",
                                "value", "p_value", "headline", "rbar", "n_pos", "n_neg",
                                "n_days", "signed", "median", "trimmed_mean")}
@@ -505,7 +506,8 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
                 inflation = (per["ar"][idx, sl] / per["sar"][idx, sl]) ** 2 \
                     / per["sigma2"][idx, None]
             sample = stats.WindowSample(car, var, g_dof, share, k, aar, rbar, ranks, days,
-                                        pseudo, g_day0, grank_t, ar_days, inflation)
+                                        pseudo, g_day0, grank_t, ar_days, inflation,
+                                        (start, end) in wanted)
             n = int(np.isfinite(car).sum())
             mean = float(np.nansum(car) / n) if n else np.nan
             n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())
@@ -525,7 +527,6 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
     out = pd.DataFrame(columns)
     # The family the summary reads: the headline test of every group (two or more pairs)
     # and CAR window, adjusted for testing all of them at once.
-    wanted = set(config.car_windows)
     family = (out["headline"].to_numpy(dtype=bool) & (out["n"] >= 2).to_numpy()
               & np.array([(s, e) in wanted for s, e in zip(out["window_start"],
                                                             out["window_end"])], dtype=bool))
