@@ -27,6 +27,10 @@ pairs (numba loads the compiled kernels from its disk cache on a process's first
 eventstudy is likewise handed precomputed returns and runs warm. Those one-off seconds,
 the panel load and the calendar build are printed apart.
 
+Floor: in the same worker, after the study, the compute floor on the same pairs
+(:mod:`benchmarks._floor`: a serial compiled market model, estimation sums and the event
+window's ARs, nothing else; best of 3): "ours / floor" is the study's seconds over it.
+
 Memory: the peak resident set size during run_study minus the RSS just before it. The
 kernel's high-water mark (VmHWM) is reset through ``/proc/self/clear_refs`` right before
 the call, so this is a getrusage-maxrss-style peak of the study alone, not of the data
@@ -84,6 +88,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _floor import floor_seconds  # noqa: E402
 from _universe import MARKET, build_calendar, draw_pairs, load_panel, require_universe  # noqa: E402
 
 from backtest.eventstudy import StudyConfig, run_study  # noqa: E402
@@ -261,6 +266,13 @@ def worker(args) -> int:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     out["peak_mb"], out["peak_method"] = mem.peak_mb, mem.label
+    # The compute floor on the same pairs, in the same process (benchmarks/_floor.py).
+    columns = {t: j for j, t in enumerate(panel.returns.columns)}
+    out["floor_s"], _ = floor_seconds(panel.returns.to_numpy(dtype="float64"),
+                                      panel.returns[MARKET].to_numpy(dtype="float64"),
+                                      pairs["ticker"].map(columns).to_numpy(),
+                                      pairs["pos0"].to_numpy(), ESTIMATION_LENGTH, GAP,
+                                      EVENT_WINDOW)
     out["hwm_total_mb"] = (_status_kb("VmHWM") or 0) / 1024
     if result is not None:
         sk = result.skipped
@@ -668,9 +680,10 @@ def main(argv=None) -> int:
                                          f"subset (a separate run_study of those pairs)")
             rows.append(row)
 
-    print("\n| pairs | ours seconds | ours pairs/s | peak MB | eventstudy pairs/s | "
+    print("\n| pairs | ours seconds | floor ms | ours / floor | ours pairs/s | peak MB | "
+          "eventstudy pairs/s | "
           "ratio (ours/eventstudy) | max abs AR diff |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         o = row["ours"]
         ok = o.get("status") == "ok"
@@ -683,7 +696,10 @@ def main(argv=None) -> int:
             if row["es_rate"] else "not run"
         ratio = f"{row['ratio']:.2f}x" if row["ratio"] else "-"
         diff = f"{row['diff']:.1e}" if row["diff"] is not None else "-"
-        print(f"| {row['n']:,} | {secs} | {rate} | {peak} | {es_rate} | {ratio} | {diff} |")
+        floor = (f"{o['floor_s'] * 1000:.1f}", f"{o['seconds'] / o['floor_s']:,.0f}x") \
+            if ok and o.get("floor_s") else ("-", "-")
+        print(f"| {row['n']:,} | {secs} | {floor[0]} | {floor[1]} | {rate} | {peak} | "
+              f"{es_rate} | {ratio} | {diff} |")
     method = next((r_["ours"]["peak_method"] for r_ in rows if "peak_method" in r_["ours"]),
                   args.memory)
     print(f"\npeak MB: {method}, during the run_study call only, in a fresh worker process "

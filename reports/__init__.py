@@ -1,5 +1,8 @@
-"""Reports: render a results folder as one self-contained HTML file plus PNGs. Rendering only."""
+"""Reports: render a results folder as one self-contained HTML file plus PNGs. Rendering only.
 
-from reports.render import render_report
+:func:`read_table` reads any table of a results folder, whichever format it was written in.
+"""
 
-__all__ = ["render_report"]
+from reports.render import read_table, render_report, table_file
+
+__all__ = ["read_table", "render_report", "table_file"]

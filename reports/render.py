@@ -1,7 +1,8 @@
 """Render a results folder into ``index.html`` (self-contained) plus one PNG per chart.
 
 The input is the folder a run wrote: ``run.json``, ``story.json`` (the answer, see
-:mod:`backtest.app.story`), the CSV tables, ``metrics.json`` and the study's summary table
+:mod:`backtest.app.story`), the tables (the per-pair ones as parquet or CSV, read alike by
+:func:`read_table`; the others CSV), ``metrics.json`` and the study's summary table
 ``table_tests_by_window.csv``. The report is a pure function of those files, so
 ``backtest report DIR`` renders it again and the numbers shown are exactly the ones
 saved. Nothing here computes a statistic; it selects, formats and draws. Text from
@@ -10,7 +11,7 @@ literally in charts.
 
 The page leads with the answer (what the news did, did trading it pay, how much to
 trust it), then the details. Tables never scroll inside the page: a long one shows its
-first rows and names the CSV that has them all.
+first rows and names the file that has them all.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from events.errors import InputError
 from events.model import UNIVERSE_ROLE
 from reports import charts
 
-MAX_ROWS = 50  # rows of one HTML table; the CSV beside the report has them all
+MAX_ROWS = 50  # rows of one HTML table; the file beside the report has them all
 MAX_TICKERS_CHARTED = 30
 
 # The columns the report reads from each table; a table without them is refused.
@@ -48,19 +49,72 @@ REQUIRED = {
 # --------------------------------------------------------------------------------------
 
 
-def _read(folder: Path, name: str, shown: Path) -> pd.DataFrame | None:
-    """A results table; text stays text (a ticker or event id ``NA`` is not missing: only
-    empty cells are). Refusals name the file as ``shown / name``."""
-    path = folder / f"{name}.csv"
-    if not path.is_file():
+def table_file(folder: str | Path, name: str) -> Path | None:
+    """The file of results table ``name`` in ``folder``: ``name.parquet`` (the per-pair
+    tables' default) or ``name.csv``; None when the run wrote neither."""
+    for suffix in (".parquet", ".csv"):
+        path = Path(folder) / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def read_table(folder: str | Path, name: str) -> pd.DataFrame | None:
+    """Results table ``name`` (``"ar"``, ``"car"``, ``"tests"``, ...) of a results folder,
+    whichever format the run wrote it in (``--format parquet`` or ``csv``); None when it
+    is not there.
+
+    Parquet comes back exactly as written (types and every digit); CSV with text kept as
+    text (a ticker or event id ``NA`` is not missing: only empty cells are) and floats at
+    the 10 significant digits it holds. Unreadable files raise pandas' or pyarrow's error
+    (the report turns them into a one-line refusal)."""
+    path = table_file(folder, name)
+    if path is None:
         return None
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path, engine="pyarrow")
     try:
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
+        return pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+
+
+def _name(folder: Path, name: str) -> str:
+    """The file name of a table, as the report cites it (car.parquet or car.csv)."""
+    path = table_file(folder, name)
+    return path.name if path is not None else f"{name}.csv"
+
+
+def _like_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """A parquet table as its CSV reads back, so the report shows the same either way:
+    dates and times as the CSV's text, empty text as missing."""
+    out = {}
+    for name, col in frame.items():
+        if pd.api.types.is_datetime64_any_dtype(col):
+            codes, uniques = pd.factorize(col)  # format each distinct time once
+            # code -1 (a missing time) picks the None appended last
+            text = np.append(np.asarray(pd.Series(uniques).astype(str), dtype=object), None)
+            col = pd.Series(text[codes], index=frame.index, dtype="str")
+        elif pd.api.types.is_string_dtype(col) and not pd.api.types.is_numeric_dtype(col):
+            col = col.where(col != "")
+        out[name] = col
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _read(folder: Path, name: str, shown: Path) -> pd.DataFrame | None:
+    """A results table for the report (:func:`read_table`, parquet shown as its CSV would
+    be). Refusals name the file as ``shown / name``."""
+    path = table_file(folder, name)
+    if path is None:
+        return None
+    try:
+        frame = read_table(folder, name)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        # (pyarrow's ArrowInvalid is a ValueError; a truncated parquet an OSError)
         raise InputError(f"not a readable results table ({type(exc).__name__}); run the "
                          f"command again to rewrite it", path=str(shown / path.name)) from None
+    if path.suffix == ".parquet":
+        frame = _like_csv(frame)
     missing = [c for c in REQUIRED.get(name, ()) if c not in frame.columns]
     if missing and len(frame.columns):
         raise InputError(f"not a results table of this tool (no column {missing[0]!r}); run "
@@ -415,11 +469,11 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
         seed_car = t["car"][t["car"]["event_id"] == seed].drop(
             columns=[c for c in ("event_id", "label") if c in t["car"].columns])
         s["seed_car"] = _table(seed_car, percent=("car", "car_se", "bhar")
-                               if measure == "return" else ("bhar",), source="car.csv")
+                               if measure == "return" else ("bhar",), source=_name(folder, "car"))
         conf = t["estimates"][t["estimates"]["confounded_with"].notna()
                               & (t["estimates"]["confounded_with"].astype(str) != "")]
         s["confounded"] = _table(conf[["event_id", "ticker", "confounded_with",
-                                       "n_excluded"]], source="estimates.csv")
+                                       "n_excluded"]], source=_name(folder, "estimates"))
     if t["xsection"] is not None and len(t["xsection"]):
         xs = t["xsection"]
         if story and story.get("window"):
@@ -436,7 +490,8 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
     if t["quality"] is not None:
         s["quality"] = _table(t["quality"], source="quality.csv")
     if t["timing"] is not None:
-        s["timing"] = _table(t["timing"].drop(columns=["published"]), source="timing.csv")
+        s["timing"] = _table(t["timing"].drop(columns=["published"]),
+                             source=_name(folder, "timing"))
     strategy = run.get("strategy")
     if strategy and t["equity"] is not None:
         eq = t["equity"].assign(date=lambda d: pd.to_datetime(d["date"])).set_index("date")

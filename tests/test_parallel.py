@@ -21,6 +21,7 @@ from backtest.parallel import DaskExecutor, open_client  # noqa: E402
 from backtest.sim.sweeps import run_sweep  # noqa: E402
 from events.loader import resolve_calendar  # noqa: E402
 from events.model import Calendar, Event, LinkedTicker, Sentiment  # noqa: E402
+from reports import read_table
 from strategies import ShortPartnersOnBadNews  # noqa: E402
 
 
@@ -149,7 +150,7 @@ def test_universe_study_links_every_ticker(tmp_path, bundled):
                            "--universe", str(path), "--offline", "--out", str(out),
                            "--group-by", "role"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    car = pd.read_csv(out / "car.csv").query("window_start == 0 and window_end == 0")
+    car = read_table(out, "car").query("window_start == 0 and window_end == 0")
     miss = car[car["event_id"] == "openai-miss-2026-04-28"].set_index("ticker")["role"]
     assert miss.to_dict() == {"ORCL": "partner", "MSFT": "partner", "AMZN": "universe",
                               "TSM": "universe"}

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from backtest.eventstudy.config import MEASURES, RETURNS
+from backtest.io import TABLE_FORMATS
 from events.errors import InputError
 
 
@@ -167,7 +168,7 @@ def _price_options(p: argparse.ArgumentParser) -> None:
                    "or ~/.cache/event-backtester)")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, writes_tables: bool = True) -> None:
     _price_options(p)
     p.add_argument("--roll-non-sessions", action="store_true",
                    help="roll 'during_session' events dated on a non-session to the next open")
@@ -178,6 +179,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--car-from", choices=("day-1", "start"), default="day-1",
                    help="per-ticker CAR chart cumulates from the close before day 0 (default) "
                         "or from the window start")
+    if writes_tables:
+        p.add_argument("--format", choices=TABLE_FORMATS, default="parquet", dest="table_format",
+                       help="the per-pair tables (ar, car, estimates, timing) as parquet "
+                            "(default: exact, fast at millions of rows) or csv; the small "
+                            "tables are always csv")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep.add_argument("--max-combinations", type=int, default=MAX_COMBINATIONS, metavar="N",
                        help=f"refuse a grid of more combinations (default {MAX_COMBINATIONS})")
-    _common(sweep)
+    _common(sweep, writes_tables=False)
     _run_options(sweep)
     _market_option(sweep)
     _cluster_options(sweep)
@@ -262,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="look-ahead audit: rerun on data cut at each event")
     aud.add_argument("calendar", nargs="+", help="calendar YAML file(s) or bundled name(s) "
                                                    "(openai); several are merged")
-    _common(aud)
+    _common(aud, writes_tables=False)
     _run_options(aud)
     _market_option(aud)
 

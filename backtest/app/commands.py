@@ -186,7 +186,8 @@ def demo(args: argparse.Namespace) -> Path:
     return run_job("openai", args.out or default_out("demo"),
                    strategy=get_strategy("short_partners_on_bad_news"), store=store,
                    panel=panel, seed_event=args.event, car_from=args.car_from, strict=args.strict,
-                   title="Demo: OpenAI compute-chain news, study and short-partners strategy")
+                   title="Demo: OpenAI compute-chain news, study and short-partners strategy",
+                   table_format=args.table_format)
 
 
 def study(args: argparse.Namespace) -> Path:
@@ -209,7 +210,7 @@ def study(args: argparse.Namespace) -> Path:
         return run_job(calendar, out, config=config, factor_data=factor_data, store=store,
                        panel=panel, seed_event=args.event, car_from=args.car_from, block=args.block,
                        strict=args.strict, title=f"Event study: {calendar.name}",
-                       explain=_explain(args), **extra)
+                       explain=_explain(args), table_format=args.table_format, **extra)
 
 
 def run(args: argparse.Namespace) -> Path:
@@ -236,7 +237,8 @@ def run(args: argparse.Namespace) -> Path:
     return run_job(calendar, out, strategy=strategy, config=config, costs=run_costs,
                    init_cash=args.init_cash, factor_data=factor_data, store=store,
                    panel=panel, seed_event=args.event, car_from=args.car_from, strict=args.strict,
-                   title=f"{strategy.name} on {calendar.name}", explain=_explain(args))
+                   title=f"{strategy.name} on {calendar.name}", explain=_explain(args),
+                   table_format=args.table_format)
 
 
 def run_experiment(args: argparse.Namespace) -> Path:
@@ -254,7 +256,7 @@ def run_experiment(args: argparse.Namespace) -> Path:
     out = args.out or default_out("experiment", exp.name)
     return run_job(cal, out, strategy=strategy, costs=exp_costs, panel=panel,
                    config=exp.study, init_cash=exp.init_cash, title=f"Experiment {exp.name}",
-                   seed_event=args.event, sweep=sweep)
+                   seed_event=args.event, sweep=sweep, table_format=args.table_format)
 
 
 def sweep(args: argparse.Namespace) -> Path:

@@ -18,7 +18,14 @@ import pandas as pd
 from backtest.app.story import build_story
 from backtest.data import DEFAULT_MARKET, PricePanel, PriceStore, load_panel
 from backtest.eventstudy import StudyConfig, run_study
-from backtest.io import atomic_dir, check_output_dir, is_results_dir, write_csv, write_json
+from backtest.io import (
+    TABLE_FORMATS,
+    atomic_dir,
+    check_output_dir,
+    is_results_dir,
+    write_csv,
+    write_json,
+)
 from backtest.parallel import serial_map_blocks
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 from backtest.sim.runs import run_strategy
@@ -101,7 +108,8 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
             sweep: tuple | None = None,
             map_blocks=serial_map_blocks, block: int | None = None,
             strict: bool = False, car_from: str = "day-1",
-            started: float | None = None, explain: tuple[str, ...] = ()) -> Path:
+            started: float | None = None, explain: tuple[str, ...] = (),
+            table_format: str = "parquet") -> Path:
     """Run a study and/or a strategy on a calendar, write every result file, then the report.
 
     ``config.market`` is the benchmark of the study and of the strategy's metrics.
@@ -114,8 +122,13 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
     so ``backtest report DIR`` can redo it later. ``car_from`` is where the per-ticker CAR
     chart starts (``day-1`` or the window ``start``); ``started`` the time the work began
     (a sweep's, before its combinations ran), for the reported run time.
+    ``table_format`` ("parquet" or "csv"): the format of the per-pair tables (ar, car,
+    estimates, timing; :meth:`StudyResult.write`); the small tables are CSV either way.
     """
     started = time.time() if started is None else started
+    if table_format not in TABLE_FORMATS:
+        raise ConfigError(f"format must be one of {', '.join(TABLE_FORMATS)}, got "
+                          f"{table_format!r}", field="format")
     check_output_dir(out)  # refuse a target that is not ours before doing any work
     cal = resolve_calendar(calendar)
     config = config or StudyConfig()
@@ -170,7 +183,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
         write_json(tmp / "story.json", story)
         write_calendar(cal, tmp)
         if study_result is not None:
-            study_result.write(tmp)
+            study_result.write(tmp, table_format)
         if strategy_run is not None:
             strategy_run.write(tmp)
         if sweep is not None:
@@ -191,7 +204,7 @@ def rerender(results_dir: str | Path) -> Path:
                           path=str(src))
     with atomic_dir(src) as tmp:
         for f in src.iterdir():
-            if f.is_file() and f.suffix in (".csv", ".json"):
+            if f.is_file() and f.suffix in (".csv", ".json", ".parquet"):
                 shutil.copy2(f, tmp / f.name)
         if "chains" in (json.loads((src / "run.json").read_text()) or {}):
             from reports.chains import render_chains_report

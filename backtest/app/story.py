@@ -146,8 +146,8 @@ def trust_notes(study, run, pnl: dict | None, groups: list[dict], event_id: str)
         how, share = (("winsorized", study.config.winsorize) if study.config.winsorize
                       else ("trimmed", study.config.trim))
         notes.append(f"Each group's CARs are {how} at {share:.1%} per tail before its CAR "
-                     f"tests and its mean (rank and sign tests use every pair; car.csv keeps "
-                     f"each pair's own CAR).")
+                     f"tests and its mean (rank and sign tests use every pair; the car table "
+                     f"keeps each pair's own CAR).")
     if study is not None:
         skipped = study.skipped
         if len(skipped):

@@ -11,9 +11,12 @@ import pandas as pd
 
 from backtest.eventstudy import stats
 from backtest.eventstudy.config import StudyConfig
-from backtest.io import write_csv
+from backtest.io import write_csv, write_table
 
 TABLES = ("ar", "car", "caar", "tests", "estimates", "skipped", "quality")
+# One row per pair (and day): millions in a universe study, written by write_table as
+# parquet unless asked for CSV. The others are small tables people open: always CSV.
+LARGE_TABLES = ("ar", "car", "estimates", "timing")
 SUMMARY_FILE = "table_tests_by_window.csv"
 
 
@@ -52,7 +55,7 @@ class StudyResult:
     ``car`` its sum; ``bhar`` NaN, ``direction`` "up".
 
     ``summary()`` is the Eventus-style table of the tests, ``headline()`` the one
-    statistic to read first per group and window, ``write(folder)`` the CSV files.
+    statistic to read first per group and window, ``write(folder)`` the files.
     """
 
     ar: pd.DataFrame
@@ -93,14 +96,20 @@ class StudyResult:
             return pd.DataFrame()
         return summary_table(self.tests, self.config.car_windows)
 
-    def write(self, folder: str | Path) -> None:
-        """The tables as CSV files in ``folder`` (ar.csv, car.csv, ..., timing.csv) and the
-        summary as ``table_tests_by_window.csv``."""
+    def write(self, folder: str | Path, table_format: str = "parquet") -> None:
+        """The tables as files in ``folder``: the per-pair ones (:data:`LARGE_TABLES`: ar,
+        car, estimates, timing) as ``.parquet`` or, with ``table_format="csv"``, ``.csv``;
+        the small ones (caar, tests, skipped, quality, the summary
+        ``table_tests_by_window.csv``) always as CSV. Read any with
+        :func:`reports.read_table`."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
-            write_csv(getattr(self, name), folder / f"{name}.csv")
-        write_csv(self.timing, folder / "timing.csv", float_format=None)
+            if name in LARGE_TABLES:
+                write_table(getattr(self, name), folder, name, table_format)
+            else:
+                write_csv(getattr(self, name), folder / f"{name}.csv")
+        write_table(self.timing, folder, "timing", table_format, float_format=None)
         if len(self.chains):
             write_csv(self.chains, folder / "chain_events.csv")
         if len(self.xsection):

@@ -34,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from reports import read_table
 from tests.helpers import FIXTURES, backtest_command
 
 BAD = FIXTURES / "bad"
@@ -430,5 +431,5 @@ def test_a_ticker_without_data_is_skipped_with_its_reason(tmp_path):
     skipped = pd.read_csv(tmp_path / "out" / "skipped.csv")
     assert skipped.to_dict("records") == [{"event_id": "unknown", "ticker": "ZZZZZ",
                                            "reason": "no price data for this ticker"}]
-    car = pd.read_csv(tmp_path / "out" / "car.csv")
+    car = read_table(tmp_path / "out", "car")
     assert set(car["ticker"]) == {"AMD", "AVGO"}

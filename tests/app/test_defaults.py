@@ -20,6 +20,7 @@ from backtest.data import bundled_path
 from backtest.eventstudy import StudyConfig
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 from events.errors import ConfigError
+from reports import read_table
 from tests.helpers import ROOT
 
 
@@ -95,7 +96,7 @@ def test_market_moves_the_study_the_metrics_and_the_labels(qqq_run):
     assert "QQQ over the same sessions" in html and "alpha against QQQ" in html
     assert "SPY over the same sessions" not in html and "alpha against SPY" not in html
     # the study regressed on QQQ: no pair lists QQQ as its own ticker, estimates differ from SPY
-    assert "QQQ" not in set(pd.read_csv(qqq_run / "car.csv")["ticker"])
+    assert "QQQ" not in set(read_table(qqq_run, "car")["ticker"])
 
 
 def test_experiment_study_block_is_read_whole(tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from backtest.app.jobs import run_job
+from reports import read_table
 from strategies import get_strategy
 
 SECTIONS = ["What the news did", "Did it pay", "How much to trust it", "Event study",
@@ -48,12 +49,14 @@ def test_demo_writes_html_with_sections_and_images(demo_dir):
 
 def test_demo_tables_show_the_seed_event(demo_dir):
     """The demo's tables carry the seed event and the CRWV skip."""
-    car = (demo_dir / "car.csv").read_text()
-    assert "openai-miss-2026-04-28,ORCL,partner,0,0," in car
+    car = read_table(demo_dir, "car")
+    seed = car[(car["event_id"] == "openai-miss-2026-04-28") & (car["ticker"] == "ORCL")]
+    assert set(seed["role"]) == {"partner"} and ((seed["window_start"] == 0)
+                                                 & (seed["window_end"] == 0)).sum() == 1
     skipped = (demo_dir / "skipped.csv").read_text()
     assert "oracle-rpo-2025-09-09,CRWV,insufficient estimation data" in skipped
-    for name in ("ar.csv", "caar.csv", "tests.csv", "timing.csv", "trades.csv", "equity.csv",
-                 "metrics.json"):
+    for name in ("ar.parquet", "caar.csv", "tests.csv", "timing.parquet", "trades.csv",
+                 "equity.csv", "metrics.json"):
         assert (demo_dir / name).stat().st_size > 0, name
 
 

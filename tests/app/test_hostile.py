@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from backtest.io import MARKER
+from reports import read_table
 from tests.helpers import ROOT, backtest_command
 
 EVENT = """  - id: {id}
@@ -433,7 +434,7 @@ def test_two_runs_on_one_target_never_mix(tmp_path, attempt):
         assert "metrics.json" not in files and "equity.png" not in files
     else:
         assert {"metrics.json", "equity.png", "trades.csv"} <= files
-    assert {"index.html", "ar.csv", MARKER} <= files
+    assert {"index.html", "ar.parquet", MARKER} <= files
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 
 
@@ -455,6 +456,6 @@ def test_a_ticker_and_an_event_called_NA_stay_NA(tmp_path):
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "o" / "index.html").read_text()
     assert '<td class="text">NA</td>' in html
-    car = pd.read_csv(tmp_path / "o" / "car.csv", keep_default_na=False)
+    car = read_table(tmp_path / "o", "car")
     assert set(car["ticker"]) == {"NA"} and set(car["event_id"]) == {"NA"}
     assert "CARs of NA" in html and "AR heatmap: NA" in html

@@ -15,6 +15,7 @@ import pytest
 
 from backtest.app.cli import main
 from backtest.data.store import PriceStore
+from reports import read_table
 
 CALENDAR = ("events:\n  - id: miss\n    timestamp: 2026-04-28T15:36:00Z\n    headline: h\n"
             "    source: s\n    sentiment: {label: bearish, score: 65}\n"
@@ -87,9 +88,9 @@ def test_study_on_returns_uses_them_and_says_so(inputs, study):
                                    "SPY": f"simple returns {good}"}
     close = prices.close["ORCL"]
     day0 = close.index.get_loc(pd.Timestamp("2026-04-28"))
-    ar = pd.read_csv(cwd / "report" / "ar.csv").query("rel_day == 0")
-    expected = close.iloc[day0] / close.iloc[day0 - 1] - 1  # ar.csv keeps 10 digits
-    assert ar["ret"].iloc[0] == pytest.approx(expected, abs=1e-10)
+    ar = read_table(cwd / "report", "ar").query("rel_day == 0")
+    expected = close.iloc[day0] / close.iloc[day0 - 1] - 1
+    assert ar["ret"].iloc[0] == pytest.approx(expected, abs=1e-14)  # parquet: every digit
 
 
 def test_prices_and_returns_together_are_refused(inputs, study):

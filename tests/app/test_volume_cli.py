@@ -11,6 +11,7 @@ import pytest
 
 from backtest.app.cli import build_parser, main
 from backtest.data.store import bundled_path
+from reports import read_table
 
 
 def _refused(capsys, argv, text):
@@ -79,11 +80,11 @@ def test_a_volume_study_says_what_it_measured(capsys, tmp_path):
     assert len(run["volume_hash"]) == 16
     assert json.loads((out / "story.json").read_text())["measure"] == "volume"
     assert "abnormal log volume" in (out / "index.html").read_text()
-    car = pd.read_csv(out / "car.csv")
+    car = read_table(out, "car")
     assert car["bhar"].isna().all() and (car["direction"] == "up").all()
     # the day-0 AR of one pair, by hand from the bundled volume (constant mean)
     raw = pd.read_parquet(bundled_path())
-    ar, est = pd.read_csv(out / "ar.csv"), pd.read_csv(out / "estimates.csv")
+    ar, est = read_table(out, "ar"), read_table(out, "estimates")
     clean = est[(est["ticker"] == "ORCL") & (est["n_excluded"] == 0)
                 & (est["n_est"] == 250)].iloc[0]  # a full estimation window, none left out
     row = ar[(ar["rel_day"] == 0) & (ar["ticker"] == "ORCL")

@@ -12,6 +12,7 @@ import pytest
 from backtest.data.csvfiles import load_factor_csv, read_price_csv
 from backtest.data.store import PriceStore
 from events import InputError
+from reports import read_table
 from tests.helpers import write_file
 
 _write = write_file  # (folder, name, text) -> path
@@ -119,5 +120,5 @@ def test_cli_study_on_user_prices(tmp_path):
                            str(prices), "--out", str(out), "--offline"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    ar = pd.read_csv(out / "ar.csv").query("rel_day == 0")
+    ar = read_table(out, "ar").query("rel_day == 0")
     assert ar["ret"].iloc[0] == pytest.approx(165.96000671386719 / 172.9600067138672 - 1)

@@ -26,6 +26,7 @@ from backtest.data.panel import COLUMNS
 from backtest.data.store import PriceStore
 from backtest.data.yahoo import DownloadError
 from events import InputError
+from reports import read_table
 
 # Four NYSE sessions (2025-01-09 was a market closure: no bar).
 DATES = pd.DatetimeIndex(["2025-01-06", "2025-01-07", "2025-01-08", "2025-01-10"])
@@ -404,7 +405,7 @@ def test_data_import_then_offline_study_uses_the_imported_ticker(cli_runs):
     assert study.returncode == 0, study.stderr
     run = json.loads((root / "S" / "run.json").read_text())
     assert run["data_sources"] == {"MYCO": "cache", "SPY": "bundled"}
-    car = pd.read_csv(root / "S" / "car.csv")
+    car = read_table(root / "S", "car")
     assert set(car["ticker"]) == {"MYCO"}
     skipped = pd.read_csv(root / "S" / "skipped.csv")
     assert "MYCO" not in set(skipped.get("ticker", []))

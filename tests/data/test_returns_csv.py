@@ -15,6 +15,7 @@ from backtest.data.csvfiles import read_returns_csv
 from backtest.data.store import PriceStore
 from backtest.sim.costs import Costs
 from events import InputError
+from reports import read_table
 from tests.helpers import write_file
 
 # Tuesday 2025-01-21 follows Martin Luther King Day: the anchor session is Friday the 17th.
@@ -166,7 +167,7 @@ def test_study_on_the_bundled_returns_equals_the_study_on_the_prices(bundled, tm
     assert panel.sessions.equals(prices.sessions)  # the anchor is the first price's day
     for name, source in (("prices", prices), ("returns", panel)):
         backtest.study("openai", prices=source, pseudo_draws=0).write(tmp_path / name)
-    a, b = (pd.read_csv(tmp_path / name / "car.csv") for name in ("prices", "returns"))
+    a, b = (read_table(tmp_path / name, "car") for name in ("prices", "returns"))
     assert set(b["ticker"]) == {"ORCL", "NVDA"} and len(b) == len(a) > 0
     keys = ["event_id", "ticker", "window_start", "window_end"]
     both = a.merge(b, on=keys, suffixes=("_p", "_r"))

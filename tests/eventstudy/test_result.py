@@ -58,10 +58,11 @@ def test_repr_html_and_write(res, tmp_path):
     res.write(tmp_path / "out")
     names = {p.name for p in (tmp_path / "out").iterdir()}
     # the bundled calendar's OpenAI-miss event links the openai chain: chain_events.csv
-    assert {"ar.csv", "car.csv", "caar.csv", "tests.csv", "estimates.csv", "skipped.csv",
-            "quality.csv", "timing.csv", "chain_events.csv", SUMMARY_FILE} == names
-    back = pd.read_csv(tmp_path / "out" / "car.csv")
-    np.testing.assert_allclose(back["car"], res.car["car"], rtol=1e-9)
+    assert {"ar.parquet", "car.parquet", "caar.csv", "tests.csv", "estimates.parquet",
+            "skipped.csv", "quality.csv", "timing.parquet", "chain_events.csv",
+            SUMMARY_FILE} == names
+    back = pd.read_parquet(tmp_path / "out" / "car.parquet")
+    pd.testing.assert_frame_equal(back, res.car)  # parquet: every digit and type kept
 
 
 def test_strategy_run_summary_lists_the_metrics():
