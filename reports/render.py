@@ -32,6 +32,7 @@ from reports import charts
 
 MAX_ROWS = 50  # rows of one HTML table; the file beside the report has them all
 MAX_TICKERS_CHARTED = 30
+CSV_CHUNK_ROWS = 200_000  # rows per piece when the report reads one event of a large CSV
 
 # The columns the report reads from each table; a table without them is refused.
 REQUIRED = {
@@ -59,10 +60,12 @@ def table_file(folder: str | Path, name: str) -> Path | None:
     return None
 
 
-def read_table(folder: str | Path, name: str) -> pd.DataFrame | None:
+def read_table(folder: str | Path, name: str, event_id: str | None = None
+               ) -> pd.DataFrame | None:
     """Results table ``name`` (``"ar"``, ``"car"``, ``"tests"``, ...) of a results folder,
     whichever format the run wrote it in (``--format parquet`` or ``csv``); None when it
-    is not there.
+    is not there. ``event_id``: only that event's rows, read without loading the others
+    (a universe study's AR table has millions of rows; the report needs one event's).
 
     Parquet comes back exactly as written (types and every digit); CSV with text kept as
     text (a ticker or event id ``NA`` is not missing: only empty cells are) and floats at
@@ -72,11 +75,32 @@ def read_table(folder: str | Path, name: str) -> pd.DataFrame | None:
     if path is None:
         return None
     if path.suffix == ".parquet":
-        return pd.read_parquet(path, engine="pyarrow")
+        where = None if event_id is None else [("event_id", "==", event_id)]
+        return pd.read_parquet(path, engine="pyarrow", filters=where)
+    options = {"keep_default_na": False, "na_values": [""], "low_memory": False}
     try:
-        return pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
+        if event_id is None:
+            return pd.read_csv(path, **options)
+        # pieces of rows, each cut to the event: memory bounded by one piece
+        with pd.read_csv(path, chunksize=CSV_CHUNK_ROWS, dtype={"event_id": str},
+                         **options) as reader:
+            parts = [part[part["event_id"] == event_id] for part in reader]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+
+
+def table_rows(folder: str | Path, name: str) -> int:
+    """How many rows table ``name`` has (0 when absent), without reading a parquet's data."""
+    path = table_file(folder, name)
+    if path is None:
+        return 0
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    with open(path, "rb") as fh:
+        return max(sum(1 for _ in fh) - 1, 0)
 
 
 def _name(folder: Path, name: str) -> str:
@@ -101,22 +125,25 @@ def _like_csv(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def _read(folder: Path, name: str, shown: Path) -> pd.DataFrame | None:
+def _read(folder: Path, name: str, shown: Path, event_id: str | None = None
+          ) -> pd.DataFrame | None:
     """A results table for the report (:func:`read_table`, parquet shown as its CSV would
-    be). Refusals name the file as ``shown / name``."""
+    be; ``event_id``: that event's rows only). Refusals name the file as ``shown / name``."""
     path = table_file(folder, name)
     if path is None:
         return None
     try:
-        frame = read_table(folder, name)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        # (pyarrow's ArrowInvalid is a ValueError; a truncated parquet an OSError)
+        frame = read_table(folder, name, event_id)
+        rows = table_rows(folder, name) if event_id is not None else len(frame)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, KeyError) as exc:
+        # (pyarrow's ArrowInvalid is a ValueError; a truncated parquet an OSError; a
+        # table without event_id a KeyError)
         raise InputError(f"not a readable results table ({type(exc).__name__}); run the "
                          f"command again to rewrite it", path=str(shown / path.name)) from None
     if path.suffix == ".parquet":
         frame = _like_csv(frame)
     missing = [c for c in REQUIRED.get(name, ()) if c not in frame.columns]
-    if missing and len(frame.columns):
+    if missing and (len(frame.columns) or rows):
         raise InputError(f"not a results table of this tool (no column {missing[0]!r}); run "
                          f"the command again to rewrite it", path=str(shown / path.name))
     return frame
@@ -439,10 +466,12 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
     shown = Path(shown) if shown is not None else folder
     run = _json(folder / "run.json", shown)
     story = _json(folder / "story.json", shown) if (folder / "story.json").is_file() else None
-    t = {name: _read(folder, name, shown) for name in
-         ("events", "timing", "ar", "car", "caar", "tests", "estimates", "skipped", "quality",
-          "trades", "per_event", "equity", "sweep", "chain_events", "xsection")}
     seed = run.get("seed_event")
+    t = {name: _read(folder, name, shown) for name in
+         ("events", "timing", "caar", "tests", "estimates", "skipped", "quality",
+          "trades", "per_event", "equity", "sweep", "chain_events", "xsection")}
+    # Of the per-pair tables the report shows the seed event only: read just its rows.
+    t.update({name: _read(folder, name, shown, event_id=seed) for name in ("ar", "car")})
     images = dict.fromkeys(("caar", "car_lines", "heatmap", "equity", "drawdown", "per_event",
                             "sweep", "pbo"))
     s = dict.fromkeys(("answer", "windows", "seed_car", "confounded", "skipped", "quality",
@@ -450,7 +479,7 @@ def render_report(folder: str | Path, shown: str | Path | None = None) -> Path:
                        "sweep_figures", "folds", "chains", "xsection", "xsection_window"))
     s["answer"] = _answer(story) if story else None
     study = run.get("study")
-    if t["ar"] is not None and len(t["ar"]):
+    if t["ar"] is not None and table_rows(folder, "ar"):
         measure = (study or {}).get("measure", "return")
         images["caar"] = _png(charts.caar_chart(t["caar"], measure=measure),
                               folder / "caar_by_group.png")

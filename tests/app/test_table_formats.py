@@ -166,3 +166,20 @@ def test_cli_format_csv(tmp_path):
     proc = subprocess.run(backtest_command() + ["study", "openai", "--format", "xlsx"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_one_events_rows_read_alone_equal_the_full_table_cut(both, monkeypatch):
+    """What the report reads of a large table (one event's rows, a CSV in pieces) is the
+    full table cut to that event, row for row."""
+    import reports.render as render
+
+    monkeypatch.setattr(render, "CSV_CHUNK_ROWS", 7)  # many pieces, an event across them
+    for fmt in ("parquet", "csv"):
+        full = read_table(both / fmt, "ar")
+        assert render.table_rows(both / fmt, "ar") == len(full)
+        for event in ("openai-miss-2026-04-28", "stargate-2025-01-21", "no-such-event"):
+            cut = full[full["event_id"] == event].reset_index(drop=True)
+            alone = read_table(both / fmt, "ar", event_id=event)
+            assert len(alone) == len(cut) and (event == "no-such-event") == cut.empty
+            if len(cut):
+                pd.testing.assert_frame_equal(alone, cut, check_dtype=fmt == "parquet")
