@@ -223,6 +223,41 @@ def write_table(frame: pd.DataFrame, folder: str | Path, name: str,
     return path
 
 
+def write_table_pieces(pieces, folder: str | Path, name: str, table_format: str = "parquet",
+                       float_format: str | None = FLOAT_FORMAT) -> Path:
+    """A large table given as consecutive pieces (DataFrames with the same columns), written
+    as :func:`write_table` writes it whole, one piece in memory at a time: parquet as one
+    row group per piece, CSV with the header once. Reads back as the concatenated pieces;
+    a CSV is byte for byte the file of the whole table."""
+    if table_format not in TABLE_FORMATS:
+        raise ValueError(f"table_format must be one of {TABLE_FORMATS}, got {table_format!r}")
+    path = Path(folder) / f"{name}.{table_format}"
+    if table_format == "csv":
+        with open(path, "w", newline="") as fh:
+            for i, piece in enumerate(pieces):
+                piece.to_csv(fh, index=False, header=i == 0, float_format=float_format)
+            if fh.tell() == 0:  # no piece: the empty table's file, as write_csv writes it
+                pd.DataFrame().to_csv(fh, index=False)
+        return path
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = schema = None
+    try:
+        for piece in pieces:
+            table = pa.Table.from_pandas(piece, schema=schema, preserve_index=False)
+            if writer is None:
+                schema = table.schema  # every piece as the first (a column all missing
+                writer = pq.ParquetWriter(path, schema)  # in one piece keeps its type)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        pd.DataFrame().to_parquet(path, index=False, engine="pyarrow")
+    return path
+
+
 # --------------------------------------------------------------------------------------
 # results folders
 # --------------------------------------------------------------------------------------

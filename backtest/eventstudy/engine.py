@@ -76,7 +76,7 @@ from backtest.eventstudy.pairs import (
     resolve_pairs,
     test_windows,
 )
-from backtest.eventstudy.result import StudyResult
+from backtest.eventstudy.result import ARRows, StudyResult
 from backtest.parallel import serial_map_blocks
 from events.errors import ConfigError, PriceDataError
 from events.model import Calendar
@@ -263,7 +263,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     date_idx = pos[:, None] + evt_off[None, :]
     dates = np.where((date_idx >= 0) & (date_idx < n_sessions), date_idx, -1)
 
-    ar_df = _ar_frame(pairs, evt_off, per, dates, panel.sessions)
+    ar_rows = _ar_rows(pairs, evt_off, per, dates, panel.sessions)
     group_of = np.asarray(group_names, dtype=object)[layout.groups[keep][:, -1]]
     car_df = _car_frame(pairs.assign(group=group_of), per, y_simple, exp_simple, config,
                         confounded)
@@ -281,7 +281,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         estimates = estimates.assign(garch_omega=per["vol_params"][:, 0],
                                      garch_alpha=per["vol_params"][:, 1],
                                      garch_beta=per["vol_params"][:, 2])
-    result = StudyResult(ar_df, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
+    result = StudyResult(ar_rows, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
                          panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
     if explain:
         result.xsection = xsection.cross_section(car_df, pairs, estimates, tuple(explain),
@@ -369,6 +369,18 @@ def _drop_flagged(pairs: pd.DataFrame, quality: pd.DataFrame, sessions: pd.Datet
     rows = [{"event_id": e, "ticker": t, "reason": r} for e, t, r in
             zip(pairs["event_id"].to_numpy()[gone], tickers[gone], reason[gone])]
     return pairs[~gone].reset_index(drop=True), rows
+
+
+def _ar_rows(pairs, offsets, per, dates, sessions) -> ARRows:
+    """The AR table as :class:`ARRows`: only the arrays it is made from stay alive."""
+    arrays = {name: per[name] for name in ("y", "expected", "ar", "sar")}
+    text = pairs[["event_id", "ticker", "role", "label"]]
+
+    def build(rows: np.ndarray) -> pd.DataFrame:
+        return _ar_frame(text.iloc[rows].reset_index(drop=True), offsets,
+                         {name: a[rows] for name, a in arrays.items()}, dates[rows], sessions)
+
+    return ARRows(build, text["event_id"].to_numpy(), len(offsets))
 
 
 def _ar_frame(pairs, offsets, per, dates, sessions) -> pd.DataFrame:

@@ -11,12 +11,42 @@ import pandas as pd
 
 from backtest.eventstudy import stats
 from backtest.eventstudy.config import StudyConfig
-from backtest.io import write_csv, write_table
+from backtest.io import write_csv, write_table, write_table_pieces
 
 TABLES = ("ar", "car", "caar", "tests", "estimates", "skipped", "quality")
 # One row per pair (and day): millions in a universe study, written by write_table as
 # parquet unless asked for CSV. The others are small tables people open: always CSV.
 LARGE_TABLES = ("ar", "car", "estimates", "timing")
+PIECE_PAIRS = 20_000  # pairs per piece when the AR table is written without being built
+
+
+class ARRows:
+    """The AR table of a study, kept as its per-pair arrays until rows are asked for.
+
+    A study of a universe has millions of (pair, day) rows: as a DataFrame (text columns
+    repeated on every row) the table takes about three times the memory of the arrays it
+    is made from, and the writer and the report need it only piece by piece or one event
+    at a time. ``build(rows)`` makes the table's rows of the pairs ``rows`` (sorted pair
+    indices), in pair order; :meth:`frame` is the whole table (what ``StudyResult.ar``
+    returns), :meth:`of_event` one event's rows, :meth:`pieces` the table in consecutive
+    pieces of pairs. Every way gives the same rows and values.
+    """
+
+    def __init__(self, build, event_ids: np.ndarray, n_days: int):
+        self._build, self._event_ids, self._n_days = build, np.asarray(event_ids), n_days
+
+    def __len__(self) -> int:
+        return len(self._event_ids) * self._n_days
+
+    def frame(self) -> pd.DataFrame:
+        return self._build(np.arange(len(self._event_ids)))
+
+    def of_event(self, event_id: str) -> pd.DataFrame:
+        return self._build(np.flatnonzero(self._event_ids == event_id))
+
+    def pieces(self, pairs: int = PIECE_PAIRS):
+        for start in range(0, len(self._event_ids), pairs):
+            yield self._build(np.arange(start, min(start + pairs, len(self._event_ids))))
 SUMMARY_FILE = "table_tests_by_window.csv"
 
 
@@ -58,7 +88,8 @@ class StudyResult:
     statistic to read first per group and window, ``write(folder)`` the files.
     """
 
-    ar: pd.DataFrame
+    # the AR table, or (from run_study) its :class:`ARRows` until ``ar`` is first read
+    ar_rows: pd.DataFrame | ARRows
     car: pd.DataFrame
     caar: pd.DataFrame
     tests: pd.DataFrame
@@ -79,6 +110,14 @@ class StudyResult:
     def settings(self) -> dict:
         """The config as plain JSON-able values."""
         return self.config.as_dict()
+
+    @property
+    def ar(self) -> pd.DataFrame:
+        """The AR table (columns above): built on first use from the study's arrays, then
+        kept. Writing the result and :meth:`reaction` do not need it whole."""
+        if isinstance(self.ar_rows, ARRows):
+            self.ar_rows = self.ar_rows.frame()
+        return self.ar_rows
 
     def headline(self) -> pd.DataFrame:
         """The headline statistic of each group for each configured CAR window."""
@@ -105,7 +144,9 @@ class StudyResult:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
-            if name in LARGE_TABLES:
+            if name == "ar" and isinstance(self.ar_rows, ARRows):  # never built whole
+                write_table_pieces(self.ar_rows.pieces(), folder, name, table_format)
+            elif name in LARGE_TABLES:
                 write_table(getattr(self, name), folder, name, table_format)
             else:
                 write_csv(getattr(self, name), folder / f"{name}.csv")
@@ -114,7 +155,7 @@ class StudyResult:
             write_csv(self.chains, folder / "chain_events.csv")
         if len(self.xsection):
             write_csv(self.xsection, folder / "xsection.csv")
-        if not self.ar.empty:
+        if len(self.ar_rows):
             write_csv(self.summary(), folder / SUMMARY_FILE, float_format=None)
 
     def story_window(self) -> tuple[int, int]:
@@ -136,7 +177,9 @@ class StudyResult:
         s, e = self.story_window()
         car = self.car[(self.car["event_id"] == event_id) & (self.car["window_start"] == s)
                        & (self.car["window_end"] == e)]
-        day0 = self.ar[(self.ar["event_id"] == event_id) & (self.ar["rel_day"] == 0)]
+        ar = (self.ar_rows.of_event(event_id) if isinstance(self.ar_rows, ARRows)
+              else self.ar[self.ar["event_id"] == event_id])
+        day0 = ar[ar["rel_day"] == 0]
         est = self.estimates[self.estimates["event_id"] == event_id]
         out = car[["ticker", "role", "direction", "group", "car", "car_t", "car_p",
                    "confounded_with"]].merge(day0[["ticker", "ar", "sar"]], on="ticker")

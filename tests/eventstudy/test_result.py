@@ -158,3 +158,41 @@ def test_exclude_flagged_skips_pairs_with_a_bad_tick_and_robust_means_ignore_it(
     assert abs(row["median"]) < 0.2
     assert "exclude_flagged" not in StudyConfig().as_dict()  # stored settings stay equal
     assert StudyConfig(exclude_flagged=True).as_dict()["exclude_flagged"] is True
+
+
+def test_the_ar_table_is_written_in_pieces_as_it_is_whole(tmp_path):
+    """The writer streams the AR table from the study's arrays, a few pairs at a time,
+    without building it: the parquet reads back as the whole table, the CSV is byte for
+    byte the whole table's CSV; one event's rows equal the table cut to that event."""
+    from backtest.eventstudy.result import ARRows
+    from backtest.io import write_csv, write_table_pieces
+
+    fresh = backtest.study("openai", pseudo_draws=0)
+    assert isinstance(fresh.ar_rows, ARRows)  # not built yet
+    rows = fresh.ar_rows
+    event = "openai-miss-2026-04-28"
+    alone = rows.of_event(event)
+    assert len(alone) and isinstance(fresh.ar_rows, ARRows)  # still not built
+    for fmt in ("parquet", "csv"):
+        write_table_pieces(rows.pieces(pairs=3), tmp_path, "ar_pieces", fmt)
+    whole = fresh.ar  # built now, and kept
+    assert fresh.ar is whole and len(whole) == len(rows)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ar_pieces.parquet"), whole,
+                                  check_exact=True)
+    write_csv(whole, tmp_path / "whole.csv")
+    assert (tmp_path / "ar_pieces.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    cut = whole[whole["event_id"] == event].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone, cut, check_exact=True)
+    assert rows.of_event("no-such-event").empty
+    # reaction() reads one event's rows: the same answer from the arrays as from the table
+    pd.testing.assert_frame_equal(backtest.study("openai", pseudo_draws=0).reaction(event),
+                                  fresh.reaction(event))
+
+
+def test_no_pieces_write_an_empty_table(tmp_path):
+    from backtest.io import write_table_pieces
+
+    for fmt in ("parquet", "csv"):
+        path = write_table_pieces(iter(()), tmp_path, "empty", fmt)
+        assert path.is_file()
+    assert pd.read_parquet(tmp_path / "empty.parquet").empty
