@@ -176,10 +176,9 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         explain = xsection.explain_terms(explain, pairs)
     timing = timing_table(calendar)
     used = [*dict.fromkeys([*pairs.get("ticker", []), config.market, *config.factors])]
-    available = set(panel.tickers)
-    quality_df = check_panel(panel.select([t for t in used if t in available]),
-                             pairs if not pairs.empty else None, config.event_window,
-                             _estimation_start(pairs, config, est_start), config.move_threshold)
+    quality_df = check_panel(panel, pairs if not pairs.empty else None, config.event_window,
+                             _estimation_start(pairs, config, est_start), config.move_threshold,
+                             tickers=used)
     if config.exclude_flagged and not pairs.empty:
         pairs, flagged = _drop_flagged(pairs, quality_df, panel.sessions, config, est_start)
         skipped += flagged
@@ -468,6 +467,18 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
         # calendar days for every cluster.
         sums = stats.ClusterSums(cluster_day0[cl], size[cl], res.S[cl], res.Q[cl], res.C[cl],
                                  offset=None if fixed_estimation else est0)
+        # Winsorized or trimmed CARs for the CAR tests (after the pairs without a CAR left
+        # the sums below: the rank tests and their sums keep every pair).
+        def robust_car(j):
+            return stats.robust_sample(m * per["car"][idx, j], config.winsorize, config.trim)
+
+        # The wild bootstrap of every CAR window at once: scipy's cost is per news day, so
+        # one call per group, not one per window (stats.wild_cluster_ts).
+        car_windows = [j for j, w in enumerate(windows) if w in wanted and not skewed]
+        robust = {j: robust_car(j) for j in car_windows}
+        wild = dict(zip(car_windows, stats.wild_cluster_ts(
+            np.array([robust[j] for j in car_windows]).reshape(len(car_windows), len(idx)),
+            g_day0)))
         for j, (start, end) in enumerate(windows):
             car, var, k = m * per["car"][idx, j], per["var"][idx, j], end - start + 1
             # Pairs without this CAR leave the window's sums (signed as they went in).
@@ -478,9 +489,7 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
             with np.errstate(invalid="ignore", divide="ignore"):
                 aar = ((res.est_sum[g] - lost.sum(axis=0))
                        / (res.est_n[g] - np.isfinite(res.rare_resid[rows]).sum(axis=0)))
-            # Winsorized or trimmed CARs for the CAR tests (after the pairs without a CAR
-            # left the sums: the rank tests and their sums keep every pair).
-            car = stats.robust_sample(car, config.winsorize, config.trim)
+            car = robust[j] if j in robust else robust_car(j)
             headline = stats.headline_statistic(g_day0, k)
             rbar = sums.rbar(k)
             days = length + np.arange(start, end + 1) - config.event_window[0]
@@ -507,7 +516,7 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
                     / per["sigma2"][idx, None]
             sample = stats.WindowSample(car, var, g_dof, share, k, aar, rbar, ranks, days,
                                         pseudo, g_day0, grank_t, ar_days, inflation,
-                                        (start, end) in wanted)
+                                        wild.get(j, stats.NO_RESULT))
             n = int(np.isfinite(car).sum())
             mean = float(np.nansum(car) / n) if n else np.nan
             n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())
