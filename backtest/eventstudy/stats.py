@@ -723,11 +723,12 @@ def wild_cluster_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
 def wild_cluster_ts(cars: np.ndarray, day0: np.ndarray | None) -> list[StatResult]:
     """:func:`wild_cluster_t` of every row of ``cars`` (windows x pairs, one ``day0``).
 
-    Rows with the same news days share one ``permutation_test`` call (its ``axis``): the
-    sign patterns it draws depend only on G and the fixed seed, so each row gets the p it
-    would get alone, and scipy's cost per news day is paid once, not once per window."""
+    Rows with the same number G of news days share one ``permutation_test`` call (its
+    ``axis``): the sign patterns it draws depend only on G and the fixed seed, so each row
+    gets the p it would get alone, and scipy's cost per news day is paid once, not once
+    per window."""
     out = [NO_RESULT] * len(cars)
-    batches: dict[bytes, list] = {}  # news days present -> [rows, day sums, day counts, t]
+    batches: dict[int, list] = {}  # G -> [rows, day sums, day counts, t]
     for w, car in enumerate(cars):
         grouped = _news_days(car, day0)
         if grouped is None:
@@ -738,8 +739,7 @@ def wild_cluster_ts(cars: np.ndarray, day0: np.ndarray | None) -> list[StatResul
         t = float(_cr1_t(sums, counts, counts.sum()))
         if not np.isfinite(t):
             continue
-        days = np.unique(np.asarray(day0)[np.isfinite(car)])
-        batch = batches.setdefault(days.tobytes(), [[], [], [], []])
+        batch = batches.setdefault(g, [[], [], [], []])
         for part, value in zip(batch, (w, sums, counts, t)):
             part.append(value)
     for rows, sums, counts, ts in batches.values():
