@@ -388,6 +388,7 @@ def _ar_frame(pairs, offsets, per, dates, sessions) -> pd.DataFrame:
 def _car_frame(pairs, per, y_simple, exp_simple, config, confounded):
     frames = []
     a = config.event_window[0]
+    confounded = pd.Series(confounded).array  # its text dtype inferred once, not per window
     for j, (start, end) in enumerate(config.car_windows):
         sl = slice(start - a, end - a + 1)
         car, se, missing = per["car"][:, j], np.sqrt(per["var"][:, j]), per["missing"][:, j]
