@@ -462,12 +462,18 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
         share = np.where(m > 0, per["share"][idx], per["share_neg"][idx])
         cl = np.unique(clusters[idx, h])  # sorted by day 0 (codes follow (group, day 0))
         g_day0, g_dof = day0[idx], dof[idx]
+        # each pair's news day as a code 0..G-1, and what depends only on the window
+        # length k (headline, rbar): worked out once per group, not once per window
+        day_code = np.unique(g_day0, return_inverse=True)[1].ravel()
+        lengths = {end - start + 1 for start, end in windows}
+        headlines = {k: stats.headline_statistic(g_day0, k) for k in lengths}
         ranks = stats.DailyRanks.from_sums(res.rank_u[g], res.rank_u_n[g], res.rank_g[g],
                                            res.rank_g_n[g], n=len(idx))
         # Columns are days relative to each cluster's day 0, or (estimation dates) the same
         # calendar days for every cluster.
         sums = stats.ClusterSums(cluster_day0[cl], size[cl], res.S[cl], res.Q[cl], res.C[cl],
                                  offset=None if fixed_estimation else est0)
+        rbars = {k: sums.rbar(k) for k in lengths}
         # Winsorized or trimmed CARs for the CAR tests (after the pairs without a CAR left
         # the sums below: the rank tests and their sums keep every pair).
         def robust_car(j):
@@ -491,8 +497,8 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
                 aar = ((res.est_sum[g] - lost.sum(axis=0))
                        / (res.est_n[g] - np.isfinite(res.rare_resid[rows]).sum(axis=0)))
             car = robust[j] if j in robust else robust_car(j)
-            headline = stats.headline_statistic(g_day0, k)
-            rbar = sums.rbar(k)
+            headline = headlines[k]
+            rbar = rbars[k]
             days = length + np.arange(start, end + 1) - config.event_window[0]
             pseudo = stats.NO_RESULT
             if start != end and config.pseudo_draws:
@@ -521,7 +527,7 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
             n = int(np.isfinite(car).sum())
             mean = float(np.nansum(car) / n) if n else np.nan
             n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())
-            n_days = int(np.unique(g_day0[np.isfinite(car)]).size)  # distinct news days
+            n_days = int(np.count_nonzero(np.bincount(day_code[np.isfinite(car)])))  # news days
             median, trimmed = stats.robust_means(car)
             for statistic in stats.STATISTICS:
                 value, p = (stats.NO_RESULT if skewed and statistic.symmetric_null
