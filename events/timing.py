@@ -96,13 +96,24 @@ class EventTiming:
 
 def event_timing(event: Event, exchange: str = DEFAULT_EXCHANGE) -> EventTiming:
     """Work out day 0 and the first fill for one event (see the module table)."""
+    t = _shared_timing(event, exchange)
+    return EventTiming(event.id, t.exchange, t.published, t.available, t.day0, t.first_fill)
+
+
+def event_day0(event: Event, exchange: str = DEFAULT_EXCHANGE) -> pd.Timestamp:
+    """Day 0 of one event: ``event_timing(event, exchange).day0`` without building the
+    event's own EventTiming (a study asks this once per event)."""
+    return _shared_timing(event, exchange).day0
+
+
+def _shared_timing(event: Event, exchange: str) -> EventTiming:
+    """The cached timing of the event's time (its ``event_id`` is empty)."""
     ts = event.timestamp
     try:  # the key of _time_key, inlined: the study calls this once per event
-        t = _timing(ts, getattr(ts, "unit", None), event.date, event.session, exchange)
+        return _timing(ts, getattr(ts, "unit", None), event.date, event.session, exchange)
     except CalendarError as exc:
         exc.line = event.line  # the cache key leaves the line out; the error still names it
         raise
-    return EventTiming(event.id, t.exchange, t.published, t.available, t.day0, t.first_fill)
 
 
 def _time_key(event: Event, exchange: str) -> tuple:
@@ -174,11 +185,16 @@ def timing_table(calendar: Calendar) -> pd.DataFrame:
     codes: dict[tuple, int] = {}
     timings = []  # per distinct (time, exchange): its timing columns
     rows, row_code = [], []
+    exchange_of: dict[tuple, str] = {}  # (ticker, listed exchange): looked up once each
     for event in calendar:
         text = event.time_text
+        when = _time_key(event, "")[:-1]  # the key without its exchange
         for link in event.tickers:
-            exchange = exchange_for(link.ticker, link.exchange)
-            key = _time_key(event, exchange)
+            listed = (link.ticker, link.exchange)
+            exchange = exchange_of.get(listed)
+            if exchange is None:
+                exchange = exchange_of[listed] = exchange_for(link.ticker, link.exchange)
+            key = (*when, exchange)
             code = codes.get(key)
             if code is None:
                 code = codes[key] = len(timings)

@@ -25,6 +25,8 @@ Duplicate dates and unsorted input are handled where files are read
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -38,21 +40,62 @@ COLUMNS = ["check", "ticker", "date", "detail"]
 # Internally a row is a tuple in COLUMNS order; the public checks return dicts.
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """The panel arrays the checks read, and which of their columns are checked, in the
+    order reported (a study checks its own tickers: columns picked from the panel's
+    arrays, not a smaller panel copied first)."""
+
+    tickers: list[str]  # the checked tickers, in report order
+    cols: np.ndarray  # their column positions in the arrays below
+    sessions: pd.DatetimeIndex
+    close: np.ndarray  # sessions x all of the panel's tickers
+    open: np.ndarray
+    panel: PricePanel  # for its returns, computed only by the checks that need them
+
+    @classmethod
+    def of(cls, panel: PricePanel, tickers=None) -> "_Columns":
+        """``tickers`` (default every column, in panel order): deduplicated and those
+        absent dropped, a repeated panel column checked as often as it repeats, as
+        :meth:`PricePanel.select` would give them."""
+        columns = list(panel.close.columns)
+        if tickers is None:
+            cols = np.arange(len(columns))
+        else:
+            where: dict[str, list[int]] = {}
+            for j, c in enumerate(columns):
+                where.setdefault(c, []).append(j)
+            cols = np.array([j for t in dict.fromkeys(tickers) for j in where.get(t, [])],
+                            dtype=np.int64)
+        return cls([columns[j] for j in cols], cols, panel.sessions,
+                   panel.close.to_numpy(dtype="float64"), panel.open.to_numpy(dtype="float64"),
+                   panel)
+
+    def pick(self, matrix: np.ndarray) -> np.ndarray:
+        """The checked columns of a sessions x panel-tickers matrix."""
+        return matrix[:, self.cols]
+
+    @property
+    def returns(self) -> np.ndarray:
+        return self.panel.returns.to_numpy(dtype="float64")
+
+
 def _dicts(rows: list[tuple]) -> list[dict]:
     return [dict(zip(COLUMNS, row)) for row in rows]
 
 
-def _valid(panel: PricePanel) -> np.ndarray:
-    """Sessions x tickers: True where a close exists."""
-    return panel.close.notna().to_numpy()
+def _valid(data: _Columns) -> np.ndarray:
+    """Sessions x checked tickers: True where a close exists."""
+    return data.pick(~np.isnan(data.close))
 
 
 def missing_sessions(panel: PricePanel, nan_run: int = 5) -> list[dict]:
     """Missing closes between a ticker's first and last price; long runs flagged separately."""
-    return _dicts(_missing_sessions(panel, nan_run, _valid(panel)))
+    data = _Columns.of(panel)
+    return _dicts(_missing_sessions(data, nan_run, _valid(data)))
 
 
-def _missing_sessions(panel: PricePanel, nan_run: int, valid: np.ndarray) -> list[tuple]:
+def _missing_sessions(data: _Columns, nan_run: int, valid: np.ndarray) -> list[tuple]:
     n, m = valid.shape
     listed = valid.any(axis=0)
     if n:
@@ -62,8 +105,8 @@ def _missing_sessions(panel: PricePanel, nan_run: int, valid: np.ndarray) -> lis
         n_missing = np.where(listed, last - first + 1 - valid.sum(axis=0), 0)
     else:
         first = last = n_missing = np.zeros(m, dtype=np.int64)
-    days = panel.sessions.date  # datetime.date per session, as Timestamp.date() gives
-    tickers = panel.tickers
+    days = data.sessions.date  # datetime.date per session, as Timestamp.date() gives
+    tickers = data.tickers
     out = []
     # only tickers with a finding, in panel order
     for j in np.flatnonzero(~listed | (n_missing > 0)):
@@ -88,18 +131,19 @@ def _missing_sessions(panel: PricePanel, nan_run: int, valid: np.ndarray) -> lis
 
 def nonpositive_prices(panel: PricePanel) -> list[dict]:
     """Zero or negative opens or closes."""
-    return _dicts(_nonpositive_prices(panel))
+    return _dicts(_nonpositive_prices(_Columns.of(panel)))
 
 
-def _nonpositive_prices(panel: PricePanel) -> list[tuple]:
+def _nonpositive_prices(data: _Columns) -> list[tuple]:
     out = []
-    for name, frame in (("close", panel.close), ("open", panel.open)):
-        bad = (frame <= 0).to_numpy()
+    days = data.sessions.date
+    for name, prices in (("close", data.close), ("open", data.open)):
+        with np.errstate(invalid="ignore"):
+            bad = data.pick(prices <= 0)
         count = bad.sum(axis=0)
         first = bad.argmax(axis=0) if len(bad) else count
-        days = frame.index.date
         for j in np.flatnonzero(count):
-            out.append(("nonpositive", frame.columns[j], days[first[j]],
+            out.append(("nonpositive", data.tickers[j], days[first[j]],
                         f"{count[j]} non-positive {name} prices (first {days[first[j]]})"))
     return out
 
@@ -107,23 +151,22 @@ def _nonpositive_prices(panel: PricePanel) -> list[tuple]:
 def big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
               threshold: float = 0.25) -> list[dict]:
     """One-day |total return| above ``threshold`` away from the ticker's calendar events."""
-    return _dicts(_big_moves(panel, pairs, window, threshold))
+    return _dicts(_big_moves(_Columns.of(panel), pairs, window, threshold))
 
 
 EXTREME = (-0.8, 4.0)  # one-day returns beyond these are price errors, not news
 
 
-def _big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
+def _big_moves(data: _Columns, pairs: pd.DataFrame, window: tuple[int, int],
                threshold: float) -> list[tuple]:
-    rets = panel.returns
-    r = rets.to_numpy()
-    hits = np.abs(r) > threshold  # an infinite return is a hit, a NaN is not...
-    if threshold < 0:
-        hits |= np.isnan(r)  # ...unless the threshold is negative (NaN counts as 0)
+    r_all = data.returns
     with np.errstate(invalid="ignore"):
-        extreme = (r < EXTREME[0]) | (r > EXTREME[1])
+        hits = data.pick(np.abs(r_all) > threshold)  # an infinite return is a hit, a NaN is not...
+        extreme = data.pick((r_all < EXTREME[0]) | (r_all > EXTREME[1]))
+    if threshold < 0:
+        hits |= data.pick(np.isnan(r_all))  # ...unless the threshold is negative (NaN counts as 0)
     hits &= ~extreme  # reported once, as bad_tick
-    out = _bad_ticks(panel, extreme)
+    out = _bad_ticks(data, extreme, r_all)
     # Only the calendar's own links excuse a move: a universe study links every ticker to
     # every event, which would excuse everything.
     if "role" in pairs.columns:
@@ -132,11 +175,11 @@ def _big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
     if not len(ii):
         return out
     a, b = window
-    n = len(rets)
+    n = len(data.sessions)
     # A hit (i, j) is near an event when ticker j has more windows started than ended by
     # session i (windows clipped to the panel). Counted by binary search on sorted
     # (column, session) keys, only at the hits: no sessions x tickers coverage matrix.
-    cols = _column_of(rets.columns, pairs["ticker"])
+    cols = _column_of(data.tickers, pairs["ticker"])
     known = cols >= 0
     cols, pos = cols[known], pairs["pos0"].to_numpy()[known]
     starts = np.sort(cols * (n + 1) + np.clip(pos + a, 0, n))
@@ -144,24 +187,29 @@ def _big_moves(panel: PricePanel, pairs: pd.DataFrame, window: tuple[int, int],
     at = jj * (n + 1) + ii
     near = (np.searchsorted(starts, at, "right") - np.searchsorted(ends, at, "right")) > 0
     ii, jj = ii[~near], jj[~near]
-    tickers, days = list(rets.columns), rets.index.date
+    tickers, days = data.tickers, data.sessions.date
     return out + [("big_move", tickers[j], days[i],
                    f"one-day return {v:+.1%} with no calendar event nearby (possible bad tick)")
-                  for i, j, v in zip(ii.tolist(), jj.tolist(), r[ii, jj].tolist())]
+                  for i, j, v in zip(ii.tolist(), jj.tolist(),
+                                     r_all[ii, data.cols[jj]].tolist())]
 
 
-def _bad_ticks(panel: PricePanel, extreme: np.ndarray) -> list[tuple]:
+def _bad_ticks(data: _Columns, extreme: np.ndarray, r_all: np.ndarray) -> list[tuple]:
     ii, jj = np.nonzero(extreme)
-    close = panel.close.to_numpy()
-    prev = panel.close.ffill().shift(1).to_numpy()
-    tickers, days = list(panel.close.columns), panel.sessions.date
-    return [("bad_tick", tickers[j], days[i],
-             f"one-day return {panel.returns.iat[i, j]:+,.0%} (close {prev[i, j]:.4g} -> "
-             f"{close[i, j]:.4g}): a price error, even if an event is near")
-            for i, j in zip(ii.tolist(), jj.tolist())]
+    days = data.sessions.date
+    out = []
+    for i, j in zip(ii.tolist(), jj.tolist()):
+        col = data.close[:, data.cols[j]]
+        # the close before: the last one before session i (a gap carries it forward)
+        before = np.flatnonzero(~np.isnan(col[:i]))
+        prev = col[before[-1]] if before.size else np.nan
+        out.append(("bad_tick", data.tickers[j], days[i],
+                    f"one-day return {r_all[i, data.cols[j]]:+,.0%} (close {prev:.4g} -> "
+                    f"{col[i]:.4g}): a price error, even if an event is near"))
+    return out
 
 
-def _column_of(columns: pd.Index, tickers: pd.Series) -> np.ndarray:
+def _column_of(columns, tickers: pd.Series) -> np.ndarray:
     """Each ticker's column position in ``columns`` (the last if repeated), -1 if absent."""
     index = pd.Index(columns)
     if index.is_unique:
@@ -172,22 +220,23 @@ def _column_of(columns: pd.Index, tickers: pd.Series) -> np.ndarray:
 
 def late_listings(panel: PricePanel, pairs: pd.DataFrame, estimation_start: int) -> list[dict]:
     """Pairs whose ticker starts trading after the estimation window starts."""
-    return _dicts(_late_listings(panel, pairs, estimation_start, _valid(panel)))
+    data = _Columns.of(panel)
+    return _dicts(_late_listings(data, pairs, estimation_start, _valid(data)))
 
 
-def _late_listings(panel: PricePanel, pairs: pd.DataFrame, estimation_start,
+def _late_listings(data: _Columns, pairs: pd.DataFrame, estimation_start,
                    valid: np.ndarray) -> list[tuple]:
     if pairs.empty:
         return []
     first = np.where(valid.any(axis=0), valid.argmax(axis=0), -1)
-    cols = _column_of(panel.close.columns, pairs["ticker"])
+    cols = _column_of(data.tickers, pairs["ticker"])
     known = pairs[cols >= 0]
     first_pos = first[cols[cols >= 0]]
     # one offset for every pair, or one per pair (estimation by dates)
     start_pos = known["pos0"].to_numpy() + np.broadcast_to(estimation_start,
                                                            (len(pairs),))[cols >= 0]
     late = (first_pos >= 0) & (first_pos > np.maximum(start_pos, 0)) | (start_pos < 0)
-    days = panel.sessions.date
+    days = data.sessions.date
     # (a ticker without prices has first_pos -1 and, if flagged, is dated the last session)
     listed = days[first_pos[late]]
     start = days[np.maximum(start_pos[late], 0)]
@@ -200,11 +249,15 @@ def _late_listings(panel: PricePanel, pairs: pd.DataFrame, estimation_start,
 
 def check_panel(panel: PricePanel, pairs: pd.DataFrame | None = None,
                 window: tuple[int, int] = (-5, 10), estimation_start: int = -260,
-                move_threshold: float = 0.25, nan_run: int = 5) -> pd.DataFrame:
-    """Run every check; ``pairs`` (event_id, ticker, pos0) enables the event-aware ones."""
+                move_threshold: float = 0.25, nan_run: int = 5,
+                tickers=None) -> pd.DataFrame:
+    """Run every check; ``pairs`` (event_id, ticker, pos0) enables the event-aware ones.
+    ``tickers`` (default: all, in panel order): check only these, reported in this order,
+    as on ``panel.select(tickers)`` but without copying the panel."""
     pairs = pairs if pairs is not None else pd.DataFrame(columns=["event_id", "ticker", "pos0"])
-    valid = _valid(panel)  # shared by missing_sessions and late_listings
-    rows = (_missing_sessions(panel, nan_run, valid) + _nonpositive_prices(panel)
-            + _big_moves(panel, pairs, window, move_threshold)
-            + _late_listings(panel, pairs, estimation_start, valid))
+    data = _Columns.of(panel, tickers)
+    valid = _valid(data)  # shared by missing_sessions and late_listings
+    rows = (_missing_sessions(data, nan_run, valid) + _nonpositive_prices(data)
+            + _big_moves(data, pairs, window, move_threshold)
+            + _late_listings(data, pairs, estimation_start, valid))
     return pd.DataFrame(rows, columns=COLUMNS)

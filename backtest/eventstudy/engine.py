@@ -176,10 +176,9 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         explain = xsection.explain_terms(explain, pairs)
     timing = timing_table(calendar)
     used = [*dict.fromkeys([*pairs.get("ticker", []), config.market, *config.factors])]
-    available = set(panel.tickers)
-    quality_df = check_panel(panel.select([t for t in used if t in available]),
-                             pairs if not pairs.empty else None, config.event_window,
-                             _estimation_start(pairs, config, est_start), config.move_threshold)
+    quality_df = check_panel(panel, pairs if not pairs.empty else None, config.event_window,
+                             _estimation_start(pairs, config, est_start), config.move_threshold,
+                             tickers=used)
     if config.exclude_flagged and not pairs.empty:
         pairs, flagged = _drop_flagged(pairs, quality_df, panel.sessions, config, est_start)
         skipped += flagged
@@ -401,6 +400,7 @@ def _ar_frame(pairs, offsets, per, dates, sessions) -> pd.DataFrame:
 def _car_frame(pairs, per, y_simple, exp_simple, config, confounded):
     frames = []
     a = config.event_window[0]
+    confounded = pd.Series(confounded).array  # its text dtype inferred once, not per window
     for j, (start, end) in enumerate(config.car_windows):
         sl = slice(start - a, end - a + 1)
         car, se, missing = per["car"][:, j], np.sqrt(per["var"][:, j]), per["missing"][:, j]
@@ -474,12 +474,30 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
         share = np.where(m > 0, per["share"][idx], per["share_neg"][idx])
         cl = np.unique(clusters[idx, h])  # sorted by day 0 (codes follow (group, day 0))
         g_day0, g_dof = day0[idx], dof[idx]
+        # each pair's news day as a code 0..G-1, and what depends only on the window
+        # length k (headline, rbar): worked out once per group, not once per window
+        day_code = np.unique(g_day0, return_inverse=True)[1].ravel()
+        lengths = {end - start + 1 for start, end in windows}
+        headlines = {k: stats.headline_statistic(g_day0, k) for k in lengths}
         ranks = stats.DailyRanks.from_sums(res.rank_u[g], res.rank_u_n[g], res.rank_g[g],
                                            res.rank_g_n[g], n=len(idx))
         # Columns are days relative to each cluster's day 0, or (estimation dates) the same
         # calendar days for every cluster.
         sums = stats.ClusterSums(cluster_day0[cl], size[cl], res.S[cl], res.Q[cl], res.C[cl],
                                  offset=None if fixed_estimation else est0)
+        rbars = {k: sums.rbar(k) for k in lengths}
+        # Winsorized or trimmed CARs for the CAR tests (after the pairs without a CAR left
+        # the sums below: the rank tests and their sums keep every pair).
+        def robust_car(j):
+            return stats.robust_sample(m * per["car"][idx, j], config.winsorize, config.trim)
+
+        # The wild bootstrap of every CAR window at once: scipy's cost is per news day, so
+        # one call per group, not one per window (stats.wild_cluster_ts).
+        car_windows = [j for j, w in enumerate(windows) if w in wanted and not skewed]
+        robust = {j: robust_car(j) for j in car_windows}
+        wild = dict(zip(car_windows, stats.wild_cluster_ts(
+            np.array([robust[j] for j in car_windows]).reshape(len(car_windows), len(idx)),
+            g_day0)))
         for j, (start, end) in enumerate(windows):
             car, var, k = m * per["car"][idx, j], per["var"][idx, j], end - start + 1
             # Pairs without this CAR leave the window's sums (signed as they went in).
@@ -490,11 +508,9 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
             with np.errstate(invalid="ignore", divide="ignore"):
                 aar = ((res.est_sum[g] - lost.sum(axis=0))
                        / (res.est_n[g] - np.isfinite(res.rare_resid[rows]).sum(axis=0)))
-            # Winsorized or trimmed CARs for the CAR tests (after the pairs without a CAR
-            # left the sums: the rank tests and their sums keep every pair).
-            car = stats.robust_sample(car, config.winsorize, config.trim)
-            headline = stats.headline_statistic(g_day0, k)
-            rbar = sums.rbar(k)
+            car = robust[j] if j in robust else robust_car(j)
+            headline = headlines[k]
+            rbar = rbars[k]
             days = length + np.arange(start, end + 1) - config.event_window[0]
             pseudo = stats.NO_RESULT
             if start != end and config.pseudo_draws:
@@ -519,11 +535,11 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
                     / per["sigma2"][idx, None]
             sample = stats.WindowSample(car, var, g_dof, share, k, aar, rbar, ranks, days,
                                         pseudo, g_day0, grank_t, ar_days, inflation,
-                                        (start, end) in wanted)
+                                        wild.get(j, stats.NO_RESULT))
             n = int(np.isfinite(car).sum())
             mean = float(np.nansum(car) / n) if n else np.nan
             n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())
-            n_days = int(np.unique(g_day0[np.isfinite(car)]).size)  # distinct news days
+            n_days = int(np.count_nonzero(np.bincount(day_code[np.isfinite(car)])))  # news days
             median, trimmed = stats.robust_means(car)
             for statistic in stats.STATISTICS:
                 value, p = (stats.NO_RESULT if skewed and statistic.symmetric_null

@@ -20,7 +20,7 @@ from backtest.eventstudy.config import StudyConfig
 from backtest.eventstudy.models import get_model
 from events.errors import ConfigError
 from events.model import PAIR_COLUMNS, Calendar
-from events.timing import event_timing, exchange_for
+from events.timing import event_day0, exchange_for
 
 
 def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
@@ -32,10 +32,12 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
     position = {d: i for i, d in enumerate(sessions)}
     market_exchange = exchange_for(config.market)
     tickers = set(panel.tickers)
+    factors = set(config.factors) if get_model(config.model).uses_factors else set()
     rows, tags, skipped = [], [], []
     exchange_of: dict[tuple, str] = {}  # (ticker, listed exchange): looked up once each
     for event in calendar:
-        timing = event_timing(event, market_exchange)
+        day0 = event_day0(event, market_exchange)
+        pos0 = position.get(day0)
         for link in event.tickers:
             key = (link.ticker, link.exchange)
             exchange = exchange_of.get(key)
@@ -47,19 +49,18 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
                           f"{market_exchange}: one exchange per study")
             elif link.ticker == config.market:
                 reason = f"is the market benchmark ({config.market})"
-            elif get_model(config.model).uses_factors and link.ticker in config.factors:
+            elif link.ticker in factors:
                 reason = f"is a factor of the model ({link.ticker})"
             elif link.ticker not in tickers:
                 reason = "no price data for this ticker"
-            elif timing.day0 not in position:
-                reason = (f"day 0 ({timing.day0.date()}) is outside the price data "
+            elif pos0 is None:
+                reason = (f"day 0 ({day0.date()}) is outside the price data "
                           f"({sessions[0].date()} to {sessions[-1].date()})")
             if reason is not None:
                 skipped.append({"event_id": event.id, "ticker": link.ticker, "reason": reason})
                 continue
             rows.append((event.id, link.ticker, link.role, event.sentiment.label,
-                         link.direction, event.sentiment.score, timing.day0,
-                         position[timing.day0]))
+                         link.direction, event.sentiment.score, day0, pos0))
             tags.append(event.tags)
     if not rows:
         return pd.DataFrame(), skipped
@@ -172,11 +173,15 @@ def confounded_with(pairs: pd.DataFrame, config: StudyConfig, codes: np.ndarray)
     order = np.argsort(key, kind="stable")
     lo = np.searchsorted(key[order], key - (b - a))
     hi = np.searchsorted(key[order], key + (b - a), side="right")
-    ids = pairs["event_id"].to_numpy()[order].tolist()
-    confounded = [""] * len(pairs)
-    for i in np.flatnonzero(hi - lo > 1):
-        confounded[i] = "+".join(ids[j] for j in range(lo[i], hi[i]) if order[j] != i)
-    return confounded
+    # Every pair's run lo..hi-1 of sorted positions, the runs laid end to end (``owner``
+    # says whose), without the pair itself: its neighbours' ids, ready to join.
+    run = hi - lo
+    owner = np.repeat(np.arange(len(pairs)), run)
+    at = np.repeat(lo - (np.cumsum(run) - run), run) + np.arange(run.sum())
+    other = order[at] != owner
+    ids = pairs["event_id"].to_numpy()[order[at[other]]].tolist()
+    ends = np.cumsum(np.bincount(owner[other], minlength=len(pairs))).tolist()
+    return ["+".join(ids[start:end]) for start, end in zip([0, *ends[:-1]], ends)]
 
 
 def group_keys(frame: pd.DataFrame, group_by: tuple[str, ...]) -> pd.Series:

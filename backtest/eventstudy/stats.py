@@ -508,6 +508,9 @@ def generalized_sign_z(car: np.ndarray, est_ar: np.ndarray, share: np.ndarray | 
     return StatResult(float(z), float(_normal_p(z)))
 
 
+WILCOXON_EXACT_MAX = 50  # scipy's "auto" method: above 50 CARs always the normal approximation
+
+
 def wilcoxon_signed_rank(car: np.ndarray) -> StatResult:
     """Wilcoxon (1945) signed-rank test of CARs around 0: the statistic reported is
     ``W+ = sum of the ranks of |CAR| over the positive CARs`` (zeros dropped, ties
@@ -518,6 +521,11 @@ def wilcoxon_signed_rank(car: np.ndarray) -> StatResult:
     car = car[np.isfinite(car)]
     if car.size < 2 or np.all(car == 0):
         return NO_RESULT
+    if car.size > WILCOXON_EXACT_MAX:
+        # scipy's normal approximation whatever the ties: its one-sided statistic is W+
+        # and its two-sided p is 2 P(Z > |z|) from the same z, so one ranking gives both
+        res = sps.wilcoxon(car, alternative="greater", method="asymptotic")
+        return StatResult(float(res.statistic), float(2.0 * special.ndtr(-abs(res.zstatistic))))
     res = sps.wilcoxon(car, alternative="two-sided")
     nonzero = car[car != 0]
     ranks = sps.rankdata(np.abs(nonzero))
@@ -694,6 +702,9 @@ def robust_sample(car: np.ndarray, winsorize: float = 0.0, trim: float = 0.0) ->
 
 WILD_DRAWS = 1999  # random sign patterns once 2^G exceeds them (G > 10 news days)
 WILD_SEED = 20260428  # fixed: the same sample gives the same p every run
+# sign patterns evaluated at a time: bounds the (patterns x windows x days) arrays; scipy
+# draws the same patterns whatever the batch, so the p does not depend on it
+WILD_BATCH = 250
 
 
 def wild_cluster_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
@@ -709,28 +720,57 @@ def wild_cluster_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
     sign flips): every one of the 2^G patterns when G <= 10, else 1,999 random ones (fixed
     seed). Valid however the pairs of a day are correlated; with G news days the smallest
     p it can give is 2 / 2^G (0.25 for 3 days): it says in its p how little few days show."""
-    grouped = _news_days(car, day0)
-    if grouped is None:
-        return NO_RESULT
-    car, codes, g = grouped
-    sums = np.bincount(codes, weights=car)
-    counts = np.bincount(codes).astype("float64")
-    total = counts.sum()
+    return wild_cluster_ts(np.asarray(car, dtype="float64")[None, :], day0)[0]
 
-    def cr1_t(s, axis=-1):
-        ybar = s.sum(axis=axis, keepdims=True) / total
-        resid = s - counts * ybar
-        se = np.sqrt(g / (g - 1) * (resid ** 2).sum(axis=axis) / total ** 2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.squeeze(ybar, axis=axis) / se
 
-    t = float(cr1_t(sums))
-    if not np.isfinite(t):
-        return NO_RESULT
-    res = sps.permutation_test((sums,), cr1_t, permutation_type="samples", vectorized=True,
-                               n_resamples=WILD_DRAWS, alternative="two-sided",
-                               random_state=np.random.default_rng(WILD_SEED))
-    return StatResult(t, float(res.pvalue))
+def wild_cluster_ts(cars: np.ndarray, day0: np.ndarray | None) -> list[StatResult]:
+    """:func:`wild_cluster_t` of every row of ``cars`` (windows x pairs, one ``day0``).
+
+    Rows with the same number G of news days share one ``permutation_test`` call (its
+    ``axis``): the sign patterns it draws depend only on G and the fixed seed, so each row
+    gets the p it would get alone, and scipy's cost per news day is paid once, not once
+    per window."""
+    out = [NO_RESULT] * len(cars)
+    batches: dict[int, list] = {}  # G -> [rows, day sums, day counts, t]
+    for w, car in enumerate(cars):
+        grouped = _news_days(car, day0)
+        if grouped is None:
+            continue
+        values, codes, g = grouped
+        sums = np.bincount(codes, weights=values)
+        counts = np.bincount(codes).astype("float64")
+        t = float(_cr1_t(sums, counts, counts.sum()))
+        if not np.isfinite(t):
+            continue
+        batch = batches.setdefault(g, [[], [], [], []])
+        for part, value in zip(batch, (w, sums, counts, t)):
+            part.append(value)
+    for rows, sums, counts, ts in batches.values():
+        counts = np.array(counts)
+        total = counts.sum(axis=1)
+
+        def cr1_t(s, axis=-1):  # s: (..., rows, G) sign-flipped day sums
+            return _cr1_t(np.moveaxis(s, axis, -1), counts, total)
+
+        res = sps.permutation_test((np.array(sums),), cr1_t, permutation_type="samples",
+                                   vectorized=True, n_resamples=WILD_DRAWS,
+                                   batch=WILD_BATCH, alternative="two-sided", axis=-1,
+                                   random_state=np.random.default_rng(WILD_SEED))
+        for w, t, p in zip(rows, ts, np.atleast_1d(res.pvalue)):
+            out[w] = StatResult(t, float(p))
+    return out
+
+
+def _cr1_t(s: np.ndarray, counts: np.ndarray, total) -> np.ndarray:
+    """The CR1 t of :func:`wild_cluster_t` from day sums ``s`` (..., G), day counts
+    ``counts`` (G,) and N = ``total`` (both broadcast over the leading axes of ``s``)."""
+    g = s.shape[-1]
+    total = np.asarray(total, dtype="float64")
+    ybar = s.sum(axis=-1) / total
+    resid = s - counts * ybar[..., None]
+    se = np.sqrt(g / (g - 1) * (resid ** 2).sum(axis=-1) / total ** 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ybar / se
 
 
 TRIM = 0.05  # share cut from each tail for the trimmed mean
@@ -848,7 +888,7 @@ class WindowSample:
     grank: StatResult = NO_RESULT  # from the study's second pass (grank_from_sums)
     ar_days: np.ndarray | None = None  # (N, K) the window days' ARs, signed in the group
     inflation: np.ndarray | None = None  # (N, K) Var(AR_it) / s_i^2 (lamb_z)
-    car_window: bool = True  # one of the study's CAR windows (not an extra single day)
+    wild: StatResult = NO_RESULT  # wild_t, for a CAR window only (wild_cluster_ts)
 
 
 @dataclass(frozen=True)
@@ -913,7 +953,7 @@ STATISTICS: tuple[Statistic, ...] = (
               "flipping the sign of whole news days (wild cluster bootstrap, Rademacher; "
               "CAR windows only)",
               "Cameron, Gelbach and Miller (2008); Canay, Romano and Shaikh (2017)",
-              lambda w: wild_cluster_t(w.car, w.day0) if w.car_window else NO_RESULT,
+              lambda w: w.wild,
               symmetric_null=True),
     Statistic("grank_t", "GRANK t", "ranks of the re-standardized CAR among each pair's "
               "standardized estimation residuals", "Kolari and Pynnonen (2011)",

@@ -240,3 +240,18 @@ def test_pairs_of_tickers_outside_the_panel_only_give_no_late_listing():
     pd.testing.assert_frame_equal(check_panel(panel, pairs),
                                   _reference_check_panel(panel, pairs.iloc[:0]))
     assert late_listings(panel, pairs, -60) == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_check_panel_on_some_tickers_matches_the_reference_on_a_selected_panel(seed):
+    """``tickers=`` checks those columns in that order, read from the whole panel's arrays:
+    the rows of the reference on ``panel.select(tickers)`` (a shuffled subset, with a
+    repeated ticker and one the panel lacks)."""
+    panel, pairs = random_case(seed)
+    rng = np.random.default_rng(seed)
+    chosen = list(rng.choice(panel.tickers, 25, replace=False))
+    tickers = [*chosen, chosen[0], "ZZZ"]
+    expected = _reference_check_panel(panel.select(tickers), pairs)
+    assert not expected.empty
+    pd.testing.assert_frame_equal(check_panel(panel, pairs, tickers=tickers), expected)
+

@@ -18,7 +18,14 @@ import pytest
 
 from events import InputError
 from events.model import Calendar, Event, LinkedTicker, Sentiment
-from events.timing import EventTiming, event_timing, exchange_calendar, exchange_for, timing_table
+from events.timing import (
+    EventTiming,
+    event_day0,
+    event_timing,
+    exchange_calendar,
+    exchange_for,
+    timing_table,
+)
 
 # --- slow reference: the module as it was before ----------------------------------------------
 
@@ -216,3 +223,30 @@ def test_errors_match_reference(bad):
         with pytest.raises(InputError) as got:
             event_timing(calendar.events[1])
         assert (str(got.value), got.value.line) == (str(expected.value), line)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_event_day0_matches_reference(seed):
+    """The study's day 0 of an event is the reference's, resolution included."""
+    for event in valid(random_events(seed, 150)):
+        for link in event.tickers:
+            exchange = exchange_for(link.ticker, link.exchange)
+            got, expected = event_day0(event, exchange), _reference_timing(event, exchange).day0
+            assert (got, got.unit) == (expected, expected.unit)
+
+
+@pytest.mark.parametrize("bad", [
+    {"date": dt.date(2025, 1, 25), "session": "during_session"},  # a Saturday
+    {"timestamp": pd.Timestamp("2199-01-02 15:00", tz="UTC")},     # after the calendar
+])
+def test_event_day0_errors_name_the_events_line(bad):
+    """Each event's error names its own line, also when an event of the same time on
+    another line raised (and was cached) first."""
+    for line in (7, 8):
+        event = _one(bad, line=line)
+        with pytest.raises(InputError) as expected:
+            _reference_timing(event)
+        with pytest.raises(InputError) as got:
+            event_day0(event)
+        assert (str(got.value), got.value.line, got.value.field) == \
+            (str(expected.value), line, expected.value.field)

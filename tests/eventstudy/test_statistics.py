@@ -1356,3 +1356,75 @@ def test_engine_trims_or_winsorizes_the_car_tests(syn_panel, how):
     assert tests.loc[("all", 0, 1, "corrado_rank_z"), "value"] == \
         before.loc[("all", 0, 1, "corrado_rank_z"), "value"]
     assert row["mean"] != pytest.approx(before.loc[("all", 0, 1, "csect_t"), "mean"])
+
+
+def ref_wilcoxon_normal(car):
+    """Wilcoxon (1945) above 50 CARs, by plain loops: zeros dropped, average ranks of |CAR|
+    (1 + the count below + half the other ties), W+ over the positive CARs; two-sided p
+    from z = (W+ - N(N+1)/4) / sqrt(N(N+1)(2N+1)/24 - sum_ties (t^3 - t)/48), no
+    continuity correction, as scipy's normal approximation."""
+    vals = [abs(c) for c in car if _finite(c) and c != 0]
+    signs = [c > 0 for c in car if _finite(c) and c != 0]
+    n = len(vals)
+    ranks = [1 + sum(w < v for w in vals) + (sum(w == v for w in vals) - 1) / 2 for v in vals]
+    w_plus = sum(r for r, up in zip(ranks, signs) if up)
+    ties = sum(t ** 3 - t for t in (vals.count(v) for v in set(vals)))
+    se = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - ties / 48)
+    z = (w_plus - n * (n + 1) / 4) / se
+    return w_plus, math.erfc(abs(z) / math.sqrt(2))
+
+
+@pytest.mark.parametrize("n", [51, 80, 300])
+def test_wilcoxon_above_50_cars_matches_the_normal_approximation_by_hand(n):
+    """Above 50 CARs (scipy's normal approximation, ties and zeros included): W+ and p
+    equal the loop formula, and p equals scipy.stats.wilcoxon's two-sided p."""
+    rng = np.random.default_rng(n)
+    car = np.round(rng.normal(0.002, 0.01, n + 2), 3)  # rounded: ties and zeros
+    car[:2] = np.nan
+    car[2:5] = 0.0
+    w, p = stats.wilcoxon_signed_rank(car)
+    rw, rp = ref_wilcoxon_normal(car)
+    assert w == rw
+    assert p == pytest.approx(rp, rel=1e-9)
+    assert p == pytest.approx(sps.wilcoxon(car[np.isfinite(car)]).pvalue, rel=1e-12)
+
+
+def test_wild_cluster_ts_gives_each_window_its_own_test():
+    """Windows tested together (as the study does per group) get each window's own t and
+    p: the enumeration by hand up to 10 news days, and past it the p of scipy's
+    permutation_test run on that window alone (as the study did window by window);
+    a window that lost a news day, or has fewer than two, is tested on its own days."""
+    rng = np.random.default_rng(11)
+    for n_days in (6, 30):
+        day0 = np.repeat(np.arange(n_days) * 5, rng.integers(2, 4, n_days))
+        cars = rng.normal(0.003, 0.02, (6, day0.size))
+        cars[1, 0] = np.nan                       # one pair fewer, same news days
+        cars[2, day0 == day0[-1]] = np.nan        # one news day gone
+        cars[3, day0 != day0[0]] = np.nan         # a single news day: no test
+        cars[5, day0 == day0[0]] = np.nan         # another news day gone
+        got = stats.wild_cluster_ts(cars, day0)
+        assert got[3] == stats.NO_RESULT
+        for car, result in zip(cars[[0, 1, 2, 4, 5]], [got[0], got[1], got[2], got[4], got[5]]):
+            if n_days <= 10:
+                assert tuple(result) == pytest.approx(ref_wild_t(car, day0), rel=1e-12)
+            else:
+                assert tuple(result) == pytest.approx(_wild_alone(car, day0), rel=1e-12)
+
+
+def _wild_alone(car, day0):
+    """The wild bootstrap of one window with scipy's permutation_test, as it was called
+    window by window (1,999 sign patterns, seed 20260428)."""
+    ok = np.isfinite(car)
+    days, codes = np.unique(day0[ok], return_inverse=True)
+    g, sums = days.size, np.bincount(codes, weights=car[ok])
+    counts = np.bincount(codes).astype("float64")
+
+    def t_of(s, axis=-1):
+        ybar = s.sum(axis=axis, keepdims=True) / counts.sum()
+        se = np.sqrt(g / (g - 1) * ((s - counts * ybar) ** 2).sum(axis=axis) / counts.sum() ** 2)
+        return np.squeeze(ybar, axis=axis) / se
+
+    res = sps.permutation_test((sums,), t_of, permutation_type="samples", vectorized=True,
+                               n_resamples=1999, alternative="two-sided",
+                               random_state=np.random.default_rng(20260428))
+    return float(t_of(sums)), float(res.pvalue)
