@@ -34,31 +34,40 @@ def estimation_returns(rT, pos, cols, est0, length, others, other_lo, other_hi, 
     ticker's events). Returns ``(y, n_excluded)``, the second counting the
     left-out days inside the data.
     """
-    n_pairs, n_sessions = pos.shape[0], rT.shape[1]
+    n_pairs = pos.shape[0]
     y = np.empty((n_pairs, length))
     n_excluded = np.zeros(n_pairs, np.int64)
     out = np.zeros(length, np.bool_)  # reused by every pair (no allocation per pair)
     for i in range(n_pairs):
-        start = pos[i] + est0
-        for s in range(length):
-            t = start + s
-            y[i, s] = rT[cols[i], t] if 0 <= t < n_sessions else np.nan
-        # Only events whose window can reach this estimation window matter.
-        lo = other_lo[i] + np.searchsorted(others[other_lo[i]:other_hi[i]], start - b)
-        hi = other_lo[i] + np.searchsorted(others[other_lo[i]:other_hi[i]],
-                                           start + length - 1 - a, side="right")
-        if lo >= hi:
-            continue
-        out[:] = False
-        for j in range(lo, hi):
-            for s in range(max(others[j] + a - start, 0), min(others[j] + b - start, length - 1) + 1):
-                out[s] = True
-        for s in range(length):
-            t = start + s
-            if out[s] and 0 <= t < n_sessions:
-                y[i, s] = np.nan
-                n_excluded[i] += 1
+        n_excluded[i] = _estimation_row(rT, cols[i], pos[i] + est0, others, other_lo[i],
+                                        other_hi[i], a, b, y[i], out)
     return y, n_excluded
+
+
+@nb.njit(**_JIT)
+def _estimation_row(rT, col, start, others, lo, hi, a, b, y, out):
+    """One pair's row of :func:`estimation_returns` into ``y`` (``out``: a work array of
+    its length); returns the number of days left out."""
+    n_sessions, length = rT.shape[1], y.shape[0]
+    for s in range(length):
+        t = start + s
+        y[s] = rT[col, t] if 0 <= t < n_sessions else np.nan
+    # Only events whose window can reach this estimation window matter.
+    first = lo + np.searchsorted(others[lo:hi], start - b)
+    last = lo + np.searchsorted(others[lo:hi], start + length - 1 - a, side="right")
+    if first >= last:
+        return 0
+    out[:] = False
+    for j in range(first, last):
+        for s in range(max(others[j] + a - start, 0), min(others[j] + b - start, length - 1) + 1):
+            out[s] = True
+    n_excluded = 0
+    for s in range(length):
+        t = start + s
+        if out[s] and 0 <= t < n_sessions:
+            y[s] = np.nan
+            n_excluded += 1
+    return n_excluded
 
 
 @nb.njit(**_JIT)
@@ -118,71 +127,105 @@ def ols(y, reg, pos, est0):
     sigma2 = np.full(n_pairs, np.nan)
     n = np.zeros(n_pairs, np.int64)
     resid = np.full((n_pairs, length), np.nan)
-    # A day's regressors all exist or it is never used (the same for every pair).
-    reg_ok = np.empty(reg.shape[0], np.bool_)
-    for t in range(reg.shape[0]):
-        reg_ok[t] = True
-        for c in range(k):
-            if not np.isfinite(reg[t, c]):
-                reg_ok[t] = False
-    # Work arrays reused by every pair (no allocation per pair).
-    xtx = np.empty((k, k))
-    xty = np.empty(k)
-    inv = np.empty((k, k))
-    work = np.empty((k, k))
-    b = np.empty(k)
+    reg_ok = _regressors_exist(reg)
+    work = np.empty((4, k, k))  # reused by every pair (no allocation per pair)
     for i in range(n_pairs):
-        xtx[:, :] = 0.0
-        xty[:] = 0.0
-        m = 0
-        first = pos[i] + est0
-        if k == 2:  # the market model: the same sums in scalars, which numba keeps in registers
-            a00, a01, a11, c0, c1 = 0.0, 0.0, 0.0, 0.0, 0.0
-            for s in range(length):
-                v = y[i, s]
-                if not (np.isfinite(v) and reg_ok[first + s]):
-                    continue
-                x0, x1 = reg[first + s, 0], reg[first + s, 1]
-                m += 1
-                c0 += x0 * v
-                c1 += x1 * v
-                a00 += x0 * x0
-                a01 += x0 * x1
-                a11 += x1 * x1
-            xtx[0, 0], xtx[0, 1], xtx[1, 0], xtx[1, 1] = a00, a01, a01, a11
-            xty[0], xty[1] = c0, c1
-        else:
-            for s in range(length):
-                v = y[i, s]
-                if not (np.isfinite(v) and reg_ok[first + s]):
-                    continue
-                t = first + s
-                m += 1
-                for r in range(k):
-                    xty[r] += reg[t, r] * v
-                    for c in range(k):
-                        xtx[r, c] += reg[t, r] * reg[t, c]
-        n[i] = m
-        if m < k or not _invert(xtx, work, inv):
-            continue
-        # np.dot (BLAS) as before, into b: its summation order, not a loop's, because with
-        # an ill-conditioned X'X (log volume) the two differ by 1e-10 in the coefficients.
-        np.dot(inv, xty, b)
-        ssr = 0.0
-        for s in range(length):
-            v = y[i, s]
-            if np.isfinite(v) and reg_ok[first + s]:
-                t = first + s
-                e = v
-                for c in range(k):
-                    e -= reg[t, c] * b[c]
-                resid[i, s] = e
-                ssr += e * e
-        coef[i] = b
-        xtx_inv[i] = inv
-        if m > k:
-            sigma2[i] = ssr / (m - k)
+        n[i], sigma2[i] = _ols_row(y[i], reg, reg_ok, pos[i] + est0, work, coef[i],
+                                   xtx_inv[i], resid[i])
     return coef, xtx_inv, sigma2, n, resid
+
+
+@nb.njit(**_JIT)
+def estimation_ols(rT, reg, pos, cols, est0, length, others, other_lo, other_hi, a, b):
+    """:func:`estimation_returns` then :func:`ols` in one pass, each pair's returns
+    gathered into a row that is reused, not into a (P, L) array. Returns
+    ``(coef, xtx_inv, sigma2, n, resid, n_excluded)``."""
+    n_pairs = pos.shape[0]
+    k = reg.shape[1]
+    coef = np.full((n_pairs, k), np.nan)
+    xtx_inv = np.full((n_pairs, k, k), np.nan)
+    sigma2 = np.full(n_pairs, np.nan)
+    n = np.zeros(n_pairs, np.int64)
+    resid = np.full((n_pairs, length), np.nan)
+    n_excluded = np.zeros(n_pairs, np.int64)
+    reg_ok = _regressors_exist(reg)
+    work = np.empty((4, k, k))
+    y = np.empty(length)
+    out = np.zeros(length, np.bool_)
+    for i in range(n_pairs):
+        n_excluded[i] = _estimation_row(rT, cols[i], pos[i] + est0, others, other_lo[i],
+                                        other_hi[i], a, b, y, out)
+        n[i], sigma2[i] = _ols_row(y, reg, reg_ok, pos[i] + est0, work, coef[i],
+                                   xtx_inv[i], resid[i])
+    return coef, xtx_inv, sigma2, n, resid, n_excluded
+
+
+@nb.njit(**_JIT)
+def _regressors_exist(reg):
+    """Sessions on which every regressor exists (a day is used only there)."""
+    ok = np.empty(reg.shape[0], np.bool_)
+    for t in range(reg.shape[0]):
+        ok[t] = True
+        for c in range(reg.shape[1]):
+            if not np.isfinite(reg[t, c]):
+                ok[t] = False
+    return ok
+
+
+@nb.njit(**_JIT)
+def _ols_row(y, reg, reg_ok, first, work, coef, xtx_inv, resid):
+    """One pair's fit of :func:`ols`: day s of ``y`` is session ``first + s``. Writes
+    ``coef``, ``xtx_inv`` and ``resid`` (left NaN when singular); returns ``(n, s^2)``.
+    ``work`` (4, K, K): X'X, X'y (first row), a copy for the inverse, and b (first row)."""
+    length, k = y.shape[0], reg.shape[1]
+    xtx, xty, a, b = work[0], work[1, 0], work[2], work[3, 0]
+    xtx[:, :] = 0.0
+    xty[:] = 0.0
+    m = 0
+    if k == 2:  # the market model: the same sums in scalars, which numba keeps in registers
+        a00, a01, a11, c0, c1 = 0.0, 0.0, 0.0, 0.0, 0.0
+        for s in range(length):
+            v = y[s]
+            if not (np.isfinite(v) and reg_ok[first + s]):
+                continue
+            x0, x1 = reg[first + s, 0], reg[first + s, 1]
+            m += 1
+            c0 += x0 * v
+            c1 += x1 * v
+            a00 += x0 * x0
+            a01 += x0 * x1
+            a11 += x1 * x1
+        xtx[0, 0], xtx[0, 1], xtx[1, 0], xtx[1, 1] = a00, a01, a01, a11
+        xty[0], xty[1] = c0, c1
+    else:
+        for s in range(length):
+            v = y[s]
+            if not (np.isfinite(v) and reg_ok[first + s]):
+                continue
+            t = first + s
+            m += 1
+            for r in range(k):
+                xty[r] += reg[t, r] * v
+                for c in range(k):
+                    xtx[r, c] += reg[t, r] * reg[t, c]
+    if m < k or not _invert(xtx, a, xtx_inv):
+        xtx_inv[:, :] = np.nan
+        return m, np.nan
+    # np.dot (BLAS) as before, into b: its summation order, not a loop's, because with
+    # an ill-conditioned X'X (log volume) the two differ by 1e-10 in the coefficients.
+    np.dot(xtx_inv, xty, b)
+    ssr = 0.0
+    for s in range(length):
+        v = y[s]
+        if np.isfinite(v) and reg_ok[first + s]:
+            t = first + s
+            e = v
+            for c in range(k):
+                e -= reg[t, c] * b[c]
+            resid[s] = e
+            ssr += e * e
+    coef[:] = b
+    return m, (ssr / (m - k) if m > k else np.nan)
 
 
 @nb.njit(**_JIT)
@@ -206,8 +249,10 @@ def event_window(rT, reg, pos, cols, evt0, width, coef, xtx_inv, sigma2, win_lo,
     car = np.full((n_pairs, n_win), np.nan)
     var = np.full((n_pairs, n_win), np.nan)
     missing = np.zeros((n_pairs, n_win), np.int64)
+    x = np.empty((width, k))  # work arrays reused by every pair (no allocation per pair)
+    g = np.empty(k)
     for i in range(n_pairs):
-        x = np.full((width, k), np.nan)
+        x[:, :] = np.nan
         for w in range(width):
             t = pos[i] + evt0 + w
             if not 0 <= t < n_sessions:
@@ -224,7 +269,6 @@ def event_window(rT, reg, pos, cols, evt0, width, coef, xtx_inv, sigma2, win_lo,
             expected[i, w] = e
             ar[i, w] = y[i, w] - e
             sar[i, w] = ar[i, w] / np.sqrt(sigma2[i] * (1.0 + q))
-        g = np.empty(k)
         for j in range(n_win):
             total, miss = 0.0, 0
             g[:] = 0.0

@@ -81,17 +81,20 @@ def test_estimation_returns_and_ols_equal_the_numpy_fit(seed, k):
     np.testing.assert_array_equal(n_excl, n_ref)
     assert n_excl[:6].sum() > 0  # the nearby events really exclude days
 
-    coef, xtx_inv, sigma2, n, resid = kernels.ols(y, reg, pos, est0)
     rows = np.clip(pos[:, None] + est0 + np.arange(length), 0, len(r) - 1)
     X = np.where(((pos[:, None] + est0 + np.arange(length)) >= 0)[..., None], reg[rows],
                  np.nan)
     ref = models.fit_ols(y_ref, X)
     enough = ref.n > k + 1
-    np.testing.assert_array_equal(n, ref.n)
-    for got, want in ((coef, ref.coef), (xtx_inv, ref.xtx_inv), (sigma2, ref.sigma2),
-                      (resid, ref.resid)):
-        np.testing.assert_allclose(got[enough], want[enough], rtol=1e-9, atol=1e-13)
-    assert np.isnan(coef[n < k]).all()
+    rT = np.ascontiguousarray(r.T)
+    fused = kernels.estimation_ols(rT, reg, pos, cols, est0, length, others, lo, hi, a, b)
+    np.testing.assert_array_equal(fused[5], n_ref)  # gathered and fitted in one pass
+    for coef, xtx_inv, sigma2, n, resid in (kernels.ols(y, reg, pos, est0), fused[:5]):
+        np.testing.assert_array_equal(n, ref.n)
+        for got, want in ((coef, ref.coef), (xtx_inv, ref.xtx_inv), (sigma2, ref.sigma2),
+                          (resid, ref.resid)):
+            np.testing.assert_allclose(got[enough], want[enough], rtol=1e-9, atol=1e-13)
+        assert np.isnan(coef[n < k]).all() and np.isnan(xtx_inv[n < k]).all()
 
 
 @pytest.mark.parametrize("seed", SEEDS)
