@@ -406,3 +406,27 @@ def test_grank_sums_equal_ranks_by_definition(seed):
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     assert (got[3] > 0).any() and (got[3] == 0).any()
+
+
+def test_ols_of_collinear_regressors_is_nan_as_in_numpy():
+    """A second regressor that is always 0 (X'X exactly singular): models.fit_ols gives NaN
+    coefficients, (X'X)^-1 and residuals, and so do both OLS kernels (s^2 NaN), with the days
+    used still counted (the inverse is abandoned half-way, not left behind)."""
+    rng = np.random.default_rng(5)
+    r = _random_returns(rng)
+    reg = np.column_stack([np.ones(len(r)), np.zeros(len(r))])
+    pos, cols = _pairs(rng, 20, r.shape[1], len(r))
+    pos = np.clip(pos, 120, len(r)).astype(np.int64)
+    none = np.zeros(0, np.int64)
+    lo = np.zeros(len(pos), np.int64)
+    rT = np.ascontiguousarray(r.T)
+    y, _ = kernels.estimation_returns(rT, pos, cols, -110, 100, none, lo, lo, -5, 10)
+    rows = pos[:, None] - 110 + np.arange(100)
+    ref = models.fit_ols(y, reg[rows])
+    assert (ref.n >= 2).all() and np.isnan(ref.xtx_inv).all()
+    fused = kernels.estimation_ols(rT, reg, pos, cols, -110, 100, none, lo, lo, -5, 10)
+    for coef, xtx_inv, sigma2, n, resid in (kernels.ols(y, reg, pos, -110), fused[:5]):
+        for a, want in ((coef, ref.coef), (xtx_inv, ref.xtx_inv), (n, ref.n),
+                        (resid, ref.resid)):
+            np.testing.assert_array_equal(a, want)
+        assert np.isnan(sigma2).all()  # no residuals (fit_ols's nansum makes that 0)
