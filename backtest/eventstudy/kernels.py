@@ -9,8 +9,9 @@ numpy references (``tests/test_kernels.py``).
 
 Conventions: ``pos`` is each pair's day-0 session position, ``cols`` its
 ticker's row in ``rT``; a day outside the data or with a missing value is NaN.
-Every loop runs serially, sums in pair order. numba's ``parallel=True`` was
-measured: on two cores it saved 0.5 s of 4 s on 100k pairs but added 6 s to
+Every loop runs serially and sums in pair order (GRANK's estimation-day sums in
+two parts, see :func:`_grank_sums_sorted`; deterministic all the same). numba's
+``parallel=True`` was measured: on two cores it saved 0.5 s of 4 s on 100k pairs but added 6 s to
 the first-run compilation; parallelism comes from blocks of pairs on Dask
 workers instead (:mod:`backtest.parallel`), and ``nogil`` lets threads overlap.
 """
