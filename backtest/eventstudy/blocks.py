@@ -175,10 +175,17 @@ def _fit(rT, reg, market3, others, layout: PairLayout, config):
     start = (layout.pos + int(config.estimation_offsets[0]) if layout.est_pos is None
              else layout.est_pos)  # relative to day 0, or fixed dates
     a, b = config.event_window
+    model = models.get_model(config.model)
+    if type(model).fit_block is models.NormalReturnModel.fit_block:
+        # The OLS models' fit_block is kernels.ols: gather and fit in one pass, without the
+        # (pairs x days) array of returns in between (the same numbers).
+        coef, xtx_inv, sigma2, n, resid, n_excluded = kernels.estimation_ols(
+            rT, reg, start, layout.cols, 0, length, others, layout.other_lo,
+            layout.other_hi, a, b)
+        return models.ModelFit(coef, sigma2, n, n - reg.shape[1], xtx_inv, resid), n_excluded
     y_est, n_excluded = kernels.estimation_returns(
         rT, start, layout.cols, 0, length, others, layout.other_lo, layout.other_hi, a, b)
-    fit = models.get_model(config.model).fit_block(y_est, reg, market3, start,
-                                                   np.arange(length))
+    fit = model.fit_block(y_est, reg, market3, start, np.arange(length))
     return fit, n_excluded
 
 

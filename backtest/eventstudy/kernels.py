@@ -9,8 +9,9 @@ numpy references (``tests/test_kernels.py``).
 
 Conventions: ``pos`` is each pair's day-0 session position, ``cols`` its
 ticker's row in ``rT``; a day outside the data or with a missing value is NaN.
-Every loop runs serially, sums in pair order. numba's ``parallel=True`` was
-measured: on two cores it saved 0.5 s of 4 s on 100k pairs but added 6 s to
+Every loop runs serially and sums in pair order (GRANK's estimation-day sums in
+two parts, see :func:`_grank_sums_sorted`; deterministic all the same). numba's
+``parallel=True`` was measured: on two cores it saved 0.5 s of 4 s on 100k pairs but added 6 s to
 the first-run compilation; parallelism comes from blocks of pairs on Dask
 workers instead (:mod:`backtest.parallel`), and ``nogil`` lets threads overlap.
 """
@@ -34,38 +35,52 @@ def estimation_returns(rT, pos, cols, est0, length, others, other_lo, other_hi, 
     ticker's events). Returns ``(y, n_excluded)``, the second counting the
     left-out days inside the data.
     """
-    n_pairs, n_sessions = pos.shape[0], rT.shape[1]
+    n_pairs = pos.shape[0]
     y = np.empty((n_pairs, length))
     n_excluded = np.zeros(n_pairs, np.int64)
+    out = np.zeros(length, np.bool_)  # reused by every pair (no allocation per pair)
     for i in range(n_pairs):
-        start = pos[i] + est0
-        for s in range(length):
-            t = start + s
-            y[i, s] = rT[cols[i], t] if 0 <= t < n_sessions else np.nan
-        # Only events whose window can reach this estimation window matter.
-        lo = other_lo[i] + np.searchsorted(others[other_lo[i]:other_hi[i]], start - b)
-        hi = other_lo[i] + np.searchsorted(others[other_lo[i]:other_hi[i]],
-                                           start + length - 1 - a, side="right")
-        if lo >= hi:
-            continue
-        out = np.zeros(length, np.bool_)
-        for j in range(lo, hi):
-            for s in range(max(others[j] + a - start, 0), min(others[j] + b - start, length - 1) + 1):
-                out[s] = True
-        for s in range(length):
-            t = start + s
-            if out[s] and 0 <= t < n_sessions:
-                y[i, s] = np.nan
-                n_excluded[i] += 1
+        n_excluded[i] = _estimation_row(rT, cols[i], pos[i] + est0, others, other_lo[i],
+                                        other_hi[i], a, b, y[i], out)
     return y, n_excluded
 
 
 @nb.njit(**_JIT)
-def _invert(m, out):
-    """Gauss-Jordan inverse of a small matrix with partial pivoting into ``out``;
-    False when singular (|det| <= 1e-300, the threshold of :func:`models.fit_ols`)."""
+def _estimation_row(rT, col, start, others, lo, hi, a, b, y, out):
+    """One pair's row of :func:`estimation_returns` into ``y`` (``out``: a work array of
+    its length); returns the number of days left out."""
+    n_sessions, length = rT.shape[1], y.shape[0]
+    for s in range(length):
+        t = start + s
+        y[s] = rT[col, t] if 0 <= t < n_sessions else np.nan
+    # Only events whose window can reach this estimation window matter.
+    first = lo + np.searchsorted(others[lo:hi], start - b)
+    last = lo + np.searchsorted(others[lo:hi], start + length - 1 - a, side="right")
+    if first >= last:
+        return 0
+    out[:] = False
+    for j in range(first, last):
+        for s in range(max(others[j] + a - start, 0), min(others[j] + b - start, length - 1) + 1):
+            out[s] = True
+    n_excluded = 0
+    for s in range(length):
+        t = start + s
+        if out[s] and 0 <= t < n_sessions:
+            y[s] = np.nan
+            n_excluded += 1
+    return n_excluded
+
+
+@nb.njit(**_JIT)
+def _invert(m, a, out):
+    """Gauss-Jordan inverse of a small matrix ``m`` with partial pivoting into ``out``
+    (``a``: a work array of the same shape, so that no pair allocates); False when
+    singular (|det| <= 1e-300, the threshold of :func:`models.fit_ols`).
+
+    Not the 2 x 2 closed form ``[[d, -b], [-c, a]] / (ad - bc)``: with a regressor far
+    from zero (log volume, about 18) X'X is ill-conditioned and the two differ by 1e-10."""
     k = m.shape[0]
-    a = m.copy()
+    a[:, :] = m
     for r in range(k):
         for c in range(k):
             out[r, c] = 1.0 if r == c else 0.0
@@ -113,47 +128,105 @@ def ols(y, reg, pos, est0):
     sigma2 = np.full(n_pairs, np.nan)
     n = np.zeros(n_pairs, np.int64)
     resid = np.full((n_pairs, length), np.nan)
+    reg_ok = _regressors_exist(reg)
+    work = np.empty((4, k, k))  # reused by every pair (no allocation per pair)
     for i in range(n_pairs):
-        xtx = np.zeros((k, k))
-        xty = np.zeros(k)
-        used = np.zeros(length, np.bool_)
-        m = 0
+        n[i], sigma2[i] = _ols_row(y[i], reg, reg_ok, pos[i] + est0, work, coef[i],
+                                   xtx_inv[i], resid[i])
+    return coef, xtx_inv, sigma2, n, resid
+
+
+@nb.njit(**_JIT)
+def estimation_ols(rT, reg, pos, cols, est0, length, others, other_lo, other_hi, a, b):
+    """:func:`estimation_returns` then :func:`ols` in one pass, each pair's returns
+    gathered into a row that is reused, not into a (P, L) array. Returns
+    ``(coef, xtx_inv, sigma2, n, resid, n_excluded)``."""
+    n_pairs = pos.shape[0]
+    k = reg.shape[1]
+    coef = np.full((n_pairs, k), np.nan)
+    xtx_inv = np.full((n_pairs, k, k), np.nan)
+    sigma2 = np.full(n_pairs, np.nan)
+    n = np.zeros(n_pairs, np.int64)
+    resid = np.full((n_pairs, length), np.nan)
+    n_excluded = np.zeros(n_pairs, np.int64)
+    reg_ok = _regressors_exist(reg)
+    work = np.empty((4, k, k))
+    y = np.empty(length)
+    out = np.zeros(length, np.bool_)
+    for i in range(n_pairs):
+        n_excluded[i] = _estimation_row(rT, cols[i], pos[i] + est0, others, other_lo[i],
+                                        other_hi[i], a, b, y, out)
+        n[i], sigma2[i] = _ols_row(y, reg, reg_ok, pos[i] + est0, work, coef[i],
+                                   xtx_inv[i], resid[i])
+    return coef, xtx_inv, sigma2, n, resid, n_excluded
+
+
+@nb.njit(**_JIT)
+def _regressors_exist(reg):
+    """Sessions on which every regressor exists (a day is used only there)."""
+    ok = np.empty(reg.shape[0], np.bool_)
+    for t in range(reg.shape[0]):
+        ok[t] = True
+        for c in range(reg.shape[1]):
+            if not np.isfinite(reg[t, c]):
+                ok[t] = False
+    return ok
+
+
+@nb.njit(**_JIT)
+def _ols_row(y, reg, reg_ok, first, work, coef, xtx_inv, resid):
+    """One pair's fit of :func:`ols`: day s of ``y`` is session ``first + s``. Writes
+    ``coef``, ``xtx_inv`` and ``resid`` (left NaN when singular); returns ``(n, s^2)``.
+    ``work`` (4, K, K): X'X, X'y (first row), a copy for the inverse, and b (first row)."""
+    length, k = y.shape[0], reg.shape[1]
+    xtx, xty, a, b = work[0], work[1, 0], work[2], work[3, 0]
+    xtx[:, :] = 0.0
+    xty[:] = 0.0
+    m = 0
+    if k == 2:  # the market model: the same sums in scalars, which numba keeps in registers
+        a00, a01, a11, c0, c1 = 0.0, 0.0, 0.0, 0.0, 0.0
         for s in range(length):
-            v = y[i, s]
-            if not np.isfinite(v):
+            v = y[s]
+            if not (np.isfinite(v) and reg_ok[first + s]):
                 continue
-            t = pos[i] + est0 + s
-            ok = True
-            for c in range(k):
-                if not np.isfinite(reg[t, c]):
-                    ok = False
-            if not ok:
+            x0, x1 = reg[first + s, 0], reg[first + s, 1]
+            m += 1
+            c0 += x0 * v
+            c1 += x1 * v
+            a00 += x0 * x0
+            a01 += x0 * x1
+            a11 += x1 * x1
+        xtx[0, 0], xtx[0, 1], xtx[1, 0], xtx[1, 1] = a00, a01, a01, a11
+        xty[0], xty[1] = c0, c1
+    else:
+        for s in range(length):
+            v = y[s]
+            if not (np.isfinite(v) and reg_ok[first + s]):
                 continue
-            used[s] = True
+            t = first + s
             m += 1
             for r in range(k):
                 xty[r] += reg[t, r] * v
                 for c in range(k):
                     xtx[r, c] += reg[t, r] * reg[t, c]
-        n[i] = m
-        inv = np.empty((k, k))
-        if m < k or not _invert(xtx, inv):
-            continue
-        b = inv @ xty
-        ssr = 0.0
-        for s in range(length):
-            if used[s]:
-                t = pos[i] + est0 + s
-                e = y[i, s]
-                for c in range(k):
-                    e -= reg[t, c] * b[c]
-                resid[i, s] = e
-                ssr += e * e
-        coef[i] = b
-        xtx_inv[i] = inv
-        if m > k:
-            sigma2[i] = ssr / (m - k)
-    return coef, xtx_inv, sigma2, n, resid
+    if m < k or not _invert(xtx, a, xtx_inv):
+        xtx_inv[:, :] = np.nan
+        return m, np.nan
+    # np.dot (BLAS) as before, into b: its summation order, not a loop's, because with
+    # an ill-conditioned X'X (log volume) the two differ by 1e-10 in the coefficients.
+    np.dot(xtx_inv, xty, b)
+    ssr = 0.0
+    for s in range(length):
+        v = y[s]
+        if np.isfinite(v) and reg_ok[first + s]:
+            t = first + s
+            e = v
+            for c in range(k):
+                e -= reg[t, c] * b[c]
+            resid[s] = e
+            ssr += e * e
+    coef[:] = b
+    return m, (ssr / (m - k) if m > k else np.nan)
 
 
 @nb.njit(**_JIT)
@@ -177,8 +250,10 @@ def event_window(rT, reg, pos, cols, evt0, width, coef, xtx_inv, sigma2, win_lo,
     car = np.full((n_pairs, n_win), np.nan)
     var = np.full((n_pairs, n_win), np.nan)
     missing = np.zeros((n_pairs, n_win), np.int64)
+    x = np.empty((width, k))  # work arrays reused by every pair (no allocation per pair)
+    g = np.empty(k)
     for i in range(n_pairs):
-        x = np.full((width, k), np.nan)
+        x[:, :] = np.nan
         for w in range(width):
             t = pos[i] + evt0 + w
             if not 0 <= t < n_sessions:
@@ -195,7 +270,6 @@ def event_window(rT, reg, pos, cols, evt0, width, coef, xtx_inv, sigma2, win_lo,
             expected[i, w] = e
             ar[i, w] = y[i, w] - e
             sar[i, w] = ar[i, w] / np.sqrt(sigma2[i] * (1.0 + q))
-        g = np.empty(k)
         for j in range(n_win):
             total, miss = 0.0, 0
             g[:] = 0.0
@@ -238,17 +312,19 @@ def _ranks_from_order(values, order):
     n_pairs, total = values.shape
     u = np.full((n_pairs, total), np.nan)
     g = np.full((n_pairs, total), np.nan)
+    srt = np.empty(total)  # the row's finite values in sorted order, read once
+    ranks = np.empty(total)  # in sorted order; both reused by every row
     for i in range(n_pairs):
         m = 0
         while m < total and np.isfinite(values[i, order[i, m]]):
+            srt[m] = values[i, order[i, m]]
             m += 1
         if m == 0:
             continue
-        ranks = np.empty(m)  # in sorted order
         j = 0
         while j < m:
             e = j
-            while e + 1 < m and values[i, order[i, e + 1]] == values[i, order[i, j]]:
+            while e + 1 < m and srt[e + 1] == srt[j]:
                 e += 1
             for q in range(j, e + 1):
                 ranks[q] = (0.5 * (j + e) + 1.0) / (1.0 + m)  # average of ranks j+1..e+1
@@ -318,80 +394,130 @@ def cluster_day_sums(resid, sigma2, clusters, mult, n_clusters):
     return S, Q, C, cum
 
 
-@nb.njit(**_JIT)
 def grank_sums(resid, sigma2, gscar, groups, mult, n_groups):
     """Sums over pairs of ``U - 1/2`` for the generalized rank test (Kolari and Pynnonen
     2011; readable form :func:`backtest.eventstudy.stats.generalized_rank_t`).
 
     ``gscar`` (P, m, W): each pair's re-standardized CAR ``SCAR / S_SCAR`` of each window
     in each of its groups, signed by ``mult`` (NaN: not in that window). A pair's
-    generalized SARs are its L_i standardized estimation residuals plus that value; its
-    ranks among them are read off one sort of the residuals (a binary search places the
-    CAR), so nothing per window is sorted. Returns ``event_sum``/``event_n`` (groups, W)
-    and ``est_sum``/``est_n`` (groups, W, L).
+    generalized SARs are its L_i standardized estimation residuals ``e_it / s_i`` plus
+    that value. Returns ``event_sum``/``event_n`` (groups, W) and ``est_sum``/``est_n``
+    (groups, W, L).
+
+    The SARs are sorted here, by numpy over the whole block (as in
+    :func:`standardized_ranks`, several times faster than a compiled sort per pair).
     """
-    n_pairs, length = resid.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sar = resid / np.sqrt(sigma2)[:, None]
+    order = np.argsort(np.where(np.isfinite(sar), sar, np.inf), axis=1)
+    return _grank_sums_sorted(sar, order, gscar, groups, mult, n_groups)
+
+
+@nb.njit(**_JIT)
+def _grank_sums_sorted(sar, order, gscar, groups, mult, n_groups):
+    """:func:`grank_sums` from the SARs and each pair's days in ascending order of SAR
+    (missing days last).
+
+    An estimation day's rank among the generalized SARs is its rank among the pair's own
+    SARs (the same in every window) plus ``1{x < v_t} + 1/2 1{x == v_t}`` for the CAR x
+    (v_t the signed SAR): the first part is summed once per pair, the second only over
+    the days ranked above x, a run of the sorted days (or, when that run is the longer
+    one, as 1 on every day less the days at or below x), so a window costs at most about
+    L_i / 2 additions and nothing per window is sorted.
+    """
+    n_pairs, length = sar.shape
     n_win = gscar.shape[2]
     event_sum = np.zeros((n_groups, n_win))
     event_n = np.zeros((n_groups, n_win))
     est_sum = np.zeros((n_groups, n_win, length))
     est_n = np.zeros((n_groups, n_win, length))
-    sar = np.empty(length)
+    base_sum = np.zeros((n_groups, length))  # the window-independent part, per day
+    base_n = np.zeros((n_groups, length))
+    every_day = np.zeros((n_groups, n_win))  # "1 on every day" of the complement form
+    srt = np.empty(length)  # the pair's finite SARs, ascending
+    rank = np.empty(length)  # each day's average rank among them
+    term = np.empty(length)
     for i in range(n_pairs):
-        s = np.sqrt(sigma2[i])
+        days = order[i]  # days[q]: the day of the q-th smallest SAR
         m_i = 0
-        for t in range(length):
-            v = resid[i, t] / s
-            sar[t] = v
-            if np.isfinite(v):
-                m_i += 1
+        while m_i < length and np.isfinite(sar[i, days[m_i]]):
+            srt[m_i] = sar[i, days[m_i]]
+            m_i += 1
         if m_i == 0:
             continue
-        # Sorted finite SARs and each day's average rank among them (ties share).
-        srt = np.empty(m_i)
+        n_miss = length - m_i  # days[m_i:]
         q = 0
-        for t in range(length):
-            if np.isfinite(sar[t]):
-                srt[q] = sar[t]
-                q += 1
-        srt.sort()
-        base = np.full(length, np.nan)
-        for t in range(length):
-            v = sar[t]
-            if np.isfinite(v):
-                lo = np.searchsorted(srt, v, side="left")
-                hi = np.searchsorted(srt, v, side="right")
-                base[t] = 0.5 * (lo + 1 + hi)
+        while q < m_i:  # ties share the average of their ranks q+1..e+1
+            e = q
+            while e + 1 < m_i and srt[e + 1] == srt[q]:
+                e += 1
+            for p in range(q, e + 1):
+                rank[days[p]] = 0.5 * (q + 1 + e + 1)
+            q = e + 1
+        sorted_ = srt[:m_i]
         denom = m_i + 2.0  # T_i + 1 with T_i = L_i + 1 values
+        step = 1.0 / denom
         for h in range(groups.shape[1]):
             gr = groups[i, h]
             if gr < 0:
                 continue
             sign = mult[i, h]
+            n_in = 0
+            for j in range(n_win):
+                if np.isfinite(gscar[i, h, j]):
+                    n_in += 1
+            if n_in == 0:
+                continue
+            for q in range(m_i):
+                t = days[q]
+                r = rank[t] if sign > 0 else m_i + 1.0 - rank[t]
+                term[t] = r / denom - 0.5
+            if n_in == n_win:  # in every window: add the common part once
+                for q in range(m_i):
+                    t = days[q]
+                    base_sum[gr, t] += term[t]
+                    base_n[gr, t] += 1.0
             for j in range(n_win):
                 x = gscar[i, h, j]
                 if not np.isfinite(x):
                     continue
-                # rank of x among sign * SAR (sign -1 reverses the order)
+                if n_in < n_win:
+                    for q in range(m_i):
+                        t = days[q]
+                        est_sum[gr, j, t] += term[t]
+                        est_n[gr, j, t] += 1.0
+                # Sorted positions of the days above x ([a0, a1)), tied with it ([t0, t1))
+                # and below it ([b0, b1)) among sign * SAR (sign -1 reverses the order).
                 if sign > 0:
-                    below = np.searchsorted(srt, x, side="left")
-                    ties = np.searchsorted(srt, x, side="right") - below
+                    t0 = np.searchsorted(sorted_, x, side="left")
+                    t1 = np.searchsorted(sorted_, x, side="right")
+                    a0, a1, b0, b1 = t1, m_i, 0, t0
                 else:
-                    above = m_i - np.searchsorted(srt, -x, side="right")
-                    ties = np.searchsorted(srt, -x, side="right") - np.searchsorted(
-                        srt, -x, side="left")
-                    below = above
-                event_sum[gr, j] += (below + 1.0 + 0.5 * ties) / denom - 0.5
+                    t0 = np.searchsorted(sorted_, -x, side="left")
+                    t1 = np.searchsorted(sorted_, -x, side="right")
+                    a0, a1, b0, b1 = 0, t0, t1, m_i
+                below = b1 - b0
+                event_sum[gr, j] += (below + 1.0 + 0.5 * (t1 - t0)) / denom - 0.5
                 event_n[gr, j] += 1.0
-                for t in range(length):
-                    if not np.isfinite(base[t]):
-                        continue
-                    v = sign * sar[t]
-                    r = base[t] if sign > 0 else m_i + 1.0 - base[t]
-                    if x < v:
-                        r += 1.0
-                    elif x == v:
-                        r += 0.5
-                    est_sum[gr, j, t] += r / denom - 0.5
-                    est_n[gr, j, t] += 1.0
+                if a1 - a0 <= below + n_miss:
+                    for p in range(a0, a1):
+                        est_sum[gr, j, days[p]] += step
+                    for p in range(t0, t1):
+                        est_sum[gr, j, days[p]] += 0.5 * step
+                else:  # 1 on every day, less the days below x, half the ties, the missing
+                    every_day[gr, j] += step
+                    for p in range(b0, b1):
+                        est_sum[gr, j, days[p]] -= step
+                    for p in range(t0, t1):
+                        est_sum[gr, j, days[p]] -= 0.5 * step
+                    for p in range(m_i, length):
+                        est_sum[gr, j, days[p]] -= step
+    for g in range(n_groups):
+        for j in range(n_win):
+            for t in range(length):
+                est_n[g, j, t] += base_n[g, t]
+                if est_n[g, j, t] > 0:
+                    est_sum[g, j, t] += base_sum[g, t] + every_day[g, j]
+                else:  # no pair on this day: only the complement's rounding is left
+                    est_sum[g, j, t] = 0.0
     return event_sum, event_n, est_sum, est_n

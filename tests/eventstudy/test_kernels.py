@@ -81,17 +81,20 @@ def test_estimation_returns_and_ols_equal_the_numpy_fit(seed, k):
     np.testing.assert_array_equal(n_excl, n_ref)
     assert n_excl[:6].sum() > 0  # the nearby events really exclude days
 
-    coef, xtx_inv, sigma2, n, resid = kernels.ols(y, reg, pos, est0)
     rows = np.clip(pos[:, None] + est0 + np.arange(length), 0, len(r) - 1)
     X = np.where(((pos[:, None] + est0 + np.arange(length)) >= 0)[..., None], reg[rows],
                  np.nan)
     ref = models.fit_ols(y_ref, X)
     enough = ref.n > k + 1
-    np.testing.assert_array_equal(n, ref.n)
-    for got, want in ((coef, ref.coef), (xtx_inv, ref.xtx_inv), (sigma2, ref.sigma2),
-                      (resid, ref.resid)):
-        np.testing.assert_allclose(got[enough], want[enough], rtol=1e-9, atol=1e-13)
-    assert np.isnan(coef[n < k]).all()
+    rT = np.ascontiguousarray(r.T)
+    fused = kernels.estimation_ols(rT, reg, pos, cols, est0, length, others, lo, hi, a, b)
+    np.testing.assert_array_equal(fused[5], n_ref)  # gathered and fitted in one pass
+    for coef, xtx_inv, sigma2, n, resid in (kernels.ols(y, reg, pos, est0), fused[:5]):
+        np.testing.assert_array_equal(n, ref.n)
+        for got, want in ((coef, ref.coef), (xtx_inv, ref.xtx_inv), (sigma2, ref.sigma2),
+                          (resid, ref.resid)):
+            np.testing.assert_allclose(got[enough], want[enough], rtol=1e-9, atol=1e-13)
+        assert np.isnan(coef[n < k]).all() and np.isnan(xtx_inv[n < k]).all()
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -339,3 +342,91 @@ def test_the_registry_has_one_class_per_model():
     assert len({type(m) for m in MODELS.values()}) == len(MODELS)
     with pytest.raises(ConfigError, match="unknown model 'capm'"):
         get_model("capm")
+
+
+def _slow_grank_sums(resid, sigma2, gscar, groups, mult, n_groups):
+    """The generalized rank sums by their definition: for every pair, group and window,
+    the pair's SARs (signed) and its CAR are ranked together by a plain double loop
+    (average ranks for ties), ``U = rank / (T_i + 1) - 1/2``, summed per group."""
+    n_pairs, length = resid.shape
+    n_win = gscar.shape[2]
+    event_sum = np.zeros((n_groups, n_win))
+    event_n = np.zeros((n_groups, n_win))
+    est_sum = np.zeros((n_groups, n_win, length))
+    est_n = np.zeros((n_groups, n_win, length))
+    for i in range(n_pairs):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sar = resid[i] / np.sqrt(sigma2[i])
+        days = [t for t in range(length) if np.isfinite(sar[t])]
+        if not days:
+            continue
+        for h in range(groups.shape[1]):
+            if groups[i, h] < 0:
+                continue
+            for j in range(n_win):
+                x = gscar[i, h, j]
+                if not np.isfinite(x):
+                    continue
+                values = [mult[i, h] * sar[t] for t in days] + [x]
+                T = len(values)
+
+                def rank(v):
+                    return 1 + sum(w < v for w in values) + 0.5 * (sum(w == v for w in values) - 1)
+
+                g = groups[i, h]
+                event_sum[g, j] += rank(x) / (T + 1) - 0.5
+                event_n[g, j] += 1
+                for t, v in zip(days, values[:-1]):
+                    est_sum[g, j, t] += rank(v) / (T + 1) - 0.5
+                    est_n[g, j, t] += 1
+    return event_sum, event_n, est_sum, est_n
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grank_sums_equal_ranks_by_definition(seed):
+    """grank_sums (ranks read off one sort per pair, only the days above the CAR touched)
+    equals ranking every pair's signed SARs and CAR together, per window: with missing
+    days, ties among the SARs and between a CAR and a SAR, signed groups, pairs in no group
+    or missing some windows, CARs below, inside and above the SARs, a day no pair has."""
+    rng = np.random.default_rng(seed)
+    n, length, n_win, n_groups = 40, 30, 5, 3
+    sigma2 = rng.choice([1.0, 4.0], n)  # exact division: CARs can tie with SARs
+    resid = np.round(rng.normal(0, 1, (n, length)) * 4) / 4 * np.sqrt(sigma2)[:, None]
+    resid[rng.random(resid.shape) < 0.15] = np.nan
+    resid[:, 7] = np.nan  # a day no pair has
+    resid[3] = np.nan  # a pair with no estimation data
+    sigma2[5] = np.nan
+    groups = np.stack([np.zeros(n, np.int64), rng.integers(-1, n_groups, n)], axis=1)
+    mult = np.stack([rng.choice([-1.0, 1.0], n), np.ones(n)], axis=1)
+    gscar = np.round(rng.normal(0, 1.5, (n, 2, n_win)) * 4) / 4
+    gscar[:, :, 0] = rng.choice([-9.0, 9.0], (n, 2))  # below or above every SAR
+    gscar[rng.random(gscar.shape) < 0.1] = np.nan  # a pair missing some windows
+    got = kernels.grank_sums(resid, sigma2, gscar, groups, mult, n_groups)
+    want = _slow_grank_sums(resid, sigma2, gscar, groups, mult, n_groups)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert (got[3] > 0).any() and (got[3] == 0).any()
+
+
+def test_ols_of_collinear_regressors_is_nan_as_in_numpy():
+    """A second regressor that is always 0 (X'X exactly singular): models.fit_ols gives NaN
+    coefficients, (X'X)^-1 and residuals, and so do both OLS kernels (s^2 NaN), with the days
+    used still counted (the inverse is abandoned half-way, not left behind)."""
+    rng = np.random.default_rng(5)
+    r = _random_returns(rng)
+    reg = np.column_stack([np.ones(len(r)), np.zeros(len(r))])
+    pos, cols = _pairs(rng, 20, r.shape[1], len(r))
+    pos = np.clip(pos, 120, len(r)).astype(np.int64)
+    none = np.zeros(0, np.int64)
+    lo = np.zeros(len(pos), np.int64)
+    rT = np.ascontiguousarray(r.T)
+    y, _ = kernels.estimation_returns(rT, pos, cols, -110, 100, none, lo, lo, -5, 10)
+    rows = pos[:, None] - 110 + np.arange(100)
+    ref = models.fit_ols(y, reg[rows])
+    assert (ref.n >= 2).all() and np.isnan(ref.xtx_inv).all()
+    fused = kernels.estimation_ols(rT, reg, pos, cols, -110, 100, none, lo, lo, -5, 10)
+    for coef, xtx_inv, sigma2, n, resid in (kernels.ols(y, reg, pos, -110), fused[:5]):
+        for a, want in ((coef, ref.coef), (xtx_inv, ref.xtx_inv), (n, ref.n),
+                        (resid, ref.resid)):
+            np.testing.assert_array_equal(a, want)
+        assert np.isnan(sigma2).all()  # no residuals (fit_ols's nansum makes that 0)
