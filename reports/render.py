@@ -32,6 +32,7 @@ from reports import charts
 
 MAX_ROWS = 50  # rows of one HTML table; the file beside the report has them all
 MAX_TICKERS_CHARTED = 30
+MAX_CELL_CHARS = 400  # characters of one table cell shown
 CSV_CHUNK_ROWS = 200_000  # rows per piece when the report reads one event of a large CSV
 
 # The columns the report reads from each table; a table without them is refused.
@@ -245,8 +246,17 @@ def _table(frame: pd.DataFrame, percent: tuple[str, ...] = (), source: str = "",
     more = (f"first {max_rows} of {len(frame):,} rows"
             + (f"; all of them in {source}" if source else "")) if len(frame) > max_rows else ""
     return {"columns": list(frame.columns), "text": text, "more": more,
-            "rows": [[_cell(c, v, percent) for c, v in zip(frame.columns, row)]
+            "rows": [[_clip(_cell(c, v, percent), source) for c, v in zip(frame.columns, row)]
                      for row in shown.itertuples(index=False)]}
+
+
+def _clip(text: str, source: str) -> str:
+    """A cell's text cut at :data:`MAX_CELL_CHARS` (a universe event's 11,000 tickers),
+    saying how long it was and where the whole text is."""
+    if len(text) <= MAX_CELL_CHARS:
+        return text
+    return (text[:MAX_CELL_CHARS].rsplit(" ", 1)[0]
+            + f" ... ({len(text):,} characters; all of it in {source or 'the table'})")
 
 
 def _rows(columns: list[str], rows: list[list[str]], text: int = 1, more: str = "") -> dict:
@@ -261,7 +271,10 @@ def _rows(columns: list[str], rows: list[list[str]], text: int = 1, more: str = 
 
 
 def _answer(story: dict) -> dict:
+    universe = story.get("universe")
     out = {"focus": story["focus"], "trust": story.get("trust", []), "reaction": None,
+           "universe": (f"Besides the calendar's own links: {universe['text']}."
+                        if universe else None),
            "chains": None,
            "groups": None, "pay": None, "window": None, "params": story.get("params")}
     # an abnormal-volume study: AV/CAV in log points (abnormal log volume), not percent

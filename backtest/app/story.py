@@ -14,7 +14,7 @@ import pandas as pd
 
 from backtest.eventstudy import stats
 from backtest.sim.metrics import METRIC_INFO
-from events.model import Calendar
+from events.model import UNIVERSE_ROLE, Calendar
 from events.timing import event_timing, exchange_calendar
 
 # Below these counts a strategy's result cannot separate skill from luck, whatever its
@@ -258,6 +258,13 @@ def _chains(study, event_id: str) -> list[dict]:
     return out
 
 
+def universe_text(universe: dict) -> str:
+    """``9,763 universe tickers, 4,406 (45%) moved as expected (each in the car table)``."""
+    n, k = universe["n"], universe["as_expected"]
+    return (f"{n:,} universe tickers, {k:,} ({k / n:.0%}) moved as expected (each one's AR "
+            f"and CAR in the ar and car tables)")
+
+
 def build_story(calendar: Calendar, study, run, seed_event: str | None,
                 sweep=None) -> dict:
     """The run's answer as plain data (see the module docstring); ``sweep`` (a
@@ -274,6 +281,13 @@ def build_story(calendar: Calendar, study, run, seed_event: str | None,
     if study is not None and not study.car.empty:
         story["window"] = list(study.story_window())
         story["reaction"] = _reaction(study, event_id)
+        universe = [r for r in story["reaction"] if r["role"] == UNIVERSE_ROLE]
+        if universe:  # thousands of tickers: the calendar's own links, then a count
+            story["reaction"] = [r for r in story["reaction"] if r["role"] != UNIVERSE_ROLE]
+            story["universe"] = {"n": len(universe),
+                                 "as_expected": sum(bool(r["as_expected"]) for r in universe),
+                                 "groups": sorted({r["group"] for r in universe})}
+            story["universe"]["text"] = universe_text(story["universe"])
         story["groups"] = _groups(study)
         story["chains"] = _chains(study, event_id)
     if run is not None:
@@ -336,14 +350,18 @@ def terminal_lines(story: dict, max_tickers: int = 8) -> list[str]:
                          f"(p {_num(r['car_p'], '.3f')})  {verdict}")
         if len(story["reaction"]) > max_tickers:
             lines.append(f"  ... {len(story['reaction']) - max_tickers} more in the report")
-        mine = {r["group"] for r in story["reaction"]} | {"all"}
+        universe = story.get("universe")
+        if universe:
+            lines.append(f"  and {universe['text']}")
+        mine = ({r["group"] for r in story["reaction"]} | {"all"}
+                | set((universe or {}).get("groups", ())))
         for g in story["groups"]:
             if g["group"] not in mine:  # the report lists every group
                 continue
             what = "in expected direction" if g["signed"] else "mean"
             lines.append(f"  {g['group']}: {car}({s:+d},{e:+d}) {what} {fmt(g['mean'])}, "
                          f"{g['label']} {_num(g['value'])} (p {_num(g['p_value'], '.3f')}), "
-                         f"{g['n']} pairs on {_days(g['n_days'])}")
+                         f"{g['n']:,} pairs on {_days(g['n_days'])}")
         for c in story.get("chains", []):
             lines.append(f"  {c['chain']} chain as one security ({c['members']} members): "
                          f"CAR({s:+d},{e:+d}) {_pct(c['portfolio_car'])} (t "

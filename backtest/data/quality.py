@@ -42,14 +42,14 @@ COLUMNS = ["check", "ticker", "date", "detail"]
 
 @dataclass(frozen=True)
 class _Columns:
-    """The panel arrays the checks read, and which of their columns are checked, in the
-    order reported (a study checks its own tickers: columns picked from the panel's
-    arrays, not a smaller panel copied first)."""
+    """The panel's arrays of the checked tickers, in the order reported (a study checks
+    its own tickers: their columns read from the panel, not a smaller panel copied
+    first); ``cols`` their positions among the panel's columns."""
 
     tickers: list[str]  # the checked tickers, in report order
     cols: np.ndarray  # their column positions in the arrays below
     sessions: pd.DatetimeIndex
-    close: np.ndarray  # sessions x all of the panel's tickers
+    close: np.ndarray  # sessions x the checked tickers
     open: np.ndarray
     panel: PricePanel  # for its returns, computed only by the checks that need them
 
@@ -67,17 +67,19 @@ class _Columns:
                 where.setdefault(c, []).append(j)
             cols = np.array([j for t in dict.fromkeys(tickers) for j in where.get(t, [])],
                             dtype=np.int64)
+        # only the checked columns are copied out (a study of 7 tickers in a universe
+        # panel of 11,000 reads 7)
         return cls([columns[j] for j in cols], cols, panel.sessions,
-                   panel.close.to_numpy(dtype="float64"), panel.open.to_numpy(dtype="float64"),
-                   panel)
+                   panel.close.iloc[:, cols].to_numpy(dtype="float64"),
+                   panel.open.iloc[:, cols].to_numpy(dtype="float64"), panel)
 
     def pick(self, matrix: np.ndarray) -> np.ndarray:
-        """The checked columns of a sessions x panel-tickers matrix."""
-        return matrix[:, self.cols]
+        """A matrix computed from this object's arrays: already the checked columns."""
+        return matrix
 
     @property
     def returns(self) -> np.ndarray:
-        return self.panel.returns.to_numpy(dtype="float64")
+        return self.panel.returns.iloc[:, self.cols].to_numpy(dtype="float64")
 
 
 def _dicts(rows: list[tuple]) -> list[dict]:
@@ -191,7 +193,7 @@ def _big_moves(data: _Columns, pairs: pd.DataFrame, window: tuple[int, int],
     return out + [("big_move", tickers[j], days[i],
                    f"one-day return {v:+.1%} with no calendar event nearby (possible bad tick)")
                   for i, j, v in zip(ii.tolist(), jj.tolist(),
-                                     r_all[ii, data.cols[jj]].tolist())]
+                                     r_all[ii, jj].tolist())]
 
 
 def _bad_ticks(data: _Columns, extreme: np.ndarray, r_all: np.ndarray) -> list[tuple]:
@@ -199,12 +201,12 @@ def _bad_ticks(data: _Columns, extreme: np.ndarray, r_all: np.ndarray) -> list[t
     days = data.sessions.date
     out = []
     for i, j in zip(ii.tolist(), jj.tolist()):
-        col = data.close[:, data.cols[j]]
+        col = data.close[:, j]
         # the close before: the last one before session i (a gap carries it forward)
         before = np.flatnonzero(~np.isnan(col[:i]))
         prev = col[before[-1]] if before.size else np.nan
         out.append(("bad_tick", data.tickers[j], days[i],
-                    f"one-day return {r_all[i, data.cols[j]]:+,.0%} (close {prev:.4g} -> "
+                    f"one-day return {r_all[i, j]:+,.0%} (close {prev:.4g} -> "
                     f"{col[i]:.4g}): a price error, even if an event is near"))
     return out
 

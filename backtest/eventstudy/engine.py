@@ -356,17 +356,24 @@ def _drop_flagged(pairs: pd.DataFrame, quality: pd.DataFrame, sessions: pd.Datet
     est_lo = pos0 + _estimation_start(pairs, config, est_start)
     est_hi = est_lo + config.estimation_length - 1
     evt_lo, evt_hi = pos0 + config.event_window[0], pos0 + config.event_window[1]
-    tickers = pairs["ticker"].to_numpy()
-    reason = np.full(len(pairs), None, dtype=object)
-    for ticker, day in zip(bad["ticker"], pd.to_datetime(bad["date"])):
-        p = sessions.get_indexer([day])[0]
-        inside = ((est_lo <= p) & (p <= est_hi)) | ((evt_lo <= p) & (p <= evt_hi))
-        hit = (tickers == ticker) & inside & (reason == None)  # noqa: E711
-        reason[hit] = (f"data quality: bad tick on {day.date()} in its window "
-                       f"(exclude_flagged; --keep-flagged keeps it)")
-    gone = reason != None  # noqa: E711
-    rows = [{"event_id": e, "ticker": t, "reason": r} for e, t, r in
-            zip(pairs["event_id"].to_numpy()[gone], tickers[gone], reason[gone])]
+    # every (pair, bad tick of its ticker): few per ticker, so this stays small
+    ticks = pd.DataFrame({"ticker": bad["ticker"].to_numpy(),
+                          "p": sessions.get_indexer(pd.to_datetime(bad["date"])),
+                          "order": np.arange(len(bad))})
+    both = pd.DataFrame({"ticker": pairs["ticker"].to_numpy(),
+                         "pair": np.arange(len(pairs))}).merge(ticks, on="ticker")
+    i, p = both["pair"].to_numpy(), both["p"].to_numpy()
+    inside = ((est_lo[i] <= p) & (p <= est_hi[i])) | ((evt_lo[i] <= p) & (p <= evt_hi[i]))
+    # a pair's reason names the first of its bad ticks in the quality table's order
+    first = both[inside].sort_values(["pair", "order"]).drop_duplicates("pair")
+    gone = np.zeros(len(pairs), dtype=bool)
+    gone[first["pair"].to_numpy()] = True
+    days = pd.to_datetime(bad["date"]).dt.date.to_numpy()[first["order"].to_numpy()]
+    rows = [{"event_id": e, "ticker": t,
+             "reason": f"data quality: bad tick on {d} in its window (exclude_flagged; "
+                       f"--keep-flagged keeps it)"}
+            for e, t, d in zip(pairs["event_id"].to_numpy()[first["pair"].to_numpy()],
+                               pairs["ticker"].to_numpy()[first["pair"].to_numpy()], days)]
     return pairs[~gone].reset_index(drop=True), rows
 
 

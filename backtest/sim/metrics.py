@@ -388,15 +388,23 @@ def event_returns(first_ids, pnl, entry_rows, equity, init_cash: float) -> pd.Da
     ``equity`` (the portfolio value at each session's close). Events in order of first
     appearance; columns event_id, pnl, value, ret.
     """
-    ids = pd.Index(np.asarray(first_ids, dtype=object))
-    if len(ids) == 0:
-        return pd.DataFrame({"event_id": pd.Series([], dtype=object), "pnl": [], "value": [],
-                             "ret": []})
-    codes, uniq = pd.factorize(ids)
-    total = np.bincount(codes, weights=np.asarray(pnl, dtype="float64"), minlength=len(uniq))
-    first = np.full(len(uniq), np.iinfo(np.int64).max)
+    ids, total, value = event_sums(first_ids, pnl, entry_rows, equity, init_cash)
+    return pd.DataFrame({"event_id": pd.Series(ids, dtype=object), "pnl": total,
+                         "value": value, "ret": total / value})
+
+
+def event_sums(first_ids, pnl, entry_rows, equity, init_cash: float
+               ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """:func:`event_returns` as arrays (event ids, P&L, value), without a DataFrame: a
+    sweep asks for it once per combination."""
+    ids = list(first_ids)
+    code_of = {i: c for c, i in enumerate(dict.fromkeys(ids))}  # first appearance order
+    codes = np.fromiter((code_of[i] for i in ids), dtype=np.int64, count=len(ids))
+    n = len(code_of)
+    total = np.bincount(codes, weights=np.asarray(pnl, dtype="float64"), minlength=n)
+    first = np.full(n, np.iinfo(np.int64).max)
     np.minimum.at(first, codes, np.asarray(entry_rows, dtype=np.int64))
     e = np.asarray(equity, dtype="float64")
-    value = np.where(first >= 1, e[np.maximum(first - 1, 0)], init_cash)
-    return pd.DataFrame({"event_id": np.asarray(uniq, dtype=object), "pnl": total,
-                         "value": value, "ret": total / value})
+    value = np.where(first >= 1, e[np.maximum(first - 1, 0)], init_cash) if n else \
+        np.zeros(0)
+    return list(code_of), total, value

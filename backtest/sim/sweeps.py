@@ -31,7 +31,7 @@ from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 from backtest.inference import (Overfitting, RealityCheck, deflated_sharpe,
                                 probability_of_overfitting, reality_check, walk_forward)
 from backtest.inference.walkforward import WalkForward
-from backtest.sim.metrics import TRADING_DAYS, event_returns, no_trades, summarize_grid
+from backtest.sim.metrics import TRADING_DAYS, event_sums, no_trades, summarize_grid
 from backtest.sim.results import GridRun, event_ids
 from backtest.sim.runs import DEFAULT_BENCHMARK, benchmark_returns, strategy_context
 from backtest.sim.simulate import run_grid
@@ -135,16 +135,16 @@ def grid_daily_returns(grid: GridRun) -> dict:
 
 def grid_event_returns(grid: GridRun) -> dict:
     """combo -> (event ids, return per event), as
-    :func:`~backtest.sim.metrics.event_returns` of its trades."""
+    :func:`~backtest.sim.metrics.event_returns` of its trades (:func:`event_sums`)."""
     out = {}
     t, bounds = grid.trades, grid.trade_bounds
     for k, (lo, hi) in enumerate(grid.span.tolist()):
         mine = slice(bounds[k], bounds[k + 1])
         ids = event_ids(grid.segments, k, t["col"][mine], t["entry_bar"][mine])
-        table = event_returns([i.split("+")[0] for i in ids], t["pnl"][mine],
-                              t["entry_bar"][mine] // 2 - lo, grid.equity[lo:hi + 1, k],
-                              grid.init_cash)
-        out[grid.combos[k]] = (table["event_id"].tolist(), table["ret"].to_numpy())
+        events, pnl, value = event_sums([i.split("+")[0] for i in ids], t["pnl"][mine],
+                                        t["entry_bar"][mine] // 2 - lo,
+                                        grid.equity[lo:hi + 1, k], grid.init_cash)
+        out[grid.combos[k]] = (events, pnl / value)
     return out
 
 
