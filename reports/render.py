@@ -297,7 +297,7 @@ def _answer(story: dict) -> dict:
             ["group", f"{car} measured", f"mean {out['window']}", "headline statistic",
              "value", "p", "pairs", "news days"],
             [[g["group"], "in expected direction" if g["signed"] else "as is", fmt(g["mean"]),
-              g["label"], num(g["value"]), num(g["p_value"], ".3f"), str(g["n"]),
+              g["label"], num(g["value"]), num(g["p_value"], ".3f"), f"{g['n']:,}",
               str(g["n_days"])] for g in story["groups"]], text=4)
         if story.get("chains"):
             out["chains"] = _rows(

@@ -123,11 +123,7 @@ def ols(y, reg, pos, est0):
     """
     n_pairs, length = y.shape
     k = reg.shape[1]
-    coef = np.full((n_pairs, k), np.nan)
-    xtx_inv = np.full((n_pairs, k, k), np.nan)
-    sigma2 = np.full(n_pairs, np.nan)
-    n = np.zeros(n_pairs, np.int64)
-    resid = np.full((n_pairs, length), np.nan)
+    coef, xtx_inv, sigma2, n, resid = _fit_outputs(n_pairs, k, length)
     reg_ok = _regressors_exist(reg)
     work = np.empty((4, k, k))  # reused by every pair (no allocation per pair)
     for i in range(n_pairs):
@@ -143,11 +139,7 @@ def estimation_ols(rT, reg, pos, cols, est0, length, others, other_lo, other_hi,
     ``(coef, xtx_inv, sigma2, n, resid, n_excluded)``."""
     n_pairs = pos.shape[0]
     k = reg.shape[1]
-    coef = np.full((n_pairs, k), np.nan)
-    xtx_inv = np.full((n_pairs, k, k), np.nan)
-    sigma2 = np.full(n_pairs, np.nan)
-    n = np.zeros(n_pairs, np.int64)
-    resid = np.full((n_pairs, length), np.nan)
+    coef, xtx_inv, sigma2, n, resid = _fit_outputs(n_pairs, k, length)
     n_excluded = np.zeros(n_pairs, np.int64)
     reg_ok = _regressors_exist(reg)
     work = np.empty((4, k, k))
@@ -159,6 +151,15 @@ def estimation_ols(rT, reg, pos, cols, est0, length, others, other_lo, other_hi,
         n[i], sigma2[i] = _ols_row(y, reg, reg_ok, pos[i] + est0, work, coef[i],
                                    xtx_inv[i], resid[i])
     return coef, xtx_inv, sigma2, n, resid, n_excluded
+
+
+@nb.njit(**_JIT)
+def _fit_outputs(n_pairs, k, length):
+    """What the fits fill in, pair by pair: coef (P, K), xtx_inv (P, K, K), sigma2 (P,)
+    and resid (P, L) NaN (a pair left singular stays NaN), n (P,) zero."""
+    return (np.full((n_pairs, k), np.nan), np.full((n_pairs, k, k), np.nan),
+            np.full(n_pairs, np.nan), np.zeros(n_pairs, np.int64),
+            np.full((n_pairs, length), np.nan))
 
 
 @nb.njit(**_JIT)
