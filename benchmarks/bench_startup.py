@@ -18,7 +18,7 @@ Definitions (every command runs in a fresh interpreter via subprocess):
   importing), also the cumulative time of the ``backtest.app.cli`` line and the
   process wall time; median of ``--repeats`` runs after one untimed run;
 * ``backtest --help``: wall time of the console script, median of ``--repeats``;
-* vectorbt check: ``python -c "import sys, backtest.cli; backtest.app.cli.build_parser();
+* vectorbt check: ``python -c "import sys, backtest.app.cli; backtest.app.cli.build_parser();
   print('vectorbt' in sys.modules)"``, and the same after ``main(['--help'])``,
   which is what ``backtest --help`` runs.
 
@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("vectorbt", "numba", "matplotlib", "scipy", "pandas", "yfinance", "exchange_calendars")
 HELP_PROBE = """
-import sys, backtest.cli
+import sys, backtest.app.cli
 try:
     backtest.app.cli.main(["--help"])
 except SystemExit:
@@ -130,7 +130,7 @@ def main() -> int:
                  (f"median of {args.repeats} (min {min(help_times):.3f}, "
                   f"max {max(help_times):.3f}); {' '.join(bt)}")))
 
-    _, proc = run([sys.executable, "-c", ("import sys, backtest.cli; "
+    _, proc = run([sys.executable, "-c", ("import sys, backtest.app.cli; "
                                           "backtest.app.cli.build_parser(); "
                                           "print('vectorbt' in sys.modules)")])
     parser_vbt = proc.stdout.strip() == "True"
@@ -139,7 +139,7 @@ def main() -> int:
         if proc.stderr.strip() else []
     help_vbt = "vectorbt" in heavy
     rows.append(("build_parser() imports vectorbt", str(parser_vbt),
-                 ("python -c \"import sys, backtest.cli; backtest.app.cli.build_parser(); "
+                 ("python -c \"import sys, backtest.app.cli; backtest.app.cli.build_parser(); "
                   "print('vectorbt' in sys.modules)\"")))
     rows.append(("backtest --help imports vectorbt", str(help_vbt),
                  f"after main(['--help']), heavy modules loaded: {', '.join(heavy) or 'none'}"))
