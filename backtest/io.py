@@ -258,6 +258,37 @@ def write_table_pieces(pieces, folder: str | Path, name: str, table_format: str 
     return path
 
 
+def write_part(frame: pd.DataFrame, folder: str | Path, index: int) -> Path:
+    """One part of a table written as a folder of parquet parts (the AR table):
+    ``folder/part-{index:05d}.parquet``, through a temporary name and a rename, so a part
+    is whole or absent (a block a cluster retries writes it again, the same bytes)."""
+    path = Path(folder) / f"part-{index:05d}.parquet"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        frame.to_parquet(tmp, index=False, engine="pyarrow")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_parts(pieces, folder: str | Path) -> Path:
+    """A large table given as consecutive pieces as a folder of parquet parts, one per
+    piece (:func:`write_part`); an empty table is one empty part. Parts already in
+    ``folder`` (a folder being built) are replaced, none left over."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("part-*.parquet"):
+        old.unlink()
+    n = 0
+    for n, piece in enumerate(pieces, 1):
+        write_part(piece, folder, n - 1)
+    if n == 0:
+        write_part(pd.DataFrame(), folder, 0)
+    return folder
+
+
 # --------------------------------------------------------------------------------------
 # results folders
 # --------------------------------------------------------------------------------------

@@ -53,10 +53,12 @@ REQUIRED = {
 
 def table_file(folder: str | Path, name: str) -> Path | None:
     """The file of results table ``name`` in ``folder``: ``name.parquet`` (the per-pair
-    tables' default) or ``name.csv``; None when the run wrote neither."""
+    tables' default; the AR table's is a folder of parquet parts) or ``name.csv``; None
+    when the run wrote neither."""
     for suffix in (".parquet", ".csv"):
         path = Path(folder) / f"{name}{suffix}"
-        if path.is_file():
+        if path.is_file() or (suffix == ".parquet" and path.is_dir()
+                              and not path.is_symlink()):
             return path
     return None
 
@@ -99,7 +101,8 @@ def table_rows(folder: str | Path, name: str) -> int:
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).metadata.num_rows
+        files = sorted(path.glob("part-*.parquet")) if path.is_dir() else [path]
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     with open(path, "rb") as fh:
         return max(sum(1 for _ in fh) - 1, 0)
 

@@ -137,48 +137,53 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
     check_calendar_in_data(cal, panel)
     if seed_event is not None and seed_event not in {e.id for e in cal}:
         raise ConfigError(f"no event {seed_event!r} in the calendar", field="event")
-    study_result = (run_study(cal, panel, config, factor_data, map_blocks=map_blocks,
-                              explain=explain, **({"block": block} if block else {}))
-                    if do_study else None)
-    if study_result is not None and any(e.chains for e in cal):
-        from backtest.chains import chain_event_study
-
-        study_result.chains, chain_skipped = chain_event_study(cal, panel, config, factor_data,
-                                                               map_blocks)
-        if len(chain_skipped):  # a chain security skipped (its members' are already listed)
-            study_result.skipped = pd.concat([study_result.skipped, chain_skipped],
-                                             ignore_index=True)
-    strategy_run = (run_strategy(cal, panel, strategy, costs, init_cash, config.market,
-                                 factors=strategy_factors(panel, config, factor_data))
-                    if strategy is not None else None)
-    if sweep is not None and strategy_run is not None:
-        strategy_run.metrics.update(sweep[1].as_metrics())
-    run_info = {
-        "title": title or f"{cal.name} event study",
-        "calendar": cal.name, "calendar_path": cal.path,
-        "data_hash": panel.data_hash, "data_source": panel.source_text(),
-        "data_sources": dict(sorted(panel.sources.items())),
-        "data_range": f"{panel.sessions[0].date()} to {panel.sessions[-1].date()}",
-        # an abnormal-volume study depends on the volume too (data_hash: the prices)
-        **({"volume_hash": panel.volume_hash, "measure": "abnormal log volume"}
-           if do_study and config.measure == "volume" else {}),
-        "seed_event": seed_event or max(cal, key=lambda e: event_timing(e).day0).id,
-        "versions": versions(),
-        "study": study_result.settings() if study_result is not None else None,
-        "strategy": ({"name": strategy_run.strategy, "params": strategy_run.params,
-                      "costs": asdict(strategy_run.simulation.costs),
-                      "init_cash": strategy_run.simulation.init_cash,
-                      "benchmark": strategy_run.benchmark,
-                      "params_text": strategy_run.params_text,
-                      "notes": strategy_run.simulation.notes}
-                     if strategy_run is not None else None),
-        "report": {"car_from": car_from},
-        **({"explain": list(explain)} if explain else {}),
-        "run_seconds": round(time.time() - started, 2),
-    }
-    story = build_story(cal, study_result, strategy_run, seed_event, sweep)
     out = Path(out)
+    # The study runs inside the folder being built: its blocks write the AR table's parquet
+    # parts there themselves (on a cluster, each worker its own), so no per-pair-day row
+    # is gathered here; a failure leaves nothing (atomic_dir removes the folder).
     with atomic_dir(out) as tmp:
+        parts = tmp / "ar.parquet" if do_study and table_format == "parquet" else None
+        study_result = (run_study(cal, panel, config, factor_data, map_blocks=map_blocks,
+                                  explain=explain, ar_parts=parts,
+                                  **({"block": block} if block else {}))
+                        if do_study else None)
+        if study_result is not None and any(e.chains for e in cal):
+            from backtest.chains import chain_event_study
+
+            study_result.chains, chain_skipped = chain_event_study(cal, panel, config, factor_data,
+                                                                   map_blocks)
+            if len(chain_skipped):  # a chain security skipped (its members' are already listed)
+                study_result.skipped = pd.concat([study_result.skipped, chain_skipped],
+                                                 ignore_index=True)
+        strategy_run = (run_strategy(cal, panel, strategy, costs, init_cash, config.market,
+                                     factors=strategy_factors(panel, config, factor_data))
+                        if strategy is not None else None)
+        if sweep is not None and strategy_run is not None:
+            strategy_run.metrics.update(sweep[1].as_metrics())
+        run_info = {
+            "title": title or f"{cal.name} event study",
+            "calendar": cal.name, "calendar_path": cal.path,
+            "data_hash": panel.data_hash, "data_source": panel.source_text(),
+            "data_sources": dict(sorted(panel.sources.items())),
+            "data_range": f"{panel.sessions[0].date()} to {panel.sessions[-1].date()}",
+            # an abnormal-volume study depends on the volume too (data_hash: the prices)
+            **({"volume_hash": panel.volume_hash, "measure": "abnormal log volume"}
+               if do_study and config.measure == "volume" else {}),
+            "seed_event": seed_event or max(cal, key=lambda e: event_timing(e).day0).id,
+            "versions": versions(),
+            "study": study_result.settings() if study_result is not None else None,
+            "strategy": ({"name": strategy_run.strategy, "params": strategy_run.params,
+                          "costs": asdict(strategy_run.simulation.costs),
+                          "init_cash": strategy_run.simulation.init_cash,
+                          "benchmark": strategy_run.benchmark,
+                          "params_text": strategy_run.params_text,
+                          "notes": strategy_run.simulation.notes}
+                         if strategy_run is not None else None),
+            "report": {"car_from": car_from},
+            **({"explain": list(explain)} if explain else {}),
+            "run_seconds": round(time.time() - started, 2),
+        }
+        story = build_story(cal, study_result, strategy_run, seed_event, sweep)
         write_json(tmp / "run.json", run_info)
         write_json(tmp / "story.json", story)
         write_calendar(cal, tmp)
@@ -206,6 +211,12 @@ def rerender(results_dir: str | Path) -> Path:
         for f in src.iterdir():
             if f.is_file() and f.suffix in (".csv", ".json", ".parquet"):
                 shutil.copy2(f, tmp / f.name)
+            elif f.suffix == ".parquet" and f.is_dir() and not f.is_symlink():
+                # a table written as parts (ar.parquet): its parts, nothing else in it
+                (tmp / f.name).mkdir()
+                for part in f.glob("part-*.parquet"):
+                    if part.is_file() and not part.is_symlink():
+                        shutil.copy2(part, tmp / f.name / part.name)
         if "chains" in (json.loads((src / "run.json").read_text()) or {}):
             from reports.chains import render_chains_report
 

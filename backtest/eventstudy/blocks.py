@@ -8,10 +8,14 @@ block order, so a study gives the same numbers to the last bit however its
 blocks were scheduled (the block size itself is part of the arithmetic and is
 the same locally and on a cluster by default).
 
-What leaves a block is small: per-pair rows (fit, ARs, CARs) and per-group or
-per-cluster daily sums. The estimation residuals (pairs x 250 days) stay in
-the block, except for the few kept pairs whose CAR is missing in some window:
-the window's statistics must leave those pairs out, so their rows travel.
+What leaves a block is small: a few numbers per pair (fit, CARs, BHARs) and
+per-group or per-cluster daily sums (CAAR's moments, Lamb's daily means, ranks).
+The estimation residuals (pairs x 250 days) stay in the block, except for the few
+kept pairs whose CAR is missing in some window: the window's statistics must leave
+those pairs out, so their rows travel. The per-pair-day rows of the AR table travel
+too unless the block is given an :class:`ARPart`: it then writes them as one parquet
+part of the study's ``ar.parquet`` folder itself (on a Dask worker, its own file), and
+nothing per pair and day reaches the client.
 """
 
 from __future__ import annotations
@@ -23,8 +27,26 @@ import numpy as np
 
 from backtest.eventstudy import kernels, models
 
-PER_PAIR = ("coef", "xtx_inv", "sigma2", "n", "dof", "n_excluded", "kept", "y", "expected",
-            "ar", "sar", "car", "var", "missing", "share", "share_neg", "vol_params")
+PER_PAIR = ("coef", "xtx_inv", "sigma2", "n", "dof", "n_excluded", "kept", "car", "var",
+            "missing", "bhar", "share", "share_neg", "vol_params")
+# the AR table's per-pair-day arrays: None when the block wrote them (ARPart)
+AR_ARRAYS = ("y", "expected", "ar", "sar")
+# per (group, event day) moments of signed CARs (CAAR), combined by Chan et al.'s formula
+MOMENTS = ("caar_n", "caar_mean", "caar_m2")
+
+
+@dataclass(frozen=True)
+class ARPart:
+    """Where a block writes its pairs' AR rows: ``folder/part-{index:05d}.parquet``.
+
+    ``text`` the block's pairs' event_id, ticker, role and label (every pair of the block,
+    kept or not: the block writes the kept ones), ``sessions`` the panel's sessions (the
+    rows' dates)."""
+
+    folder: str
+    index: int
+    text: object  # pandas DataFrame
+    sessions: object  # pandas DatetimeIndex
 
 
 @dataclass
@@ -37,7 +59,15 @@ class BlockResult:
     ``y``, ``expected``, ``ar``, ``sar`` (P, W), per test window ``car``, ``var``
     (its variance) and ``missing`` (P, n_windows), and ``share``/``share_neg`` (shares
     of positive and negative estimation ARs, for the generalized sign test), ``vol_params``
-    (P, 3) the volatility model's (omega, alpha, beta) where the model has one (NaN else).
+    (P, 3) the volatility model's (omega, alpha, beta) where the model has one (NaN else),
+    ``bhar`` (P, number of CAR windows) the buy-and-hold abnormal return of each CAR window.
+    ``y``, ``expected``, ``ar``, ``sar``: None when the block wrote them (:class:`ARPart`).
+
+    Per statistics group and event day, over kept pairs, of each pair's values times its
+    sign in the group: ``caar_n``, ``caar_mean``, ``caar_m2`` the count, mean and sum of
+    squared deviations of the running CARs ``CAR(a, tau)`` (the CAAR path), ``aar_sum`` and
+    ``aar_n`` of the ARs, ``infl_sum`` and ``infl_n`` (unsigned) of each AR's variance
+    over its pair's ``s^2`` (Lamb's test).
 
     Sums over kept pairs, per statistics group g (rows) and relative day, of each pair's
     values times its sign in the group (:attr:`PairLayout.mult`):
@@ -59,16 +89,24 @@ class BlockResult:
     dof: np.ndarray
     n_excluded: np.ndarray
     kept: np.ndarray
-    y: np.ndarray
-    expected: np.ndarray
-    ar: np.ndarray
-    sar: np.ndarray
+    y: np.ndarray | None
+    expected: np.ndarray | None
+    ar: np.ndarray | None
+    sar: np.ndarray | None
     car: np.ndarray
     var: np.ndarray
     missing: np.ndarray
+    bhar: np.ndarray
     share: np.ndarray
     share_neg: np.ndarray
     vol_params: np.ndarray
+    caar_n: np.ndarray
+    caar_mean: np.ndarray
+    caar_m2: np.ndarray
+    aar_sum: np.ndarray
+    aar_n: np.ndarray
+    infl_sum: np.ndarray
+    infl_n: np.ndarray
     rank_u: np.ndarray
     rank_u_n: np.ndarray
     rank_g: np.ndarray
@@ -83,8 +121,9 @@ class BlockResult:
     rare_resid: np.ndarray
 
     def take(self, rows: np.ndarray) -> dict:
-        """The per-pair arrays of a subset of pairs, by name."""
-        return {name: getattr(self, name)[rows] for name in PER_PAIR}
+        """The per-pair arrays of a subset of pairs, by name (the AR arrays where held)."""
+        return {name: getattr(self, name)[rows] for name in (*PER_PAIR, *AR_ARRAYS)
+                if getattr(self, name) is not None}
 
 
 @dataclass(frozen=True)
@@ -124,15 +163,19 @@ class PairLayout:
 
 
 def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np.ndarray,
-                layout: PairLayout, config, windows: np.ndarray) -> BlockResult:
+                sT: np.ndarray, rf: np.ndarray, layout: PairLayout, config, windows: np.ndarray,
+                part: ARPart | None = None) -> BlockResult:
     """Fit, measure and reduce one block of pairs (see :class:`BlockResult`).
 
     ``rT`` (tickers, T) returns in the study's units, ``reg`` (T, K) the model's
     regressors, ``market3`` (T, 3) lagged, current and leading market returns
     (Scholes-Williams), ``others`` the study's sorted event positions per ticker
-    (:attr:`PairLayout.others`), ``layout`` the block's pairs, ``config`` the
-    :class:`~backtest.eventstudy.config.StudyConfig` and ``windows`` (n, 2) test
-    windows as column indices of the event window.
+    (:attr:`PairLayout.others`), ``sT`` (tickers, T) the simple returns for BHAR when the
+    study's are not (log returns, a risk-free rate subtracted; empty: ``rT`` is) and ``rf``
+    (T,) the risk-free rate (empty: none), ``layout`` the block's pairs, ``config`` the
+    :class:`~backtest.eventstudy.config.StudyConfig`, ``windows`` (n, 2) test windows as
+    column indices of the event window (the CAR windows first), ``part`` where to write the
+    AR rows (None: returned).
     """
     evt_off = config.event_offsets
     fit, n_excluded = _fit(rT, reg, market3, others, layout, config)
@@ -140,6 +183,7 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
     y, expected, ar, sar, car, var, missing = kernels.event_window(
         rT, reg, layout.pos, layout.cols, int(evt_off[0]), len(evt_off), fit.coef,
         fit.xtx_inv, fit.sigma2, windows[:, 0], windows[:, 1])
+    bhar = _bhar(y, expected, missing, sT, rf, layout, config, windows)
     vol_params = np.full((len(layout.pos), 3), np.nan)
     if models.get_model(config.model).conditional_variance:
         sar, var, vol_params = _conditional_variances(rT, reg, layout, config, fit, kept, ar,
@@ -160,13 +204,107 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
     est_sum, est_n = kernels.group_day_sums(fit.resid, groups, mult, layout.n_groups)
     S, Q, C, cum = kernels.cluster_day_sums(fit.resid, fit.sigma2, clusters, mult,
                                             layout.n_clusters)
+    caar_n, _, caar_mean, caar_m2 = group_moments(np.cumsum(ar, axis=1), groups, mult,
+                                                  layout.n_groups)
+    aar_n, aar_sum, _, _ = group_moments(ar, groups, mult, layout.n_groups, second=False)
+    with np.errstate(invalid="ignore", divide="ignore"):  # Var(AR_it) / s_i^2, where AR is
+        inflation = np.where(np.isfinite(ar), (ar / sar) ** 2 / fit.sigma2[:, None], np.nan)
+    infl_n, infl_sum, _, _ = group_moments(inflation, groups, np.ones_like(mult),
+                                           layout.n_groups, second=False)
     rare = np.flatnonzero(kept & ~np.isfinite(car).all(axis=1))
+    if part is not None:
+        _write_part(part, kept, layout, evt_off, y, expected, ar, sar)
+        y = expected = ar = sar = None
     return BlockResult(fit.coef, fit.xtx_inv, fit.sigma2, fit.n, fit.dof, n_excluded, kept,
-                       y, expected, ar, sar, car, var, missing, share, share_neg, vol_params,
-                       rank_u,
-                       rank_u_n,
-                       rank_g, rank_g_n, est_sum, est_n, S, Q, C, cum, rare,
-                       fit.resid[rare])
+                       y, expected, ar, sar, car, var, missing, bhar, share, share_neg,
+                       vol_params, caar_n, caar_mean, caar_m2, aar_sum, aar_n, infl_sum,
+                       infl_n, rank_u, rank_u_n, rank_g, rank_g_n,
+                       est_sum, est_n, S, Q, C, cum, rare, fit.resid[rare])
+
+
+def group_moments(values: np.ndarray, groups: np.ndarray, mult: np.ndarray, n_groups: int,
+                  second: bool = True) -> tuple[np.ndarray, ...]:
+    """Per group and column, over the finite ``mult x value`` of the pairs in the group:
+    the count, the sum, the mean and (``second``) the sum of squared deviations from the mean
+    (two passes: no cancellation from subtracting large sums of squares). Blocks' moments
+    are added with :func:`combine_moments`. ``groups``/``mult`` (P, m) as in
+    :func:`backtest.eventstudy.kernels.group_day_sums`."""
+    width = values.shape[1]
+    n, total, m2 = (np.zeros(n_groups * width) for _ in range(3))
+    cells = []
+    for h in range(groups.shape[1]):
+        rows = np.flatnonzero(groups[:, h] >= 0)
+        x = mult[rows, h, None] * values[rows]
+        idx = groups[rows, h, None] * width + np.arange(width)[None, :]
+        ok = np.isfinite(x)
+        cells.append((x[ok], idx[ok]))
+        n += np.bincount(idx[ok], minlength=n_groups * width)
+        total += np.bincount(idx[ok], weights=x[ok], minlength=n_groups * width)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, total / n, np.nan)
+    if second:
+        for x, idx in cells:
+            m2 += np.bincount(idx, weights=(x - mean[idx]) ** 2, minlength=n_groups * width)
+    shape = (n_groups, width)
+    return n.reshape(shape), total.reshape(shape), mean.reshape(shape), m2.reshape(shape)
+
+
+def combine_moments(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
+    """Count, mean and sum of squared deviations of two samples together, from each one's:
+    ``n = n_a + n_b``, ``d = mean_b - mean_a``, ``mean = mean_a + d n_b / n``,
+    ``M2 = M2_a + M2_b + d^2 n_a n_b / n`` (Chan, Golub and LeVeque 1983, "Algorithms for
+    computing the sample variance: analysis and recommendations", The American
+    Statistician 37(3), eq. 2.1). An empty side leaves the other as it is."""
+    n = n_a + n_b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = mean_b - mean_a
+        mean = np.where(n_b == 0, mean_a, np.where(n_a == 0, mean_b, mean_a + d * n_b / n))
+        m2 = np.where((n_a == 0) | (n_b == 0), m2_a + m2_b, m2_a + m2_b + d * d * n_a * n_b / n)
+    return n, mean, m2
+
+
+def _bhar(y, expected, missing, sT, rf, layout: PairLayout, config, windows):
+    """Buy-and-hold abnormal return of each CAR window,
+    ``BHAR = prod(1 + R_t) - prod(1 + E[R_t])`` over the window (Barber and Lyon 1997,
+    "Detecting long-run abnormal stock returns", JFE 43(3)), from simple returns: the
+    study's own, or ``sT`` and the normal return out of logs (``exp(x) - 1``) with the
+    risk-free rate added back. NaN with a missing day in the window, and for volume and
+    volatility (no buy-and-hold return of those)."""
+    n_car = len(config.car_windows)
+    if config.measure != "return":
+        return np.full((len(layout.pos), n_car), np.nan)
+    y_simple, exp_simple = y, expected
+    if sT.size:
+        n_sessions = sT.shape[1]
+        rows = layout.pos[:, None] + config.event_offsets[None, :]
+        clipped = np.clip(rows, 0, n_sessions - 1)
+        y_simple = np.where((rows >= 0) & (rows < n_sessions),
+                            sT[layout.cols[:, None], clipped], np.nan)
+        exp_simple = np.expm1(expected) if config.returns == "log" else expected
+        if rf.size:
+            exp_simple = exp_simple + rf[clipped]
+    out = np.empty((len(layout.pos), n_car))
+    for j in range(n_car):
+        lo, hi = windows[j]
+        b = (np.prod(1.0 + y_simple[:, lo:hi + 1], axis=1)
+             - np.prod(1.0 + exp_simple[:, lo:hi + 1], axis=1))
+        out[:, j] = np.where(missing[:, j] == 0, b, np.nan)
+    return out
+
+
+def _write_part(part: ARPart, kept, layout: PairLayout, evt_off, y, expected, ar, sar) -> None:
+    """The kept pairs' AR rows as ``part-{index:05d}.parquet`` of ``part.folder``."""
+    from backtest.eventstudy.result import ar_frame  # pandas and pyarrow: only when writing
+    from backtest.io import write_part
+
+    rows = np.flatnonzero(kept)
+    pos = layout.pos[rows]
+    date_idx = pos[:, None] + evt_off[None, :]
+    dates = np.where((date_idx >= 0) & (date_idx < len(part.sessions)), date_idx, -1)
+    frame = ar_frame(part.text.iloc[rows].reset_index(drop=True), evt_off,
+                     {"y": y[rows], "expected": expected[rows], "ar": ar[rows],
+                      "sar": sar[rows]}, dates, part.sessions)
+    write_part(frame, part.folder, part.index)
 
 
 def _fit(rT, reg, market3, others, layout: PairLayout, config):
@@ -279,18 +417,39 @@ def combine_sums(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
 
 
 def combine(parts: list[BlockResult]) -> BlockResult:
-    """Blocks in order: per-pair arrays stacked, sums added one block after another."""
-    out = {}
-    for f in fields(BlockResult):
-        name = f.name
-        if name in PER_PAIR or name == "rare_resid":
-            out[name] = np.concatenate([getattr(p, name) for p in parts])
-        elif name == "rare":
-            starts = np.cumsum([0] + [len(p.kept) for p in parts[:-1]])
-            out[name] = np.concatenate([p.rare + s for p, s in zip(parts, starts)])
-        else:
-            total = getattr(parts[0], name).copy()
-            for p in parts[1:]:
-                total += getattr(p, name)
-            out[name] = total
+    """Blocks in order: per-pair arrays stacked, sums added one block after another, CAAR's
+    moments combined (:func:`combine_moments`). It consumes ``parts``: each block is let go
+    (its list entry set to None) once copied, so a study never holds its per-pair arrays
+    twice (on a cluster a block's arrays are views of one received message, freed only
+    with the whole block)."""
+    first = parts[0]
+    n_pairs = sum(len(p.kept) for p in parts)
+    per_pair = [name for name in (*PER_PAIR, *AR_ARRAYS)
+                if all(getattr(p, name) is not None for p in parts)]
+    out = {name: None for name in AR_ARRAYS}
+    out.update({name: np.empty((n_pairs, *getattr(first, name).shape[1:]),
+                               dtype=getattr(first, name).dtype) for name in per_pair})
+    sums = [f.name for f in fields(BlockResult)
+            if f.name not in (*PER_PAIR, *AR_ARRAYS, *MOMENTS, "rare", "rare_resid")]
+    out.update({name: getattr(first, name).copy() for name in sums})
+    moments = tuple(getattr(first, name) for name in MOMENTS)
+    del first  # the loop below lets each block go
+    rare, rare_resid = [], []
+    start = 0
+    for k in range(len(parts)):
+        p = parts[k]
+        size = len(p.kept)
+        for name in per_pair:
+            out[name][start:start + size] = getattr(p, name)
+        rare.append(p.rare + start)
+        rare_resid.append(p.rare_resid)
+        if k > 0:
+            for name in sums:
+                out[name] += getattr(p, name)
+            moments = combine_moments(*moments, *(getattr(p, name) for name in MOMENTS))
+        parts[k] = p = None
+        start += size
+    out.update(zip(MOMENTS, moments))
+    out["rare"] = np.concatenate(rare)
+    out["rare_resid"] = np.concatenate(rare_resid)
     return BlockResult(**out)

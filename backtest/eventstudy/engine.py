@@ -60,6 +60,8 @@ variance of the series. BHAR is NaN; every pair is expected "up" (more volatile)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -76,9 +78,9 @@ from backtest.eventstudy.pairs import (
     resolve_pairs,
     test_windows,
 )
-from backtest.eventstudy.result import ARRows, StudyResult
+from backtest.eventstudy.result import ARParts, ARRows, StudyResult, ar_frame
 from backtest.parallel import serial_map_blocks
-from events.errors import ConfigError, PriceDataError
+from events.errors import ConfigError, OutputError, PriceDataError
 from events.model import Calendar
 from events.timing import timing_table
 
@@ -124,7 +126,8 @@ def _without_volume(panel: PricePanel, pairs: pd.DataFrame, config: StudyConfig
 
 def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None = None,
               factor_data: pd.DataFrame | None = None, map_blocks=serial_map_blocks,
-              block: int = BLOCK, explain: tuple[str, ...] = ()) -> StudyResult:
+              block: int = BLOCK, explain: tuple[str, ...] = (),
+              ar_parts: str | Path | None = None) -> StudyResult:
     """Event study of every (event, linked ticker) pair of ``calendar`` on ``panel``.
 
     The per-pair work runs in blocks of ``block`` pairs through ``map_blocks``
@@ -139,6 +142,12 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     ``explain`` (e.g. ``("score", "role", "beta")``): the cross-section of the CARs on
     these characteristics, clustered by news day (:mod:`backtest.eventstudy.xsection`),
     in ``result.xsection``.
+
+    ``ar_parts`` (a folder, e.g. ``results/ar.parquet``): each block writes its pairs' AR
+    rows there as one parquet part (on a cluster, the worker running it), and the result's
+    AR table reads them from there (:class:`~backtest.eventstudy.result.ARParts`): no
+    per-pair-day array is gathered, which bounds a study's memory by its blocks. The folder
+    is created; parts already in it are replaced.
     """
     config = config or StudyConfig()
     model = get_model(config.model)
@@ -208,6 +217,12 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     from backtest.eventstudy import blocks  # the compiled kernels load only when a study runs
 
     rT = np.ascontiguousarray(r.T)  # one ticker's history contiguous: pairs read rows
+    # BHAR compounds simple returns: the blocks back out of logs and add the risk-free rate
+    # back (empty: the study's returns are the simple ones)
+    none = np.zeros((0, 0))
+    sT = (np.ascontiguousarray(simple.T) if config.returns == "log" or rf is not None
+          else none)
+    rf_arr = rf if rf is not None else np.zeros(0)
 
     n_sessions = len(panel.sessions)
     layout, group_names = pair_layout(pairs, config, panel.returns.columns, n_sessions,
@@ -218,10 +233,21 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     confounded = confounded_with(pairs, config, layout.cols)
     # The returns, regressors and event positions are shared by every block (a cluster
     # receives them once); a block carries only its own pairs' layout.
-    parts = map_blocks(blocks.study_block, (rT, reg, market3, layout.others),
-                       [(layout.block(s, s + block), config, win_cols)
-                        for s in range(0, len(pairs), block)])
+    starts = range(0, len(pairs), block)
+    if ar_parts is not None:
+        ar_parts = _parts_folder(ar_parts)
+        text = pairs[["event_id", "ticker", "role", "label"]]
+        sinks = [blocks.ARPart(str(ar_parts), k, text.iloc[s:s + block], panel.sessions)
+                 for k, s in enumerate(starts)]
+    else:
+        sinks = [None] * len(starts)
+    parts = map_blocks(blocks.study_block, (rT, reg, market3, layout.others, sT, rf_arr),
+                       [(layout.block(s, s + block), config, win_cols, sink)
+                        for s, sink in zip(starts, sinks)])
     res = blocks.combine(parts)
+    del parts
+    if ar_parts is not None:
+        _check_parts(ar_parts, len(starts))
     # Second pass: the generalized rank test needs each group's cross-sectional spread of
     # standardized CARs before it can rank a pair's CAR among its own residuals.
     gscar = _generalized_scar(res, layout)
@@ -242,32 +268,23 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     if keep.size == 0:
         empty.skipped = skipped_df
         return empty
-    per = res.take(keep)
+    per = res.take(keep if keep.size < len(res.kept) else slice(None))  # all kept: no copy
+    for name in blocks.PER_PAIR + blocks.AR_ARRAYS:  # from here on the kept pairs' copies
+        setattr(res, name, None)
     pairs = pairs.iloc[keep].reset_index(drop=True)
     confounded = [confounded[i] for i in keep]
-    pos, cols = layout.pos[keep], layout.cols[keep]
+    pos = layout.pos[keep]
     evt_off = config.event_offsets
 
-    # BHAR compounds simple returns: back out of logs and add the risk-free rate back.
-    if config.returns == "simple" and rf is None:
-        y_simple, exp_simple = per["y"], per["expected"]
+    if ar_parts is not None:
+        ar_rows = ARParts(ar_parts)
     else:
-        y_simple = _gather(simple, pos, cols, evt_off)
-        exp_simple = np.expm1(per["expected"]) if config.returns == "log" else per["expected"]
-        if rf is not None:
-            rows = np.clip(pos[:, None] + evt_off[None, :], 0, n_sessions - 1)
-            exp_simple = exp_simple + rf[rows]
-    if config.measure != "return":  # no buy-and-hold return of volume or volatility
-        y_simple = np.full_like(per["y"], np.nan)
-    date_idx = pos[:, None] + evt_off[None, :]
-    dates = np.where((date_idx >= 0) & (date_idx < n_sessions), date_idx, -1)
-
-    ar_rows = _ar_rows(pairs, evt_off, per, dates, panel.sessions)
+        date_idx = pos[:, None] + evt_off[None, :]
+        dates = np.where((date_idx >= 0) & (date_idx < n_sessions), date_idx, -1)
+        ar_rows = _ar_rows(pairs, evt_off, per, dates, panel.sessions)
     group_of = np.asarray(group_names, dtype=object)[layout.groups[keep][:, -1]]
-    car_df = _car_frame(pairs.assign(group=group_of), per, y_simple, exp_simple, config,
-                        confounded)
-    caar_df = _caar_frame(pairs, evt_off, per["ar"], layout.groups[keep], layout.mult[keep],
-                          group_names)
+    car_df = _car_frame(pairs.assign(group=group_of), per, config, confounded)
+    caar_df = _caar_frame(evt_off, res, layout.groups[keep], layout.mult[keep], group_names)
     tests_df = _tests_frame(pairs, per, res, keep, layout, group_names, windows, config,
                             grank, fixed_estimation=est_start is not None)
     coef = model.estimates(pd.DataFrame(per["coef"], columns=[
@@ -377,48 +394,50 @@ def _drop_flagged(pairs: pd.DataFrame, quality: pd.DataFrame, sessions: pd.Datet
     return pairs[~gone].reset_index(drop=True), rows
 
 
+def _parts_folder(folder) -> Path:
+    """The folder the blocks write the AR table's parts into: created, old parts removed
+    (a part this study does not write must not be read as one of its rows)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("part-*.parquet"):
+        old.unlink()
+    return folder
+
+
+def _check_parts(folder: Path, n_blocks: int) -> None:
+    """Every block's AR part is in ``folder``, or a clear error: workers of a remote cluster
+    write into their own file systems unless the results folder is on one they share."""
+    lost = [k for k in range(n_blocks) if not (folder / f"part-{k:05d}.parquet").is_file()]
+    if lost:
+        raise OutputError(f"{len(lost)} of {n_blocks} parts of the AR table are not in the "
+                          f"results folder (first: part-{lost[0]:05d}.parquet): the Dask workers "
+                          f"must write to a file system this machine shares (or use --format "
+                          f"csv)", path=str(folder))
+
+
 def _ar_rows(pairs, offsets, per, dates, sessions) -> ARRows:
     """The AR table as :class:`ARRows`: only the arrays it is made from stay alive."""
     arrays = {name: per[name] for name in ("y", "expected", "ar", "sar")}
     text = pairs[["event_id", "ticker", "role", "label"]]
 
     def build(rows: np.ndarray) -> pd.DataFrame:
-        return _ar_frame(text.iloc[rows].reset_index(drop=True), offsets,
+        return ar_frame(text.iloc[rows].reset_index(drop=True), offsets,
                          {name: a[rows] for name, a in arrays.items()}, dates[rows], sessions)
 
     return ARRows(build, text["event_id"].to_numpy(), len(offsets))
 
 
-def _ar_frame(pairs, offsets, per, dates, sessions) -> pd.DataFrame:
-    n_pairs, n_days = per["ar"].shape
-    rep = np.repeat(np.arange(n_pairs), n_days)
-    flat = dates.ravel()
-    date = pd.Series(sessions.take(np.where(flat >= 0, flat, 0))).where(flat >= 0)
-    # take() on the string arrays themselves: no per-row conversion of 20 copies
-    columns = {name: pairs[name].array.take(rep) for name in ("event_id", "ticker", "role")}
-    return pd.DataFrame({
-        **columns, "rel_day": np.tile(offsets, n_pairs), "date": date.to_numpy(),
-        "ret": per["y"].ravel(), "expected": per["expected"].ravel(), "ar": per["ar"].ravel(),
-        "sar": per["sar"].ravel(), "label": pairs["label"].array.take(rep),
-        "cum_ar": np.cumsum(per["ar"], axis=1).ravel(),
-    })
-
-
-def _car_frame(pairs, per, y_simple, exp_simple, config, confounded):
+def _car_frame(pairs, per, config, confounded):
     frames = []
-    a = config.event_window[0]
     confounded = pd.Series(confounded).array  # its text dtype inferred once, not per window
     for j, (start, end) in enumerate(config.car_windows):
-        sl = slice(start - a, end - a + 1)
         car, se, missing = per["car"][:, j], np.sqrt(per["var"][:, j]), per["missing"][:, j]
         with np.errstate(invalid="ignore", divide="ignore"):
             t = car / se
-        # BHAR = prod(1 + R) - prod(1 + E[R]) over the window (Barber and Lyon 1997).
-        bhar = np.prod(1.0 + y_simple[:, sl], axis=1) - np.prod(1.0 + exp_simple[:, sl], axis=1)
         frames.append(pd.DataFrame({
             "event_id": pairs["event_id"], "ticker": pairs["ticker"], "role": pairs["role"],
             "window_start": start, "window_end": end, "car": car, "car_t": t,
-            "car_p": stats.t_pvalue(t, per["dof"]), "bhar": np.where(missing == 0, bhar, np.nan),
+            "car_p": stats.t_pvalue(t, per["dof"]), "bhar": per["bhar"][:, j],
             "label": pairs["label"], "car_se": se, "n_missing": missing,
             "confounded_with": confounded, "direction": pairs["direction"],
             "group": pairs["group"],
@@ -431,18 +450,18 @@ def _member(groups: np.ndarray, g: int, rows: np.ndarray) -> int:
     return int(np.flatnonzero(groups[rows[0]] == g)[0])
 
 
-def _caar_frame(pairs, offsets, ar, groups, mult, names) -> pd.DataFrame:
+def _caar_frame(offsets, res, groups, mult, names) -> pd.DataFrame:
     """CAAR path per group: mean over pairs of CAR(a, tau), tau = a..b, with its 95% band;
-    in a group of both expected directions, of the CARs in the expected direction."""
-    cum = np.cumsum(ar, axis=1)
+    in a group of both expected directions, of the CARs in the expected direction. From the
+    blocks' moments of the running CARs (:func:`backtest.eventstudy.blocks.group_moments`)."""
     frames = []
     for g, group, rows in groups_with_pairs(groups, names):
-        m = mult[rows, _member(groups, g, rows)][:, None]
-        cs = stats.cross_sectional_test(m * cum[rows], axis=0)
-        counts = np.isfinite(ar[rows]).sum(axis=0)
+        m = mult[rows, _member(groups, g, rows)]
+        cs = stats.cross_sectional_from_moments(res.caar_n[g], res.caar_mean[g], res.caar_m2[g])
         with np.errstate(invalid="ignore", divide="ignore"):
-            aar = np.nansum(m * ar[rows], axis=0) / counts
-        frames.append(pd.DataFrame({"group": group, "rel_day": offsets, "n": cs.n, "aar": aar,
+            aar = res.aar_sum[g] / res.aar_n[g]
+        frames.append(pd.DataFrame({"group": group, "rel_day": offsets,
+                                    "n": cs.n.astype(np.int64), "aar": aar,
                                     "caar": cs.mean, "caar_lo": cs.lo, "caar_hi": cs.hi,
                                     "signed": bool((m < 0).any())}))
     return pd.concat(frames, ignore_index=True)
@@ -536,13 +555,13 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
             grank_t = stats.grank_from_sums(grank[0][g, j], grank[1][g, j], grank[2][g, j],
                                             grank[3][g, j])
             sl = slice(start - config.event_window[0], end - config.event_window[0] + 1)
-            ar_days = m[:, None] * per["ar"][idx, sl]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                inflation = (per["ar"][idx, sl] / per["sar"][idx, sl]) ** 2 \
-                    / per["sigma2"][idx, None]
+            day_n = res.aar_n[g, sl]
+            with np.errstate(invalid="ignore", divide="ignore"):  # NaN on a day without ARs
+                day_aar = res.aar_sum[g, sl] / day_n
+                day_inflation = res.infl_sum[g, sl] / res.infl_n[g, sl]
             sample = stats.WindowSample(car, var, g_dof, share, k, aar, rbar, ranks, days,
-                                        pseudo, g_day0, grank_t, ar_days, inflation,
-                                        wild.get(j, stats.NO_RESULT))
+                                        pseudo, g_day0, grank_t, day_aar, day_n,
+                                        day_inflation, wild.get(j, stats.NO_RESULT))
             n = int(np.isfinite(car).sum())
             mean = float(np.nansum(car) / n) if n else np.nan
             n_pos, n_neg = int((car > 0).sum()), int((car < 0).sum())
@@ -570,15 +589,6 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
         holm, bh = stats.adjusted_pvalues(out.loc[family, "p_value"].to_numpy())
         out.loc[family, "p_holm"], out.loc[family, "p_bh"] = holm, bh
     return out
-
-
-def _gather(values: np.ndarray, pos: np.ndarray, cols: np.ndarray, offsets: np.ndarray
-            ) -> np.ndarray:
-    """``values[pos + offset, col]`` for every pair and offset; NaN outside the data."""
-    rows = pos[:, None] + offsets[None, :]
-    inside = (rows >= 0) & (rows < values.shape[0])
-    out = values[np.clip(rows, 0, values.shape[0] - 1), cols[:, None]]
-    return np.where(inside, out, np.nan)
 
 
 def _factor_matrix(config: StudyConfig, panel: PricePanel, factor_data: pd.DataFrame | None,

@@ -11,13 +11,33 @@ import pandas as pd
 
 from backtest.eventstudy import stats
 from backtest.eventstudy.config import StudyConfig
-from backtest.io import write_csv, write_table, write_table_pieces
+from backtest.io import write_csv, write_parts, write_table, write_table_pieces
 
 TABLES = ("ar", "car", "caar", "tests", "estimates", "skipped", "quality")
 # One row per pair (and day): millions in a universe study, written by write_table as
 # parquet unless asked for CSV. The others are small tables people open: always CSV.
 LARGE_TABLES = ("ar", "car", "estimates", "timing")
-PIECE_PAIRS = 20_000  # pairs per piece when the AR table is written without being built
+PIECE_PAIRS = 20_000  # pairs per piece (parquet part) when the AR table is written
+
+
+def ar_frame(text: pd.DataFrame, offsets: np.ndarray, arrays: dict, dates: np.ndarray,
+             sessions: pd.DatetimeIndex) -> pd.DataFrame:
+    """The AR table's rows of some pairs: ``text`` their event_id, ticker, role and label,
+    ``arrays`` their (pairs, days) ``y``, ``expected``, ``ar`` and ``sar``, ``dates`` the
+    session position of each (pair, day) (-1: outside the data)."""
+    n_pairs, n_days = arrays["ar"].shape
+    rep = np.repeat(np.arange(n_pairs), n_days)
+    flat = dates.ravel()
+    date = pd.Series(sessions.take(np.where(flat >= 0, flat, 0))).where(flat >= 0)
+    # take() on the string arrays themselves: no per-row conversion of 20 copies
+    columns = {name: text[name].array.take(rep) for name in ("event_id", "ticker", "role")}
+    return pd.DataFrame({
+        **columns, "rel_day": np.tile(offsets, n_pairs), "date": date.to_numpy(),
+        "ret": arrays["y"].ravel(), "expected": arrays["expected"].ravel(),
+        "ar": arrays["ar"].ravel(), "sar": arrays["sar"].ravel(),
+        "label": text["label"].array.take(rep),
+        "cum_ar": np.cumsum(arrays["ar"], axis=1).ravel(),
+    })
 
 
 class ARRows:
@@ -47,6 +67,36 @@ class ARRows:
     def pieces(self, pairs: int = PIECE_PAIRS):
         for start in range(0, len(self._event_ids), pairs):
             yield self._build(np.arange(start, min(start + pairs, len(self._event_ids))))
+
+
+class ARParts:
+    """The AR table of a study whose blocks wrote it (``run_study(ar_parts=FOLDER)``): the
+    parquet parts ``FOLDER/part-00000.parquet, ...`` in pair order, read when asked for,
+    with the methods of :class:`ARRows`."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def _files(self) -> list[Path]:
+        return sorted(self.folder.glob("part-*.parquet"))
+
+    def __len__(self) -> int:
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in self._files())
+
+    def frame(self) -> pd.DataFrame:
+        parts = [pd.read_parquet(f, engine="pyarrow") for f in self._files()]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def of_event(self, event_id: str) -> pd.DataFrame:
+        parts = [pd.read_parquet(f, engine="pyarrow", filters=[("event_id", "==", event_id)])
+                 for f in self._files()]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def pieces(self, pairs: int = PIECE_PAIRS):
+        for f in self._files():
+            yield pd.read_parquet(f, engine="pyarrow")
 SUMMARY_FILE = "table_tests_by_window.csv"
 
 
@@ -88,8 +138,9 @@ class StudyResult:
     statistic to read first per group and window, ``write(folder)`` the files.
     """
 
-    # the AR table, or (from run_study) its :class:`ARRows` until ``ar`` is first read
-    ar_rows: pd.DataFrame | ARRows
+    # the AR table, or (from run_study) its :class:`ARRows` or :class:`ARParts` until ``ar``
+    # is first read
+    ar_rows: pd.DataFrame | ARRows | ARParts
     car: pd.DataFrame
     caar: pd.DataFrame
     tests: pd.DataFrame
@@ -115,7 +166,7 @@ class StudyResult:
     def ar(self) -> pd.DataFrame:
         """The AR table (columns above): built on first use from the study's arrays, then
         kept. Writing the result and :meth:`reaction` do not need it whole."""
-        if isinstance(self.ar_rows, ARRows):
+        if isinstance(self.ar_rows, (ARRows, ARParts)):
             self.ar_rows = self.ar_rows.frame()
         return self.ar_rows
 
@@ -140,11 +191,21 @@ class StudyResult:
         car, estimates, timing) as ``.parquet`` or, with ``table_format="csv"``, ``.csv``;
         the small ones (caar, tests, skipped, quality, the summary
         ``table_tests_by_window.csv``) always as CSV. Read any with
-        :func:`reports.read_table`."""
+        :func:`reports.read_table`. The AR table in parquet is a folder ``ar.parquet`` of
+        parts of 20,000 pairs each, in pair order (``pd.read_parquet`` reads it whole); where
+        the study's blocks wrote those parts into ``folder`` already, they stay as written."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
-            if name == "ar" and isinstance(self.ar_rows, ARRows):  # never built whole
+            if name == "ar" and table_format == "parquet":
+                rows = self.ar_rows
+                if not (isinstance(rows, ARParts)
+                        and rows.folder.resolve() == (folder / "ar.parquet").resolve()):
+                    step = PIECE_PAIRS * self._days()  # a DataFrame: the same pieces
+                    pieces = (rows.pieces() if isinstance(rows, (ARRows, ARParts))
+                              else (rows.iloc[s:s + step] for s in range(0, len(rows), step)))
+                    write_parts(pieces, folder / "ar.parquet")
+            elif name == "ar" and isinstance(self.ar_rows, (ARRows, ARParts)):
                 write_table_pieces(self.ar_rows.pieces(), folder, name, table_format)
             elif name in LARGE_TABLES:
                 write_table(getattr(self, name), folder, name, table_format)
@@ -157,6 +218,10 @@ class StudyResult:
             write_csv(self.xsection, folder / "xsection.csv")
         if len(self.ar_rows):
             write_csv(self.summary(), folder / SUMMARY_FILE, float_format=None)
+
+    def _days(self) -> int:
+        """Rows per pair in the AR table (the event window's length)."""
+        return max(1, len(self.config.event_offsets))
 
     def story_window(self) -> tuple[int, int]:
         """The CAR window a summary reads first: (0, +1) when it is configured, else the
@@ -177,7 +242,7 @@ class StudyResult:
         s, e = self.story_window()
         car = self.car[(self.car["event_id"] == event_id) & (self.car["window_start"] == s)
                        & (self.car["window_end"] == e)]
-        ar = (self.ar_rows.of_event(event_id) if isinstance(self.ar_rows, ARRows)
+        ar = (self.ar_rows.of_event(event_id) if isinstance(self.ar_rows, (ARRows, ARParts))
               else self.ar[self.ar["event_id"] == event_id])
         day0 = ar[ar["rel_day"] == 0]
         est = self.estimates[self.estimates["event_id"] == event_id]

@@ -109,7 +109,17 @@ def cross_sectional_test(values: np.ndarray, axis: int = 0, level: float = 0.95)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.nansum(values, axis=axis) / n
         dev = np.where(finite, values - np.expand_dims(mean, axis), 0.0)
-        sd = np.sqrt((dev * dev).sum(axis=axis) / (n - 1))
+    return cross_sectional_from_moments(n, mean, (dev * dev).sum(axis=axis), level)
+
+
+def cross_sectional_from_moments(n: np.ndarray, mean: np.ndarray, m2: np.ndarray,
+                                 level: float = 0.95) -> CrossSection:
+    """:func:`cross_sectional_test` from each sample's count ``n``, mean and sum of squared
+    deviations ``m2`` (``sd = sqrt(m2 / (n - 1))``): what a study's blocks return for the
+    CAAR path (:func:`backtest.eventstudy.blocks.group_moments`), so no per-pair row is
+    needed in one place."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(m2 / (n - 1))
         se = sd / np.sqrt(n)
         t = mean / se
         df = np.maximum(n - 1, 1)
@@ -663,18 +673,25 @@ def lamb_z(ar_days: np.ndarray, inflation: np.ndarray, aar_est: np.ndarray) -> S
 
     ``ar_days`` (N, K) the window days' ARs (signed in the group), ``inflation`` (N, K)
     each AR's variance over the pair's s^2, ``aar_est`` the estimation AAR series."""
-    aar_est = aar_est[np.isfinite(aar_est)]
     present = np.isfinite(ar_days)
-    if aar_est.size < 3 or not present.any(axis=0).all():
+    return lamb_z_days(_nanmean(ar_days, axis=0), present.sum(axis=0),
+                       _nanmean(np.where(present, inflation, np.nan), axis=0), aar_est)
+
+
+def lamb_z_days(aar: np.ndarray, n: np.ndarray, inflation: np.ndarray,
+                aar_est: np.ndarray) -> StatResult:
+    """:func:`lamb_z` from each window day's mean AR ``aar`` over the ``n`` pairs with one,
+    and the mean of their ``Var(AR_it) / s_i^2`` (NaN: factor 1), as a study's blocks
+    return them (:class:`backtest.eventstudy.blocks.BlockResult`)."""
+    aar_est = aar_est[np.isfinite(aar_est)]
+    if aar_est.size < 3 or not (np.asarray(n) > 0).all():
         return NO_RESULT
     s = aar_est.std(ddof=1)
     if not s > 0:
         return NO_RESULT
-    aar = _nanmean(ar_days, axis=0)
     # the factor of the pairs whose AR is in the day's mean (1 where none is known)
-    c = np.sqrt(np.nan_to_num(_nanmean(np.where(present, inflation, np.nan), axis=0),
-                              nan=1.0))
-    z = float(np.sum(aar / (s * c)) / np.sqrt(ar_days.shape[1]))
+    c = np.sqrt(np.nan_to_num(inflation, nan=1.0))
+    z = float(np.sum(aar / (s * c)) / np.sqrt(len(aar)))
     return StatResult(z, float(_normal_p(z)))
 
 
@@ -886,8 +903,11 @@ class WindowSample:
     pseudo: StatResult = NO_RESULT
     day0: np.ndarray | None = None  # each pair's day 0: its news day
     grank: StatResult = NO_RESULT  # from the study's second pass (grank_from_sums)
-    ar_days: np.ndarray | None = None  # (N, K) the window days' ARs, signed in the group
-    inflation: np.ndarray | None = None  # (N, K) Var(AR_it) / s_i^2 (lamb_z)
+    # per window day, over the pairs with an AR: their mean AR (signed in the group), how
+    # many, and their mean Var(AR_it) / s_i^2 (lamb_z_days); None: not known
+    day_aar: np.ndarray | None = None
+    day_n: np.ndarray | None = None
+    day_inflation: np.ndarray | None = None
     wild: StatResult = NO_RESULT  # wild_t, for a CAR window only (wild_cluster_ts)
 
 
@@ -907,9 +927,9 @@ class Statistic:
 
 def stats_lamb(w: WindowSample) -> StatResult:
     """:func:`lamb_z` of a window sample (NaN without its daily ARs)."""
-    if w.ar_days is None or w.inflation is None:
+    if w.day_aar is None or w.day_n is None or w.day_inflation is None:
         return NO_RESULT
-    return lamb_z(w.ar_days, w.inflation, w.aar)
+    return lamb_z_days(w.day_aar, w.day_n, w.day_inflation, w.aar)
 
 
 STATISTICS: tuple[Statistic, ...] = (

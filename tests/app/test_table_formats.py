@@ -141,6 +141,10 @@ def test_report_again_from_parquet_and_a_damaged_table_refused(both, tmp_path):
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (folder / "car.parquet").is_file()
+    # the AR table is a folder of parts: redrawn, it holds the same rows
+    assert (folder / "ar.parquet").is_dir()
+    pd.testing.assert_frame_equal(pd.read_parquet(folder / "ar.parquet"),
+                                  pd.read_parquet(both / "parquet" / "ar.parquet"))
     assert (folder / "index.html").read_text().count("<table") == \
         (both / "parquet" / "index.html").read_text().count("<table") > 3
     data = (folder / "car.parquet").read_bytes()

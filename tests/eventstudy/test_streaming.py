@@ -1,0 +1,110 @@
+"""A study whose blocks reduce themselves: CAAR's moments combined across blocks, and the
+AR table written by the blocks as parquet parts (``run_study(ar_parts=...)``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.eventstudy import StudyConfig, run_study
+from backtest.eventstudy.blocks import combine_moments, group_moments
+from backtest.eventstudy.result import ARParts
+from backtest.parallel import serial_map_blocks
+from events.errors import OutputError
+
+CONFIG = StudyConfig(pseudo_draws=0)
+
+
+def _slow_moments(values, groups, mult, n_groups):
+    """Count, mean and sum of squared deviations by plain loops over the pairs."""
+    width = values.shape[1]
+    n = np.zeros((n_groups, width))
+    mean = np.full((n_groups, width), np.nan)
+    m2 = np.zeros((n_groups, width))
+    for g in range(n_groups):
+        for t in range(width):
+            xs = [mult[i, h] * values[i, t] for i in range(len(values))
+                  for h in range(groups.shape[1])
+                  if groups[i, h] == g and np.isfinite(values[i, t])]
+            n[g, t] = len(xs)
+            if xs:
+                mean[g, t] = sum(xs) / len(xs)
+                m2[g, t] = sum((x - mean[g, t]) ** 2 for x in xs)
+    return n, mean, m2
+
+
+def test_block_moments_combined_equal_the_whole_sample():
+    """Moments of random blocks combined by Chan et al.'s formula equal the loop over all
+    pairs at once: signed members, pairs in no group, missing values, an empty block."""
+    rng = np.random.default_rng(3)
+    n_pairs, width, n_groups = 157, 6, 3
+    values = rng.normal(0.01, 0.05, (n_pairs, width))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    groups = np.column_stack([np.zeros(n_pairs, dtype=np.int64),
+                              rng.integers(-1, n_groups, n_pairs)])
+    mult = rng.choice([-1.0, 1.0], (n_pairs, 2))
+    want = _slow_moments(values, groups, mult, n_groups)
+    cuts = [0, 40, 40, 41, 100, n_pairs]  # one empty block, one of a single pair
+    total = None
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        n, _, mean, m2 = group_moments(values[lo:hi], groups[lo:hi], mult[lo:hi], n_groups)
+        total = (n, mean, m2) if total is None else combine_moments(*total, n, mean, m2)
+    for got, exp in zip(total, want):
+        np.testing.assert_allclose(got, exp, rtol=1e-12, atol=1e-15)
+
+
+def test_parts_hold_the_same_rows_as_the_table_in_memory(calendar, panel, tmp_path):
+    """Blocks of 4 pairs write one part each; read back in order, the parts are the AR
+    table of the same study run without them, to the bit; every other table is the same;
+    one event's rows and the whole table read alike from the parts."""
+    folder = tmp_path / "ar.parquet"
+    (folder).mkdir()
+    (folder / "part-00999.parquet").write_bytes(b"an old part")  # not this study's: removed
+    streamed = run_study(calendar, panel, CONFIG, block=4, ar_parts=folder)
+    kept = run_study(calendar, panel, CONFIG, block=4)
+    assert isinstance(streamed.ar_rows, ARParts)
+    n_blocks = -(-sum(len(e.tickers) for e in calendar) // 4)
+    assert sorted(p.name for p in folder.iterdir()) == [f"part-{k:05d}.parquet"
+                                                       for k in range(n_blocks)]
+    whole = kept.ar
+    pd.testing.assert_frame_equal(pd.read_parquet(folder), whole, check_exact=True)
+    assert len(streamed.ar_rows) == len(whole)
+    for name in ("car", "caar", "tests", "estimates", "skipped"):
+        pd.testing.assert_frame_equal(getattr(streamed, name), getattr(kept, name),
+                                      check_exact=True)
+    event = whole["event_id"].iloc[-1]
+    pd.testing.assert_frame_equal(streamed.ar_rows.of_event(event),
+                                  whole[whole["event_id"] == event].reset_index(drop=True))
+    pd.testing.assert_frame_equal(streamed.reaction(event), kept.reaction(event))
+    pd.testing.assert_frame_equal(streamed.ar, whole, check_exact=True)
+
+
+def test_written_parts_stay_where_the_blocks_put_them(calendar, panel, tmp_path):
+    """write() into the folder the blocks wrote leaves their parts as they are; into
+    another folder it copies the same rows; CSV is one file of the same rows."""
+    out = tmp_path / "out"
+    res = run_study(calendar, panel, CONFIG, block=5, ar_parts=out / "ar.parquet")
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "ar.parquet").iterdir()}
+    res.write(out)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "ar.parquet").iterdir()} == stamps
+    res.write(tmp_path / "other")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "other" / "ar.parquet"),
+                                  pd.read_parquet(out / "ar.parquet"), check_exact=True)
+    res.write(tmp_path / "csv", table_format="csv")
+    assert len(pd.read_csv(tmp_path / "csv" / "ar.csv")) == len(res.ar_rows)
+
+
+def test_a_lost_part_is_a_clear_error(calendar, panel, tmp_path):
+    """Workers that wrote their parts where this machine cannot see them (a remote cluster
+    without a shared file system): refused, naming the first missing part."""
+    folder = tmp_path / "ar.parquet"
+
+    def elsewhere(fn, shared, blocks):
+        out = serial_map_blocks(fn, shared, blocks)
+        if getattr(fn, "__name__", "") == "study_block":
+            (folder / "part-00001.parquet").unlink()
+        return out
+
+    with pytest.raises(OutputError, match="1 of .* parts .* part-00001.parquet"):
+        run_study(calendar, panel, CONFIG, block=4, ar_parts=folder, map_blocks=elsewhere)
