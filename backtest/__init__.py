@@ -22,13 +22,39 @@ vectorbt is imported only when something is simulated, numba only when a study r
 
 from __future__ import annotations
 
-from backtest.data import DEFAULT_MARKET, PricePanel, PriceStore
-from backtest.eventstudy import StudyConfig, StudyResult, run_study
+from typing import TYPE_CHECKING
+
+from backtest.data.store import DEFAULT_MARKET
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 from events.errors import CalendarError, ConfigError, InputError, PriceDataError
 
+if TYPE_CHECKING:
+    from backtest.data import PricePanel, PriceStore
+    from backtest.eventstudy import StudyConfig, StudyResult, run_study
+
 __all__ = ["CalendarError", "ConfigError", "Costs", "InputError", "PriceDataError", "PricePanel",
            "PriceStore", "StudyConfig", "StudyResult", "run", "run_study", "study"]
+
+# The engine's names load on first use (PEP 562): ``import backtest`` (and every command,
+# ``backtest --help`` included) would otherwise import scipy.stats and numba.
+_SOURCES = {"PricePanel": "backtest.data.panel", "PriceStore": "backtest.data.store",
+            "StudyConfig": "backtest.eventstudy.config",
+            "StudyResult": "backtest.eventstudy.result",
+            "run_study": "backtest.eventstudy.engine"}
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(_SOURCES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SOURCES})
 
 
 def study(calendar="openai", prices=None, factor_data=None, explain=(), **config) -> StudyResult:
@@ -44,6 +70,7 @@ def study(calendar="openai", prices=None, factor_data=None, explain=(), **config
     characteristics, clustered by news day, as ``result.xsection``.
     """
     from backtest.data import load_panel
+    from backtest.eventstudy import StudyConfig, run_study
     from events.loader import resolve_calendar
 
     cal = resolve_calendar(calendar)

@@ -10,11 +10,18 @@ finds the shipped calendars and exposure maps, ``importer`` and ``scoring``
 turn headlines into events, ``errors`` has the error classes of every package.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from events.errors import CalendarError, ConfigError, InputError, PriceDataError
-from events.loader import bundled_calendar_path, load_calendar, parse_calendar, resolve_calendar
-from events.model import (DIRECTIONS, LABELS, PAIR_COLUMNS, ROLES, SESSIONS, UNIVERSE_ROLE,
-                          Calendar, Event, LinkedTicker, Sentiment)
-from events.timing import EventTiming, event_timing, exchange_calendar, timing_table
+
+if TYPE_CHECKING:
+    from events.loader import (bundled_calendar_path, load_calendar, parse_calendar,
+                               resolve_calendar)
+    from events.model import (DIRECTIONS, LABELS, PAIR_COLUMNS, ROLES, SESSIONS, UNIVERSE_ROLE,
+                              Calendar, Event, LinkedTicker, Sentiment)
+    from events.timing import EventTiming, event_timing, exchange_calendar, timing_table
 
 __all__ = [
     "Calendar", "CalendarError", "ConfigError", "Event", "EventTiming", "InputError",
@@ -23,3 +30,29 @@ __all__ = [
     "bundled_calendar_path", "event_timing", "exchange_calendar", "load_calendar",
     "parse_calendar", "resolve_calendar", "timing_table",
 ]
+
+# Every package imports ``events.errors``; the other public names load on first use
+# (PEP 562), so that import does not read YAML or build exchange calendars.
+_SOURCES = {
+    **dict.fromkeys(("bundled_calendar_path", "load_calendar", "parse_calendar",
+                     "resolve_calendar"), "loader"),
+    **dict.fromkeys(("DIRECTIONS", "LABELS", "PAIR_COLUMNS", "ROLES", "SESSIONS",
+                     "UNIVERSE_ROLE", "Calendar", "Event", "LinkedTicker", "Sentiment"),
+                    "model"),
+    **dict.fromkeys(("EventTiming", "event_timing", "exchange_calendar", "timing_table"),
+                    "timing"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SOURCES})

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import exchange_calendars as xcals
 import pandas as pd
 
 from events.errors import CalendarError
 from events.model import Calendar, Event
+
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 DEFAULT_EXCHANGE = "XNYS"
 CALENDAR_START = "2000-01-01"  # pinned so results do not depend on today's date
@@ -46,6 +49,8 @@ SUFFIX_EXCHANGES = {
 @lru_cache(maxsize=1)
 def known_exchanges() -> tuple[str, ...]:
     """Every exchange code ``exchange_calendars`` knows (aliases included)."""
+    import exchange_calendars as xcals  # deferred: loads when a calendar is first needed
+
     return tuple(sorted(xcals.get_calendar_names(include_aliases=True)))
 
 
@@ -65,6 +70,8 @@ def exchange_for(ticker: str, explicit: str | None = None) -> str:
 @lru_cache(maxsize=8)
 def exchange_calendar(name: str = DEFAULT_EXCHANGE) -> xcals.ExchangeCalendar:
     """The ``exchange_calendars`` calendar for an exchange code (e.g. XNYS, XTKS)."""
+    import exchange_calendars as xcals  # deferred: ``backtest --help`` never needs it
+
     return xcals.get_calendar(name, start=CALENDAR_START)
 
 

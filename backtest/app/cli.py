@@ -14,9 +14,10 @@
     backtest chains compare A B [--start --end]    chain indices, spread, contributions
 
 CALENDAR is a YAML file or the name of a bundled calendar (``openai``). Bad
-input exits with code 2 and one line on stderr. Heavy libraries (vectorbt,
-matplotlib) are imported only by the commands that need them. This module
-builds the parser; :mod:`backtest.app.commands` has one function per command.
+input exits with code 2 and one line on stderr. Heavy libraries (vectorbt, arch,
+matplotlib, scipy.stats, numba) are imported only by the commands that need them,
+not by ``--help`` (``tests/test_startup.py``). This module builds the parser;
+:mod:`backtest.app.commands` has one function per command.
 """
 
 from __future__ import annotations

@@ -13,9 +13,35 @@ the share of the move on news days), ``portfolio`` studies a chain event as one
 portfolio security next to its members' cross-section.
 """
 
-from backtest.chains.compare import ChainComparison, compare_chains, event_days, max_drawdown
-from backtest.chains.index import ChainIndex, chain_index
-from backtest.chains.portfolio import chain_event_study, portfolio_returns
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backtest.chains.compare import (ChainComparison, compare_chains, event_days,
+                                         max_drawdown)
+    from backtest.chains.index import ChainIndex, chain_index
+    from backtest.chains.portfolio import chain_event_study, portfolio_returns
 
 __all__ = ["ChainComparison", "ChainIndex", "chain_event_study", "chain_index",
            "compare_chains", "event_days", "max_drawdown", "portfolio_returns"]
+
+# The public names load on first use (PEP 562): ``portfolio`` runs event studies (the
+# engine), ``compare`` the calendar-time regressions; each command needs one of them.
+_SOURCES = {"ChainComparison": "compare", "compare_chains": "compare", "event_days": "compare",
+            "max_drawdown": "compare", "ChainIndex": "index", "chain_index": "index",
+            "chain_event_study": "portfolio", "portfolio_returns": "portfolio"}
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SOURCES})

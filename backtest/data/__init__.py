@@ -15,12 +15,38 @@ module                        what
 ============================  ===========================================================
 """
 
-from backtest.data.cache import PriceCache, default_cache_dir
-from backtest.data.csvfiles import load_factor_csv, read_price_csv, read_returns_csv
-from backtest.data.panel import COLUMNS, PricePanel
-from backtest.data.store import DEFAULT_MARKET, PriceStore, bundled_path, load_panel
-from backtest.data.yahoo import DownloadError
+from __future__ import annotations
 
-__all__ = ["COLUMNS", "DEFAULT_MARKET", "DownloadError", "PriceCache", "PricePanel", "PriceStore", "bundled_path",
-           "default_cache_dir", "load_factor_csv", "load_panel", "read_price_csv",
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backtest.data.cache import PriceCache, default_cache_dir
+    from backtest.data.csvfiles import load_factor_csv, read_price_csv, read_returns_csv
+    from backtest.data.panel import COLUMNS, PricePanel
+    from backtest.data.store import DEFAULT_MARKET, PriceStore, bundled_path, load_panel
+    from backtest.data.yahoo import DownloadError
+
+__all__ = ["COLUMNS", "DEFAULT_MARKET", "DownloadError", "PriceCache", "PricePanel", "PriceStore",
+           "bundled_path", "default_cache_dir", "load_factor_csv", "load_panel", "read_price_csv",
            "read_returns_csv"]
+
+# The public names load on first use (PEP 562): a caller of one module (the parser wants
+# ``DEFAULT_MARKET``) does not import the CSV readers, the cache and the yfinance boundary.
+_SOURCES = {"PriceCache": "cache", "default_cache_dir": "cache", "load_factor_csv": "csvfiles",
+            "read_price_csv": "csvfiles", "read_returns_csv": "csvfiles", "COLUMNS": "panel",
+            "PricePanel": "panel", "DEFAULT_MARKET": "store", "PriceStore": "store",
+            "bundled_path": "store", "load_panel": "store", "DownloadError": "yahoo"}
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SOURCES})

@@ -14,11 +14,36 @@ module                   what
 =======================  =============================================================
 """
 
-from backtest.eventstudy.config import DEFAULT_CAR_WINDOWS, StudyConfig
-from backtest.eventstudy.engine import BLOCK, run_study
-from backtest.eventstudy.models import MODELS, get_model
-from backtest.eventstudy.result import StudyResult
-from backtest.eventstudy.stats import STATISTICS
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backtest.eventstudy.config import DEFAULT_CAR_WINDOWS, StudyConfig
+    from backtest.eventstudy.engine import BLOCK, run_study
+    from backtest.eventstudy.models import MODELS, get_model
+    from backtest.eventstudy.result import StudyResult
+    from backtest.eventstudy.stats import STATISTICS
 
 __all__ = ["BLOCK", "DEFAULT_CAR_WINDOWS", "MODELS", "STATISTICS", "StudyConfig", "StudyResult",
            "get_model", "run_study"]
+
+# The public names load on first use (PEP 562): the command line's parser imports
+# ``config`` and ``models`` alone, and must not pay for the engine's scipy.stats and numba.
+_SOURCES = {"DEFAULT_CAR_WINDOWS": "config", "StudyConfig": "config", "BLOCK": "engine",
+            "run_study": "engine", "MODELS": "models", "get_model": "models",
+            "StudyResult": "result", "STATISTICS": "stats"}
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SOURCES})

@@ -816,9 +816,22 @@ def adjusted_pvalues(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     holm, bh = np.full(p.shape, np.nan), np.full(p.shape, np.nan)
     ok = np.isfinite(p)
     if ok.any():
-        holm[ok] = multipletests(p[ok], method="holm")[1]
+        holm[ok] = holm_pvalues(p[ok])
         bh[ok] = multipletests(p[ok], method="fdr_bh")[1]
     return holm, bh
+
+
+def holm_pvalues(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values of finite ``p``, with the operations of statsmodels'
+    ``multipletests(p, method="holm")`` in the same order (so the same floats), without
+    the ``gc.collect()`` it runs on every call (0.2 s in a process that has loaded
+    vectorbt and matplotlib, as ``backtest demo`` has)."""
+    order = np.argsort(p)
+    adjusted = np.maximum.accumulate(np.take(p, order) * np.arange(len(p), 0, -1))
+    adjusted[adjusted > 1] = 1
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return out
 
 
 def estimation_cumsum(est_ar: np.ndarray) -> np.ndarray:

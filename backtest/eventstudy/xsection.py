@@ -73,7 +73,7 @@ def cross_section(car: pd.DataFrame, pairs: pd.DataFrame, estimates: pd.DataFram
                   terms: tuple[str, ...], windows) -> pd.DataFrame:
     """One row per (CAR window, term): coefficient, clustered standard error, t, p, the
     pairs and news days used (see the module docstring)."""
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS  # not statsmodels.api: all of it
 
     base = pairs.copy()
     if "beta" in terms:
@@ -108,8 +108,8 @@ def cross_section(car: pd.DataFrame, pairs: pd.DataFrame, estimates: pd.DataFram
                 rows.append(_row(start, end, term, reference, np.nan, np.nan, np.nan, np.nan,
                                  n, g, note))
             continue
-        fit = sm.OLS(yv, x.to_numpy()).fit(cov_type="cluster", cov_kwds={"groups": days},
-                                           use_t=True)
+        fit = OLS(yv, x.to_numpy()).fit(cov_type="cluster", cov_kwds={"groups": days},
+                                        use_t=True)
         for j, term in enumerate(x.columns):
             rows.append(_row(start, end, term, reference, fit.params[j], fit.bse[j],
                              fit.tvalues[j], fit.pvalues[j], n, g, note))

@@ -16,14 +16,42 @@ Every function takes plain arrays or frames (returns, event returns, news days) 
 returns a small result; nothing here runs a simulation.
 """
 
-from backtest.inference.calendar_time import CalendarTime, calendar_time_alpha
-from backtest.inference.per_event import EventInference, event_inference
-from backtest.inference.overfitting import Overfitting, probability_of_overfitting
-from backtest.inference.reality import RealityCheck, reality_check
-from backtest.inference.sharpe import deflated_sharpe, probabilistic_sharpe
-from backtest.inference.walkforward import walk_forward
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backtest.inference.calendar_time import CalendarTime, calendar_time_alpha
+    from backtest.inference.overfitting import Overfitting, probability_of_overfitting
+    from backtest.inference.per_event import EventInference, event_inference
+    from backtest.inference.reality import RealityCheck, reality_check
+    from backtest.inference.sharpe import deflated_sharpe, probabilistic_sharpe
+    from backtest.inference.walkforward import walk_forward
 
 __all__ = ["CalendarTime", "EventInference", "Overfitting", "RealityCheck",
            "calendar_time_alpha", "deflated_sharpe", "event_inference",
            "probabilistic_sharpe", "probability_of_overfitting", "reality_check",
            "walk_forward"]
+
+# The public names load on first use (PEP 562): a strategy run needs two of these
+# modules, a sweep the others.
+_SOURCES = {"CalendarTime": "calendar_time", "calendar_time_alpha": "calendar_time",
+            "EventInference": "per_event", "event_inference": "per_event",
+            "Overfitting": "overfitting", "probability_of_overfitting": "overfitting",
+            "RealityCheck": "reality", "reality_check": "reality",
+            "deflated_sharpe": "sharpe", "probabilistic_sharpe": "sharpe",
+            "walk_forward": "walkforward"}
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SOURCES})

@@ -48,7 +48,9 @@ def calendar_time_alpha(returns: np.ndarray, benchmark: np.ndarray,
                         ) -> CalendarTime:
     """OLS of daily ``returns`` on a constant, ``benchmark`` and ``factors`` (T, k), with
     Newey-West (HAC) standard errors (statsmodels ``cov_type="HAC"``)."""
-    import statsmodels.api as sm
+    # the one module needed: statsmodels.api would import every model, graphics included
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.tools.tools import add_constant
 
     y = np.asarray(returns, dtype="float64")
     x = np.asarray(benchmark, dtype="float64")[:, None]
@@ -61,7 +63,7 @@ def calendar_time_alpha(returns: np.ndarray, benchmark: np.ndarray,
         nan = float("nan")
         return CalendarTime(nan, nan, nan, nan, nan, n, 0, nan)
     lags = newey_west_lags(n) if lags is None else lags
-    fit = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit(
+    fit = OLS(y, add_constant(x, has_constant="add")).fit(
         cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True})
     return CalendarTime(float(fit.params[0] * TRADING_DAYS), float(fit.tvalues[0]),
                         float(fit.pvalues[0]), float(fit.params[1]), float(fit.tvalues[1]),

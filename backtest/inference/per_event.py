@@ -58,8 +58,8 @@ def event_inference(returns: np.ndarray, days: np.ndarray, reps: int = 2000,
       which keeps events of one day together (Cameron, Gelbach and Miller 2008);
       NaN with fewer than :data:`MIN_BOOTSTRAP_DAYS` news days.
     """
-    import statsmodels.api as sm
     from arch.bootstrap import IIDBootstrap
+    from statsmodels.regression.linear_model import OLS  # not statsmodels.api: all of it
 
     r = np.asarray(returns, dtype="float64")
     d = np.asarray(days)
@@ -69,8 +69,8 @@ def event_inference(returns: np.ndarray, days: np.ndarray, reps: int = 2000,
     mean = float(r.mean()) if n else np.nan
     t = p = lo = hi = np.nan
     if n >= 2 and g >= 2 and np.ptp(r) > 0:
-        fit = sm.OLS(r, np.ones(n)).fit(cov_type="cluster", cov_kwds={"groups": codes},
-                                        use_t=True)
+        fit = OLS(r, np.ones(n)).fit(cov_type="cluster", cov_kwds={"groups": codes},
+                                     use_t=True)
         t, p = float(fit.tvalues[0]), float(fit.pvalues[0])
     if n >= 2 and g >= MIN_BOOTSTRAP_DAYS and np.ptp(r) > 0:
         sums = np.bincount(codes, weights=r, minlength=g)

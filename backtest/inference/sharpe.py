@@ -9,7 +9,6 @@ Sharpe ratio estimated from skewed or fat-tailed returns is less precise.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 EULER_GAMMA = 0.5772156649015329
 
@@ -44,6 +43,8 @@ def psr_from_moments(sr, skew, kurt, n: int, benchmark=0.0):
     """``PSR = Phi((SR - SR*) sqrt(T - 1) / sqrt(1 - g3 SR + (g4 - 1) / 4 SR^2))``
     (Bailey and Lopez de Prado 2012, eq. 10), elementwise over arrays or for scalars.
     NaN where the Sharpe ratio is undefined or T < 3."""
+    from scipy.special import ndtr  # deferred: ``backtest --help`` imports this module
+
     sr, skew, kurt = (np.asarray(x, dtype="float64") for x in (sr, skew, kurt))
     var = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -65,6 +66,8 @@ def expected_max_sharpe(sharpe_variance: float, n_trials: int) -> float:
     ``sqrt(V) ((1 - gamma) Z^-1(1 - 1/N) + gamma Z^-1(1 - 1/(N e)))`` (Bailey and Lopez de
     Prado 2014, eq. 7; gamma the Euler-Mascheroni constant, V the variance of the trials'
     Sharpe ratios). 0 for a single trial."""
+    from scipy.special import ndtri  # deferred, as ndtr above
+
     if n_trials < 2 or not np.isfinite(sharpe_variance):
         return 0.0
     return float(np.sqrt(sharpe_variance) * ((1.0 - EULER_GAMMA) * ndtri(1.0 - 1.0 / n_trials)

@@ -15,10 +15,38 @@ module                   what
 =======================  =============================================================
 """
 
-from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
-from backtest.sim.results import GridRun, SimulationResult
-from backtest.sim.runs import StrategyRun, run_strategy
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+# ``simulate`` is the name of a module and of its function: bound lazily, the name would
+# become the module as soon as anything imported ``backtest.sim.simulate``. It imports
+# numpy and pandas only (vectorbt loads when a simulation runs, :mod:`backtest.sim.vbt`).
 from backtest.sim.simulate import simulate
+
+if TYPE_CHECKING:
+    from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
+    from backtest.sim.results import GridRun, SimulationResult
+    from backtest.sim.runs import StrategyRun, run_strategy
 
 __all__ = ["DEFAULT_INIT_CASH", "Costs", "GridRun", "SimulationResult", "StrategyRun",
            "run_strategy", "simulate"]
+
+# The other public names load on first use (PEP 562): ``runs`` brings the inference
+# modules and the strategies, which the parser's ``backtest.sim.costs`` does not need.
+_SOURCES = {"DEFAULT_INIT_CASH": "costs", "Costs": "costs", "GridRun": "results",
+            "SimulationResult": "results", "StrategyRun": "runs", "run_strategy": "runs"}
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SOURCES})

@@ -943,6 +943,19 @@ def test_adjusted_pvalues_against_hand_holm_and_bh():
     assert holm[3] == pytest.approx(0.03) and bh[3] == pytest.approx(0.03)
 
 
+def test_holm_is_statsmodels_holm_to_the_bit():
+    """holm_pvalues replaces statsmodels' multipletests(method="holm") (which runs
+    gc.collect() per call): the same floats, ties, ones and a single p-value included."""
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(7)
+    cases = [rng.uniform(size=n) for n in (1, 2, 7, 30, 500)]
+    cases += [rng.uniform(size=40) ** 6, np.array([0.04, 0.01, 0.04, 0.04, 0.9, 0.01]),
+              np.array([1.0, 0.5, 1.0]), np.array([0.0, 0.0, 1e-300, 0.3])]
+    for p in cases:
+        np.testing.assert_array_equal(stats.holm_pvalues(p), multipletests(p, method="holm")[1])
+
+
 # --------------------------------------------------------------------------------------
 # pseudo-event-date test
 # --------------------------------------------------------------------------------------
