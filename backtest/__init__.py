@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from events.files import lazy_names
+
 from backtest.data.store import DEFAULT_MARKET
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 from events.errors import CalendarError, ConfigError, InputError, PriceDataError
@@ -43,20 +45,7 @@ _SOURCES = {"PricePanel": "backtest.data.panel", "PriceStore": "backtest.data.st
             "run_study": "backtest.eventstudy.engine"}
 
 
-def __getattr__(name: str):
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(_SOURCES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_SOURCES})
-
-
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 def study(calendar="openai", prices=None, factor_data=None, explain=(), **config) -> StudyResult:
     """Event study of ``calendar`` (a Calendar, a YAML path or a bundled name).
 

@@ -125,3 +125,30 @@ def load_class(spec: str, base: type, kind: str) -> type:
     if not (inspect.isclass(obj) and issubclass(obj, base)):
         raise ConfigError(f"{spec!r} is not a {base.__name__} subclass", field=kind)
     return obj
+
+
+# --------------------------------------------------------------------------------------
+# package names imported on first use
+# --------------------------------------------------------------------------------------
+
+
+def lazy_names(package: str, sources: dict[str, str], namespace: dict):
+    """``(__getattr__, __dir__)`` for a package whose public names load on first use (PEP
+    562): ``import backtest`` (and so every command, ``backtest --help`` included) would
+    otherwise import scipy.stats, numba, vectorbt and matplotlib through the packages'
+    facades. For ``package``: ``sources`` maps each public name to the
+    module that defines it (relative to ``package`` unless it contains a dot); a name is
+    imported on first access and then kept in ``namespace`` (the package's globals)."""
+
+    def __getattr__(name: str):
+        if name not in sources:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        where = sources[name]
+        value = getattr(importlib.import_module(where if "." in where else f"{package}.{where}"), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *sources})
+
+    return __getattr__, __dir__

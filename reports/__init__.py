@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from events.files import lazy_names
+
 if TYPE_CHECKING:
     from reports.render import read_table, render_report, table_file
 
@@ -16,15 +18,4 @@ __all__ = ["read_table", "render_report", "table_file"]
 _SOURCES = dict.fromkeys(__all__, "render")
 
 
-def __getattr__(name: str):
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_SOURCES})
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())

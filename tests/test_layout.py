@@ -26,7 +26,8 @@ ALLOWED = {
     "backtest.parallel": ("events.errors",),
     "backtest.data": ("events", "backtest.io", "backtest.data"),
     # inference takes arrays and returns small results: it runs nothing of the engine
-    "backtest.inference": ("events.errors", "backtest.inference"),
+    # (events.files: its facade's names load on first use, lazy_names)
+    "backtest.inference": ("events.errors", "events.files", "backtest.inference"),
     # results draw themselves (.plot()) with reports' charts, a leaf that imports no engine
     "backtest.eventstudy": ("events", "backtest.io", "backtest.parallel", "backtest.data",
                             "backtest.eventstudy", "reports.charts"),

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from events.files import lazy_names
+
 if TYPE_CHECKING:
     from backtest.chains.compare import (ChainComparison, compare_chains, event_days,
                                          max_drawdown)
@@ -33,15 +35,4 @@ _SOURCES = {"ChainComparison": "compare", "compare_chains": "compare", "event_da
             "chain_event_study": "portfolio", "portfolio_returns": "portfolio"}
 
 
-def __getattr__(name: str):
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_SOURCES})
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())

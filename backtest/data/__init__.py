@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from events.files import lazy_names
+
 if TYPE_CHECKING:
     from backtest.data.cache import PriceCache, default_cache_dir
     from backtest.data.csvfiles import load_factor_csv, read_price_csv, read_returns_csv
@@ -38,15 +40,4 @@ _SOURCES = {"PriceCache": "cache", "default_cache_dir": "cache", "load_factor_cs
             "bundled_path": "store", "load_panel": "store", "DownloadError": "yahoo"}
 
 
-def __getattr__(name: str):
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_SOURCES})
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())

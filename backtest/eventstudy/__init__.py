@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from events.files import lazy_names
+
 if TYPE_CHECKING:
     from backtest.eventstudy.config import DEFAULT_CAR_WINDOWS, StudyConfig
     from backtest.eventstudy.engine import BLOCK, run_study
@@ -35,15 +37,4 @@ _SOURCES = {"DEFAULT_CAR_WINDOWS": "config", "StudyConfig": "config", "BLOCK": "
             "StudyResult": "result", "STATISTICS": "stats"}
 
 
-def __getattr__(name: str):
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_SOURCES})
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())

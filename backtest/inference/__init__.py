@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from events.files import lazy_names
+
 if TYPE_CHECKING:
     from backtest.inference.calendar_time import CalendarTime, calendar_time_alpha
     from backtest.inference.overfitting import Overfitting, probability_of_overfitting
@@ -43,15 +45,4 @@ _SOURCES = {"CalendarTime": "calendar_time", "calendar_time_alpha": "calendar_ti
             "walk_forward": "walkforward"}
 
 
-def __getattr__(name: str):
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_SOURCES})
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from events.files import lazy_names
+
 # ``simulate`` is the name of a module and of its function: bound lazily, the name would
 # become the module as soon as anything imported ``backtest.sim.simulate``. It imports
 # numpy and pandas only (vectorbt loads when a simulation runs, :mod:`backtest.sim.vbt`).
@@ -38,15 +40,4 @@ _SOURCES = {"DEFAULT_INIT_CASH": "costs", "Costs": "costs", "GridRun": "results"
             "SimulationResult": "results", "StrategyRun": "runs", "run_strategy": "runs"}
 
 
-def __getattr__(name: str):
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{_SOURCES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_SOURCES})
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
