@@ -2,7 +2,9 @@
 
 The engine (studies, sweeps) cuts its work into blocks and hands them to a
 ``map_blocks(fn, shared, blocks)`` callable: ``fn(*shared, *block)`` for every
-block, results in block order. :func:`serial_map_blocks` runs them here, one
+block, results in block order (an iterable read once: a list, or, on a cluster,
+the results as they arrive, so a study combines each block and lets it go before
+the next one is fetched). :func:`serial_map_blocks` runs them here, one
 after another; :class:`DaskExecutor` runs them on a cluster
 (``pip install "event-backtester[cluster]"``), with the ``shared`` arguments
 (returns, regressors, prices) scattered to the workers once instead of being
@@ -25,17 +27,17 @@ from contextlib import contextmanager
 from events.errors import ConfigError
 
 
-def serial_map_blocks(fn, shared: tuple, blocks: list[tuple]) -> list:
-    """``[fn(*shared, *block) for block in blocks]``, in this process, in order; with three
-    or more blocks and a terminal on stderr, a progress line shows how far it got."""
-    out = []
+def serial_map_blocks(fn, shared: tuple, blocks: list[tuple]):
+    """``fn(*shared, *block)`` for each block, in this process, in order, each run when the
+    consumer asks for the next result (a study combines a block before the next one runs:
+    one block's per-pair arrays in memory, not all of them); with three or more blocks and a
+    terminal on stderr, a progress line shows how far it got."""
     show = len(blocks) >= 3 and sys.stderr.isatty()
     for k, block in enumerate(blocks, 1):
-        out.append(fn(*shared, *block))
+        yield fn(*shared, *block)
         if show:
             print(f"\r{getattr(fn, '__name__', 'work')}: {k}/{len(blocks)} blocks",
                   end="\n" if k == len(blocks) else "", file=sys.stderr, flush=True)
-    return out
 
 
 class DaskExecutor:
@@ -54,7 +56,7 @@ class DaskExecutor:
         scattered = self.client.scatter(list(shared), broadcast=True, hash=False)
         futures = [self.client.submit(fn, *scattered, *block, retries=self.retries, pure=False)
                    for block in blocks]
-        return _gather(futures, self.label)
+        return _in_order(futures, self.label)
 
 
 def _require():
@@ -97,13 +99,21 @@ def open_client(spec: str | None = None, scheduler: str | None = None, timeout: 
         cluster.close()
 
 
-def _gather(futures, label: str):
-    """Results of ``futures`` in order, printing a progress line to stderr as they finish."""
-    from distributed import as_completed
-
-    done = 0
-    for _ in as_completed(futures):
-        done += 1
-        print(f"\r{label}: {done}/{len(futures)} blocks", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr, flush=True)
-    return [f.result() for f in futures]
+def _in_order(futures: list, label: str):
+    """The results of ``futures`` in order, each fetched when the consumer asks for it and
+    then released on the cluster; a progress line on stderr counts the blocks received.
+    Every task is already submitted, so the cluster works ahead of the consumer."""
+    n = len(futures)
+    try:
+        for k in range(n):
+            future, futures[k] = futures[k], None
+            result = future.result()
+            future.release()
+            print(f"\r{label}: {k + 1}/{n} blocks", end="", file=sys.stderr, flush=True)
+            yield result
+    finally:
+        if n:
+            print(file=sys.stderr, flush=True)
+        for future in futures:  # a consumer that stopped early: cancel the rest
+            if future is not None:
+                future.cancel()

@@ -407,49 +407,67 @@ def grank_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
                               layout.n_groups)
 
 
-def combine_sums(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
-    """Blocks' tuples of sums added one block after another (in block order)."""
-    total = [a.copy() for a in parts[0]]
-    for p in parts[1:]:
-        for acc, a in zip(total, p):
-            acc += a
+def combine_sums(parts) -> tuple[np.ndarray, ...]:
+    """Blocks' tuples of sums (an iterable, in block order) added one block after another."""
+    total = None
+    for p in parts:
+        if total is None:
+            total = [a.copy() for a in p]
+        else:
+            for acc, a in zip(total, p):
+                acc += a
     return tuple(total)
 
 
-def combine(parts: list[BlockResult]) -> BlockResult:
+def combine(parts, n_pairs: int | None = None) -> BlockResult:
     """Blocks in order: per-pair arrays stacked, sums added one block after another, CAAR's
-    moments combined (:func:`combine_moments`). It consumes ``parts``: each block is let go
-    (its list entry set to None) once copied, so a study never holds its per-pair arrays
-    twice (on a cluster a block's arrays are views of one received message, freed only
-    with the whole block)."""
-    first = parts[0]
-    n_pairs = sum(len(p.kept) for p in parts)
-    per_pair = [name for name in (*PER_PAIR, *AR_ARRAYS)
-                if all(getattr(p, name) is not None for p in parts)]
-    out = {name: None for name in AR_ARRAYS}
-    out.update({name: np.empty((n_pairs, *getattr(first, name).shape[1:]),
-                               dtype=getattr(first, name).dtype) for name in per_pair})
-    sums = [f.name for f in fields(BlockResult)
-            if f.name not in (*PER_PAIR, *AR_ARRAYS, *MOMENTS, "rare", "rare_resid")]
-    out.update({name: getattr(first, name).copy() for name in sums})
-    moments = tuple(getattr(first, name) for name in MOMENTS)
-    del first  # the loop below lets each block go
+    moments combined (:func:`combine_moments`). ``parts``: a list (consumed: each entry is
+    set to None once copied) or an iterable of blocks as they arrive, with ``n_pairs`` the
+    pairs of all blocks together; either way each block is let go as soon as it is copied,
+    so a study never holds its per-pair arrays twice (a block received from a cluster is one
+    message whose arrays are views of it, freed only whole)."""
+    if n_pairs is None:
+        n_pairs = sum(len(p.kept) for p in parts)
+    out, sums, moments, per_pair = {}, [], None, []
     rare, rare_resid = [], []
     start = 0
-    for k in range(len(parts)):
-        p = parts[k]
+    for k, p in enumerate(_each(parts)):
         size = len(p.kept)
-        for name in per_pair:
-            out[name][start:start + size] = getattr(p, name)
-        rare.append(p.rare + start)
-        rare_resid.append(p.rare_resid)
-        if k > 0:
+        if k == 0:
+            per_pair = [name for name in (*PER_PAIR, *AR_ARRAYS) if getattr(p, name) is not None]
+            out = {name: None for name in AR_ARRAYS}
+            out.update({name: np.empty((n_pairs, *getattr(p, name).shape[1:]),
+                                       dtype=getattr(p, name).dtype) for name in per_pair})
+            sums = [f.name for f in fields(BlockResult)
+                    if f.name not in (*PER_PAIR, *AR_ARRAYS, *MOMENTS, "rare", "rare_resid")]
+            out.update({name: getattr(p, name).copy() for name in sums})
+            moments = tuple(getattr(p, name) for name in MOMENTS)
+        else:
             for name in sums:
                 out[name] += getattr(p, name)
             moments = combine_moments(*moments, *(getattr(p, name) for name in MOMENTS))
-        parts[k] = p = None
+        for name in per_pair:
+            if getattr(p, name) is None:
+                raise ValueError(f"block {k} has no {name} (some blocks wrote their AR parts, "
+                                 f"others did not)")
+            out[name][start:start + size] = getattr(p, name)
+        rare.append(p.rare + start)
+        rare_resid.append(p.rare_resid)
         start += size
+        del p
+    if start != n_pairs:
+        raise ValueError(f"the blocks hold {start} pairs, not {n_pairs}")
     out.update(zip(MOMENTS, moments))
     out["rare"] = np.concatenate(rare)
     out["rare_resid"] = np.concatenate(rare_resid)
     return BlockResult(**out)
+
+
+def _each(parts):
+    """The blocks one at a time; a list's entries are let go as they are handed out."""
+    if isinstance(parts, list):
+        for k in range(len(parts)):
+            p, parts[k] = parts[k], None
+            yield p
+    else:
+        yield from parts

@@ -244,7 +244,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     parts = map_blocks(blocks.study_block, (rT, reg, market3, layout.others, sT, rf_arr),
                        [(layout.block(s, s + block), config, win_cols, sink)
                         for s, sink in zip(starts, sinks)])
-    res = blocks.combine(parts)
+    res = blocks.combine(parts, n_pairs=len(pairs))
     del parts
     if ar_parts is not None:
         _check_parts(ar_parts, len(starts))

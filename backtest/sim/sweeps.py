@@ -81,7 +81,7 @@ def run_sweep(calendar: Calendar, panel: PricePanel, strategy_cls, grid: dict[st
     size = block or len(combos)
     blocks = [(strategy_cls, combos[s:s + size], s, fixed or {}, costs, init_cash,
                progress and block is None, benchmark) for s in range(0, len(combos), size)]
-    parts = map_blocks(run_sweep_combos, (calendar, panel), blocks)
+    parts = list(map_blocks(run_sweep_combos, (calendar, panel), blocks))
     return SweepResult.assemble(parts, panel.sessions, calendar, list(grid))
 
 

@@ -101,7 +101,7 @@ def test_a_lost_part_is_a_clear_error(calendar, panel, tmp_path):
     folder = tmp_path / "ar.parquet"
 
     def elsewhere(fn, shared, blocks):
-        out = serial_map_blocks(fn, shared, blocks)
+        out = list(serial_map_blocks(fn, shared, blocks))
         if getattr(fn, "__name__", "") == "study_block":
             (folder / "part-00001.parquet").unlink()
         return out
