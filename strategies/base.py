@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -144,8 +145,17 @@ class StrategyContext:
 
     def session_after(self, session: pd.Timestamp, n: int) -> pd.Timestamp | None:
         """The session ``n`` sessions after ``session``, or None past the data's end."""
-        i = self.sessions.get_loc(session) + n
-        return self.sessions[i] if 0 <= i < len(self.sessions) else None
+        where, days = self._session_positions
+        i = where.get(session)
+        i = (self.sessions.get_loc(session) if i is None else i) + n
+        return days[i] if 0 <= i < len(days) else None
+
+    @cached_property
+    def _session_positions(self) -> tuple[dict, list]:
+        # a sweep asks session_after twice per event and combination: a dict and a list
+        # instead of the index's get_loc and boxing each time (the same Timestamps)
+        sessions = self.sessions
+        return {d: i for i, d in enumerate(sessions)}, list(sessions)
 
     def bar_time(self, session: pd.Timestamp, at: str) -> pd.Timestamp:
         """UTC time of a session's open or close bar."""

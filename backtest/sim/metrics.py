@@ -252,7 +252,8 @@ def summarize_many(runs: list[RunArrays], with_benchmark: bool) -> list[dict[str
     stacked into one C-ordered matrix, one run per row, and reduced along rows: a
     row of a C-ordered matrix is summed exactly like the same 1-D array, so every
     number equals the one-run formula to the last bit. The few steps that do not
-    vectorize that way (``**`` for CAGR, BLAS in ``np.cov``) run per run.
+    vectorize that way (``**`` for CAGR; beta and correlation of a run with a
+    missing day, through ``np.cov``) run per run.
     """
     out: list[dict | None] = [None] * len(runs)
     live = []
@@ -356,24 +357,37 @@ def _benchmark_stats(runs: list[RunArrays], rets: np.ndarray, finite: np.ndarray
     b_sharpe = sharpe_rows(b)
     n = b.shape[1]
     var_all = b.var(axis=1, ddof=1) if n > 1 else np.full(len(b), np.nan)
+    # Beta and correlation of every complete row at once (sample covariance, ddof 1):
+    # beta = cov(r, b) / var(b), correlation = cov(r, b) / (sd(r) sd(b)), clipped to [-1, 1]
+    # as numpy's corrcoef does; rows with a missing day use their common days below.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dr = rets - rets.mean(axis=1, keepdims=True)
+        db = b - b.mean(axis=1, keepdims=True)
+        cov_all = (dr * db).sum(axis=1) / (n - 1) if n > 1 else np.full(len(b), np.nan)
+        var_r = (dr * dr).sum(axis=1) / (n - 1) if n > 1 else np.full(len(b), np.nan)
+        beta_all = cov_all / var_all
+        corr_all = np.clip(cov_all / np.sqrt(var_r * var_all), -1.0, 1.0)
     out: dict[str, list] = {k: [] for k in ("benchmark_return", "benchmark_sharpe",
                                             "excess_return", "beta", "correlation")}
     for row in range(len(runs)):
         r, x = rets[row], b[row]
         if finite[row] and b_finite[row]:
-            ok, var_b = slice(None), var_all[row]
+            var_b = var_all[row]
+            good = np.isfinite(var_b) and var_b > 0
+            beta = float(beta_all[row]) if good else float("nan")
+            corr = float(corr_all[row]) if good else float("nan")
         else:
             ok = np.isfinite(r) & np.isfinite(x)
             var_b = x[ok].var(ddof=1) if ok.sum() > 1 else np.nan
-        good = np.isfinite(var_b) and var_b > 0
+            good = np.isfinite(var_b) and var_b > 0
+            beta = float(np.cov(r[ok], x[ok], ddof=1)[0, 1] / var_b) if good else float("nan")
+            corr = float(np.corrcoef(r[ok], x[ok])[0, 1]) if good else float("nan")
         out["benchmark_return"].append(float(bench_total[row]))
         out["benchmark_sharpe"].append(float(b_sharpe[row]) if b_finite[row]
                                        else sharpe_ratio(x))
         out["excess_return"].append(total[row] - float(bench_total[row]))
-        out["beta"].append(float(np.cov(r[ok], x[ok], ddof=1)[0, 1] / var_b) if good
-                           else float("nan"))
-        out["correlation"].append(float(np.corrcoef(r[ok], x[ok])[0, 1]) if good
-                                  else float("nan"))
+        out["beta"].append(beta)
+        out["correlation"].append(corr)
     return out
 
 

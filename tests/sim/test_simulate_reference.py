@@ -127,6 +127,28 @@ def test_grid_metrics_equal_one_run_metrics():
             assert grid[c][key] == pytest.approx(one[key], rel=0, abs=0, nan_ok=True), key
 
 
+def test_beta_and_correlation_equal_numpys_per_run():
+    """Each combination's beta and correlation to the benchmark (computed for all rows at
+    once) equal numpy's ``cov(r, b)[0, 1] / var(b)`` and ``corrcoef(r, b)[0, 1]`` of its own
+    daily returns; a benchmark day missing counts as a 0 return (as summarize reads it)."""
+    rng = np.random.default_rng(8)
+    panel = random_panel(rng)
+    intents = random_intents(rng, [0, 1, 2, 3, 4], 12, False)
+    bench = pd.Series(rng.normal(0, 0.01, len(IDX)), index=IDX)
+    run = run_grid(intents, panel, COSTS, 100_000.0, "extend")
+    for b_series in (bench, bench.where(np.arange(len(IDX)) != 7)):
+        grid = summarize_grid(run, b_series)
+        for c in run.combos:
+            equity = run.result(c).equity
+            r = (equity / np.concatenate([[100_000.0], equity.to_numpy()[:-1]]) - 1).to_numpy()
+            b = b_series.reindex(equity.index).fillna(0.0).to_numpy()
+            ok = np.isfinite(r) & np.isfinite(b)
+            beta = np.cov(r[ok], b[ok], ddof=1)[0, 1] / np.var(b[ok], ddof=1)
+            assert grid[c]["beta"] == pytest.approx(beta, rel=1e-10, abs=1e-15)
+            assert grid[c]["correlation"] == pytest.approx(np.corrcoef(r[ok], b[ok])[0, 1],
+                                                           rel=1e-10, abs=1e-15)
+
+
 def test_every_array_argument_of_the_vectorbt_kernel_is_passed():
     """numba keys an omitted array default by its id, so a kernel call that leaves one out
     is compiled afresh in every new process (measured: 2 s more per warm ``backtest demo``).
