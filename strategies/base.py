@@ -150,6 +150,11 @@ class StrategyContext:
         i = (self.sessions.get_loc(session) if i is None else i) + n
         return days[i] if 0 <= i < len(days) else None
 
+    def is_session(self, day: pd.Timestamp) -> bool:
+        """``day in self.sessions``, looked up in a dict (a sweep asks once per event and
+        combination)."""
+        return day in self._session_positions[0] or day in self.sessions
+
     @cached_property
     def _session_positions(self) -> tuple[dict, list]:
         # a sweep asks session_after twice per event and combination: a dict and a list

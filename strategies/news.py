@@ -108,7 +108,7 @@ class NewsStrategy(Strategy):
     def entry(self, ctx: StrategyContext, event: Event) -> tuple[pd.Timestamp, str] | None:
         """(session, "open"/"close") of the first fill allowed by ``fill``."""
         t = ctx.timings[event.id]
-        if t.day0 not in ctx.sessions:
+        if not ctx.is_session(t.day0):
             return None
         if self.params.fill == "next_close":
             return t.day0, "close"
@@ -266,7 +266,7 @@ class FadeTheReaction(NewsStrategy):
 
     def entry_for(self, ctx, event):
         t = ctx.timings[event.id]
-        nxt = ctx.session_after(t.day0, 1) if t.day0 in ctx.sessions else None
+        nxt = ctx.session_after(t.day0, 1) if ctx.is_session(t.day0) else None
         return (nxt, "open") if nxt is not None else None
 
     def picks(self, event, ctx):
