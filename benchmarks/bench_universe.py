@@ -99,7 +99,8 @@ def main() -> int:
                                              "--offline", "--format", fmt, "--out", str(out)],
                                             args.timeout)
             run = json.loads((out / "run.json").read_text()) if status == 0 else {}
-            size = sum(p.stat().st_size for p in out.iterdir()) if status == 0 else 0
+            size = (sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+                    if status == 0 else 0)  # ar.parquet is a folder of parts
             rows.append((fmt, seconds, status, run.get("run_seconds"), size, peak))
             shutil.rmtree(out, ignore_errors=True)
     finally:
