@@ -374,3 +374,61 @@ def contribution_chart(members: pd.DataFrame) -> Figure:
     fig.suptitle("Contribution of each member to its chain's return", x=0.01, ha="left",
                  fontsize=12)
     return fig
+
+
+@_literal
+def minute_path_chart(path: pd.DataFrame, event_id: str, headline: str = "", news: str = "",
+                      interval: str = "1m", model: str = "market",
+                      horizons: tuple[int, ...] = (5, 15, 30, 60)) -> Figure:
+    """Per-ticker CAR path of one event by bar, from the last price before the news.
+
+    x is minutes of trading time from bar 0 (the first bar opening at or after the news);
+    bar 0 is marked with ``news`` (the news time in exchange time) beside it, the minute
+    horizons by faint lines, and a session boundary (the close, then the next open) by a
+    dotted line.
+    """
+    fig, ax = plt.subplots(figsize=(10, 5.5), layout="constrained")
+    sub = path[path["event_id"] == event_id]
+    ends = []
+    for k, (ticker, rows) in enumerate(sub.groupby("ticker", sort=True)):
+        rows = rows.sort_values("minutes")
+        color, style = _ticker_style(k)
+        line, = ax.plot(rows["minutes"], rows["car"], style, lw=1.4, color=color,
+                        label=ticker, drawstyle="steps-post")
+        last = rows.dropna(subset=["car"]).tail(1)
+        if len(last):
+            ends.append([last["car"].iloc[0], last["minutes"].iloc[0], ticker,
+                         line.get_color()])
+    for m in horizons:
+        ax.axvline(m, color="#bbb", lw=0.7)
+        ax.annotate(f"{m}m", (m, 0), xycoords=("data", "axes fraction"), xytext=(2, 2),
+                    textcoords="offset points", fontsize=7, color="#777")
+    starts = sub.loc[sub["session_start"].astype(bool) & (sub["minutes"] > 0), "minutes"]
+    for m in sorted(set(starts)):
+        ax.axvline(m, color="#555", lw=0.9, ls=":")
+        ax.annotate("close / next open", (m, 0.5), xycoords=("data", "axes fraction"),
+                    xytext=(3, 0), textcoords="offset points", fontsize=7, rotation=90)
+    if ends:
+        span = sub["minutes"].max() - sub["minutes"].min()
+        ends.sort(key=lambda e: e[0])
+        lo, hi = ax.get_ylim()
+        placed = []
+        for y, x, name, color in ends:
+            y_text = max(y, placed[-1] + (hi - lo) * 0.035) if placed else y
+            placed.append(y_text)
+            ax.annotate(name, (x, y), xytext=(x + span * 0.01, y_text), fontsize=8,
+                        va="center", color=color)
+        ax.set_xlim(right=sub["minutes"].max() + span * 0.08)
+    ax.axvline(0, color="black", lw=1.2)
+    ax.annotate("bar 0" + (f"\n{news}" if news else ""), (0, 1),
+                xycoords=("data", "axes fraction"), xytext=(4, -4),
+                textcoords="offset points", va="top", fontsize=8)
+    ax.axhline(0, color="black", lw=0.6, alpha=0.6)
+    ax.set_xlabel(f"minutes of trading time from bar 0 ({interval} bars)")
+    ax.legend(loc="lower left", fontsize=8, frameon=False, ncol=2)
+    title = f"CAR by minute: {event_id}"
+    if headline:
+        title += "\n" + (headline if len(headline) <= 90 else headline[:87] + "...")
+    _finish(ax, title, f"CAR from the last price before the news "
+                       f"({model.replace('_', ' ')})")
+    return fig

@@ -37,6 +37,11 @@ ALLOWED = {
     # chain event as one security with the event-study engine
     "backtest.chains": ("events", "backtest.data", "backtest.eventstudy", "backtest.inference",
                         "backtest.chains"),
+    # intraday builds on the daily layers (bars like prices, a study like the engine's, fills
+    # like the simulator's); none of them imports it
+    "backtest.intraday": ("events", "strategies", "backtest.io", "backtest.parallel",
+                          "backtest.data", "backtest.eventstudy", "backtest.inference",
+                          "backtest.sim", "backtest.intraday", "reports.charts"),
     "backtest.app": ("events", "strategies", "reports", "backtest"),
     "backtest": ("events", "strategies", "backtest"),  # the package facade and __main__
 }

@@ -103,6 +103,27 @@ def _study_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=d.seed, help="seed of the pseudo-event draws")
 
 
+def _intraday_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("intraday study (minute bars; see README, Intraday)")
+    g.add_argument("--interval", metavar="1m",
+                   help="study sub-daily bars at this interval (1m, 2m, 5m, 10m, 15m, 30m, "
+                        "60m) instead of daily prices: bars from --bars or the bar cache "
+                        "(`backtest data import --interval 1m FILE`, or yfinance)")
+    g.add_argument("--bars", type=Path, metavar="FILE",
+                   help="minute bars from this long CSV or parquet file (timestamp with "
+                        "timezone, ticker, open, high, low, close, volume)")
+    g.add_argument("--window-minutes", type=int, nargs=2, metavar=("A", "B"),
+                   help="minute path from A to B minutes of trading time around bar 0 "
+                        "(default -30 120 at 1m; whole bars)")
+    g.add_argument("--window-bars", type=int, nargs=2, metavar=("A", "B"),
+                   help="the same in bars, for any interval")
+    g.add_argument("--horizons", metavar="LIST",
+                   help="tested horizons (default 5m,15m,30m,60m,close,next_open)")
+    g.add_argument("--estimation-sessions", type=int, default=None, metavar="N",
+                   help="sessions of bars before the news session fitting the model and the "
+                        "time-of-day variances (default 20)")
+
+
 def _run_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 
@@ -202,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "adjusted closes (e.g. ../shared/data/universe/...)")
     _common(study)
     _study_options(study)
+    _intraday_options(study)
     _cluster_options(study)
 
     ev = sub.add_parser("events", help="inspect a calendar").add_subparsers(

@@ -194,6 +194,12 @@ def study(args: argparse.Namespace) -> Path:
     """``backtest study CALENDAR``: the event study and its report."""
     from backtest.app.jobs import run_job
 
+    if args.interval or args.bars:
+        return intraday_study(args)
+    for name in ("window_minutes", "window_bars", "horizons", "estimation_sessions"):
+        if getattr(args, name) is not None:
+            raise ConfigError(f"--{name.replace('_', '-')} is for an intraday study (give "
+                              f"--interval)", field=name)
     store, panel = _inputs(args)
     calendar = _calendar(args)
     config, factor_data = study_config(args), _factor_data(args)
@@ -211,6 +217,93 @@ def study(args: argparse.Namespace) -> Path:
                        panel=panel, seed_event=args.event, car_from=args.car_from, block=args.block,
                        strict=args.strict, title=f"Event study: {calendar.name}",
                        explain=_explain(args), table_format=args.table_format, **extra)
+
+
+def intraday_config(args: argparse.Namespace, interval):
+    """The :class:`IntradayConfig` of ``backtest study --interval``'s options."""
+    import pandas as pd
+
+    from backtest.intraday.bars import interval_text
+    from backtest.intraday.study import IntradayConfig
+
+    d = IntradayConfig()
+    window = d.window
+    if args.window_minutes and args.window_bars:
+        raise ConfigError("give --window-minutes or --window-bars, not both",
+                          field="window_minutes")
+    if args.window_bars:
+        window = tuple(args.window_bars)
+    elif args.window_minutes:
+        size = interval / pd.Timedelta(minutes=1)
+        if any(m % size for m in args.window_minutes):
+            raise ConfigError(f"--window-minutes {args.window_minutes[0]} "
+                              f"{args.window_minutes[1]} is not whole {interval_text(interval)}"
+                              f" bars", field="window_minutes")
+        window = tuple(int(m // size) for m in args.window_minutes)
+    elif interval != pd.Timedelta(minutes=1):  # the default path spans the same minutes
+        size = int(interval / pd.Timedelta(minutes=1))
+        window = (-max(1, 30 // size), max(1, 120 // size))
+    horizons = (tuple(h.strip() for h in args.horizons.split(",") if h.strip())
+                if args.horizons else d.horizons)
+    if args.model not in ("market", "market_adjusted"):
+        raise ConfigError(f"an intraday study supports --model market or market_adjusted, "
+                          f"got {args.model!r}", field="model")
+    return IntradayConfig(window=window, horizons=horizons, model=args.model,
+                          market=args.market,
+                          estimation=args.estimation_sessions or d.estimation,
+                          min_sessions=min(d.min_sessions, args.estimation_sessions or 99))
+
+
+def _bars(args: argparse.Namespace, calendar, config, interval):
+    """The calendar's tickers' bars (and the market's): from --bars, else the bar cache and
+    yfinance, over the estimation sessions before the first event to the last event's next
+    session."""
+    from backtest.intraday.bars import parse_interval
+
+    if args.bars:
+        from backtest.data.barfiles import read_bar_file
+
+        bars, notes = read_bar_file(args.bars, interval)
+        for note in notes:
+            print(f"backtest: warning: {note}", file=sys.stderr)
+        if parse_interval(args.interval or "1m") != bars.interval:
+            raise ConfigError("the bars' interval differs from --interval", field="interval")
+        return bars, str(args.bars)
+    import pandas as pd
+
+    from backtest.data.bar_store import BarStore
+
+    tickers = list(dict.fromkeys([*calendar.tickers, config.market]))
+    times = [e.timestamp for e in calendar if e.timestamp is not None]
+    start = end = None
+    if times:  # calendar days enough for the estimation sessions, and the next open
+        start = (min(times) - pd.Timedelta(days=int(config.estimation * 1.6) + 7)).date()
+        end = (max(times) + pd.Timedelta(days=5)).date()
+    store = BarStore(cache_dir=args.cache_dir, offline=args.offline)
+    bars = store.load(tickers, interval, start=start, end=end,
+                      optional=[] if args.strict else [t for t in tickers
+                                                       if t != config.market])
+    return bars, "bar cache / yfinance"
+
+
+def intraday_study(args: argparse.Namespace) -> Path:
+    """``backtest study CALENDAR --interval 1m``: the intraday study and its report."""
+    from backtest.app.jobs import intraday_job
+    from backtest.intraday.bars import parse_interval
+
+    interval = parse_interval(args.interval or "1m")
+    if args.universe:
+        raise ConfigError("--universe holds daily closes: an intraday study needs bars",
+                          field="universe")
+    calendar = _calendar(args)
+    config = intraday_config(args, interval)
+    bars, source = _bars(args, calendar, config, interval)
+    store, panel = _inputs(args)
+    out = args.out or default_out("intraday", calendar.name,
+                                  settings=[config.as_dict(), str(args.bars or "")])
+    return intraday_job(calendar, bars, out, config=config, store=store, panel=panel,
+                        seed_event=args.event, table_format=args.table_format,
+                        bars_source=source)
 
 
 def run(args: argparse.Namespace) -> Path:

@@ -217,10 +217,15 @@ def rerender(results_dir: str | Path) -> Path:
                 for part in f.glob("part-*.parquet"):
                     if part.is_file() and not part.is_symlink():
                         shutil.copy2(part, tmp / f.name / part.name)
-        if "chains" in (json.loads((src / "run.json").read_text()) or {}):
+        kind = json.loads((src / "run.json").read_text()) or {}
+        if "chains" in kind:
             from reports.chains import render_chains_report
 
             render_chains_report(tmp, shown=src)
+        elif "intraday" in kind:
+            from reports.intraday import render_intraday_report
+
+            render_intraday_report(tmp, shown=src)
         else:
             render_report(tmp, shown=src)
     return src
@@ -302,3 +307,98 @@ def _chain_source(path: str | None) -> str | None:
     if path is not None and Path(path) == bundled_path("chain", Path(path).stem):
         return f"bundled events/chains/{Path(path).name}"
     return path
+
+
+def _local_text(values: pd.Series) -> pd.Series:
+    """Exchange-time stamps as text with their zone (``2026-04-28 11:36 EDT``): the tables
+    keep UTC as data, the *_local columns are for reading."""
+    stamps = pd.to_datetime(values)
+    return stamps.dt.strftime("%Y-%m-%d %H:%M %Z").where(stamps.notna(), "")
+
+
+def daily_next_to_intraday(cal: Calendar, store: PriceStore | None, panel: PricePanel | None,
+                           market: str) -> tuple[pd.DataFrame, list[str]]:
+    """Each pair's daily day-0 AR and CAR(0, +1) from the daily study (market model, the
+    engine's defaults), to set beside its minute path; empty with a note when no daily
+    prices are found."""
+    cols = ["event_id", "ticker", "day0", "daily_ar0", "daily_ar0_p", "daily_car01",
+            "daily_car01_p"]
+    try:
+        if panel is None:
+            panel = load_panel(cal, market, store)
+        daily = run_study(cal, panel, StudyConfig(market=market, car_windows=((0, 0), (0, 1))))
+    except PriceDataError as exc:
+        return pd.DataFrame(columns=cols), [f"No daily study beside the minutes: {exc.reason}"]
+    car = daily.car
+    out = []
+    for (event_id, ticker), rows in car.groupby(["event_id", "ticker"], sort=False):
+        w = rows.set_index(["window_start", "window_end"])
+        day0 = event_timing(cal.get(event_id)).day0
+        out.append({"event_id": event_id, "ticker": ticker, "day0": str(day0.date()),
+                    "daily_ar0": w.loc[(0, 0), "car"], "daily_ar0_p": w.loc[(0, 0), "car_p"],
+                    "daily_car01": w.loc[(0, 1), "car"],
+                    "daily_car01_p": w.loc[(0, 1), "car_p"]})
+    return pd.DataFrame(out, columns=cols), []
+
+
+def intraday_job(calendar: str | Path | Calendar, bars, out: str | Path, *, config=None,
+                 store: PriceStore | None = None, panel: PricePanel | None = None,
+                 seed_event: str | None = None, title: str | None = None,
+                 table_format: str = "parquet", bars_source: str = "",
+                 started: float | None = None) -> Path:
+    """Intraday study of ``calendar`` on ``bars`` (:class:`~backtest.intraday.bars.IntradayBars`),
+    with each pair's daily AR beside it (from ``panel`` or the daily store), written into
+    ``out``: ``intraday_pairs.csv``, ``intraday_horizons.csv``, ``intraday_pooled.csv``,
+    ``intraday_daily.csv``, the minute path ``intraday_path`` (parquet or CSV), ``run.json``
+    and the report (:func:`reports.intraday.render_intraday_report`)."""
+    from backtest.intraday.bars import interval_text
+    from backtest.intraday.study import IntradayConfig, run_intraday_study
+    from backtest.io import write_table
+
+    started = time.time() if started is None else started
+    check_output_dir(out)
+    cal = resolve_calendar(calendar)
+    config = config or IntradayConfig()
+    if seed_event is not None and seed_event not in {e.id for e in cal}:
+        raise ConfigError(f"no event {seed_event!r} in the calendar", field="event")
+    result = run_intraday_study(cal, bars, config)
+    daily, daily_notes = daily_next_to_intraday(cal, store, panel, config.market)
+    kept = result.pairs[result.pairs["skipped"] == ""]
+    if seed_event is None:
+        timed = kept.sort_values("bar0")
+        seed_event = timed["event_id"].iloc[-1] if len(timed) else cal.events[-1].id
+    pairs = result.pairs.assign(bar0_local=_local_text(result.pairs["bar0_local"]))
+    horizons = result.horizons.assign(end_local=_local_text(result.horizons["end_local"]))
+    path = result.path.assign(time_local=_local_text(result.path["time_local"]))
+    run_info = {
+        "title": title or f"Intraday study: {cal.name}",
+        "calendar": cal.name, "calendar_path": cal.path,
+        "data_source": bars_source or ", ".join(sorted(set(bars.sources.values()))) or "bars",
+        "data_range": (f"{bars.index[0]:%Y-%m-%d %H:%M} to "
+                       f"{bars.index[-1] + bars.interval:%Y-%m-%d %H:%M} UTC"
+                       if len(bars.index) else ""),
+        "seed_event": seed_event, "versions": versions(),
+        "intraday": {"interval": interval_text(bars.interval), "exchange": bars.exchange,
+                     "timezone": str(_exchange_tz(bars.exchange)), **config.as_dict(),
+                     "notes": result.notes + daily_notes},
+        "run_seconds": round(time.time() - started, 2),
+    }
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        write_json(tmp / "run.json", run_info)
+        write_calendar(cal, tmp)
+        write_csv(pairs, tmp / "intraday_pairs.csv")
+        write_csv(horizons, tmp / "intraday_horizons.csv")
+        write_csv(result.pooled, tmp / "intraday_pooled.csv")
+        write_csv(daily, tmp / "intraday_daily.csv")
+        write_table(path, tmp, "intraday_path", table_format)
+        from reports.intraday import render_intraday_report
+
+        render_intraday_report(tmp)
+    return out
+
+
+def _exchange_tz(exchange: str):
+    from events.timing import exchange_calendar
+
+    return exchange_calendar(exchange).tz

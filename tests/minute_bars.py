@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backtest.data.bars import BAR_COLUMNS, session_grid
+from backtest.intraday.bars import BAR_COLUMNS, session_grid
 
 
 def u_shape(n: int) -> np.ndarray:

@@ -1,0 +1,31 @@
+"""Intraday: minute bars, what the first minutes after the news did, and trading them.
+
+=================================  =====================================================
+module                             what
+=================================  =====================================================
+:mod:`~backtest.intraday.bars`     :class:`IntradayBars` on exchange session grids, bar 0
+:mod:`~backtest.intraday.study`    :func:`run_intraday_study`: minute paths and horizons
+=================================  =====================================================
+
+The daily pipeline (``backtest.data``, ``backtest.eventstudy``, ``backtest.sim``) does not
+import this package; it builds on them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from events.files import lazy_names
+
+if TYPE_CHECKING:
+    from backtest.intraday.bars import IntradayBars, parse_interval
+    from backtest.intraday.study import IntradayConfig, IntradayResult, run_intraday_study
+
+__all__ = ["IntradayBars", "IntradayConfig", "IntradayResult", "parse_interval",
+           "run_intraday_study"]
+
+_SOURCES = {"IntradayBars": "bars", "parse_interval": "bars", "IntradayConfig": "study",
+            "IntradayResult": "study", "run_intraday_study": "study"}
+
+
+__getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
