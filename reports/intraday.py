@@ -40,10 +40,16 @@ def _pair_sentence(rows: pd.DataFrame) -> str:
     return text + "."
 
 
+def _reasons(pairs: pd.DataFrame) -> pd.Series:
+    """Each pair's skip reason as text ("" for a studied pair; a CSV reads an all-empty
+    column as NaN)."""
+    return pairs["skipped"].astype(object).where(pairs["skipped"].notna(), "").astype(str)
+
+
 def _trust(run: dict, pairs: pd.DataFrame, pooled: pd.DataFrame) -> list[str]:
     """What limits the answer, in words."""
     notes = list(run["intraday"].get("notes", []))
-    kept = pairs[pairs["skipped"].fillna("") == ""]
+    kept = pairs[_reasons(pairs) == ""]
     n_events = kept["event_id"].nunique()
     if n_events < 3:
         notes.insert(0, f"{n_events} news event{'s' if n_events != 1 else ''} with minute "
@@ -59,7 +65,7 @@ def _trust(run: dict, pairs: pd.DataFrame, pooled: pd.DataFrame) -> list[str]:
     for _, r in stale.iterrows():
         notes.append(f"{r['ticker']}: {r['stale_share']:.0%} of its window's bars had no "
                      f"trade (the last price carried forward): its path moves in steps.")
-    skipped = pairs[pairs["skipped"].fillna("") != ""]
+    skipped = pairs[_reasons(pairs) != ""]
     if len(skipped):
         notes.append(f"{len(skipped)} pair(s) skipped, reasons in intraday_pairs.csv "
                      f"(e.g. {skipped['ticker'].iloc[0]}: {skipped['skipped'].iloc[0]}).")
@@ -79,7 +85,7 @@ def render_intraday_report(folder: str | Path, shown: str | Path | None = None) 
     daily = _read(folder, "intraday_daily", shown)
     path = _read(folder, "intraday_path", shown)
     headline = dict(zip(events["event_id"], events["headline"]))
-    kept = pairs[pairs["skipped"].fillna("") == ""]
+    kept = pairs[_reasons(pairs) == ""]
     seed = run["seed_event"]
     order = [seed] + [e for e in kept["event_id"].drop_duplicates() if e != seed]
     charted = [e for e in order if e in set(kept["event_id"])][:MAX_EVENTS_CHARTED]
