@@ -27,15 +27,19 @@ from __future__ import annotations
 class InputError(ValueError):
     """Bad user input: a missing file, malformed YAML, an invalid field.
 
-    ``path``, ``line`` and ``field`` say where; ``reason`` is the message alone.
+    ``path``, ``line`` and ``field`` say where; ``reason`` is the message alone. A table
+    without lines (a parquet file) names its ``row`` instead (1 is the first row):
+    ``bars.parquet: row 17: close: ...``.
     """
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 field: str | None = None):
+                 field: str | None = None, row: int | None = None):
         self.path, self.line, self.field, self.reason = path, line, field, message
+        self.row = row
         where = ""
         if path:
-            where = f"{path}:{line}: " if line else f"{path}: "
+            where = (f"{path}:{line}: " if line else f"{path}: row {row}: " if row
+                     else f"{path}: ")
         what = f"{field}: " if field else ""
         super().__init__(f"{where}{what}{message}")
 

@@ -27,6 +27,7 @@ from events.errors import ConfigError, InputError
 MB = 1024 * 1024
 MAX_YAML_BYTES = 8 * MB  # a calendar of ~20,000 events; experiments and maps are far smaller
 MAX_CSV_BYTES = 512 * MB  # price, factor and headline files
+MAX_PARQUET_BYTES = 512 * MB  # bar files (compressed: more rows than a CSV of that size)
 
 
 def read_bytes(path: str | Path, limit: int, error: type[InputError] = InputError,

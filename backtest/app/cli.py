@@ -10,7 +10,7 @@
     backtest check EXPERIMENT.yaml... [--update]   compare metrics with baselines (exit 1)
     backtest events show CALENDAR                  when each event became tradable
     backtest events import HEADLINES.csv --map M   score headlines into a calendar
-    backtest data fetch|info|import                the price store
+    backtest data fetch|info|import                the price and bar store
     backtest chains compare A B [--start --end]    chain indices, spread, contributions
 
 CALENDAR is a YAML file or the name of a bundled calendar (``openai``). Bad
@@ -251,13 +251,28 @@ def build_parser() -> argparse.ArgumentParser:
         dest="data_command", required=True, metavar="ACTION")
     fetch = data.add_parser("fetch", help="download tickers with yfinance into the cache")
     fetch.add_argument("tickers", nargs="+", metavar="TICKER")
-    fetch.add_argument("--start", help="first date, YYYY-MM-DD (default: full history)")
+    fetch.add_argument("--start", help="first date, YYYY-MM-DD (default: full history; for "
+                                       "bars, as far back as Yahoo keeps them)")
     fetch.add_argument("--end", help="last date, YYYY-MM-DD, inclusive (default: today)")
+    fetch.add_argument("--interval", metavar="1m|5m|...",
+                       help="download regular-session bars at this interval (1m, 2m, 5m, 15m, "
+                            "30m, 60m) instead of daily prices; Yahoo keeps 1m bars for 30 "
+                            "days, 2m-30m for 60, 60m for 730")
     info = data.add_parser("info", help="what is bundled and cached: ranges, rows, hashes")
-    imp = data.add_parser("import", help="put your own prices (CSV, long or wide) in the cache")
-    imp.add_argument("file", type=Path, metavar="FILE.csv")
+    imp = data.add_parser("import", help="put your own prices (CSV, long or wide) or bars "
+                                         "(--interval; CSV or parquet) in the cache")
+    imp.add_argument("file", type=Path, metavar="FILE")
     imp.add_argument("--drop-non-sessions", action="store_true",
-                     help="drop rows dated on weekends/holidays instead of refusing the file")
+                     help="drop rows dated on weekends/holidays instead of refusing the file "
+                          "(daily prices)")
+    imp.add_argument("--interval", metavar="1m|5m|...",
+                     help="the file holds bars at this interval (1m, 2m, 5m, 10m, 15m, 30m, "
+                          "60m): long timestamp,ticker,open,high,low,close,volume with a "
+                          "timezone on every timestamp")
+    imp.add_argument("--keep-extended", action="store_true",
+                     help="with --interval: keep bars outside regular hours on session days "
+                          "in the cache, flagged (studies use regular-session bars only) "
+                          "instead of refusing the file")
     for p in (fetch, info, imp):
         p.add_argument("--cache-dir", type=Path, help="price cache (default $BACKTEST_CACHE_DIR "
                        "or ~/.cache/event-backtester)")

@@ -261,7 +261,7 @@ def _bars(args: argparse.Namespace, calendar, config, interval):
     from backtest.intraday.bars import parse_interval
 
     if args.bars:
-        from backtest.data.barfiles import read_bar_file
+        from backtest.intraday.barfiles import read_bar_file
 
         bars, notes = read_bar_file(args.bars, interval)
         for note in notes:
@@ -271,7 +271,7 @@ def _bars(args: argparse.Namespace, calendar, config, interval):
         return bars, str(args.bars)
     import pandas as pd
 
-    from backtest.data.bar_store import BarStore
+    from backtest.intraday.bar_store import BarStore
 
     tickers = list(dict.fromkeys([*calendar.tickers, config.market]))
     times = [e.timestamp for e in calendar if e.timestamp is not None]
@@ -471,10 +471,13 @@ def events_import(args: argparse.Namespace) -> None:
 
 
 def data_fetch(args: argparse.Namespace) -> None:
-    """``backtest data fetch TICKER...``: yfinance into the cache."""
+    """``backtest data fetch TICKER...``: yfinance into the cache (``--interval``: bars)."""
     from backtest.data import DownloadError, PriceStore
     from backtest.data.yahoo import OFFLINE_HINT
 
+    start, end = _day(args.start, "--start"), _day(args.end, "--end")
+    if args.interval:
+        return _bars_fetch(args, start, end)
     store = PriceStore(cache_dir=args.cache_dir)
     wanted = list(dict.fromkeys(t.upper() for t in args.tickers))
     bundled = [t for t in wanted if store.is_bundled(t)]
@@ -485,21 +488,47 @@ def data_fetch(args: argparse.Namespace) -> None:
     if not rest:
         return
     try:
-        counts = store.fetch(rest, args.start, args.end)
+        counts = store.fetch(rest, start, end)
     except DownloadError as exc:
         raise PriceDataError(f"download failed: {exc}; {OFFLINE_HINT}", field="tickers") from None
-    empty = [t for t in rest if t not in counts]
+    _fetched(rest, counts, store.cache.path, "rows")
+
+
+def _bars_fetch(args: argparse.Namespace, start: str | None, end: str | None) -> None:
+    """``backtest data fetch --interval 5m TICKER...``: yfinance's bars into the bar cache."""
+    from backtest.intraday.bar_store import BAR_HINT, BarStore
+    from backtest.data.yahoo import DownloadError
+
+    store = BarStore(cache_dir=args.cache_dir)
+    wanted = list(dict.fromkeys(t.upper() for t in args.tickers))
+    cache = store.cache(args.interval)
+    try:
+        counts = store.fetch(wanted, args.interval, start, end)
+    except DownloadError as exc:
+        raise PriceDataError(f"download failed: {exc}; {BAR_HINT}", field="tickers") from None
+    _fetched(wanted, counts, cache.path, f"{args.interval} bars")
+
+
+def _fetched(wanted: list[str], counts: dict[str, int], path, what: str) -> None:
+    """Print where each download went; refuse the tickers yfinance had nothing for."""
     for ticker, n in counts.items():
-        print(f"{ticker}: {n} rows in {store.cache.path(ticker)}")
+        print(f"{ticker}: {n} {what} in {path(ticker)}")
+    empty = [t for t in wanted if t not in counts]
     if empty:
-        raise PriceDataError(f"yfinance returned no rows for {', '.join(empty)}",
+        raise PriceDataError(f"yfinance returned no {what} for {', '.join(empty)}",
                              field="tickers")
 
 
 def data_import(args: argparse.Namespace) -> None:
-    """``backtest data import FILE.csv``: a user's prices into the cache."""
+    """``backtest data import FILE``: a user's prices (or ``--interval``: bars) into the
+    cache. The whole file is checked before anything is written."""
     from backtest.data import PriceStore, read_price_csv
 
+    if args.interval:
+        return _bars_import(args)
+    if args.keep_extended:
+        raise ConfigError("--keep-extended is for bar files: give --interval too (e.g. "
+                          "--interval 1m)", field="--keep-extended")
     store = PriceStore(cache_dir=args.cache_dir)
     panel, notes = read_price_csv(args.file, args.drop_non_sessions)
     for note in notes:
@@ -508,16 +537,35 @@ def data_import(args: argparse.Namespace) -> None:
         print(f"{ticker}: {n} rows imported into {store.cache.path(ticker)}")
 
 
+def _bars_import(args: argparse.Namespace) -> None:
+    """``backtest data import --interval 1m FILE``: a user's bars into the bar cache."""
+    from backtest.intraday.bar_store import BarStore
+    from backtest.intraday.barfiles import read_bar_table
+
+    if args.drop_non_sessions:
+        raise ConfigError("--drop-non-sessions is for daily prices; a bar file must hold "
+                          "session bars only (--keep-extended keeps pre- and post-market "
+                          "bars)", field="--drop-non-sessions")
+    store = BarStore(cache_dir=args.cache_dir)
+    cache = store.cache(args.interval)  # refuses a bad interval before the file is read
+    long, notes = read_bar_table(args.file, args.interval, store.exchange, args.keep_extended)
+    for note in notes:
+        print(f"backtest: warning: {note}", file=sys.stderr)
+    for ticker, n in store.import_frame(long, args.interval, f"import:{args.file.name}").items():
+        print(f"{ticker}: {n} {args.interval} bars in {cache.path(ticker)}")
+
+
 def data_info(args: argparse.Namespace) -> None:
-    """``backtest data info``: the bundled snapshot and the cache."""
+    """``backtest data info``: the bundled snapshot, the price cache and the bar cache."""
     from backtest.data import PriceStore, bundled_path
+    from backtest.intraday.bar_store import BarStore
     from backtest.data.store import read_bundled
 
     store = PriceStore(cache_dir=args.cache_dir)
     bundled = read_bundled()
     summary = bundled.groupby("ticker")["date"].agg(["min", "max", "count"])
     print(f"bundled snapshot {bundled_path()} ({len(summary)} tickers, "
-          f"{summary['min'].min()} to {summary['max'].max()}; see SOURCES.md beside it)")
+          f"{summary['min'].min()} to {summary['max'].max()}, daily; see SOURCES.md beside it)")
     kind = bundled.groupby("ticker")["close_is_adjusted"].first().map(
         {True: "adjusted close", False: "OHLCV + dividends"})
     table = summary.assign(kind=kind).rename(columns={"min": "first", "max": "last",
@@ -527,6 +575,11 @@ def data_info(args: argparse.Namespace) -> None:
     print(f"cache {store.cache.dir}: {len(info)} tickers")
     if len(info):
         print(info.to_string(index=False))
+    bars = BarStore(cache_dir=args.cache_dir).info()
+    print(f"bar cache {store.cache_dir / 'bars'}: {len(bars)} files (first and last bar in "
+          f"exchange time; extended: bars outside regular hours, never used by a study)")
+    if len(bars):
+        print(bars.to_string(index=False))
 
 
 def strategies_list(args: argparse.Namespace) -> None:

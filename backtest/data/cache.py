@@ -1,4 +1,5 @@
-"""The per-user price cache: one parquet file per ticker with a SHA-256 sidecar."""
+"""The per-user cache of daily prices and sub-daily bars: one parquet file per ticker with a
+SHA-256 sidecar."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import io
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -49,22 +51,25 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-class PriceCache:
-    """Per-ticker parquet files with a SHA-256 sidecar, written atomically.
+class TickerFiles:
+    """One parquet file per ticker in a folder, each with a SHA-256 sidecar, written
+    atomically: the one checksum and atomic-write logic of the daily price cache
+    (:class:`PriceCache`) and the bar cache
+    (:class:`backtest.intraday.bar_store.BarCache`).
 
-    ``<dir>/prices/<TICKER>.parquet`` holds the long schema of
-    :data:`backtest.data.panel.COLUMNS` plus ``source``; ``<TICKER>.parquet.sha256``
-    its checksum. A file whose checksum is missing or wrong, or that parquet
-    cannot read, is *corrupt*: it is never returned as data (``read`` gives None
-    and the caller rebuilds it).
+    ``<folder>/<TICKER>.parquet`` holds the rows, ``<TICKER>.parquet.sha256`` its
+    checksum. A file whose checksum is missing or wrong, that parquet cannot read, or
+    whose content ``valid(frame, ticker)`` rejects is *corrupt*: it is never returned as
+    data (``read`` gives None and the caller rebuilds it).
     """
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, folder: Path, valid: Callable[[pd.DataFrame, str], bool]):
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise ConfigError(f"the price cache must be a folder, but {root} is a file (set "
                               f"--cache-dir or ${CACHE_ENV} to a folder)", field="cache_dir")
-        self.dir = root / "prices"
+        self.dir = root / folder
+        self._valid = valid
 
     def path(self, ticker: str) -> Path:
         """The file of ``ticker``; a name that is not a ticker never becomes a path."""
@@ -82,10 +87,14 @@ class PriceCache:
             return "missing"
         return "ok" if self.read(ticker) is not None else "corrupt"
 
+    def sha256(self, ticker: str) -> str:
+        """The first 16 hex digits of the file's SHA-256 (as ``data info`` shows it)."""
+        return _sha256(self.path(ticker))[:16]
+
     def read(self, ticker: str) -> pd.DataFrame | None:
         """The cached rows, or None when the file is missing or corrupt: a wrong checksum,
-        unreadable parquet, or content that is not the price schema (an old layout, text
-        prices, tz-aware dates, non-positive prices) even under a valid checksum."""
+        unreadable parquet, or content that is not the cache's schema (an old layout, text
+        prices, non-positive prices, ...) even under a valid checksum."""
         path = self.path(ticker)
         sidecar = path.with_name(path.name + ".sha256")
         try:
@@ -95,7 +104,7 @@ class PriceCache:
             frame = pd.read_parquet(path)
         except Exception:  # noqa: BLE001 - any unreadable file is corrupt
             return None
-        return frame if _valid_content(frame, ticker) else None
+        return frame if self._valid(frame, ticker) else None
 
     def write(self, ticker: str, frame: pd.DataFrame) -> None:
         buf = io.BytesIO()
@@ -107,13 +116,23 @@ class PriceCache:
         write_bytes_atomic(path.with_name(path.name + ".sha256"),
                            (hashlib.sha256(data).hexdigest() + "\n").encode(), fsync=True)
 
+
+class PriceCache(TickerFiles):
+    """The daily price cache: ``<dir>/prices/<TICKER>.parquet`` holds the long schema of
+    :data:`backtest.data.panel.COLUMNS` plus ``source``, checksummed and written
+    atomically (:class:`TickerFiles`); a corrupt file is never read.
+    """
+
+    def __init__(self, root: Path):
+        super().__init__(root, Path("prices"), _valid_content)
+
     def info(self) -> pd.DataFrame:
         """One row per cached ticker: status, first and last date, rows, source, sha256."""
         rows = []
         for ticker in self.tickers():
             status, frame = self.status(ticker), self.read(ticker)
             row = {"ticker": ticker, "status": status, "first": None, "last": None, "rows": 0,
-                   "source": "", "sha256": _sha256(self.path(ticker))[:16]}
+                   "source": "", "sha256": self.sha256(ticker)}
             if frame is not None and len(frame):
                 dates = pd.to_datetime(frame["date"])
                 row.update(first=dates.min().date(), last=dates.max().date(), rows=len(frame),
@@ -121,3 +140,4 @@ class PriceCache:
             rows.append(row)
         return pd.DataFrame(rows, columns=["ticker", "status", "first", "last", "rows", "source",
                                            "sha256"])
+

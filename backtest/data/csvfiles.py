@@ -59,6 +59,7 @@ from events.timing import exchange_calendar
 
 TRUE = {"1", "true", "yes", "y", "t"}
 LINE = "__line__"  # each row's line number in the file
+ROW = "__row__"  # each row's number in a table without lines (parquet), 1 the first
 MAX_COLUMNS = 20_000  # a wide file of more tickers belongs in a parquet universe panel
 # Prices outside this range are refused: beyond it a fill price or a total-return factor
 # can overflow or vanish in float arithmetic (and no listed share trades there).
@@ -68,7 +69,10 @@ RETURN_KINDS = ("simple", "log")
 MAX_RETURN = 10.0
 
 
-def _read(path: str | Path) -> pd.DataFrame:
+def read_rows(path: str | Path) -> pd.DataFrame:
+    """The rows of a CSV file as text, each with its line (column :data:`LINE`), blank
+    lines dropped; the file is refused when too large, not text, or malformed (the
+    daily and the minute-bar readers share this)."""
     path = Path(path)
     text = read_text(path, MAX_CSV_BYTES, PriceDataError, "CSV file", encoding="utf-8-sig")
     if not text.strip():
@@ -120,20 +124,33 @@ def _dates(values: pd.Series, path: str, column: str, lines: pd.Series) -> pd.Da
     return pd.DatetimeIndex(out)
 
 
-def _numbers(frame: pd.DataFrame, column: str, path: str, *, positive: bool,
-             default: float | None = None, signed: bool = False,
-             maximum: float = np.inf) -> np.ndarray:
+def located(frame: pd.DataFrame, i: int) -> dict[str, int]:
+    """Where the ``i``-th row of ``frame`` is in its file, as :class:`InputError` keywords:
+    its ``line`` in a CSV file, its ``row`` in a parquet table."""
+    return ({"line": int(frame[LINE].iat[i])} if LINE in frame.columns
+            else {"row": int(frame[ROW].iat[i])})
+
+
+def number_column(frame: pd.DataFrame, column: str, path: str, *, positive: bool,
+                  default: float | None = None, signed: bool = False,
+                  maximum: float = np.inf) -> np.ndarray:
     """A column of finite numbers: prices (``positive``) within :data:`PRICE_RANGE`,
     otherwise non-negative (dividends, volume) unless ``signed`` (factor returns).
-    Empty cells (and nan, na, null) are missing; inf and text are refused by line."""
-    text = frame[column].str.strip()
-    empty = text.eq("") | text.str.lower().isin(["nan", "na", "null"])
-    values = pd.to_numeric(text.where(~empty), errors="coerce")
+    Text cells (a CSV file): empty (and nan, na, null) are missing; inf and text are
+    refused by line. Numeric cells (a parquet table): NaN is missing, inf refused by row."""
+    raw = frame[column]
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        empty = raw.isna()
+        values = raw.astype("float64")
+    else:
+        text = raw.astype(str).str.strip()
+        empty = text.eq("") | text.str.lower().isin(["nan", "na", "null"]) | raw.isna()
+        values = pd.to_numeric(text.where(~empty), errors="coerce")
     bad = (values.isna() | ~np.isfinite(values.fillna(0.0))) & ~empty
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise PriceDataError(f"not a finite number: {frame[column].iat[i]!r}", path=path,
-                             line=int(frame[LINE].iat[i]), field=column)
+        raise PriceDataError(f"not a finite number: {raw.iat[i]!r}", path=path,
+                             field=column, **located(frame, i))
     lo, hi = (PRICE_RANGE if positive else (-np.inf, np.inf) if signed
               else (0.0, maximum))
     out = values.notna() & ((values < lo) | (values > hi) | ((values <= 0) & positive))
@@ -141,8 +158,8 @@ def _numbers(frame: pd.DataFrame, column: str, path: str, *, positive: bool,
         i = int(np.flatnonzero(out.to_numpy())[0])
         what = (f"price must be positive and between {lo:g} and {hi:g}" if positive
                 else f"must be between 0 and {hi:g}")
-        raise PriceDataError(f"{what}, got {frame[column].iat[i]}", path=path,
-                             line=int(frame[LINE].iat[i]), field=column)
+        raise PriceDataError(f"{what}, got {raw.iat[i]}", path=path, field=column,
+                             **located(frame, i))
     if default is not None:
         values = values.fillna(default)
     return values.to_numpy(dtype="float64")
@@ -151,7 +168,7 @@ def _numbers(frame: pd.DataFrame, column: str, path: str, *, positive: bool,
 def read_price_csv(path: str | Path, drop_non_sessions: bool = False) -> tuple[PricePanel, list[str]]:
     """Read a long or wide price CSV into a :class:`PricePanel`; returns (panel, notes)."""
     shown = str(path)
-    frame = _named_columns(_read(path), shown)
+    frame = _named_columns(read_rows(path), shown)
     if "ticker" in frame.columns:
         long = _long(frame, shown)
     else:
@@ -178,20 +195,20 @@ def _order_notes(long: pd.DataFrame, path: str) -> list[str]:
     return []
 
 
-def _ticker_values(frame: pd.DataFrame, path: str) -> np.ndarray:
-    """The ``ticker`` column of a long file, upper case, each checked by line."""
-    lines = frame[LINE]
-    tickers = frame["ticker"].str.strip().str.upper()
+def ticker_values(frame: pd.DataFrame, path: str) -> np.ndarray:
+    """The ``ticker`` column of a long file, upper case, each checked by line (or row)."""
+    raw = frame["ticker"]
+    tickers = raw.astype(str).str.strip().str.upper().where(raw.notna(), "")
     if tickers.eq("").any():
         i = int(np.flatnonzero(tickers.eq("").to_numpy())[0])
-        raise PriceDataError("empty ticker", path=path, line=int(lines.iat[i]), field="ticker")
+        raise PriceDataError("empty ticker", path=path, field="ticker", **located(frame, i))
     for ticker in tickers.unique():  # the one ticker rule (also a safe cache file name)
         try:
             check_ticker(ticker)
         except ValueError as exc:
             i = int(np.flatnonzero(tickers.eq(ticker).to_numpy())[0])
-            raise PriceDataError(str(exc), path=path, line=int(lines.iat[i]),
-                                 field="ticker") from None
+            raise PriceDataError(str(exc), path=path, field="ticker",
+                                 **located(frame, i)) from None
     return tickers.to_numpy()
 
 
@@ -241,14 +258,14 @@ def _long(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     lines = frame[LINE]
     out = pd.DataFrame({"date": _dates(frame["date"], path, "date", lines),
                         LINE: lines.to_numpy()})
-    out["ticker"] = _ticker_values(frame, path)
+    out["ticker"] = ticker_values(frame, path)
     for col in ("open", "high", "low", "close"):
-        out[col] = (_numbers(frame, col, path, positive=True) if col in frame.columns
+        out[col] = (number_column(frame, col, path, positive=True) if col in frame.columns
                     else np.nan)
-    out["volume"] = (_numbers(frame, "volume", path, positive=False)
+    out["volume"] = (number_column(frame, "volume", path, positive=False)
                      if "volume" in frame.columns else np.nan)
-    out["dividend"] = (_numbers(frame, "dividend", path, positive=False, default=0.0,
-                                maximum=PRICE_RANGE[1])
+    out["dividend"] = (number_column(frame, "dividend", path, positive=False, default=0.0,
+                                     maximum=PRICE_RANGE[1])
                        if "dividend" in frame.columns else 0.0)
     flag = frame.get("close_is_adjusted")
     out["close_is_adjusted"] = (flag.str.strip().str.lower().isin(TRUE).to_numpy()
@@ -262,7 +279,7 @@ def _wide(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     dates = _dates(frame["date"], path, "date", lines)
     _unique_dates(dates, lines, path)
     parts = [pd.DataFrame({"date": dates, "ticker": ticker,
-                           "close": _numbers(frame, col, path, positive=True),
+                           "close": number_column(frame, col, path, positive=True),
                            LINE: lines.to_numpy()})
              for col, ticker in _ticker_columns(frame, path)]
     out = pd.concat(parts, ignore_index=True).dropna(subset=["close"])
@@ -288,7 +305,7 @@ def read_returns_csv(path: str | Path, kind: str = "simple",
         raise ConfigError(f"returns kind must be one of {', '.join(RETURN_KINDS)}, got "
                           f"{kind!r}", field="returns_kind")
     shown = str(path)
-    frame = _named_columns(_read(path), shown)
+    frame = _named_columns(read_rows(path), shown)
     if "ticker" in frame.columns:
         long, columns = _long_returns(frame, shown, kind), {}
     else:
@@ -327,7 +344,7 @@ def _long_returns(frame: pd.DataFrame, path: str, kind: str) -> pd.DataFrame:
                              f"ret)", path=path, line=1, field=unknown[0])
     lines = frame[LINE]
     long = pd.DataFrame({"date": _dates(frame["date"], path, "date", lines),
-                         "ticker": _ticker_values(frame, path),
+                         "ticker": ticker_values(frame, path),
                          "ret": _returns(frame, "ret", path, kind), LINE: lines.to_numpy()})
     _no_duplicate_rows(long, path)
     return long
@@ -351,7 +368,7 @@ def _wide_returns(frame: pd.DataFrame, path: str, kind: str
 def _returns(frame: pd.DataFrame, column: str, path: str, kind: str) -> np.ndarray:
     """A column of returns as simple returns (``expm1`` of log returns), NaN where empty;
     text, a loss of 100% or more and a gain beyond :data:`MAX_RETURN` refused by line."""
-    given = _numbers(frame, column, path, positive=False, signed=True)
+    given = number_column(frame, column, path, positive=False, signed=True)
     simple = np.expm1(given) if kind == "log" else given
     with np.errstate(invalid="ignore"):
         bad = ~np.isnan(simple) & ((simple <= -1.0) | (simple > MAX_RETURN))
@@ -405,13 +422,13 @@ def load_factor_csv(path: str | Path, units: str = "decimal") -> pd.DataFrame:
     if units not in ("decimal", "percent"):
         raise ConfigError(f"units must be 'decimal' or 'percent', got {units!r}", field="units")
     shown = str(path)
-    frame = _read(path)
+    frame = read_rows(path)
     columns = [c for c in frame.columns if c != LINE]
     date_col = columns[0]
     dates = _dates(frame[date_col], shown, date_col, frame[LINE])
     if len(columns) < 2:
         raise PriceDataError("no factor columns", path=shown, line=1)
-    data = {c: _numbers(frame, c, shown, positive=False, signed=True) for c in columns[1:]}
+    data = {c: number_column(frame, c, shown, positive=False, signed=True) for c in columns[1:]}
     out = pd.DataFrame(data, index=dates)
     if dates.duplicated().any():
         i = int(np.flatnonzero(dates.duplicated())[0])

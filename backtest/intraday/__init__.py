@@ -1,11 +1,13 @@
 """Intraday: minute bars, what the first minutes after the news did, and trading them.
 
-=================================  =====================================================
-module                             what
-=================================  =====================================================
-:mod:`~backtest.intraday.bars`     :class:`IntradayBars` on exchange session grids, bar 0
-:mod:`~backtest.intraday.study`    :func:`run_intraday_study`: minute paths and horizons
-=================================  =====================================================
+===================================  =====================================================
+module                               what
+===================================  =====================================================
+:mod:`~backtest.intraday.bars`       :class:`IntradayBars` on exchange session grids, bar 0
+:mod:`~backtest.intraday.study`      :func:`run_intraday_study`: minute paths and horizons
+:mod:`~backtest.intraday.barfiles`   :func:`read_bar_file`: a user's CSV or parquet bars
+:mod:`~backtest.intraday.bar_store`  :class:`BarStore`: the bar cache, then yfinance
+===================================  =====================================================
 
 The daily pipeline (``backtest.data``, ``backtest.eventstudy``, ``backtest.sim``) does not
 import this package; it builds on them.
@@ -18,14 +20,17 @@ from typing import TYPE_CHECKING
 from events.files import lazy_names
 
 if TYPE_CHECKING:
+    from backtest.intraday.bar_store import BarStore
+    from backtest.intraday.barfiles import read_bar_file
     from backtest.intraday.bars import IntradayBars, parse_interval
     from backtest.intraday.study import IntradayConfig, IntradayResult, run_intraday_study
 
-__all__ = ["IntradayBars", "IntradayConfig", "IntradayResult", "parse_interval",
-           "run_intraday_study"]
+__all__ = ["BarStore", "IntradayBars", "IntradayConfig", "IntradayResult", "parse_interval",
+           "read_bar_file", "run_intraday_study"]
 
-_SOURCES = {"IntradayBars": "bars", "parse_interval": "bars", "IntradayConfig": "study",
-            "IntradayResult": "study", "run_intraday_study": "study"}
+_SOURCES = {"BarStore": "bar_store", "read_bar_file": "barfiles", "IntradayBars": "bars",
+            "parse_interval": "bars", "IntradayConfig": "study", "IntradayResult": "study",
+            "run_intraday_study": "study"}
 
 
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())

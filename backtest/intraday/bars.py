@@ -129,7 +129,7 @@ class IntradayBars:
     def from_long(cls, long: pd.DataFrame, interval: pd.Timedelta, exchange: str = "XNYS",
                   sources: dict[str, str] | None = None) -> "IntradayBars":
         """From the long schema :data:`BAR_COLUMNS` (``timestamp`` tz-aware), already
-        checked to lie on the session grid (see :mod:`backtest.data.barfiles`): the
+        checked to lie on the session grid (see :mod:`backtest.intraday.barfiles`): the
         wide frames are reindexed to the full grid of the sessions the bars span."""
         stamps = pd.DatetimeIndex(long["timestamp"]).tz_convert("UTC")
         frame = long.assign(timestamp=stamps)
