@@ -301,9 +301,27 @@ def intraday_study(args: argparse.Namespace) -> Path:
     store, panel = _inputs(args)
     out = args.out or default_out("intraday", calendar.name,
                                   settings=[config.as_dict(), str(args.bars or "")])
-    return intraday_job(calendar, bars, out, config=config, store=store, panel=panel,
-                        seed_event=args.event, table_format=args.table_format,
-                        bars_source=source)
+    out = intraday_job(calendar, bars, out, config=config, store=store, panel=panel,
+                       seed_event=args.event, table_format=args.table_format,
+                       bars_source=source)
+    _print_intraday(out)
+    return out
+
+
+def _print_intraday(out: Path) -> None:
+    """The answer in a few lines: pairs studied and the pooled signed CAR by horizon."""
+    import pandas as pd
+
+    pairs = pd.read_csv(out / "intraday_pairs.csv")
+    pooled = pd.read_csv(out / "intraday_pooled.csv")
+    kept = pairs[pairs["skipped"].isna()]
+    print(f"{len(kept)} of {len(pairs)} pairs studied, {kept['event_id'].nunique()} news "
+          f"event(s) with bars ({len(pairs) - len(kept)} skipped: see intraday_pairs.csv)")
+    rows = pooled[pooled["group"] == "all"]
+    if len(rows):
+        print("all pairs, signed by expected direction: " + ", ".join(
+            f"{r.horizon} {r.signed_car:+.2%} (z {r.z:+.1f})" for r in rows.itertuples()))
+        print(rows["note"].iloc[0])
 
 
 def run(args: argparse.Namespace) -> Path:

@@ -249,14 +249,16 @@ def normal_p(z) -> np.ndarray:
 # The study
 # --------------------------------------------------------------------------------------
 
-def _bar0_time(event: Event, exchange: str) -> tuple[pd.Timestamp | None, str]:
-    """The moment bar 0 must open at or after, or a reason there is none."""
+def _bar0_time(event: Event, exchange: str
+               ) -> tuple[pd.Timestamp | None, pd.Timestamp | None, str]:
+    """(the moment bar 0 must open at or after, the session it must be in, or a reason
+    there is none)."""
     timing = event_timing(event, exchange)
     if timing.published is not None:
-        return timing.published, ""
+        return timing.published, timing.day0, ""
     if event.session == "during_session":
-        return None, "during_session without a minute: no intraday bar 0"
-    return timing.available, ""  # before the open / after the close: the next open
+        return None, None, "during_session without a minute: no intraday bar 0"
+    return timing.available, timing.day0, ""  # before the open / after the close: next open
 
 
 def _horizon_bars(h: str, interval: pd.Timedelta, k0: int, last_of_session: int
@@ -311,10 +313,12 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
     portfolio: dict[tuple[str, str, str], dict] = {}
 
     for event in calendar:
-        t0, reason = _bar0_time(event, exchange)
+        t0, day0, reason = _bar0_time(event, exchange)
         k0 = first_bar_at_or_after(index, t0) if t0 is not None else None
-        if t0 is not None and k0 is None:
-            reason = "no bar at or after the news time in the data"
+        if t0 is not None and (k0 is None or pd.Timestamp(session[k0]) != day0):
+            # the data start after the news (or end before it): no bar of its session
+            reason = f"no {interval_text(interval)} bars in the news session {day0.date()}"
+            k0 = None
         s0 = session_no[k0] if k0 is not None else -1
         est = (session_no >= s0 - config.estimation) & (session_no < s0) if k0 is not None \
             else np.zeros(len(index), bool)

@@ -199,11 +199,16 @@ def test_skipped_pairs_say_why():
                  session="during_session")
     early = _event(pd.Timestamp("2026-03-23 15:00", tz="UTC"), event_id="early")
     missing = _event(tickers=(("NVDA", "supplier", "down"),), event_id="nvda")
-    r = run_intraday_study(Calendar("c", (flag, early, missing)), bars)
+    before = _event(pd.Timestamp("2025-01-21 15:00", tz="UTC"), event_id="before")
+    after = _event(pd.Timestamp("2026-05-20 15:00", tz="UTC"), event_id="after")
+    r = run_intraday_study(Calendar("c", (flag, early, missing, before, after)), bars)
     why = r.pairs.groupby("event_id")["skipped"].first()
     assert "without a minute" in why["flag"]
     assert "estimation sessions" in why["early"]
     assert "no 1m bars for NVDA" in why["nvda"]
+    # news before the data start is not moved to the first bar of the data
+    assert why["before"] == "no 1m bars in the news session 2025-01-21"
+    assert why["after"] == "no 1m bars in the news session 2026-05-20"
     assert r.horizons.empty
 
 
