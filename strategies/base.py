@@ -132,6 +132,9 @@ class StrategyContext:
     timings: dict[str, EventTiming]
     data: MarketData
     calendar_sessions: pd.DatetimeIndex | None = None  # future session dates are public
+    # Minute bars (backtest.intraday.bars.IntradayBars) in an intraday run, else None; read
+    # them through bar_history, as the daily prices through history.
+    bars: Any = None
 
     @property
     def sessions(self) -> pd.DatetimeIndex:
@@ -142,6 +145,11 @@ class StrategyContext:
     def history(self, when: pd.Timestamp) -> MarketData:
         """Prices known strictly before ``when`` (see :meth:`MarketData.asof`)."""
         return self.data.asof(when)
+
+    def bar_history(self, when: pd.Timestamp):
+        """Minute bars known at ``when`` (those closed by then,
+        ``IntradayBars.asof``), or None outside an intraday run."""
+        return None if self.bars is None else self.bars.asof(when)
 
     def session_after(self, session: pd.Timestamp, n: int) -> pd.Timestamp | None:
         """The session ``n`` sessions after ``session``, or None past the data's end."""

@@ -18,7 +18,9 @@ beta-hedged with SPY. Subclasses only say which tickers to trade, and which way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -92,6 +94,9 @@ class NewsStrategy(Strategy):
 
     labels: tuple[str, ...] = ("bearish",)
     Params = NewsParams
+    # Decides at the news, so it can trade minute bars after it (backtest.intraday.trading);
+    # False for a strategy whose decision waits for later prices (fade_the_reaction).
+    intraday: ClassVar[bool] = True
 
     def picks(self, event: Event, ctx: StrategyContext) -> list[tuple[LinkedTicker, int]]:
         """(ticker, direction) pairs to trade for an event that passed the sentiment filter."""
@@ -117,13 +122,39 @@ class NewsStrategy(Strategy):
             return (nxt, "open") if nxt is not None else None
         return t.day0, t.first_fill
 
+    def traded(self, event: Event) -> bool:
+        """Whether the sentiment filter trades ``event``: its label is one of ``labels``
+        (the strategy's own when the parameter is empty) and its score is at least
+        ``threshold``."""
+        s, p = event.sentiment, self.params
+        return s.label in (p.labels or self.labels) and s.score >= p.threshold
+
+    def positions(self, chosen: list[tuple[LinkedTicker, int]], ctx: StrategyContext,
+                  when: Callable[[], pd.Timestamp]) -> list[dict]:
+        """The positions an event's picks become: dicts of ticker, direction, weight and
+        leg ("main", then "hedge" with ``hedge``), sized by :meth:`weights`.
+
+        Sizing by volatility and hedging read the daily prices known before the
+        decision, ``ctx.history(when())``; ``when`` is only called then. The daily
+        intents and the intraday orders (:mod:`backtest.intraday.trading`) both come
+        from here, so an event is sized the same way at either frequency.
+        """
+        p = self.params
+        needs = p.sizing == "vol" or p.hedge
+        decided = ctx.history(when()) if needs else None
+        legs = [{"ticker": link.ticker, "direction": direction, "weight": w, "leg": "main"}
+                for (link, direction), w in zip(chosen, self.weights(chosen, decided))]
+        if p.hedge:
+            legs += [{k: h[k] for k in ("ticker", "direction", "weight", "leg")}
+                     for h in self.hedge_rows(legs, decided)]
+        return legs
+
     def intent_rows(self, ctx: StrategyContext) -> list[dict]:
         """One intent per pick of every event that passes the sentiment filter."""
         p, rows = self.params, []
-        labels = p.labels or self.labels
+        stop = p.stop if p.stop > 0 else np.nan
         for event in ctx.calendar:
-            s = event.sentiment
-            if s.label not in labels or s.score < p.threshold:
+            if not self.traded(event):
                 continue
             chosen = [(lt, d) for lt, d in self.picks(event, ctx) if lt.ticker in
                       ctx.data.close.columns]
@@ -135,17 +166,13 @@ class NewsStrategy(Strategy):
             if exit_session is None:
                 continue
             # What is known before the fill; only sizing by volatility and hedging read it.
-            needs = p.sizing == "vol" or p.hedge
-            decided = ctx.history(ctx.bar_time(session, at)) if needs else None
-            weights = self.weights(chosen, decided)
-            stop = p.stop if p.stop > 0 else np.nan
-            for (link, direction), w in zip(chosen, weights):
-                rows.append({"event_id": event.id, "ticker": link.ticker,
-                             "direction": direction, "weight": w, "entry_session": session,
-                             "entry_at": at, "exit_session": exit_session, "exit_at": at,
-                             "stop": stop, "leg": "main"})
-            if p.hedge:
-                rows += self.hedge_rows(rows[-len(chosen):], decided)
+            for leg in self.positions(chosen, ctx, lambda: ctx.bar_time(session, at)):
+                rows.append({"event_id": event.id, "ticker": leg["ticker"],
+                             "direction": leg["direction"], "weight": leg["weight"],
+                             "entry_session": session, "entry_at": at,
+                             "exit_session": exit_session, "exit_at": at,
+                             "stop": stop if leg["leg"] == "main" else np.nan,
+                             "leg": leg["leg"]})
         return rows
 
     def entry_for(self, ctx: StrategyContext, event: Event):
@@ -263,6 +290,7 @@ class FadeTheReaction(NewsStrategy):
 
     name = "fade_the_reaction"
     labels = ("bearish", "bullish", "neutral")
+    intraday = False  # it decides at day +1's open, on the day-0 close
 
     def entry_for(self, ctx, event):
         t = ctx.timings[event.id]

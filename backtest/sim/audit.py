@@ -17,12 +17,36 @@ from strategies.base import Strategy, StrategyContext
 
 KEY = ["ticker", "direction", "weight", "entry_session", "entry_at", "exit_session", "exit_at",
        "leg"]
+LEAK_COLUMNS = ["event_id", "ticker", "kind", "detail"]
 
 
-def _keys(intents: pd.DataFrame) -> set[tuple]:
-    frame = intents[KEY].copy()
+def _keys(intents: pd.DataFrame, key: list[str] = KEY) -> set[tuple]:
+    frame = intents[key].copy()
     frame["weight"] = frame["weight"].round(12)
     return set(map(tuple, frame.itertuples(index=False)))
+
+
+def known_calendar(ctx: StrategyContext, cut: pd.Timestamp, known_at=None) -> Calendar:
+    """The calendar as known at ``cut``: the events whose ``known_at(event)`` (default:
+    when the news became tradable) is at or before it."""
+    known_at = known_at or (lambda e: ctx.timings[e.id].available)
+    return Calendar(ctx.calendar.name, tuple(e for e in ctx.calendar if known_at(e) <= cut),
+                    ctx.calendar.path)
+
+
+def differences(event_id: str, before: pd.DataFrame, after: pd.DataFrame, key: list[str],
+                cut: pd.Timestamp, what: str = "intent") -> list[dict]:
+    """Leak rows for one event: each decision (the ``key`` columns, weights to 12 decimals)
+    made on the full data but not on the data cut at ``cut`` (``changed_or_missing``),
+    and each made only on the cut data (``extra``)."""
+    old, new = _keys(before, key), _keys(after, key)
+    rows = []
+    for kind, diff in (("changed_or_missing", old - new), ("extra", new - old)):
+        for k in sorted(diff, key=str):
+            rows.append({"event_id": event_id, "ticker": k[0], "kind": kind,
+                         "detail": f"{what} {dict(zip(key, k))} differs when data end "
+                                   f"at {cut}"})
+    return rows
 
 
 def audit(strategy: Strategy, ctx: StrategyContext) -> pd.DataFrame:
@@ -39,18 +63,8 @@ def audit(strategy: Strategy, ctx: StrategyContext) -> pd.DataFrame:
                              "detail": f"fills at {fill} before the news was tradable at "
                                        f"{timing.available}"})
         cut = min(fills) if fills else timing.available
-        known = Calendar(ctx.calendar.name,
-                         tuple(e for e in ctx.calendar if ctx.timings[e.id].available <= cut),
-                         ctx.calendar.path)
-        truncated = StrategyContext(known, ctx.timings, ctx.data.asof(cut),
+        truncated = StrategyContext(known_calendar(ctx, cut), ctx.timings, ctx.data.asof(cut),
                                     calendar_sessions=ctx.sessions)
         again = strategy.intents(truncated)
-        again = again[again["event_id"] == event.id]
-        before, after = _keys(mine), _keys(again)
-        for kind, diff in (("changed_or_missing", before - after), ("extra", after - before)):
-            for key in sorted(diff, key=str):
-                rows.append({"event_id": event.id, "ticker": key[0], "kind": kind,
-                             "detail": f"intent {dict(zip(KEY, key))} differs when data end "
-                                       f"at {cut}"})
-    return pd.DataFrame(rows, columns=["event_id", "ticker", "kind", "detail"])
-
+        rows += differences(event.id, mine, again[again["event_id"] == event.id], KEY, cut)
+    return pd.DataFrame(rows, columns=LEAK_COLUMNS)
