@@ -432,3 +432,22 @@ def minute_path_chart(path: pd.DataFrame, event_id: str, headline: str = "", new
     _finish(ax, title, f"CAR from the last price before the news "
                        f"({model.replace('_', ' ')})")
     return fig
+
+
+@_literal
+def intraday_equity_chart(equity: pd.DataFrame, init_cash: float, title: str) -> Figure:
+    """Portfolio value after each bar's close over the traded sessions only (the days in
+    between hold no position): x counts bars, each session's start labelled by its date."""
+    fig, ax = plt.subplots(figsize=(10, 4.2), layout="constrained")
+    x = np.arange(len(equity))
+    ax.plot(x, equity["equity"], color="#1f77b4", lw=1.4)
+    ax.axhline(init_cash, color="black", lw=0.6, alpha=0.6)
+    day = equity["time_local"].astype(str).str[:10]
+    starts = np.flatnonzero(np.r_[True, day.to_numpy()[1:] != day.to_numpy()[:-1]])
+    for k in starts:
+        ax.axvline(k, color="#999", lw=0.7, ls=":")
+    shown = starts if len(starts) <= 12 else starts[:: int(np.ceil(len(starts) / 12))]
+    ax.set_xticks(shown, [day.iloc[k] for k in shown], rotation=30, ha="right", fontsize=8)
+    ax.set_xlabel("traded sessions (bars; days without a position left out)")
+    _finish(ax, title, "portfolio value", percent=False)
+    return fig

@@ -159,3 +159,42 @@ def _daily_rows(h: pd.DataFrame, daily: pd.DataFrame) -> dict | None:
                      f"{d['daily_car01_p']:.3g}"])
     return _rows(["ticker", "day 0", "intraday: news to close (log)", "daily AR day 0",
                   "p", "daily CAR(0,+1)", "p"], rows, text=2)
+
+
+def render_intraday_run_report(folder: str | Path, shown: str | Path | None = None) -> Path:
+    """Write ``index.html`` and ``intraday_equity.png`` of an intraday run into ``folder``."""
+    folder = Path(folder)
+    shown = Path(shown) if shown is not None else folder
+    run = _json(folder / "run.json", shown)
+    spec = run["intraday_run"]
+    trades = _read(folder, "intraday_trades", shown)
+    orders = _read(folder, "intraday_orders", shown)
+    skipped = _read(folder, "intraday_skipped", shown)
+    events = _read(folder, "intraday_events", shown)
+    equity = _read(folder, "intraday_equity", shown)
+    image = (_png(charts.intraday_equity_chart(equity, spec["init_cash"],
+                                               f"{spec['strategy']}: {spec['execution']}"),
+                  folder / "intraday_equity.png") if len(equity) else None)
+    trade_cols = [c for c in ("event_id", "ticker", "side", "leg", "entry_time_local",
+                              "entry_price", "exit_time_local", "exit_price", "exit_reason",
+                              "size", "fees", "pnl", "return") if c in trades.columns]
+    thin = []
+    n_events = int(trades["event_id"].nunique()) if len(trades) else 0
+    if n_events < 5:
+        thin.append(f"{n_events} news event(s) traded: the means are anecdotes, not evidence "
+                    f"(the bootstrap interval needs at least five events).")
+    if len(trades) > n_events:
+        thin.append("Trades on one headline move together: the per-trade t is clustered by "
+                    "event, so the evidence counts events, not trades.")
+    thin += list(spec.get("notes", []))
+    s = {"summary": spec["summary"], "image": image,
+         "trades": _table(trades[trade_cols], ("return",), "intraday_trades.csv"),
+         "events": _table(events, ("ret",), "intraday_events.csv"),
+         "skipped": _table(skipped, (), "intraday_skipped.csv") if len(skipped) else None,
+         "orders": len(orders), "thin": thin}
+    env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    html = env.get_template("intraday_run.html.j2").render(run=run, spec=spec, s=s)
+    out = folder / "index.html"
+    out.write_text(html, encoding="utf-8")
+    return out

@@ -124,6 +124,20 @@ def _intraday_options(p: argparse.ArgumentParser) -> None:
                         "time-of-day variances (default 20)")
 
 
+def _intraday_trading_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("intraday trading (minute bars; see README, Intraday)")
+    g.add_argument("--interval", metavar="1m",
+                   help="trade sub-daily bars at this interval: fill at the first bar opening "
+                        "at or after the news plus --latency (bars from --bars or the bar "
+                        "cache)")
+    g.add_argument("--bars", type=Path, metavar="FILE",
+                   help="minute bars from this long CSV or parquet file")
+    g.add_argument("--latency", default=None, metavar="60s",
+                   help="time from the news to the order (default 60s)")
+    g.add_argument("--exit", default=None, metavar="30m|close", dest="exit_rule",
+                   help="exit after this horizon, or at the session's close (default close)")
+
+
 def _run_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 
@@ -283,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     _study_options(run)
     _run_options(run, required=False)
+    _intraday_trading_options(run)
 
     sweep = sub.add_parser("sweep", help="run every combination of a parameter grid")
     sweep.add_argument("calendar", nargs="+", help="calendar YAML file(s) or bundled name(s) "
@@ -309,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(aud, writes_tables=False)
     _run_options(aud)
     _market_option(aud)
+    _intraday_trading_options(aud)
 
     strat = sub.add_parser("strategies", help="list strategies").add_subparsers(
         dest="strategies_command", required=True, metavar="ACTION")

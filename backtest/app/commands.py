@@ -332,6 +332,9 @@ def run(args: argparse.Namespace) -> Path:
 
     if len(args.calendar) == 1 and is_experiment(args.calendar[0]):
         return run_experiment(args)
+    if args.interval or args.bars:
+        return intraday_run(args)
+    _no_intraday_trading(args)
     if not args.strategy:
         raise ConfigError("--strategy is required when running a calendar (or pass an "
                           "experiment file)", field="strategy")
@@ -350,6 +353,76 @@ def run(args: argparse.Namespace) -> Path:
                    panel=panel, seed_event=args.event, car_from=args.car_from, strict=args.strict,
                    title=f"{strategy.name} on {calendar.name}", explain=_explain(args),
                    table_format=args.table_format)
+
+
+def _no_intraday_trading(args: argparse.Namespace) -> None:
+    """--latency and --exit mean nothing to a daily run: refused, not ignored."""
+    for name, option in (("latency", "--latency"), ("exit_rule", "--exit")):
+        if getattr(args, name, None) is not None:
+            raise ConfigError(f"{option} is for trading minute bars (give --interval)",
+                              field=name)
+
+
+def _intraday_trading(args: argparse.Namespace):
+    """(calendar, strategy, execution, bars, bars source, daily context) of an intraday
+    run or audit."""
+    from backtest.data import load_panel
+    from backtest.intraday.bars import parse_interval
+    from backtest.intraday.study import IntradayConfig
+    from backtest.intraday.trading import IntradayExecution
+    from backtest.sim.runs import strategy_context
+    from strategies import get_strategy
+
+    interval = parse_interval(args.interval or "1m")
+    execution = IntradayExecution.parse(latency=args.latency or "60s",
+                                        exit=args.exit_rule or "close")
+    calendar = _calendar(args)
+    strategy = get_strategy(args.strategy, folder=args.strategies_dir,
+                            **key_values(args.param, "param"))
+    market = args.market.upper()
+    # the bars of the news sessions (a few days of estimation are loaded for nothing: cheap)
+    bars, source = _bars(args, calendar, IntradayConfig(market=market, estimation=1,
+                                                        min_sessions=1), interval)
+    store, panel = _inputs(args, trades=True)
+    panel = panel if panel is not None else load_panel(calendar, market, store=store,
+                                                       strict=args.strict)
+    return calendar, strategy, execution, bars, source, strategy_context(calendar, panel)
+
+
+def intraday_run(args: argparse.Namespace) -> Path:
+    """``backtest run CALENDAR --strategy NAME --interval 1m --latency 60s --exit 30m``."""
+    from backtest.app.jobs import intraday_run_job
+
+    if not args.strategy:
+        raise ConfigError("--strategy is required", field="strategy")
+    calendar, strategy, execution, bars, source, ctx = _intraday_trading(args)
+    run_costs = costs(args)
+    out = args.out or default_out(
+        "intraday-run", calendar.name, strategy.name,
+        settings=[strategy.params, execution.text(), run_costs, args.init_cash,
+                  str(args.bars or "")])
+    out = intraday_run_job(calendar, strategy, ctx, bars, out, execution=execution,
+                           costs=run_costs, init_cash=args.init_cash, bars_source=source)
+    from backtest.io import read_json
+
+    print("\n".join(read_json(out / "run.json")["intraday_run"]["summary"]))
+    return out
+
+
+def intraday_audit_command(args: argparse.Namespace) -> int:
+    """``backtest audit CALENDAR --strategy NAME --interval 1m``: exit 1 on a leak."""
+    from backtest.intraday.trading import intraday_audit
+
+    calendar, strategy, execution, bars, _, ctx = _intraday_trading(args)
+    leaks = intraday_audit(strategy, ctx, bars, execution)
+    if leaks.empty:
+        print(f"no look-ahead: {strategy.name} made the same intraday decisions for all "
+              f"{len(calendar)} events on bars and prices cut at each news time plus "
+              f"{execution.text().split(',')[0].replace('latency ', '')}")
+        return 0
+    print(leaks.to_string(index=False))
+    print(f"backtest: {len(leaks)} look-ahead leak(s) in {strategy.name}", file=sys.stderr)
+    return 1
 
 
 def run_experiment(args: argparse.Namespace) -> Path:
@@ -425,6 +498,9 @@ def audit(args: argparse.Namespace) -> int:
     from backtest.sim.runs import strategy_context
     from strategies import get_strategy
 
+    if args.interval or args.bars:
+        return intraday_audit_command(args)
+    _no_intraday_trading(args)
     store, panel = _inputs(args, trades=True)
     calendar = _calendar(args)
     strategy = get_strategy(args.strategy, folder=args.strategies_dir,

@@ -226,6 +226,10 @@ def rerender(results_dir: str | Path) -> Path:
             from reports.intraday import render_intraday_report
 
             render_intraday_report(tmp, shown=src)
+        elif "intraday_run" in kind:
+            from reports.intraday import render_intraday_run_report
+
+            render_intraday_run_report(tmp, shown=src)
         else:
             render_report(tmp, shown=src)
     return src
@@ -402,3 +406,61 @@ def _exchange_tz(exchange: str):
     from events.timing import exchange_calendar
 
     return exchange_calendar(exchange).tz
+
+
+def intraday_run_job(calendar: str | Path | Calendar, strategy: Strategy, ctx, bars,
+                     out: str | Path, *, execution=None, costs: Costs | None = None,
+                     init_cash: float = DEFAULT_INIT_CASH, bars_source: str = "",
+                     started: float | None = None) -> Path:
+    """A news strategy traded on minute bars (:func:`backtest.intraday.trading.run_intraday`)
+    written into ``out``: ``intraday_orders.csv``, ``intraday_trades.csv``,
+    ``intraday_skipped.csv``, ``intraday_events.csv``, ``intraday_equity.csv``,
+    ``metrics.json``, ``run.json`` and the report
+    (:func:`reports.intraday.render_intraday_run_report`)."""
+    from backtest.intraday.bars import interval_text
+    from backtest.intraday.trading import run_intraday
+
+    started = time.time() if started is None else started
+    check_output_dir(out)
+    cal = resolve_calendar(calendar)
+    run = run_intraday(strategy, ctx, bars, execution, costs, init_cash)
+    equity = run.equity.rename("equity").rename_axis("time").reset_index()
+    equity["time_local"] = _local_text(equity["time"].dt.tz_convert(_exchange_tz(bars.exchange)))
+    local = {}
+    for name, frame in (("orders", run.orders), ("trades", run.trades)):
+        frame = frame.copy()
+        for col in ("entry_time", "exit_time"):
+            if col in frame:
+                frame[f"{col}_local"] = _local_text(
+                    pd.to_datetime(frame[col]).dt.tz_convert(_exchange_tz(bars.exchange)))
+        local[name] = frame
+    run_info = {
+        "title": f"{run.strategy} on {cal.name}, {interval_text(bars.interval)} bars",
+        "calendar": cal.name, "calendar_path": cal.path,
+        "data_source": bars_source or "bars",
+        "data_range": (f"{bars.index[0]:%Y-%m-%d %H:%M} to "
+                       f"{bars.index[-1] + bars.interval:%Y-%m-%d %H:%M} UTC"
+                       if len(bars.index) else ""),
+        "versions": versions(),
+        "intraday_run": {"strategy": run.strategy, "params": run.params,
+                         "params_text": run.params_text, "execution": run.execution.text(),
+                         "costs": asdict(run.costs), "init_cash": run.init_cash,
+                         "interval": interval_text(bars.interval), "exchange": bars.exchange,
+                         "timezone": str(_exchange_tz(bars.exchange)),
+                         "summary": run.summary().splitlines(), "notes": run.notes},
+        "run_seconds": round(time.time() - started, 2),
+    }
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        write_json(tmp / "run.json", run_info)
+        write_json(tmp / "metrics.json", run.metrics)
+        write_calendar(cal, tmp)
+        write_csv(local["orders"], tmp / "intraday_orders.csv")
+        write_csv(local["trades"], tmp / "intraday_trades.csv")
+        write_csv(run.skipped, tmp / "intraday_skipped.csv")
+        write_csv(run.event_table, tmp / "intraday_events.csv")
+        write_csv(equity, tmp / "intraday_equity.csv")
+        from reports.intraday import render_intraday_run_report
+
+        render_intraday_run_report(tmp)
+    return out

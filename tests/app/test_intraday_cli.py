@@ -49,3 +49,52 @@ def test_refusals_exit_2_with_one_line(bars_csv, tmp_path, capsys, extra, messag
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and message in err, err
     assert not out.exists()
+
+
+def test_run_interval_trades_minutes_after_the_news(bars_csv, tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["run", "openai", "--strategy", "short_partners_on_bad_news", "--interval", "1m",
+               "--bars", str(bars_csv), "--latency", "60s", "--exit", "30m", "--out", str(out),
+               "--offline", "--fees", "0", "--slippage", "0"])
+    assert rc == 0
+    assert "1 independent event, not 6 trades" in capsys.readouterr().out
+    trades = pd.read_csv(out / "intraday_trades.csv")
+    crwv = trades[trades["ticker"] == "CRWV"].iloc[0]
+    # news 15:36 UTC + 60 s: the 15:37 bar's open; 30 minutes later: the 16:07 bar's open
+    bars = pd.read_csv(bars_csv)
+    crwv_bars = bars[bars["ticker"] == "CRWV"].set_index("timestamp")
+    assert crwv["entry_price"] == pytest.approx(crwv_bars.loc["2026-04-28 15:37:00+00:00",
+                                                               "open"], rel=1e-9)
+    assert crwv["exit_price"] == pytest.approx(crwv_bars.loc["2026-04-28 16:07:00+00:00",
+                                                              "open"], rel=1e-9)
+    assert crwv["pnl"] > 0  # short through the planted -4% jump
+    assert "would trading it have paid" in (out / "index.html").read_text().lower()
+    again = tmp_path / "again"
+    main(["run", "openai", "--strategy", "short_partners_on_bad_news", "--interval", "1m",
+          "--bars", str(bars_csv), "--latency", "60s", "--exit", "30m", "--out", str(again),
+          "--offline", "--fees", "0", "--slippage", "0"])
+    for name in ("intraday_trades.csv", "intraday_orders.csv", "metrics.json"):
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+    assert main(["report", str(out)]) == 0
+
+
+def test_audit_interval_is_clean_for_a_builtin(bars_csv, capsys):
+    rc = main(["audit", "openai", "--strategy", "short_partners_on_bad_news", "--interval", "1m",
+               "--bars", str(bars_csv), "--latency", "120s", "--offline"])
+    assert rc == 0 and "no look-ahead" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "openai", "--strategy", "short_partners_on_bad_news", "--latency", "60s"],
+     "--latency is for trading minute bars"),
+    (["audit", "openai", "--strategy", "short_partners_on_bad_news", "--exit", "30m"],
+     "--exit is for trading minute bars"),
+    (["run", "openai", "--strategy", "short_partners_on_bad_news", "--interval", "1m",
+      "--latency=-5s"], "latency"),
+])
+def test_run_refusals(bars_csv, tmp_path, capsys, argv, message):
+    rc = main([*argv, "--offline", "--bars", str(bars_csv), "--out", str(tmp_path / "o")]
+              if "--interval" in argv else [*argv, "--offline", "--out", str(tmp_path / "o")]
+              if argv[0] == "run" else [*argv, "--offline"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and message in err, err
