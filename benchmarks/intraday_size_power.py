@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     t = time.perf_counter()
-    cfg = IntradayConfig(horizons=HORIZONS, group_by=())
+    cfg = IntradayConfig(horizons=HORIZONS, group_by=(), exclude_other_events=False)
 
     # 1. size per pair, time-of-day scaling vs one variance
     bars = IntradayBars.from_long(minute_bars(["AAA"], "2024-01-02", "2026-04-29",
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     corr_long = pd.concat([spy, *parts]).reset_index()
     bars2 = IntradayBars.from_long(corr_long, pd.Timedelta("1min"))
     index2, picks2 = _placebos(bars2, rng)
-    cfg2 = IntradayConfig(horizons=HORIZONS, group_by=())
+    cfg2 = IntradayConfig(horizons=HORIZONS, group_by=(), exclude_other_events=False)
     events2 = _events(index2, picks2, ["AAA", "BBB"])
     r2 = run_intraday_study(Calendar("b", events2), bars2, cfg2)
     print(f"\nPooled size at 5%, two tickers per event with correlated noise, "

@@ -251,6 +251,7 @@ def intraday_config(args: argparse.Namespace, interval):
     return IntradayConfig(window=window, horizons=horizons, model=args.model,
                           market=args.market,
                           estimation=args.estimation_sessions or d.estimation,
+                          exclude_other_events=not args.keep_other_events,
                           min_sessions=min(d.min_sessions, args.estimation_sessions or 99))
 
 

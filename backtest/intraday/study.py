@@ -63,7 +63,7 @@ INTRADAY_MODELS = ("market", "market_adjusted")
 DEFAULT_HORIZONS = ("5m", "15m", "30m", "60m", "close", "next_open")
 PAIR_COLUMNS = ["event_id", "ticker", "role", "direction", "news_time", "bar0", "bar0_local",
                 "session", "model", "alpha", "beta", "sigma", "estimation_bars",
-                "estimation_sessions", "stale_share", "skipped"]
+                "estimation_sessions", "other_news_sessions", "stale_share", "skipped"]
 HORIZON_COLUMNS = ["event_id", "ticker", "role", "direction", "horizon", "bars", "end",
                    "end_local", "car", "raw", "z", "p", "expected", "as_expected"]
 PATH_COLUMNS = ["event_id", "ticker", "offset", "minutes", "time", "time_local", "ar", "car",
@@ -86,6 +86,8 @@ class IntradayConfig:
     pool : time-of-day slots on either side pooled into each slot's variance.
     group_by : pair columns whose values each get a pooled line ("role", "direction");
         "all" pairs always get one.
+    exclude_other_events : leave out of a pair's estimation the sessions in which another
+        event of the calendar moved the same ticker (their reaction is not a normal day).
     """
 
     window: tuple[int, int] = (-30, 120)
@@ -96,6 +98,7 @@ class IntradayConfig:
     min_sessions: int = 5
     pool: int = 2
     group_by: tuple[str, ...] = ("role",)
+    exclude_other_events: bool = True
 
     def __post_init__(self):
         a, b = self.window
@@ -312,20 +315,19 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
     pair_rows, horizon_rows, path_rows = [], [], []
     portfolio: dict[tuple[str, str, str], dict] = {}
 
-    for event in calendar:
-        t0, day0, reason = _bar0_time(event, exchange)
-        k0 = first_bar_at_or_after(index, t0) if t0 is not None else None
-        if t0 is not None and (k0 is None or pd.Timestamp(session[k0]) != day0):
-            # the data start after the news (or end before it): no bar of its session
-            reason = f"no {interval_text(interval)} bars in the news session {day0.date()}"
-            k0 = None
+    located = [(event, *_locate(event, exchange, index, session, interval))
+               for event in calendar]
+    # Each ticker's news sessions: another event's reaction is not a normal day for the model
+    news_sessions: dict[str, set[int]] = {}
+    for event, k0, _, _ in located:
+        if k0 is not None:
+            for link in event.tickers:
+                news_sessions.setdefault(link.ticker, set()).add(int(session_no[k0]))
+
+    for event, k0, t0, reason in located:
         s0 = session_no[k0] if k0 is not None else -1
-        est = (session_no >= s0 - config.estimation) & (session_no < s0) if k0 is not None \
-            else np.zeros(len(index), bool)
-        n_est_sessions = len(np.unique(session_no[est]))
-        if k0 is not None and n_est_sessions < config.min_sessions:
-            reason = (f"{n_est_sessions} estimation sessions of bars before "
-                      f"{pd.Timestamp(session[k0]).date()}, fewer than {config.min_sessions}")
+        window_est = ((session_no >= s0 - config.estimation) & (session_no < s0)
+                      if k0 is not None else np.zeros(len(index), bool))
         for link in event.tickers:
             base = {"event_id": event.id, "ticker": link.ticker, "role": link.role,
                     "direction": link.direction, "news_time": t0,
@@ -338,6 +340,19 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
             j = col.get(link.ticker)
             if not why and not np.isfinite(bars.close.to_numpy()[:k0 + 1, j]).any():
                 why = f"no {link.ticker} bar before bar 0"
+            est, n_est_sessions, n_other = window_est, 0, 0
+            if not why:
+                other = news_sessions.get(link.ticker, set()) - {int(s0)}
+                if config.exclude_other_events and other:
+                    hit = np.isin(session_no, sorted(other)) & window_est
+                    n_other = len(np.unique(session_no[hit]))
+                    est = window_est & ~hit
+                n_est_sessions = len(np.unique(session_no[est]))
+                if n_est_sessions < config.min_sessions:
+                    why = (f"{n_est_sessions} estimation sessions of bars before "
+                           f"{pd.Timestamp(session[k0]).date()}"
+                           + (f" ({n_other} left out: other news on {link.ticker})"
+                              if n_other else "") + f", fewer than {config.min_sessions}")
             if why:
                 pair_rows.append({**base, "skipped": why})
                 continue
@@ -363,6 +378,7 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
             stale_share = float(stale[k0:min(k0 + b + 1, len(index)), j].mean())
             pair_rows.append({**base, "alpha": alpha, "beta": beta, "sigma": sigma,
                               "estimation_bars": n_fit, "estimation_sessions": n_est_sessions,
+                              "other_news_sessions": n_other,
                               "stale_share": stale_share, "skipped": ""})
             path_rows.append(_path(event.id, link.ticker, window_bars[inside], k0, total,
                                    ret[:, j] + gap[:, j], index, tz, first, interval))
@@ -397,10 +413,13 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
             groups = ["all"] + [f"{g}={getattr(link, g)}" for g in config.group_by]
             for g in groups:
                 key = (event.id, g)
-                p = portfolio.setdefault(key, {"k0": k0, "est": est, "total": [], "gap": [],
+                p = portfolio.setdefault(key, {"k0": k0, "est": np.zeros(len(index), bool),
+                                               "total": [], "gap": [],
                                                "last": last_bar[session_no[k0]]})
-                p["total"].append(sign * total)
-                p["gap"].append(sign * ar_gap)
+                p["est"] = p["est"] | est
+                out = window_est & ~est  # this pair's left-out sessions: no estimation AR
+                p["total"].append(np.where(out, np.nan, sign * total))
+                p["gap"].append(np.where(out, np.nan, sign * ar_gap))
 
     pooled = _pooled(portfolio, config, interval, index, first, slot, n_slots)
     notes = [f"Returns are log returns of {interval_text(interval)} bars on {exchange}'s "
@@ -412,6 +431,17 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
                           (pd.concat(path_rows, ignore_index=True) if path_rows
                            else pd.DataFrame(columns=PATH_COLUMNS)),
                           pd.DataFrame(pooled, columns=POOLED_COLUMNS), notes)
+
+
+def _locate(event: Event, exchange: str, index: pd.DatetimeIndex, session: np.ndarray,
+            interval: pd.Timedelta) -> tuple[int | None, pd.Timestamp | None, str]:
+    """(bar 0's position, the time it opens at or after, or a reason there is none)."""
+    t0, day0, reason = _bar0_time(event, exchange)
+    k0 = first_bar_at_or_after(index, t0) if t0 is not None else None
+    if t0 is not None and (k0 is None or pd.Timestamp(session[k0]) != day0):
+        # the data start after the news (or end before it): no bar of its session
+        return None, t0, f"no {interval_text(interval)} bars in the news session {day0.date()}"
+    return k0, t0, reason
 
 
 def _tz(exchange: str):
@@ -447,8 +477,10 @@ def _pooled(portfolio: dict, config: IntradayConfig, interval, index, first, slo
     """Per group and horizon: each event's signed portfolio CAR and z, combined."""
     per: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
     for (event_id, group), p in portfolio.items():
-        total = np.nanmean(np.vstack(p["total"]), axis=0)
-        ar_gap = np.nanmean(np.vstack(p["gap"]), axis=0)
+        from backtest.eventstudy.stats import _nanmean  # NaN without a warning: no pair there
+
+        total = _nanmean(np.vstack(p["total"]), axis=0)
+        ar_gap = _nanmean(np.vstack(p["gap"]), axis=0)
         est, k0, last = p["est"], p["k0"], p["last"]
         bar_only = total - ar_gap
         var = periodic_variance(bar_only[est], slot[est], n_slots, config.pool)

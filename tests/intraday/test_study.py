@@ -183,7 +183,8 @@ def test_null_data_rejects_about_five_percent():
     index = bars.index[bars.index >= pd.Timestamp("2026-02-10", tz="UTC")]
     picks = np.sort(rng.choice(len(index) - 400, 120, replace=False))
     events = tuple(_event(index[k], event_id=f"p{k}") for k in picks)
-    cfg = IntradayConfig(horizons=("5m", "30m"), group_by=())
+    # placebos share sessions: keep each other's sessions in the estimation (no news there)
+    cfg = IntradayConfig(horizons=("5m", "30m"), group_by=(), exclude_other_events=False)
     r = run_intraday_study(Calendar("c", events), bars, cfg)
     rejected = (r.horizons["p"] < 0.05).mean()
     assert 0.01 <= rejected <= 0.10, rejected  # 480 tests; a 5% test gives 2.5%-7.5%
@@ -236,3 +237,24 @@ def test_same_inputs_same_numbers():
     pd.testing.assert_frame_equal(a.horizons, b.horizons)
     pd.testing.assert_frame_equal(a.pooled, b.pooled)
     pd.testing.assert_frame_equal(a.path, b.path)
+
+
+def test_other_news_of_the_ticker_is_left_out_of_its_estimation():
+    """An earlier event's -10% minute on ORCL must not widen the later event's variances:
+    with it left out, the later event's numbers equal those on data without that jump."""
+    early = pd.Timestamp("2026-04-20 15:00", tz="UTC")
+    cal = Calendar("c", (_event(early, event_id="early"), _event(event_id="late")))
+    jumped = _bars(seed=4, jumps={"ORCL": [(early + pd.Timedelta(minutes=1), -0.10)]})
+    plain = _bars(seed=4)
+    a = run_intraday_study(cal, jumped)
+    b = run_intraday_study(cal, plain)
+    def late(r):
+        return r.horizons[r.horizons["event_id"] == "late"].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(late(a), late(b), rtol=1e-9)
+    pairs = a.pairs.set_index(["event_id", "ticker"])
+    assert pairs.loc[("late", "ORCL"), "other_news_sessions"] == 1
+    assert pairs.loc[("late", "ORCL"), "estimation_sessions"] == 19
+    kept = run_intraday_study(cal, jumped, IntradayConfig(exclude_other_events=False))
+    sigma = kept.pairs.set_index(["event_id", "ticker"]).loc[("late", "ORCL"), "sigma"]
+    assert sigma > 1.2 * pairs.loc[("late", "ORCL"), "sigma"]  # the jump would inflate it
