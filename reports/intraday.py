@@ -94,15 +94,18 @@ def render_intraday_report(folder: str | Path, shown: str | Path | None = None) 
     for k, event_id in enumerate(charted):
         ev_pairs = kept[kept["event_id"] == event_id]
         news = str(ev_pairs["bar0_local"].iloc[0])
+        said = (f"news {str(ev_pairs['news_local'].iloc[0])[11:19]}"
+                if "news_local" in ev_pairs else "")
         image = _png(charts.minute_path_chart(path, event_id, headline.get(event_id, ""),
-                                              news, spec["interval"],
+                                              f"{news}\n{said}".strip(), spec["interval"],
                                               spec["model"], minute_marks),
                      folder / f"intraday_path_{k:02d}.png")
         h = horizons[horizons["event_id"] == event_id]
         sentences = [_pair_sentence(rows) for _, rows in h.groupby("ticker", sort=False)]
         side = _daily_rows(h, daily[daily["event_id"] == event_id])
         sections.append({"event_id": event_id, "headline": headline.get(event_id, ""),
-                         "news": str(ev_pairs["news_time"].iloc[0]), "bar0": news,
+                         "news": str(ev_pairs["news_local"].iloc[0]) if "news_local" in ev_pairs
+                         else str(ev_pairs["news_time"].iloc[0]), "bar0": news,
                          "image": image, "sentences": sentences,
                          "table": _horizon_grid(h, spec["horizons"]),
                          "daily": side})

@@ -371,7 +371,11 @@ def intraday_job(calendar: str | Path | Calendar, bars, out: str | Path, *, conf
     if seed_event is None:
         timed = kept.sort_values("bar0")
         seed_event = timed["event_id"].iloc[-1] if len(timed) else cal.events[-1].id
-    pairs = result.pairs.assign(bar0_local=_local_text(result.pairs["bar0_local"]))
+    tz = _exchange_tz(bars.exchange)
+    news = pd.to_datetime(result.pairs["news_time"], utc=True).dt.tz_convert(tz)
+    pairs = result.pairs.assign(
+        bar0_local=_local_text(result.pairs["bar0_local"]),
+        news_local=news.dt.strftime("%Y-%m-%d %H:%M:%S %Z").where(news.notna(), ""))
     horizons = result.horizons.assign(end_local=_local_text(result.horizons["end_local"]))
     path = result.path.assign(time_local=_local_text(result.path["time_local"]))
     run_info = {
