@@ -324,75 +324,89 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
             for link in event.tickers:
                 news_sessions.setdefault(link.ticker, set()).add(int(session_no[k0]))
 
-    for event, k0, t0, reason in located:
-        s0 = session_no[k0] if k0 is not None else -1
-        window_est = ((session_no >= s0 - config.estimation) & (session_no < s0)
-                      if k0 is not None else np.zeros(len(index), bool))
+    close = bars.close.to_numpy()
+    longest = max([_horizon_bars(h, interval, 0, 0)[0] + 1 for h in config.horizons
+                   if h not in ("close", "next_open")], default=0)
+    for event, k0_all, t0, reason in located:
+        # Work on the event's own span of bars (its estimation sessions to its last horizon):
+        # every per-pair array below is a view of that span, not of all the data.
+        s0 = session_no[k0_all] if k0_all is not None else -1
+        lo, hi = 0, 0
+        if k0_all is not None:
+            lo = max(0, min(starts[max(0, s0 - config.estimation)], k0_all + a))
+            hi = min(len(index), max(k0_all + b, last_bar[s0] + 1, k0_all + longest - 1) + 1)
+        span = slice(lo, hi)
+        e_index, e_first, e_slot, e_sno = index[span], first[span], slot[span], session_no[span]
+        e_ret, e_gap, e_stale, e_close = ret[span], gap[span], stale[span], close[span]
+        k0 = k0_all - lo if k0_all is not None else None
+        e_last = last_bar[s0] - lo if k0_all is not None else -1
+        window_est = ((e_sno >= s0 - config.estimation) & (e_sno < s0)
+                      if k0 is not None else np.zeros(len(e_index), bool))
         for link in event.tickers:
             base = {"event_id": event.id, "ticker": link.ticker, "role": link.role,
                     "direction": link.direction, "news_time": t0,
-                    "bar0": index[k0] if k0 is not None else pd.NaT,
-                    "bar0_local": index[k0].tz_convert(tz) if k0 is not None else pd.NaT,
-                    "session": pd.Timestamp(session[k0]) if k0 is not None else pd.NaT,
+                    "bar0": e_index[k0] if k0 is not None else pd.NaT,
+                    "bar0_local": e_index[k0].tz_convert(tz) if k0 is not None else pd.NaT,
+                    "session": pd.Timestamp(session[k0_all]) if k0 is not None else pd.NaT,
                     "model": config.model}
             why = reason or ("" if link.ticker in col else
                              f"no {interval_text(interval)} bars for {link.ticker}")
             j = col.get(link.ticker)
-            if not why and not np.isfinite(bars.close.to_numpy()[:k0 + 1, j]).any():
-                why = f"no {link.ticker} bar before bar 0"
+            if not why and not np.isfinite(e_close[:k0 + 1, j]).any():
+                why = f"no {link.ticker} bar before bar 0 in its estimation sessions"
             est, n_est_sessions, n_other = window_est, 0, 0
             if not why:
                 other = news_sessions.get(link.ticker, set()) - {int(s0)}
                 if config.exclude_other_events and other:
-                    hit = np.isin(session_no, sorted(other)) & window_est
-                    n_other = len(np.unique(session_no[hit]))
+                    hit = np.isin(e_sno, sorted(other)) & window_est
+                    n_other = len(np.unique(e_sno[hit]))
                     est = window_est & ~hit
-                n_est_sessions = len(np.unique(session_no[est]))
+                n_est_sessions = len(np.unique(e_sno[est]))
                 if n_est_sessions < config.min_sessions:
                     why = (f"{n_est_sessions} estimation sessions of bars before "
-                           f"{pd.Timestamp(session[k0]).date()}"
+                           f"{pd.Timestamp(session[k0_all]).date()}"
                            + (f" ({n_other} left out: other news on {link.ticker})"
                               if n_other else "") + f", fewer than {config.min_sessions}")
             if why:
                 pair_rows.append({**base, "skipped": why})
                 continue
-            fit_rows = est & ~first
+            fit_rows = est & ~e_first
             if config.model == "market":
                 alpha, beta, sigma, n_fit = market_model_fit(
-                    np.where(stale[:, j], np.nan, ret[:, j])[fit_rows], ret[fit_rows, m])
+                    np.where(e_stale[:, j], np.nan, e_ret[:, j])[fit_rows], e_ret[fit_rows, m])
             else:
                 alpha, beta, n_fit = 0.0, 1.0, int(fit_rows.sum())
-                sigma = float(np.nanstd(ret[fit_rows, j] - ret[fit_rows, m], ddof=1))
+                sigma = float(np.nanstd(e_ret[fit_rows, j] - e_ret[fit_rows, m], ddof=1))
             if not np.isfinite(beta):
                 pair_rows.append({**base, "skipped": f"{n_fit} estimation bars: too few to fit"})
                 continue
-            ar = ret[:, j] - alpha - beta * ret[:, m]
-            ar_gap = np.where(first, gap[:, j] - beta * gap[:, m], 0.0)
-            var = periodic_variance(ar[est], slot[est], n_slots, config.pool)
-            gap_var = float(np.nanmean(ar_gap[est & first] ** 2)) if (est & first).any() \
+            ar = e_ret[:, j] - alpha - beta * e_ret[:, m]
+            ar_gap = np.where(e_first, e_gap[:, j] - beta * e_gap[:, m], 0.0)
+            var = periodic_variance(ar[est], e_slot[est], n_slots, config.pool)
+            gap_var = float(np.nanmean(ar_gap[est & e_first] ** 2)) if (est & e_first).any() \
                 else np.nan
-            bar_var = var[slot] + np.where(first, gap_var, 0.0)
+            bar_var = var[e_slot] + np.where(e_first, gap_var, 0.0)
             total = ar + ar_gap
             window_bars = np.arange(k0 + a, k0 + b + 1)
-            inside = (window_bars >= 0) & (window_bars < len(index))
-            stale_share = float(stale[k0:min(k0 + b + 1, len(index)), j].mean())
+            inside = (window_bars >= 0) & (window_bars < len(e_index))
+            stale_share = float(e_stale[k0:min(k0 + b + 1, len(e_index)), j].mean())
             pair_rows.append({**base, "alpha": alpha, "beta": beta, "sigma": sigma,
                               "estimation_bars": n_fit, "estimation_sessions": n_est_sessions,
                               "other_news_sessions": n_other,
                               "stale_share": stale_share, "skipped": ""})
             path_rows.append(_path(event.id, link.ticker, window_bars[inside], k0, total,
-                                   ret[:, j] + gap[:, j], index, tz, first, interval))
+                                   e_ret[:, j] + e_gap[:, j], e_index, tz, e_first, interval))
             sign = link.sign
             for h in config.horizons:
-                end, with_gap = _horizon_bars(h, interval, k0, last_bar[session_no[k0]])
-                end = min(end, len(index) - 1)
+                end, with_gap = _horizon_bars(h, interval, k0, e_last)
+                end = min(end, len(e_index) - 1)
                 car = total[k0:end + 1].sum()
-                raw = (ret[k0:end + 1, j] + gap[k0:end + 1, j]).sum()
+                raw = (e_ret[k0:end + 1, j] + e_gap[k0:end + 1, j]).sum()
                 v = bar_var[k0:end + 1].sum()
-                end_time = index[end] + interval
+                end_time = e_index[end] + interval
                 if with_gap:
                     nxt = end + 1
-                    if nxt >= len(index):
+                    if nxt >= len(e_index):
                         horizon_rows.append({**_hbase(base), "horizon": h, "bars": np.nan,
                                              "end": pd.NaT, "end_local": pd.NaT,
                                              "car": np.nan, "raw": np.nan, "z": np.nan,
@@ -400,34 +414,36 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
                                              "as_expected": None})
                         continue
                     car += ar_gap[nxt]
-                    raw += gap[nxt, j]
+                    raw += e_gap[nxt, j]
                     v += gap_var
-                    end_time = index[nxt]
+                    end_time = e_index[nxt]
                 z = car / np.sqrt(v) if v > 0 else np.nan
                 horizon_rows.append({**_hbase(base), "horizon": h, "bars": end - k0 + 1,
                                      "end": end_time, "end_local": end_time.tz_convert(tz),
                                      "car": car, "raw": raw, "z": z,
-                                     "p": float(normal_p(z)), "expected": sign,
+                                     "p": np.nan, "expected": sign,  # all at once below
                                      "as_expected": bool(np.sign(car) == sign)})
             # The signed AR series of this pair, for its event's portfolios.
             groups = ["all"] + [f"{g}={getattr(link, g)}" for g in config.group_by]
             for g in groups:
                 key = (event.id, g)
-                p = portfolio.setdefault(key, {"k0": k0, "est": np.zeros(len(index), bool),
-                                               "total": [], "gap": [],
-                                               "last": last_bar[session_no[k0]]})
+                p = portfolio.setdefault(key, {"k0": k0, "est": np.zeros(len(e_index), bool),
+                                               "total": [], "gap": [], "last": e_last,
+                                               "first": e_first, "slot": e_slot})
                 p["est"] = p["est"] | est
                 out = window_est & ~est  # this pair's left-out sessions: no estimation AR
                 p["total"].append(np.where(out, np.nan, sign * total))
                 p["gap"].append(np.where(out, np.nan, sign * ar_gap))
 
-    pooled = _pooled(portfolio, config, interval, index, first, slot, n_slots)
+    horizons = pd.DataFrame(horizon_rows, columns=HORIZON_COLUMNS)
+    horizons["p"] = normal_p(horizons["z"].to_numpy(dtype=float))  # NaN stays NaN
+    pooled = _pooled(portfolio, config, interval, n_slots)
     notes = [f"Returns are log returns of {interval_text(interval)} bars on {exchange}'s "
              f"regular sessions; times in the tables are UTC (columns *_local: exchange "
              f"time)."]
     return IntradayResult(config, interval, exchange,
                           pd.DataFrame(pair_rows, columns=PAIR_COLUMNS),
-                          pd.DataFrame(horizon_rows, columns=HORIZON_COLUMNS),
+                          horizons,
                           (pd.concat(path_rows, ignore_index=True) if path_rows
                            else pd.DataFrame(columns=PATH_COLUMNS)),
                           pd.DataFrame(pooled, columns=POOLED_COLUMNS), notes)
@@ -472,8 +488,7 @@ def _path(event_id, ticker, window_bars, k0, total, raw, index, tz, first, inter
                          "session_start": first[window_bars]})
 
 
-def _pooled(portfolio: dict, config: IntradayConfig, interval, index, first, slot, n_slots
-            ) -> list[dict]:
+def _pooled(portfolio: dict, config: IntradayConfig, interval, n_slots) -> list[dict]:
     """Per group and horizon: each event's signed portfolio CAR and z, combined."""
     per: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
     for (event_id, group), p in portfolio.items():
@@ -481,17 +496,17 @@ def _pooled(portfolio: dict, config: IntradayConfig, interval, index, first, slo
 
         total = _nanmean(np.vstack(p["total"]), axis=0)
         ar_gap = _nanmean(np.vstack(p["gap"]), axis=0)
-        est, k0, last = p["est"], p["k0"], p["last"]
+        est, k0, last, first, slot = p["est"], p["k0"], p["last"], p["first"], p["slot"]
         bar_only = total - ar_gap
         var = periodic_variance(bar_only[est], slot[est], n_slots, config.pool)
         gap_var = float(np.nanmean(ar_gap[est & first] ** 2)) if (est & first).any() else np.nan
         bar_var = var[slot] + np.where(first, gap_var, 0.0)
         for h in config.horizons:
             end, with_gap = _horizon_bars(h, interval, k0, last)
-            end = min(end, len(index) - 1)
+            end = min(end, len(total) - 1)
             car, v = total[k0:end + 1].sum(), bar_var[k0:end + 1].sum()
             if with_gap:
-                if end + 1 >= len(index):
+                if end + 1 >= len(total):
                     continue
                 car += ar_gap[end + 1]
                 v += gap_var
