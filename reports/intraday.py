@@ -109,8 +109,8 @@ def render_intraday_report(folder: str | Path, shown: str | Path | None = None) 
                          "image": image, "sentences": sentences,
                          "table": _horizon_grid(h, spec["horizons"]),
                          "daily": side})
-    pooled_cols = ["group", "horizon", "pairs", "events", "signed_car", "z", "p", "t_events",
-                   "p_t"]
+    pooled_cols = ["group", "horizon", "pairs", "events", "clusters", "signed_car", "z", "p",
+                   "t_events", "p_t"]
     if pooled["t_events"].isna().all():  # fewer than three events everywhere: said in words
         pooled_cols = pooled_cols[:-2]
     notes = pooled["note"].dropna().unique() if len(pooled) else []
@@ -139,8 +139,10 @@ def _horizon_grid(h: pd.DataFrame, horizons: list[str]) -> dict:
         cells = []
         for hz in horizons:
             r = g.loc[hz] if hz in g.index else None
+            capped = r is not None and str(r.get("capped", False)) == "True"
             cells.append("" if r is None or _missing(r["car"]) else
-                         f"{pct(r['car'])} (z {r['z']:+.1f})")
+                         f"{pct(r['car'])} (z {r['z']:+.1f})" + (", to the close" if capped
+                                                                else ""))
         first = g.iloc[0]
         rows.append([ticker, f"{first['role']}, {first['direction']}", *cells])
     ends = h.drop_duplicates("horizon").set_index("horizon")["end_local"]

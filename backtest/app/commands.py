@@ -250,25 +250,24 @@ def intraday_config(args: argparse.Namespace, interval):
                           f"got {args.model!r}", field="model")
     return IntradayConfig(window=window, horizons=horizons, model=args.model,
                           market=args.market,
-                          estimation=args.estimation_sessions or d.estimation,
+                          estimation=(d.estimation if args.estimation_sessions is None
+                                      else args.estimation_sessions),
                           exclude_other_events=not args.keep_other_events,
-                          min_sessions=min(d.min_sessions, args.estimation_sessions or 99))
+                          min_sessions=(d.min_sessions if args.estimation_sessions is None
+                                        else max(1, min(d.min_sessions,
+                                                        args.estimation_sessions))))
 
 
 def _bars(args: argparse.Namespace, calendar, config, interval):
     """The calendar's tickers' bars (and the market's): from --bars, else the bar cache and
     yfinance, over the estimation sessions before the first event to the last event's next
     session."""
-    from backtest.intraday.bars import parse_interval
-
     if args.bars:
         from backtest.intraday.barfiles import read_bar_file
 
-        bars, notes = read_bar_file(args.bars, interval)
+        bars, notes = read_bar_file(args.bars, interval)  # refuses coarser bars
         for note in notes:
             print(f"backtest: warning: {note}", file=sys.stderr)
-        if parse_interval(args.interval or "1m") != bars.interval:
-            raise ConfigError("the bars' interval differs from --interval", field="interval")
         return bars, str(args.bars)
     import pandas as pd
 

@@ -103,7 +103,25 @@ def read_bar_table(path: str | Path, interval, exchange: str = "XNYS",
                      f"cache, flagged extended (--keep-extended); studies and the intraday "
                      f"simulator use regular-session bars only")
     long = long.sort_values(["ticker", "timestamp"], kind="stable").reset_index(drop=True)
+    _finest_step(long, step, shown)
     return long, notes
+
+
+def _finest_step(long: pd.DataFrame, step: pd.Timedelta, path: str) -> None:
+    """Refuse bars coarser than ``--interval``: 5-minute bars also lie on the 1-minute grid,
+    but read as 1-minute bars four of five minutes would look like no trade. The closest
+    two bars of one ticker on one day must be ``step`` apart (a ticker with a single bar a
+    day says nothing)."""
+    stamps = pd.DatetimeIndex(long["timestamp"])
+    same = ((long["ticker"].to_numpy()[1:] == long["ticker"].to_numpy()[:-1])
+            & (stamps.normalize()[1:] == stamps.normalize()[:-1]))
+    gaps = np.diff(stamps.asi8)[same]
+    if len(gaps) and gaps.min() > step.value:
+        finest = pd.Timedelta(int(gaps.min()))
+        raise PriceDataError(f"the closest bars of a ticker are {interval_text(finest)} "
+                             f"apart: these look like {interval_text(finest)} bars, not "
+                             f"{interval_text(step)} (give --interval {interval_text(finest)})",
+                             path=path, field="timestamp")
 
 
 def _read_table(path: str | Path) -> pd.DataFrame:

@@ -64,12 +64,12 @@ DEFAULT_HORIZONS = ("5m", "15m", "30m", "60m", "close", "next_open")
 PAIR_COLUMNS = ["event_id", "ticker", "role", "direction", "news_time", "bar0", "bar0_local",
                 "session", "model", "alpha", "beta", "sigma", "estimation_bars",
                 "estimation_sessions", "other_news_sessions", "stale_share", "skipped"]
-HORIZON_COLUMNS = ["event_id", "ticker", "role", "direction", "horizon", "bars", "end",
+HORIZON_COLUMNS = ["event_id", "ticker", "role", "direction", "horizon", "bars", "capped", "end",
                    "end_local", "car", "raw", "z", "p", "expected", "as_expected"]
 PATH_COLUMNS = ["event_id", "ticker", "offset", "minutes", "time", "time_local", "ar", "car",
                 "raw", "session_start"]
-POOLED_COLUMNS = ["group", "horizon", "pairs", "events", "signed_car", "z", "p", "t_events",
-                  "p_t", "note"]
+POOLED_COLUMNS = ["group", "horizon", "pairs", "events", "clusters", "signed_car", "z", "p",
+                  "t_events", "p_t", "note"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,9 @@ class IntradayConfig:
                               field="estimation")
         if not 0 <= self.pool <= 30:
             raise ConfigError(f"pool must be 0..30 slots, got {self.pool}", field="pool")
+        if not self.horizons or len(set(self.horizons)) != len(self.horizons):
+            raise ConfigError(f"horizons must be distinct and at least one, got "
+                              f"{','.join(self.horizons) or 'none'}", field="horizons")
         for h in self.horizons:
             if h not in ("close", "next_open") and not re.fullmatch(r"[1-9]\d{0,3}m", h):
                 raise ConfigError(f"horizon must be Nm (minutes), close or next_open, got "
@@ -235,6 +238,33 @@ def periodic_variance(ar: np.ndarray, slot: np.ndarray, n_slots: int, pool: int
         return np.where(cnt > 0, sq / cnt, np.nan)
 
 
+def news_clusters(events: dict) -> dict:
+    """Cluster label of each key: events (key -> (session, tickers)) of one session that
+    share a ticker are one cluster (transitively): two headlines minutes apart on ORCL
+    measure one reaction, and combining them as independent would grow the Z by sqrt(2)."""
+    keys = list(events)
+    parent = list(range(len(keys)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    by_session: dict = {}
+    for i, k in enumerate(keys):
+        by_session.setdefault((k[1], events[k][0]), []).append(i)  # same group, same session
+    for members in by_session.values():
+        seen: dict[str, int] = {}
+        for i in members:
+            for ticker in events[keys[i]][1]:
+                if ticker in seen:
+                    parent[root(i)] = root(seen[ticker])
+                else:
+                    seen[ticker] = i
+    return {k: root(i) for i, k in enumerate(keys)}
+
+
 def stouffer_z(z: np.ndarray) -> float:
     """Stouffer et al. (1949) combined Z of independent tests: ``sum z_e / sqrt(E)``."""
     z = z[np.isfinite(z)]
@@ -262,6 +292,17 @@ def _bar0_time(event: Event, exchange: str
     if event.session == "during_session":
         return None, None, "during_session without a minute: no intraday bar 0"
     return timing.available, timing.day0, ""  # before the open / after the close: next open
+
+
+def _horizon_end(h: str, interval: pd.Timedelta, k0: int, last_of_session: int
+                 ) -> tuple[int, bool, bool]:
+    """(last bar of the horizon, ends with the next session's gap, capped at the close):
+    a minute horizon that would run past the session's last bar ends there instead (the
+    overnight gap is the next_open horizon's, and trading exits at the close too)."""
+    end, with_gap = _horizon_bars(h, interval, k0, last_of_session)
+    if end > last_of_session:
+        return last_of_session, with_gap, True
+    return end, with_gap, False
 
 
 def _horizon_bars(h: str, interval: pd.Timedelta, k0: int, last_of_session: int
@@ -355,12 +396,19 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
             if not why and not np.isfinite(e_close[:k0 + 1, j]).any():
                 why = f"no {link.ticker} bar before bar 0 in its estimation sessions"
             est, n_est_sessions, n_other = window_est, 0, 0
+            traded = np.isfinite(e_close[:, j]) & np.isfinite(e_close[:, m]) if j is not None \
+                else None
+            if not why and not traded[k0:e_last + 1].any():
+                why = (f"no {link.ticker} and {config.market} bars together in the news "
+                       f"session after bar 0")
             if not why:
+                # only sessions in which the ticker and the market both traded estimate
+                est = window_est & np.isin(e_sno, np.unique(e_sno[traded & window_est]))
                 other = news_sessions.get(link.ticker, set()) - {int(s0)}
                 if config.exclude_other_events and other:
                     hit = np.isin(e_sno, sorted(other)) & window_est
                     n_other = len(np.unique(e_sno[hit]))
-                    est = window_est & ~hit
+                    est = est & ~hit
                 n_est_sessions = len(np.unique(e_sno[est]))
                 if n_est_sessions < config.min_sessions:
                     why = (f"{n_est_sessions} estimation sessions of bars before "
@@ -398,8 +446,7 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
                                    e_ret[:, j] + e_gap[:, j], e_index, tz, e_first, interval))
             sign = link.sign
             for h in config.horizons:
-                end, with_gap = _horizon_bars(h, interval, k0, e_last)
-                end = min(end, len(e_index) - 1)
+                end, with_gap, capped = _horizon_end(h, interval, k0, e_last)
                 car = total[k0:end + 1].sum()
                 raw = (e_ret[k0:end + 1, j] + e_gap[k0:end + 1, j]).sum()
                 v = bar_var[k0:end + 1].sum()
@@ -408,7 +455,7 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
                     nxt = end + 1
                     if nxt >= len(e_index):
                         horizon_rows.append({**_hbase(base), "horizon": h, "bars": np.nan,
-                                             "end": pd.NaT, "end_local": pd.NaT,
+                                             "capped": False, "end": pd.NaT, "end_local": pd.NaT,
                                              "car": np.nan, "raw": np.nan, "z": np.nan,
                                              "p": np.nan, "expected": sign,
                                              "as_expected": None})
@@ -419,7 +466,8 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
                     end_time = e_index[nxt]
                 z = car / np.sqrt(v) if v > 0 else np.nan
                 horizon_rows.append({**_hbase(base), "horizon": h, "bars": end - k0 + 1,
-                                     "end": end_time, "end_local": end_time.tz_convert(tz),
+                                     "capped": capped, "end": end_time,
+                                     "end_local": end_time.tz_convert(tz),
                                      "car": car, "raw": raw, "z": z,
                                      "p": np.nan, "expected": sign,  # all at once below
                                      "as_expected": bool(np.sign(car) == sign)})
@@ -429,7 +477,9 @@ def run_intraday_study(calendar: Calendar, bars: IntradayBars,
                 key = (event.id, g)
                 p = portfolio.setdefault(key, {"k0": k0, "est": np.zeros(len(e_index), bool),
                                                "total": [], "gap": [], "last": e_last,
-                                               "first": e_first, "slot": e_slot})
+                                               "first": e_first, "slot": e_slot,
+                                               "session": int(s0), "tickers": set()})
+                p["tickers"].add(link.ticker)
                 p["est"] = p["est"] | est
                 out = window_est & ~est  # this pair's left-out sessions: no estimation AR
                 p["total"].append(np.where(out, np.nan, sign * total))
@@ -454,6 +504,10 @@ def _locate(event: Event, exchange: str, index: pd.DatetimeIndex, session: np.nd
     """(bar 0's position, the time it opens at or after, or a reason there is none)."""
     t0, day0, reason = _bar0_time(event, exchange)
     k0 = first_bar_at_or_after(index, t0) if t0 is not None else None
+    after_last = (k0 is not None and k0 > 0 and pd.Timestamp(session[k0 - 1]) == day0
+                  and pd.Timestamp(session[k0]) != day0)
+    if after_last:  # news inside the session's last bar: the next session's first bar
+        return k0, t0, reason
     if t0 is not None and (k0 is None or pd.Timestamp(session[k0]) != day0):
         # the data start after the news (or end before it): no bar of its session
         return None, t0, f"no {interval_text(interval)} bars in the news session {day0.date()}"
@@ -489,8 +543,10 @@ def _path(event_id, ticker, window_bars, k0, total, raw, index, tz, first, inter
 
 
 def _pooled(portfolio: dict, config: IntradayConfig, interval, n_slots) -> list[dict]:
-    """Per group and horizon: each event's signed portfolio CAR and z, combined."""
-    per: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
+    """Per group and horizon: each event's signed portfolio CAR and z, combined over
+    independent clusters of events (:func:`news_clusters`)."""
+    per: dict[tuple[str, str], list[tuple[float, float, int, int]]] = {}
+    cluster = news_clusters({key: (p["session"], p["tickers"]) for key, p in portfolio.items()})
     for (event_id, group), p in portfolio.items():
         from backtest.eventstudy.stats import _nanmean  # NaN without a warning: no pair there
 
@@ -502,8 +558,7 @@ def _pooled(portfolio: dict, config: IntradayConfig, interval, n_slots) -> list[
         gap_var = float(np.nanmean(ar_gap[est & first] ** 2)) if (est & first).any() else np.nan
         bar_var = var[slot] + np.where(first, gap_var, 0.0)
         for h in config.horizons:
-            end, with_gap = _horizon_bars(h, interval, k0, last)
-            end = min(end, len(total) - 1)
+            end, with_gap, _ = _horizon_end(h, interval, k0, last)
             car, v = total[k0:end + 1].sum(), bar_var[k0:end + 1].sum()
             if with_gap:
                 if end + 1 >= len(total):
@@ -511,22 +566,32 @@ def _pooled(portfolio: dict, config: IntradayConfig, interval, n_slots) -> list[
                 car += ar_gap[end + 1]
                 v += gap_var
             z = car / np.sqrt(v) if v > 0 else np.nan
-            per.setdefault((group, h), []).append((car, z, len(p["total"])))
+            per.setdefault((group, h), []).append((car, z, len(p["total"]),
+                                                   cluster[(event_id, group)]))
     rows = []
     from backtest.eventstudy.stats import csect_t
 
     for (group, h), vals in per.items():
-        car = np.array([v[0] for v in vals])
-        z = np.array([v[1] for v in vals])
-        n_events = len(vals)
+        labels = np.array([v[3] for v in vals])
+        ids = np.unique(labels)
+        # one observation per cluster: the mean of its events' CARs and z (the mean of
+        # correlated z has variance at most 1, so the combined Z stays conservative)
+        car = np.array([np.mean([v[0] for v in vals if v[3] == c]) for c in ids])
+        z = np.array([np.mean([v[1] for v in vals if v[3] == c]) for c in ids])
+        n_events, n_clusters = len(vals), len(ids)
         zc = stouffer_z(z)
-        t = csect_t(z) if n_events >= 3 else None
+        t = csect_t(z) if n_clusters >= 3 else None
+        merged = (f" in {n_clusters} independent clusters (events of one session sharing a "
+                  f"ticker count once)" if n_clusters < n_events else "")
         note = ("one news event: a single observation, not a tested effect across news"
                 if n_events == 1 else
-                f"{n_events} news events: too few for a t across events" if n_events < 3
-                else f"{n_events} news events")
+                f"{n_events} news events{merged}: one observation, not a tested effect"
+                if n_clusters == 1 else
+                f"{n_events} news events{merged}: too few for a t across events"
+                if n_clusters < 3 else f"{n_events} news events{merged}")
         rows.append({"group": group, "horizon": h, "pairs": sum(v[2] for v in vals),
-                     "events": n_events, "signed_car": float(np.nanmean(car)), "z": zc,
+                     "events": n_events, "clusters": n_clusters,
+                     "signed_car": float(np.nanmean(car)), "z": zc,
                      "p": float(normal_p(zc)), "t_events": t.statistic if t else np.nan,
                      "p_t": t.p_value if t else np.nan, "note": note})
     order = {h: i for i, h in enumerate(config.horizons)}

@@ -43,7 +43,7 @@ VBT_SETTINGS = {
 
 def fill_block(price: np.ndarray, filled: np.ndarray, bar: np.ndarray, col: np.ndarray,
                 size: np.ndarray, n_combos: int, n_tickers: int, costs: Costs,
-                init_cash: float, notional: bool) -> dict:
+                init_cash: float, notional: bool, sells_first: bool = False) -> dict:
     """One vectorbt simulation of ``n_combos`` column groups of ``n_tickers`` columns.
 
     The order kernel only runs on the bars where some column has an order: on
@@ -52,6 +52,11 @@ def fill_block(price: np.ndarray, filled: np.ndarray, bar: np.ndarray, col: np.n
     what ``ffill_val_price`` keeps) and the fills are those of a run over every
     bar. Order bars are then mapped back, and value, positions and trades are
     computed over the whole timeline by vectorbt's record functions.
+
+    ``sells_first``: within a bar, orders that sell run before orders that buy
+    (vectorbt's automatic call sequence), so a short bought back never waits for the cash
+    of a long sold at the same bar; the daily simulator keeps the column order its
+    baselines were measured with.
 
     Returns the order and exit trade records, and at each session's close the
     portfolio value per group, the position and the price per column.
@@ -74,8 +79,8 @@ def fill_block(price: np.ndarray, filled: np.ndarray, bar: np.ndarray, col: np.n
             nb.build_call_seq(target.shape, group_lens, CallSeqType.Default), size=target,
             close=np.tile(price[rows], (1, n_combos)),
             val_price=np.tile(ffill(price)[rows], (1, n_combos)),
-            **kernel_args(costs, notional), max_orders=max(1, len(size)), max_logs=0,
-            flex_2d=True)
+            **{**kernel_args(costs, notional), "auto_call_seq": sells_first},
+            max_orders=max(1, len(size)), max_logs=0, flex_2d=True)
         orders = orders.copy()
         orders["idx"] = rows[orders["idx"]]
     col_map = col_map_nb(orders["col"], n_cols)

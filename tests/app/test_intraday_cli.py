@@ -98,3 +98,35 @@ def test_run_refusals(bars_csv, tmp_path, capsys, argv, message):
               if argv[0] == "run" else [*argv, "--offline"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and message in err, err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--estimation-sessions", "0"], "estimation must be 1..250"),
+    (["--horizons", ","], "at least one"),
+    (["--horizons", "5m,5m"], "distinct"),
+])
+def test_intraday_study_option_refusals(bars_csv, tmp_path, capsys, extra, message):
+    rc = main(["study", "openai", "--interval", "1m", "--bars", str(bars_csv), "--offline",
+               "--out", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and message in err, err
+
+
+def test_latency_beyond_any_range_is_refused(bars_csv, tmp_path, capsys):
+    rc = main(["run", "openai", "--strategy", "short_partners_on_bad_news", "--interval", "1m",
+               "--bars", str(bars_csv), "--latency", "99999999999999999999s", "--offline",
+               "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "latency" in err, err
+
+
+def test_five_minute_bars_are_not_read_as_one_minute_bars(tmp_path, capsys):
+    five = tmp_path / "five.csv"
+    minute_bars(["ORCL"], "2026-04-20", "2026-04-28", interval="5min").to_csv(five, index=False)
+    rc = main(["study", "openai", "--interval", "1m", "--bars", str(five), "--offline",
+               "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "look like 5m bars, not 1m" in err, err
+    rc = main(["data", "import", "--interval", "1m", str(five), "--cache-dir",
+               str(tmp_path / "cache")])
+    assert rc == 2 and not (tmp_path / "cache" / "bars" / "1m").exists()

@@ -258,3 +258,69 @@ def test_other_news_of_the_ticker_is_left_out_of_its_estimation():
     kept = run_intraday_study(cal, jumped, IntradayConfig(exclude_other_events=False))
     sigma = kept.pairs.set_index(["event_id", "ticker"]).loc[("late", "ORCL"), "sigma"]
     assert sigma > 1.2 * pairs.loc[("late", "ORCL"), "sigma"]  # the jump would inflate it
+
+
+def test_a_news_session_without_bars_is_skipped_not_carried_forward():
+    long = minute_bars(["ORCL", "CRWV"], "2026-03-20", "2026-04-29")
+    day = pd.DatetimeIndex(long["timestamp"]).tz_convert("America/New_York").normalize()
+    gone = (day == pd.Timestamp("2026-04-28", tz="America/New_York")) & (long["ticker"] == "ORCL")
+    bars = IntradayBars.from_long(long[~gone], pd.Timedelta("1min"))
+    r = run_intraday_study(Calendar("c", (_event(),)), bars)
+    why = r.pairs.set_index("ticker")["skipped"]
+    assert "no ORCL and SPY bars together in the news session" in why["ORCL"]
+    assert why["CRWV"] == ""
+
+
+def test_estimation_counts_only_sessions_the_ticker_traded():
+    long = minute_bars(["ORCL", "CRWV"], "2026-03-20", "2026-04-29")
+    stamps = pd.DatetimeIndex(long["timestamp"])
+    late = (long["ticker"] != "ORCL") | (stamps >= pd.Timestamp("2026-04-24", tz="UTC"))
+    bars = IntradayBars.from_long(long[late], pd.Timedelta("1min"))
+    r = run_intraday_study(Calendar("c", (_event(),)), bars)
+    orcl = r.pairs.set_index("ticker").loc["ORCL"]
+    assert orcl["skipped"].startswith("2 estimation sessions")  # 04-24 and 04-27 only
+    assert r.pairs.set_index("ticker").loc["CRWV", "estimation_sessions"] == 20
+
+
+def test_news_in_the_last_bar_of_a_session_goes_to_the_next_open():
+    bars = _bars()
+    when = pd.Timestamp("2026-04-27 19:59:30", tz="UTC")  # inside the 15:59 New York bar
+    r = run_intraday_study(Calendar("c", (_event(when),)), bars)
+    assert (r.pairs["bar0"] == pd.Timestamp("2026-04-28 13:30", tz="UTC")).all()
+    assert (r.pairs["skipped"] == "").all()
+
+
+def test_a_minute_horizon_stops_at_the_close_and_says_so():
+    bars = _bars()
+    when = pd.Timestamp("2026-04-28 19:30", tz="UTC")  # 15:30 New York: 60m would cross
+    r = run_intraday_study(Calendar("c", (_event(when),)), bars)
+    row = _row(r, "ORCL", "60m")
+    assert bool(row["capped"]) and row["bars"] == 30
+    assert row["end"] == pd.Timestamp("2026-04-28 20:00", tz="UTC")
+    assert row["car"] == _row(r, "ORCL", "close")["car"]
+    assert not bool(_row(r, "ORCL", "5m")["capped"])
+
+
+def test_headlines_minutes_apart_on_one_ticker_are_one_observation():
+    bars = _bars(seed=8)
+    a = _event(event_id="a")
+    b = _event(NEWS + pd.Timedelta(minutes=2), event_id="b")
+    other_day = _event(pd.Timestamp("2026-04-21 16:00", tz="UTC"), event_id="c",
+                       tickers=(("ORCL", "partner", "down"),))
+    cfg = IntradayConfig(exclude_other_events=False, group_by=())
+    r = run_intraday_study(Calendar("c", (a, b, other_day)), bars, cfg)
+    pooled = r.pooled.set_index("horizon").loc["close"]
+    assert pooled["events"] == 3 and pooled["clusters"] == 2
+    assert "2 independent clusters" in pooled["note"]
+    # the two same-session events enter once, as the mean of their z
+    one = {e: run_intraday_study(Calendar("c", (ev,)), bars, cfg).pooled.set_index("horizon")
+           .loc["close", "z"] for e, ev in (("a", a), ("b", b), ("c", other_day))}
+    expect = ((one["a"] + one["b"]) / 2 + one["c"]) / np.sqrt(2)
+    assert pooled["z"] == pytest.approx(expect, rel=1e-9)
+
+
+def test_horizon_lists_are_refused_when_empty_or_repeated():
+    with pytest.raises(ConfigError, match="distinct"):
+        IntradayConfig(horizons=("5m", "5m"))
+    with pytest.raises(ConfigError, match="at least one"):
+        IntradayConfig(horizons=())

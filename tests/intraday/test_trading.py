@@ -464,3 +464,29 @@ def test_audit_flags_an_entry_before_news_plus_latency(week, monkeypatch):
     leaks = intraday_audit(get_strategy("short_partners_on_bad_news"), ctx, bars)
     assert set(leaks["kind"]) == {"before_news"}
     assert "before the news plus latency 2026-04-28 15:37:00+00:00" in leaks["detail"].iat[0]
+
+
+def test_a_long_sold_pays_for_a_short_bought_back_at_the_same_bar():
+    """Short AAA and long BBB, each the whole equity; AAA rises 5% before the exit. At the
+    exit bar the long must be sold before the short is bought back (its cash pays for it):
+    P&L by hand, -1,000 x (100 e^0.05 - 100), and the book flat after the exit."""
+    from backtest.intraday.trading.run import simulate_orders
+    from backtest.sim.costs import Costs
+
+    long = minute_bars(["AAA", "BBB"], "2026-04-28", "2026-04-28", sigma=0.0, market_sigma=0.0,
+                       jumps={"AAA": [("2026-04-28 15:00", 0.05), ("2026-04-28 19:00", 0.10)]})
+    bars = IntradayBars.from_long(long, pd.Timedelta("1min"))
+    t = pd.Timestamp("2026-04-28 14:00", tz="UTC")
+    orders = pd.DataFrame({
+        "event_id": ["e", "e"], "ticker": ["AAA", "BBB"], "side": [-1, 1], "weight": [1.0, 1.0],
+        "entry_time": [t, t], "entry_price": [np.nan, np.nan],
+        "exit_time": [t + pd.Timedelta(hours=2)] * 2, "exit_price": [np.nan, np.nan],
+        "exit_reason": ["horizon", "horizon"], "leg": ["main", "main"],
+        "decided_at": [t - pd.Timedelta(minutes=1)] * 2})
+    trades, equity, notes = simulate_orders(orders, bars, Costs(fees=0.0, slippage=0.0), 100_000)
+    loss = 1000 * (100 * np.exp(0.05) - 100)
+    aaa = trades[trades["ticker"] == "AAA"]
+    assert len(aaa) == 1 and aaa["size"].iloc[0] == pytest.approx(1000)
+    assert aaa["pnl"].iloc[0] == pytest.approx(-loss, rel=1e-9)
+    assert equity.iloc[-1] == pytest.approx(100_000 - loss, rel=1e-9)  # AAA's later +10%: not ours
+    assert not notes

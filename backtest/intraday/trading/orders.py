@@ -64,7 +64,10 @@ def parse_duration(value, field: str) -> pd.Timedelta:
         m = _DURATION.fullmatch(value.lower())
         if m:
             unit = _UNIT["ms" if m.group(2) == "ms" else m.group(2)[0]]
-            return pd.Timedelta(float(m.group(1)), unit=unit).round("ms")
+            try:
+                return pd.Timedelta(float(m.group(1)), unit=unit).round("ms")
+            except (OverflowError, ValueError):  # beyond pandas' range: refused below
+                pass
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
         return pd.Timedelta(0)
     raise ConfigError(f"must be a duration such as 60s, 30m or 1h, got {value!r}"[:200],

@@ -196,8 +196,13 @@ def simulate_orders(orders: pd.DataFrame, bars: IntradayBars, costs: Costs, init
         n = len(mine)
         out = fill_block(price, ffill_bfill(price), np.r_[entry[mine], exit_[mine]] - 2 * lo,
                          np.r_[np.arange(n), np.arange(n)], np.r_[target[mine], np.zeros(n)],
-                         1, n, costs, cash, notional)
+                         1, n, costs, cash, notional, sells_first=True)
         value = out["value"][:, 0]
+        held = np.flatnonzero(out["assets"][-1] != 0)
+        for k in held:  # only when cash ran out at an exit; never expected with sells first
+            notes.append(f"{orders['event_id'].iat[mine[k]]} {orders['ticker'].iat[mine[k]]}: "
+                         f"still held at the session's close after its exit (not enough "
+                         f"cash to close it), valued at that close without exit costs")
         curves.append(pd.Series(value, index=index[lo:hi]))
         table, _ = trade_table((out["trades"], np.zeros(len(out["trades"]))), 1, n)
         filled = mine[table["col"]]
