@@ -72,18 +72,30 @@ def _trust(run: dict, pairs: pd.DataFrame, pooled: pd.DataFrame) -> list[str]:
     return notes
 
 
-def render_intraday_report(folder: str | Path, shown: str | Path | None = None) -> Path:
-    """Write ``index.html`` and one minute-path PNG per event into ``folder``."""
+def _page(folder: Path, template: str, **values) -> Path:
+    """Render ``template`` (autoescaped: headlines and tickers are the user's text) into
+    ``folder/index.html``."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    out = folder / "index.html"
+    out.write_text(env.get_template(template).render(**values), encoding="utf-8")
+    return out
+
+
+def _inputs(folder: str | Path, shown, kind: str, names: tuple[str, ...]):
+    """(folder, shown, run.json, its ``kind`` section, the named tables) of a results folder."""
     folder = Path(folder)
     shown = Path(shown) if shown is not None else folder
     run = _json(folder / "run.json", shown)
-    spec = run["intraday"]
-    events = _read(folder, "events", shown)
-    pairs = _read(folder, "intraday_pairs", shown)
-    horizons = _read(folder, "intraday_horizons", shown)
-    pooled = _read(folder, "intraday_pooled", shown)
-    daily = _read(folder, "intraday_daily", shown)
-    path = _read(folder, "intraday_path", shown)
+    return folder, shown, run, run[kind], [_read(folder, n, shown) for n in names]
+
+
+def render_intraday_report(folder: str | Path, shown: str | Path | None = None) -> Path:
+    """Write ``index.html`` and one minute-path PNG per event into ``folder``."""
+    folder, shown, run, spec, tables = _inputs(
+        folder, shown, "intraday", ("events", "intraday_pairs", "intraday_horizons",
+                                    "intraday_pooled", "intraday_daily", "intraday_path"))
+    events, pairs, horizons, pooled, daily, path = tables
     headline = dict(zip(events["event_id"], events["headline"]))
     kept = pairs[_reasons(pairs) == ""]
     seed = run["seed_event"]
@@ -122,12 +134,7 @@ def render_intraday_report(folder: str | Path, shown: str | Path | None = None) 
                                 "skipped"]], ("sigma", "stale_share"), "intraday_pairs.csv"),
          "trust": _trust(run, pairs, pooled),
          "more_events": max(0, kept["event_id"].nunique() - len(charted))}
-    env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
-    html = env.get_template("intraday.html.j2").render(run=run, spec=spec, s=s)
-    out = folder / "index.html"
-    out.write_text(html, encoding="utf-8")
-    return out
+    return _page(folder, "intraday.html.j2", run=run, spec=spec, s=s)
 
 
 def _horizon_grid(h: pd.DataFrame, horizons: list[str]) -> dict:
@@ -168,15 +175,11 @@ def _daily_rows(h: pd.DataFrame, daily: pd.DataFrame) -> dict | None:
 
 def render_intraday_run_report(folder: str | Path, shown: str | Path | None = None) -> Path:
     """Write ``index.html`` and ``intraday_equity.png`` of an intraday run into ``folder``."""
-    folder = Path(folder)
-    shown = Path(shown) if shown is not None else folder
-    run = _json(folder / "run.json", shown)
-    spec = run["intraday_run"]
-    trades = _read(folder, "intraday_trades", shown)
-    orders = _read(folder, "intraday_orders", shown)
-    skipped = _read(folder, "intraday_skipped", shown)
-    events = _read(folder, "intraday_events", shown)
-    equity = _read(folder, "intraday_equity", shown)
+    folder, shown, run, spec, tables = _inputs(
+        folder, shown, "intraday_run", ("intraday_trades", "intraday_orders",
+                                        "intraday_skipped", "intraday_events",
+                                        "intraday_equity"))
+    trades, orders, skipped, events, equity = tables
     image = (_png(charts.intraday_equity_chart(equity, spec["init_cash"],
                                                f"{spec['strategy']}: {spec['execution']}"),
                   folder / "intraday_equity.png") if len(equity) else None)
@@ -197,9 +200,4 @@ def render_intraday_run_report(folder: str | Path, shown: str | Path | None = No
          "events": _table(events, ("ret",), "intraday_events.csv"),
          "skipped": _table(skipped, (), "intraday_skipped.csv") if len(skipped) else None,
          "orders": len(orders), "thin": thin}
-    env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
-    html = env.get_template("intraday_run.html.j2").render(run=run, spec=spec, s=s)
-    out = folder / "index.html"
-    out.write_text(html, encoding="utf-8")
-    return out
+    return _page(folder, "intraday_run.html.j2", run=run, spec=spec, s=s)

@@ -103,15 +103,22 @@ def _study_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=d.seed, help="seed of the pseudo-event draws")
 
 
-def _intraday_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("intraday study (minute bars; see README, Intraday)")
+def _bar_source(p: argparse.ArgumentParser, what: str, doing: str):
+    """The group of an intraday command with ``--interval`` and ``--bars`` (study, run,
+    audit): where the minute bars come from."""
+    g = p.add_argument_group(f"intraday {what} (minute bars; see README, Intraday)")
     g.add_argument("--interval", metavar="1m",
-                   help="study sub-daily bars at this interval (1m, 2m, 5m, 10m, 15m, 30m, "
-                        "60m) instead of daily prices: bars from --bars or the bar cache "
-                        "(`backtest data import --interval 1m FILE`, or yfinance)")
+                   help=f"{doing} sub-daily bars at this interval (1m, 2m, 5m, 10m, 15m, 30m, "
+                        f"60m): bars from --bars or the bar cache (`backtest data import "
+                        f"--interval 1m FILE`, or yfinance)")
     g.add_argument("--bars", type=Path, metavar="FILE",
                    help="minute bars from this long CSV or parquet file (timestamp with "
                         "timezone, ticker, open, high, low, close, volume)")
+    return g
+
+
+def _intraday_options(p: argparse.ArgumentParser) -> None:
+    g = _bar_source(p, "study", "study")
     g.add_argument("--window-minutes", type=int, nargs=2, metavar=("A", "B"),
                    help="minute path from A to B minutes of trading time around bar 0 "
                         "(default -30 120 at 1m; whole bars)")
@@ -125,13 +132,8 @@ def _intraday_options(p: argparse.ArgumentParser) -> None:
 
 
 def _intraday_trading_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("intraday trading (minute bars; see README, Intraday)")
-    g.add_argument("--interval", metavar="1m",
-                   help="trade sub-daily bars at this interval: fill at the first bar opening "
-                        "at or after the news plus --latency (bars from --bars or the bar "
-                        "cache)")
-    g.add_argument("--bars", type=Path, metavar="FILE",
-                   help="minute bars from this long CSV or parquet file")
+    g = _bar_source(p, "trading", "trade (fill at the first bar opening at or after the news "
+                                  "plus --latency)")
     g.add_argument("--latency", default=None, metavar="60s",
                    help="time from the news to the order (default 60s)")
     g.add_argument("--exit", default=None, metavar="30m|close", dest="exit_rule",
