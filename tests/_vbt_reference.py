@@ -17,8 +17,9 @@ from backtest.sim.costs import Costs
 from backtest.sim.execution import bar_timeline
 from backtest.sim.results import TRADE_COLUMNS, SimulationResult
 
-# The settings the first simulator passed; everything else was vectorbt's default.
-VBT_SETTINGS = {"direction": "both", "cash_sharing": True, "call_seq": "default",
+# The settings the first simulator passed (with sells before buys within a bar since
+# 2026-12-02); everything else was vectorbt's default.
+VBT_SETTINGS = {"direction": "both", "cash_sharing": True, "call_seq": "auto",
                 "update_value": False, "ffill_val_price": True, "log": False}
 
 

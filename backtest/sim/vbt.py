@@ -18,7 +18,10 @@ from backtest.sim.costs import Costs
 VBT_SETTINGS = {
     "direction": "both",
     "cash_sharing": True,
-    "call_seq": "default",  # column order: deterministic
+    # within a bar, sells before buys (vectorbt's automatic call sequence, by order value;
+    # deterministic): a short bought back at an exit is paid by the long sold at it, never
+    # left half open for want of cash (a hedged book at its exit)
+    "call_seq": "auto",
     "update_value": False,  # all orders of one bar size off the same portfolio value
     "ffill_val_price": True,
     "log": False,
@@ -43,7 +46,7 @@ VBT_SETTINGS = {
 
 def fill_block(price: np.ndarray, filled: np.ndarray, bar: np.ndarray, col: np.ndarray,
                 size: np.ndarray, n_combos: int, n_tickers: int, costs: Costs,
-                init_cash: float, notional: bool, sells_first: bool = False) -> dict:
+                init_cash: float, notional: bool) -> dict:
     """One vectorbt simulation of ``n_combos`` column groups of ``n_tickers`` columns.
 
     The order kernel only runs on the bars where some column has an order: on
@@ -53,10 +56,9 @@ def fill_block(price: np.ndarray, filled: np.ndarray, bar: np.ndarray, col: np.n
     bar. Order bars are then mapped back, and value, positions and trades are
     computed over the whole timeline by vectorbt's record functions.
 
-    ``sells_first``: within a bar, orders that sell run before orders that buy
-    (vectorbt's automatic call sequence), so a short bought back never waits for the cash
-    of a long sold at the same bar; the daily simulator keeps the column order its
-    baselines were measured with.
+    Within a bar, orders that sell run before orders that buy (``call_seq="auto"`` in
+    :data:`VBT_SETTINGS`), so a short bought back never waits for the cash of a long sold
+    at the same bar.
 
     Returns the order and exit trade records, and at each session's close the
     portfolio value per group, the position and the price per column.
@@ -79,8 +81,8 @@ def fill_block(price: np.ndarray, filled: np.ndarray, bar: np.ndarray, col: np.n
             nb.build_call_seq(target.shape, group_lens, CallSeqType.Default), size=target,
             close=np.tile(price[rows], (1, n_combos)),
             val_price=np.tile(ffill(price)[rows], (1, n_combos)),
-            **{**kernel_args(costs, notional), "auto_call_seq": sells_first},
-            max_orders=max(1, len(size)), max_logs=0, flex_2d=True)
+            **kernel_args(costs, notional), max_orders=max(1, len(size)), max_logs=0,
+            flex_2d=True)
         orders = orders.copy()
         orders["idx"] = rows[orders["idx"]]
     col_map = col_map_nb(orders["col"], n_cols)
@@ -121,7 +123,8 @@ def kernel_args(costs: Costs, notional: bool) -> dict:
     args.update(size_type=np.asarray(SizeType.TargetValue if notional
                                      else SizeType.TargetPercent),
                 fees=np.asarray(float(costs.fees)), fixed_fees=np.asarray(float(costs.fixed_fees)),
-                slippage=np.asarray(float(costs.slippage)), auto_call_seq=False,
+                slippage=np.asarray(float(costs.slippage)),
+                auto_call_seq=s["call_seq"] == "auto",
                 ffill_val_price=s["ffill_val_price"], update_value=s["update_value"],
                 init_temp_records=False)
     return args

@@ -366,7 +366,7 @@ def test_equals_one_portfolio_from_orders_over_every_bar(many):
         size.at[exit_row, c] = 0.0
     pf = vbt.Portfolio.from_orders(close=price, size=size, size_type="targetpercent",
                                    direction="both", fees=FEES, slippage=SLIP, init_cash=CASH,
-                                   cash_sharing=True, group_by=True, call_seq="default",
+                                   cash_sharing=True, group_by=True, call_seq="auto",
                                    update_value=False, ffill_val_price=True)
     value = pf.value().to_numpy()[1::2]  # after each bar's close
     assert np.allclose(run.equity.to_numpy(), pd.Series(value, index=index)

@@ -199,3 +199,23 @@ def test_bundled_demo_strategy_trades_the_bad_news():
     # after that date, so the total-return price is the raw one), less 5 bp slippage.
     assert orcl["entry_price"].iloc[0] == pytest.approx(165.96000671386719 * (1 - 0.0005))
     assert str(orcl["entry_time"].iloc[0]) == "2026-04-28 20:00:00+00:00"
+
+
+def test_a_hedged_book_closes_every_leg_at_its_exit():
+    """Short the partners with a SPY hedge on the bundled data: at the exit bar the SPY long
+    must be sold before the shorts are bought back (its cash pays for them). Day 0 of
+    DeepSeek R1 is 2025-01-27 (news before the open); five sessions later is 2025-02-03,
+    whose open is 14:30 UTC: every leg of that event closes there, each in one trade."""
+    from backtest.data import load_panel
+    from backtest.sim.runs import run_strategy
+    from events.loader import resolve_calendar
+    from strategies import get_strategy
+
+    cal = resolve_calendar("openai")
+    run = run_strategy(cal, load_panel(cal, "SPY"),
+                       get_strategy("short_partners_on_bad_news", hedge=True))
+    t = run.simulation.trades
+    deepseek = t[t["event_id"] == "deepseek-r1-2025-01-27"]
+    assert sorted(deepseek["ticker"]) == ["NVDA", "ORCL", "SPY"]
+    assert (pd.DatetimeIndex(deepseek["exit_time"])
+            == pd.Timestamp("2025-02-03 14:30", tz="UTC")).all()

@@ -196,7 +196,7 @@ def simulate_orders(orders: pd.DataFrame, bars: IntradayBars, costs: Costs, init
         n = len(mine)
         out = fill_block(price, ffill_bfill(price), np.r_[entry[mine], exit_[mine]] - 2 * lo,
                          np.r_[np.arange(n), np.arange(n)], np.r_[target[mine], np.zeros(n)],
-                         1, n, costs, cash, notional, sells_first=True)
+                         1, n, costs, cash, notional)
         value = out["value"][:, 0]
         held = np.flatnonzero(out["assets"][-1] != 0)
         for k in held:  # only when cash ran out at an exit; never expected with sells first
