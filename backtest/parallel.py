@@ -5,7 +5,9 @@ The engine (studies, sweeps) cuts its work into blocks and hands them to a
 block, results in block order (an iterable read once: a list, or, on a cluster,
 the results as they arrive, so a study combines each block and lets it go before
 the next one is fetched). :func:`serial_map_blocks` runs them here, one
-after another; :class:`DaskExecutor` runs them on a cluster
+after another; :class:`ThreadExecutor` on this process's threads, one per core (the
+study's default: its compiled kernels and numpy's sorts release the GIL);
+:class:`DaskExecutor` runs them on a cluster
 (``pip install "event-backtester[cluster]"``), with the ``shared`` arguments
 (returns, regressors, prices) scattered to the workers once instead of being
 shipped with every task. This module imports nothing of the engine.
@@ -21,7 +23,10 @@ runs, so results are bit-identical to a serial run with the same blocks.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from events.errors import ConfigError
@@ -38,6 +43,56 @@ def serial_map_blocks(fn, shared: tuple, blocks: list[tuple]):
         if show:
             print(f"\r{getattr(fn, '__name__', 'work')}: {k}/{len(blocks)} blocks",
                   end="\n" if k == len(blocks) else "", file=sys.stderr, flush=True)
+
+
+class ThreadExecutor:
+    """``map_blocks`` on ``workers`` threads of this process (default: one per CPU).
+
+    Pays only for work that releases the GIL (numba ``nogil`` kernels, numpy's sorts and
+    reductions): the event study's blocks. At most ``workers`` blocks run at once and
+    results are handed over in block order as the consumer asks for them, so a study
+    holds about ``workers`` blocks' arrays, not all of them. A block's arithmetic does not
+    depend on the thread that runs it: results are bit-identical to a serial run.
+    ``workers=1`` (or a single block) runs serially, in this thread.
+    """
+
+    def __init__(self, workers: int | None = None):
+        if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)
+                                    or workers < 1):
+            raise ConfigError(f"threads must be a positive number, got {workers!r}",
+                              field="threads")
+        self.workers = workers
+
+    def __call__(self, fn, shared: tuple, blocks: list[tuple]):
+        workers = min(self.workers or os.cpu_count() or 1, len(blocks))
+        if workers <= 1:
+            yield from serial_map_blocks(fn, shared, blocks)
+            return
+        show = len(blocks) >= 3 and sys.stderr.isatty()
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="block")
+        try:
+            pending, todo = deque(), iter(blocks)
+            for block in todo:  # the first ``workers`` blocks start at once
+                pending.append(pool.submit(fn, *shared, *block))
+                if len(pending) == workers:
+                    break
+            k = 0
+            while pending:
+                result = pending.popleft().result()
+                block = next(todo, None)  # keep every thread busy while the consumer works
+                if block is not None:
+                    pending.append(pool.submit(fn, *shared, *block))
+                k += 1
+                if show:
+                    print(f"\r{getattr(fn, '__name__', 'work')}: {k}/{len(blocks)} blocks",
+                          end="\n" if k == len(blocks) else "", file=sys.stderr, flush=True)
+                yield result
+                del result
+        finally:  # an error or a consumer that stopped early: nothing new starts
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+local_map_blocks = ThreadExecutor()  # the study's default: one thread per CPU
 
 
 class DaskExecutor:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 ROLES = ("partner", "competitor", "subject", "supplier")
@@ -128,6 +130,12 @@ class Calendar:
         """Every linked ticker, sorted."""
         return sorted({lt.ticker for e in self.events for lt in e.tickers})
 
+    @cached_property
+    def links(self) -> "Links":
+        """Every (event, linked ticker) as columns, in calendar order (worked out once: the
+        calendar is frozen)."""
+        return Links.of(self.events)
+
     def to_frame(self) -> pd.DataFrame:
         """One row per (event, linked ticker): the calendar as a tidy table."""
         rows = [
@@ -146,6 +154,41 @@ class Calendar:
             for lt in e.tickers
         ]
         return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Links:
+    """A calendar's (event, linked ticker) links as columns, in calendar order: the one
+    pass over the links that the study's pairs and the audit table share (a universe
+    study has a hundred thousand of them; per-link work then runs on arrays).
+
+    ``event`` is each link's event position in ``Calendar.events``; ``ticker``, ``role``,
+    ``direction`` and ``listed`` (the exchange the calendar names, or None) are object
+    arrays of the link's fields.
+    """
+
+    event: np.ndarray
+    ticker: np.ndarray
+    role: np.ndarray
+    direction: np.ndarray
+    listed: np.ndarray
+
+    @classmethod
+    def of(cls, events) -> "Links":
+        counts = np.fromiter((len(e.tickers) for e in events), dtype=np.int64,
+                             count=len(events))
+        fields = [lt for e in events for lt in e.tickers]
+
+        def column(name):
+            out = np.empty(len(fields), dtype=object)
+            out[:] = [getattr(lt, name) for lt in fields]
+            return out
+
+        return cls(np.repeat(np.arange(len(events), dtype=np.int64), counts),
+                   column("ticker"), column("role"), column("direction"), column("exchange"))
+
+    def __len__(self) -> int:
+        return len(self.event)
 
 
 WEIGHTINGS = ("equal", "fixed", "exposure")

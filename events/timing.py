@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from events.errors import CalendarError
-from events.model import Calendar, Event
+from events.model import Calendar, Event, Links
 
 if TYPE_CHECKING:
     import exchange_calendars as xcals
@@ -182,39 +183,61 @@ def _check_range(cal: xcals.ExchangeCalendar, date: pd.Timestamp, event: Event) 
                             line=event.line, field=f"event {event.id}")
 
 
+def link_exchanges(links: Links) -> np.ndarray:
+    """The exchange of each link (:func:`exchange_for`), worked out once per distinct
+    (ticker, listed exchange)."""
+    if not len(links):
+        return np.empty(0, dtype=object)
+    t_codes, t_names = pd.factorize(links.ticker)
+    l_codes, l_names = pd.factorize(np.array([x or "" for x in links.listed], dtype=object))
+    keys, codes = np.unique(t_codes * len(l_names) + l_codes, return_inverse=True)
+    exchanges = np.array([exchange_for(t_names[k // len(l_names)], l_names[k % len(l_names)])
+                          for k in keys], dtype=object)
+    return exchanges[codes]
+
+
+def time_codes(calendar: Calendar) -> np.ndarray:
+    """Each event's time code: events with equal codes have equal times (the key of
+    :func:`_time_key` without the exchange), codes in order of first appearance."""
+    codes: dict[tuple, int] = {}
+    out = np.empty(len(calendar), dtype=np.int64)
+    for i, event in enumerate(calendar):
+        ts = event.timestamp
+        out[i] = codes.setdefault((ts, getattr(ts, "unit", None), event.date, event.session),
+                                  len(codes))
+    return out
+
+
 def timing_table(calendar: Calendar) -> pd.DataFrame:
     """The audit table: one row per (event, ticker) with the ticker's exchange, the
     published time (UTC and exchange-local), when the news became tradable, day 0
     and the first fill (bar and time)."""
+    links = calendar.links
+    if not len(links):
+        return pd.DataFrame([])
     # Many rows share a time and an exchange (a universe study: thousands of events a
     # day), so the timing columns are worked out once per distinct (time, exchange), in a
     # small frame, and repeated by position; only ids, tickers and texts are per row.
-    codes: dict[tuple, int] = {}
-    timings = []  # per distinct (time, exchange): its timing columns
-    rows, row_code = [], []
-    exchange_of: dict[tuple, str] = {}  # (ticker, listed exchange): looked up once each
-    for event in calendar:
-        text = event.time_text
-        when = _time_key(event, "")[:-1]  # the key without its exchange
-        for link in event.tickers:
-            listed = (link.ticker, link.exchange)
-            exchange = exchange_of.get(listed)
-            if exchange is None:
-                exchange = exchange_of[listed] = exchange_for(link.ticker, link.exchange)
-            key = (*when, exchange)
-            code = codes.get(key)
-            if code is None:
-                code = codes[key] = len(timings)
-                # the first row of a time raises any error, as the row-by-row loop did
-                timings.append(_timing_columns(event_timing(event, exchange)))
-            rows.append((event.id, link.ticker, exchange, text))
-            row_code.append(code)
-    if not rows:
-        return pd.DataFrame([])
+    exchange = link_exchanges(links)
+    ex_codes, ex_names = pd.factorize(exchange)
+    key = time_codes(calendar)[links.event] * len(ex_names) + ex_codes
+    distinct, first, row_code = np.unique(key, return_index=True, return_inverse=True)
+    # in row order: the first row of a time raises any error, as a row-by-row loop would
+    order = np.argsort(first, kind="stable")
+    timings = [None] * len(distinct)
+    events = calendar.events
+    for k in order:
+        row = first[k]
+        timings[k] = _timing_columns(event_timing(events[links.event[row]], exchange[row]))
+    ids = [e.id for e in events]
+    texts = [e.time_text for e in events]
+    ev = links.event
     # built from rows, like a frame of row dicts, so every column infers the same dtype
     shared = pd.DataFrame(timings, columns=_TIMING_COLUMNS)
-    table = pd.concat([pd.DataFrame(rows, columns=["event_id", "ticker", "exchange",
-                                                   "published"]),
+    table = pd.concat([pd.DataFrame({"event_id": [ids[i] for i in ev],
+                                     "ticker": links.ticker.tolist(),
+                                     "exchange": exchange.tolist(),
+                                     "published": [texts[i] for i in ev]}),
                        shared.take(row_code).reset_index(drop=True)], axis=1)
     return table[_TABLE_COLUMNS]
 

@@ -175,8 +175,12 @@ def _market_option(p: argparse.ArgumentParser) -> None:
                    help=f"benchmark ticker of the strategy metrics (default {DEFAULT_MARKET})")
 
 
-def _cluster_options(p: argparse.ArgumentParser) -> None:
+def _cluster_options(p: argparse.ArgumentParser, threads: bool = False) -> None:
     g = p.add_argument_group("scale out (Dask; pip install event-backtester[cluster])")
+    if threads:
+        g.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="threads of this process for the study's blocks (default: one "
+                            "per CPU; 1 runs them one after another); results are identical")
     g.add_argument("--cluster", metavar="local[:N]",
                    help="run on a local Dask cluster of N worker processes")
     g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
@@ -240,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(study)
     _study_options(study)
     _intraday_options(study)
-    _cluster_options(study)
+    _cluster_options(study, threads=True)
 
     ev = sub.add_parser("events", help="inspect a calendar").add_subparsers(
         dest="events_command", required=True, metavar="ACTION")

@@ -117,11 +117,20 @@ def costs(args: argparse.Namespace):
 
 def executor(args: argparse.Namespace, label: str):
     """A context giving the ``map_blocks`` of ``--cluster``/``--scheduler`` (a Dask
-    executor), or None for the default serial one."""
+    executor), of ``--threads`` (a :class:`~backtest.parallel.ThreadExecutor`), or None
+    for the default one."""
     from contextlib import contextmanager
 
+    threads = getattr(args, "threads", None)
     if not (getattr(args, "cluster", None) or getattr(args, "scheduler", None)):
-        return nullcontext(None)
+        if threads is None:
+            return nullcontext(None)
+        from backtest.parallel import ThreadExecutor
+
+        return nullcontext(ThreadExecutor(threads))
+    if threads is not None:
+        raise ConfigError("--threads is for a run on this machine; with --cluster or "
+                          "--scheduler the workers decide", field="threads")
 
     @contextmanager
     def dask():

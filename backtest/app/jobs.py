@@ -26,7 +26,7 @@ from backtest.io import (
     write_csv,
     write_json,
 )
-from backtest.parallel import serial_map_blocks
+from backtest.parallel import local_map_blocks
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs
 from backtest.sim.runs import run_strategy
 from events.errors import ConfigError, OutputError, PriceDataError
@@ -106,7 +106,7 @@ def run_job(calendar: str | Path | Calendar, out: str | Path, *, do_study: bool 
             seed_event: str | None = None, title: str | None = None,
             init_cash: float = DEFAULT_INIT_CASH,
             sweep: tuple | None = None,
-            map_blocks=serial_map_blocks, block: int | None = None,
+            map_blocks=local_map_blocks, block: int | None = None,
             strict: bool = False, car_from: str = "day-1",
             started: float | None = None, explain: tuple[str, ...] = (),
             table_format: str = "parquet") -> Path:

@@ -69,6 +69,11 @@ def chain_event_study(calendar: Calendar, panel: PricePanel, config: StudyConfig
             LinkedTicker(security, link.role, link.direction, line=link.line),)))
         member_events.append(dataclasses.replace(event, id=event_id, chains=(), tickers=tuple(
             lt for lt in event.tickers if lt.chain == link.chain)))
+    # Both studies need only their members, the market and the factors: a universe panel
+    # of 11,000 tickers is not copied, transposed and hashed twice more for them.
+    needed = [config.market, *config.factors,
+              *(lt.ticker for e in member_events for lt in e.tickers)]
+    panel = panel.select(needed)
     pseudo = panel.with_returns(pd.DataFrame(series))
     by_event = dataclasses.replace(config, group_by=("event_id",))
     port = run_study(Calendar("chains", tuple(port_events)), pseudo, by_event, factor_data,

@@ -68,10 +68,10 @@ class _Columns:
             cols = np.array([j for t in dict.fromkeys(tickers) for j in where.get(t, [])],
                             dtype=np.int64)
         # only the checked columns are copied out (a study of 7 tickers in a universe
-        # panel of 11,000 reads 7)
+        # panel of 11,000 reads 7), by numpy's take on the frame's array (a view for one
+        # float block): several times faster than pandas' column take on a wide panel
         return cls([columns[j] for j in cols], cols, panel.sessions,
-                   panel.close.iloc[:, cols].to_numpy(dtype="float64"),
-                   panel.open.iloc[:, cols].to_numpy(dtype="float64"), panel)
+                   _columns(panel.close, cols), _columns(panel.open, cols), panel)
 
     def pick(self, matrix: np.ndarray) -> np.ndarray:
         """A matrix computed from this object's arrays: already the checked columns."""
@@ -79,7 +79,12 @@ class _Columns:
 
     @property
     def returns(self) -> np.ndarray:
-        return self.panel.returns.iloc[:, self.cols].to_numpy(dtype="float64")
+        return _columns(self.panel.returns, self.cols)
+
+
+def _columns(frame: pd.DataFrame, cols: np.ndarray) -> np.ndarray:
+    """Columns ``cols`` (positions) of ``frame`` as a float64 array."""
+    return frame.to_numpy(dtype="float64")[:, cols]
 
 
 def _dicts(rows: list[tuple]) -> list[dict]:

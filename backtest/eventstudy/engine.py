@@ -79,7 +79,7 @@ from backtest.eventstudy.pairs import (
     test_windows,
 )
 from backtest.eventstudy.result import ARParts, ARRows, StudyResult, ar_frame
-from backtest.parallel import serial_map_blocks
+from backtest.parallel import local_map_blocks
 from events.errors import ConfigError, OutputError, PriceDataError
 from events.model import Calendar
 from events.timing import timing_table
@@ -125,15 +125,17 @@ def _without_volume(panel: PricePanel, pairs: pd.DataFrame, config: StudyConfig
 
 
 def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None = None,
-              factor_data: pd.DataFrame | None = None, map_blocks=serial_map_blocks,
+              factor_data: pd.DataFrame | None = None, map_blocks=local_map_blocks,
               block: int = BLOCK, explain: tuple[str, ...] = (),
               ar_parts: str | Path | None = None) -> StudyResult:
     """Event study of every (event, linked ticker) pair of ``calendar`` on ``panel``.
 
     The per-pair work runs in blocks of ``block`` pairs through ``map_blocks``
-    (``fn, shared, blocks -> results in order``): :func:`serial_map_blocks` here,
-    or a Dask cluster's (:class:`backtest.parallel.DaskExecutor`); the results
-    are identical, since a block does the same arithmetic wherever it runs.
+    (``fn, shared, blocks -> results in order``): by default on this process's threads,
+    one per CPU (:class:`backtest.parallel.ThreadExecutor`), serially with
+    :func:`backtest.parallel.serial_map_blocks`, or on a Dask cluster
+    (:class:`backtest.parallel.DaskExecutor`); the results are identical, since a block
+    does the same arithmetic wherever it runs.
 
     ``factor_data`` (optional, for ``model="factors"``): factor returns indexed
     by session date in decimals, e.g. from :func:`backtest.data.load_factor_csv`;

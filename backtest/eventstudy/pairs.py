@@ -20,7 +20,7 @@ from backtest.eventstudy.config import StudyConfig
 from backtest.eventstudy.models import get_model
 from events.errors import ConfigError
 from events.model import PAIR_COLUMNS, Calendar
-from events.timing import event_day0, exchange_for
+from events.timing import event_day0, exchange_for, link_exchanges
 
 
 def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
@@ -29,42 +29,46 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
     with a reason (another exchange, the benchmark itself, a factor, no data, day 0
     outside the data). Event tags become pair columns after :data:`PAIR_COLUMNS`."""
     sessions = panel.sessions
-    position = {d: i for i, d in enumerate(sessions)}
     market_exchange = exchange_for(config.market)
-    tickers = set(panel.tickers)
-    factors = set(config.factors) if get_model(config.model).uses_factors else set()
-    rows, tags, skipped = [], [], []
-    exchange_of: dict[tuple, str] = {}  # (ticker, listed exchange): looked up once each
-    for event in calendar:
-        day0 = event_day0(event, market_exchange)
-        pos0 = position.get(day0)
-        for link in event.tickers:
-            key = (link.ticker, link.exchange)
-            exchange = exchange_of.get(key)
-            if exchange is None:
-                exchange = exchange_of[key] = exchange_for(link.ticker, link.exchange)
-            reason = None
-            if exchange != market_exchange:
-                reason = (f"trades on {exchange}, the market benchmark {config.market} on "
-                          f"{market_exchange}: one exchange per study")
-            elif link.ticker == config.market:
-                reason = f"is the market benchmark ({config.market})"
-            elif link.ticker in factors:
-                reason = f"is a factor of the model ({link.ticker})"
-            elif link.ticker not in tickers:
-                reason = "no price data for this ticker"
-            elif pos0 is None:
-                reason = (f"day 0 ({day0.date()}) is outside the price data "
-                          f"({sessions[0].date()} to {sessions[-1].date()})")
-            if reason is not None:
-                skipped.append({"event_id": event.id, "ticker": link.ticker, "reason": reason})
-                continue
-            rows.append((event.id, link.ticker, link.role, event.sentiment.label,
-                         link.direction, event.sentiment.score, day0, pos0))
-            tags.append(event.tags)
-    if not rows:
+    factors = list(config.factors) if get_model(config.model).uses_factors else []
+    links = calendar.links
+    events = calendar.events
+    # per event: day 0 (one calendar look-up per distinct time) and its panel position
+    day0 = [event_day0(event, market_exchange) for event in events]
+    pos_of_event = sessions.get_indexer(pd.DatetimeIndex(day0)) if day0 else \
+        np.zeros(0, dtype=np.int64)
+    # per link, on arrays: the first reason that applies, in this order
+    exchange = link_exchanges(links)
+    ticker = links.ticker
+    pos0 = pos_of_event[links.event]
+    checks = [(exchange != market_exchange, lambda i: (
+                  f"trades on {exchange[i]}, the market benchmark {config.market} on "
+                  f"{market_exchange}: one exchange per study")),
+              (ticker == config.market, lambda i: f"is the market benchmark ({config.market})"),
+              (np.isin(ticker, factors), lambda i: f"is a factor of the model ({ticker[i]})"),
+              (~pd.Index(ticker, dtype=object).isin(panel.tickers),
+               lambda i: "no price data for this ticker"),
+              (pos0 < 0, lambda i: (f"day 0 ({day0[links.event[i]].date()}) is outside the "
+                                    f"price data ({sessions[0].date()} to "
+                                    f"{sessions[-1].date()})"))]
+    reason = np.full(len(links), -1, dtype=np.int64)
+    for k, (hit, _) in reversed(list(enumerate(checks))):  # the first check wins
+        reason[hit] = k
+    skipped = [{"event_id": events[links.event[i]].id, "ticker": ticker[i],
+                "reason": checks[reason[i]][1](i)} for i in np.flatnonzero(reason >= 0)]
+    keep = np.flatnonzero(reason < 0)
+    if not keep.size:
         return pd.DataFrame(), skipped
-    frame = pd.DataFrame(dict(zip(PAIR_COLUMNS, map(list, zip(*rows)))))
+    ev = links.event[keep]
+    ids = [e.id for e in events]
+    labels = [e.sentiment.label for e in events]
+    scores = [e.sentiment.score for e in events]
+    # lists, as the pair rows always were: every column infers the dtype it had
+    values = ([ids[i] for i in ev], ticker[keep].tolist(), links.role[keep].tolist(),
+              [labels[i] for i in ev], links.direction[keep].tolist(), [scores[i] for i in ev],
+              [day0[i] for i in ev], pos0[keep].tolist())
+    frame = pd.DataFrame(dict(zip(PAIR_COLUMNS, values)))
+    tags = [events[i].tags for i in ev] if any(e.tags for e in events) else []
     if any(tags):  # event tags become pair columns (groupable), after the pair's own
         tag_frame = pd.DataFrame(tags)
         frame = pd.concat([frame.drop(columns=[c for c in tag_frame if c in frame]),

@@ -48,6 +48,9 @@ def _cases(directory: Path) -> dict[str, tuple[list[str], str]]:
                                    "--param", "nope=1"], "'nope'")
     cases["param-bad-value"] = (["run", "openai", "--strategy", STRATEGY,
                                  "--param", "hold=abc"], "'abc'")
+    cases["threads-zero"] = (["study", "openai", "--threads", "0"], "threads must be a positive")
+    cases["threads-with-cluster"] = (["study", "openai", "--threads", "2", "--scheduler",
+                                      "tcp://127.0.0.1:1"], "--threads is for a run on this")
     return cases
 
 
@@ -120,4 +123,10 @@ def test_unknown_strategy_exits_2(runs):
                                   "param-bad-value"])
 def test_bad_param_exits_2(runs, case):
     """--param without '=', with an unknown key, or with an unreadable value: exit 2."""
+    _check_refusal(*runs[case])
+
+
+@pytest.mark.parametrize("case", ["threads-zero", "threads-with-cluster"])
+def test_bad_threads_exits_2(runs, case):
+    """--threads 0, or --threads with a cluster (whose workers decide): exit 2, one line."""
     _check_refusal(*runs[case])

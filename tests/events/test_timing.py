@@ -373,3 +373,38 @@ def test_roll_non_sessions_moves_a_holiday_during_session_event_to_the_next_open
                          roll_non_sessions=True)
     t = event_timing(cal.events[0])
     assert (t.day0, t.first_fill) == (day("2026-04-06"), "open")
+
+
+def test_the_columnar_links_and_exchanges_match_a_loop_over_every_link():
+    """Calendar.links and link_exchanges against the obvious loop: random tickers with and
+    without suffixes and explicit exchanges (several per ticker), empty events between;
+    the audit table row by row against event_timing of that event and exchange."""
+    import random
+
+    from events.model import Calendar, Event, LinkedTicker, Sentiment
+    from events.timing import event_timing, link_exchanges
+
+    rnd = random.Random(7)
+    names = ["ORCL", "9984.T", "SAP.DE", "SFTBY", "NVDA", "0700.HK"]
+    events = []
+    for i in range(60):
+        links = tuple(LinkedTicker(rnd.choice(names), "partner", rnd.choice(["up", "down"]),
+                                   exchange=rnd.choice([None, None, "XTKS", "XNYS"]))
+                      for _ in range(rnd.randrange(0, 4)))
+        when = (pd.Timestamp("2025-03-03 14:00", tz="UTC")
+                + pd.Timedelta(hours=rnd.randrange(0, 200)))
+        events.append(Event(f"E{i}", "h", "s", Sentiment("bearish", 50), links, timestamp=when))
+    cal = Calendar("random", tuple(events))
+    flat = [(k, lt) for k, e in enumerate(events) for lt in e.tickers]
+    assert cal.links.event.tolist() == [k for k, _ in flat]
+    assert cal.links.ticker.tolist() == [lt.ticker for _, lt in flat]
+    assert cal.links.listed.tolist() == [lt.exchange for _, lt in flat]
+    assert link_exchanges(cal.links).tolist() == [exchange_for(lt.ticker, lt.exchange)
+                                                  for _, lt in flat]
+    table = timing_table(cal)
+    assert len(table) == len(flat)
+    for (k, lt), row in zip(flat, table.itertuples()):
+        t = event_timing(events[k], exchange_for(lt.ticker, lt.exchange))
+        assert (row.event_id, row.ticker, row.exchange) == (events[k].id, lt.ticker, t.exchange)
+        assert (row.day0, row.first_fill, row.available_utc) == (t.day0, t.first_fill,
+                                                                 t.available)
