@@ -1,7 +1,7 @@
 """Peak memory of a million-pair study, its AR table streamed to parquet parts.
 
     python benchmarks/bench_memory.py [--events 1000] [--tickers 1000] [--cluster local:2]
-                                      [--no-parts] [--seed 1]
+                                      [--no-parts] [--threads N] [--seed 1]
 
 Question: does a study of 1,000 events x 1,000 linked tickers (1M pairs) stay under 4 GB
 of resident memory (issue 21) when its blocks write the AR table's parts themselves
@@ -19,13 +19,16 @@ whole estimation window and most pairs would be skipped, which is not the load t
 Printed: pairs, seconds of run_study and of ``result.write`` (every table, parquet), and the
 process's peak resident memory (VmHWM, including the panel and the imports, printed apart
 as "before") after each. ``--cluster local:N``: the blocks run on N Dask worker processes
-that write the parts; the peak is this (client) process's own. Writes into a temporary
+that write the parts; the peak is this (client) process's own. Without it the blocks run
+on this process's threads (the study's default, one per CPU; ``--threads 1``: serially).
+Writes into a temporary
 folder, removed at the end. Run in a fresh process (the peak is the process's).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -67,12 +70,14 @@ def main() -> int:
     ap.add_argument("--tickers", type=int, default=1000)
     ap.add_argument("--cluster", default=None, help="local:N (Dask workers write the parts)")
     ap.add_argument("--no-parts", action="store_true", help="gather the AR arrays instead")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads of this process (default: the study's, one per CPU; 1: serial)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     require_universe()
 
     from backtest.eventstudy import StudyConfig, run_study
-    from backtest.parallel import DaskExecutor, open_client, serial_map_blocks
+    from backtest.parallel import DaskExecutor, ThreadExecutor, open_client
 
     panel = load_panel()
     panel.returns, panel.data_hash  # the panel's one-off cached properties
@@ -84,7 +89,8 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     try:
         with (open_client(args.cluster) if args.cluster else nullcontext()) as client:
-            map_blocks = DaskExecutor(client) if client is not None else serial_map_blocks
+            map_blocks = (DaskExecutor(client) if client is not None
+                          else ThreadExecutor(args.threads))
             warm = type(cal)("warm", cal.events[:2])
             run_study(warm, panel, config, map_blocks=map_blocks)  # numba loads its cache
             before = _kb("VmRSS")
@@ -100,8 +106,11 @@ def main() -> int:
             write = time.perf_counter() - t
             peak = _kb("VmHWM")
         pairs = len(res.car) // len(config.car_windows)
+        threads = map_blocks.workers if isinstance(map_blocks, ThreadExecutor) else None
+        where = ("serial" if threads == 1 else
+                 f"{threads or os.cpu_count()} threads of this process")
         print(f"pairs {pairs:,} (skipped {len(res.skipped):,}), "
-              f"{'Dask ' + args.cluster if args.cluster else 'serial'}, "
+              f"{'Dask ' + args.cluster if args.cluster else where}, "
               f"AR {'gathered' if args.no_parts else 'parts written by the blocks'}")
         print(f"run_study {study:.1f} s, peak {peak_study / 1e6:.2f} GB; write {write:.1f} s, "
               f"peak {peak / 1e6:.2f} GB (before the study: {before / 1e6:.2f} GB: panel and "

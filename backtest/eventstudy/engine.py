@@ -316,18 +316,19 @@ def _generalized_scar(res, layout) -> np.ndarray:
         scar = res.car / np.sqrt(res.var)
     n_pairs, n_win = scar.shape
     out = np.full((n_pairs, layout.groups.shape[1], n_win), np.nan)
-    ng = layout.n_groups
+    cells = layout.n_groups * n_win
     for h in range(layout.groups.shape[1]):
         g, x = layout.groups[:, h], layout.mult[:, h, None] * scar
         ok = res.kept[:, None] & (g >= 0)[:, None] & np.isfinite(x)
-        for j in range(n_win):
-            rows = np.flatnonzero(ok[:, j])
-            n = np.bincount(g[rows], minlength=ng).astype("float64")
-            s1 = np.bincount(g[rows], weights=x[rows, j], minlength=ng)
-            s2 = np.bincount(g[rows], weights=x[rows, j] ** 2, minlength=ng)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sd = np.sqrt(np.maximum(s2 - s1 * s1 / n, 0.0) / (n - 1))
-            out[rows, h, j] = x[rows, j] / sd[g[rows]]
+        # every (group, window) cell at once; a cell's sums still run in pair order
+        cell = (g[:, None] * n_win + np.arange(n_win))[ok]
+        v = x[ok]
+        n = np.bincount(cell, minlength=cells).astype("float64")
+        s1 = np.bincount(cell, weights=v, minlength=cells)
+        s2 = np.bincount(cell, weights=v ** 2, minlength=cells)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.sqrt(np.maximum(s2 - s1 * s1 / n, 0.0) / (n - 1))
+        out[:, h, :][ok] = v / sd[cell]
     return out
 
 

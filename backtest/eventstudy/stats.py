@@ -580,8 +580,16 @@ def _news_days(car: np.ndarray, day0: np.ndarray | None):
     if day0 is None:
         return None
     ok = np.isfinite(car)
-    days, codes = np.unique(np.asarray(day0)[ok], return_inverse=True)
-    return (car[ok], codes, days.size) if days.size >= 2 else None
+    day0 = np.asarray(day0)[ok]
+    if day0.dtype.kind in "iu" and day0.size and 0 <= day0.min() and day0.max() < 4 * day0.size:
+        # session positions (the engine's): the codes np.unique would give, by counting
+        # (a sort of a million pairs per window otherwise)
+        present = np.bincount(day0) > 0
+        codes, n_days = (np.cumsum(present) - 1)[day0], int(present.sum())
+    else:
+        days, codes = np.unique(day0, return_inverse=True)
+        n_days = days.size
+    return (car[ok], codes.ravel(), n_days) if n_days >= 2 else None
 
 
 def ibragimov_mueller_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:

@@ -903,6 +903,29 @@ def test_small_sample_statistics_by_hand():
         2 * sps.t.sf(np.sqrt(3) * 2 / 3, 2))
     # one news day: no test
     assert np.isnan(stats.ibragimov_mueller_t(car, np.zeros(4)).statistic)
+    # the same days as dates (sorted by np.unique) and as large session positions (counted)
+    dates = np.array(["2025-01-02", "2025-01-02", "2025-01-03", "2025-01-06"],
+                     dtype="datetime64[D]")
+    for days in (dates, np.array([700, 700, 701, 704])):
+        assert tuple(stats.ibragimov_mueller_t(car, days)) == pytest.approx((t, p), rel=1e-14)
+
+
+def test_news_day_codes_by_counting_equal_numpys_unique():
+    """Session positions (the engine's day 0s) are coded by counting; the codes, and the
+    news-day count, are those of np.unique on the finite CARs, NaN CARs left out."""
+    rng = np.random.default_rng(11)
+    for n in (2, 30, 5000):
+        day0 = rng.integers(0, 3 * n, n)
+        car = np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n))
+        got = stats._news_days(car, day0)
+        ok = np.isfinite(car)
+        uniq, codes = np.unique(day0[ok], return_inverse=True)
+        if uniq.size < 2:
+            assert got is None
+            continue
+        np.testing.assert_array_equal(got[0], car[ok])
+        np.testing.assert_array_equal(got[1], codes)
+        assert got[2] == uniq.size
     # a symmetric sample has g = 0: the skew-adjusted t is the plain t
     sym = np.array([-0.02, 0.0, 0.02, 0.04])
     plain = sym.mean() / sym.std(ddof=1) * 2
