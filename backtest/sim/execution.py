@@ -101,6 +101,16 @@ class Segments:
     event_id: np.ndarray  # object
     disjoint: bool  # holdings of one (combo, ticker) never overlap (every rule but add)
 
+    def rows_of(self, k: int) -> np.ndarray:
+        """Positions of combination ``k``'s segments, in array order (``np.flatnonzero(
+        combo == k)`` without a pass over every combination's segments each time)."""
+        if "_by_combo" not in self.__dict__:
+            order = np.argsort(self.combo, kind="stable")
+            self.__dict__["_by_combo"] = order, self.combo[order]
+        order, sorted_combo = self.__dict__["_by_combo"]
+        lo, hi = np.searchsorted(sorted_combo, [k, k + 1])
+        return order[lo:hi]
+
 
 def apply_overlap(combo: np.ndarray, col: np.ndarray, entry: np.ndarray, exit_: np.ndarray,
               direction: np.ndarray, weight: np.ndarray, event_id: np.ndarray,

@@ -146,7 +146,7 @@ def trade_table(sim_trades: tuple[np.ndarray, np.ndarray], n_combos: int, n_tick
 def event_ids(seg: Segments, k: int, col: np.ndarray, entry: np.ndarray) -> list[str]:
     """The events behind each trade of combination ``k``: the segments of its ticker open
     at the trade's entry bar, their ids joined by "+" without repeats."""
-    mine = np.flatnonzero(seg.combo == k)
+    mine = seg.rows_of(k)
     s_col, s_entry, s_exit = seg.col[mine], seg.entry[mine], seg.exit[mine]
     s_id = seg.event_id[mine]
     if not seg.disjoint:

@@ -126,10 +126,11 @@ def grid_daily_returns(grid: GridRun) -> dict:
     """combo -> (first session of its span, its daily returns ``V_t / V_{t-1} - 1`` there,
     the first against the initial cash), as :func:`~backtest.sim.metrics.daily_returns`."""
     out = {}
+    sessions = list(grid.sessions)  # boxed once: a Timestamp per index look-up is slow
     for k, (lo, hi) in enumerate(grid.span.tolist()):
         e = grid.equity[lo:hi + 1, k]
         prev = np.concatenate([[grid.init_cash], e[:-1]])
-        out[grid.combos[k]] = (grid.sessions[lo], e / prev - 1.0)
+        out[grid.combos[k]] = (sessions[lo], e / prev - 1.0)
     return out
 
 
@@ -265,18 +266,19 @@ class SweepResult:
         spans = np.full((n, 2), -1, dtype=np.int64)
         if daily:
             first = min(start for start, _ in daily.values())
-            last = max(sessions[sessions.get_loc(start) + len(r) - 1]
-                       for start, r in daily.values())
+            position = {day: i for i, day in enumerate(sessions)}
+            last = sessions[max(position[start] + len(r) - 1 for start, r in daily.values())]
             axis = sessions[(sessions >= first) & (sessions <= last)]
         else:
             axis = sessions[-1:]
         columns, series, seen = [], np.zeros(n, dtype=np.int64), {}
         zero = np.zeros(len(axis))
+        on_axis = {day: i for i, day in enumerate(axis)}
         for k in range(n):
             col = zero
             if k in daily:
                 start, r = daily[k]
-                lo = axis.get_loc(start)
+                lo = on_axis[start]
                 spans[k] = (lo, lo + len(r) - 1)
                 col = zero.copy()
                 col[lo:lo + len(r)] = r

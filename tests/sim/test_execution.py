@@ -658,3 +658,16 @@ def test_run_strategy_benchmark_return_is_spy_over_the_simulated_sessions():
     assert run.metrics["benchmark_return"] == pytest.approx(expected, rel=1e-12)
     # long A at 04-17's open (12) to 04-23's open (15), everything in
     assert run.metrics["total_return"] == pytest.approx(15 / 12 - 1, rel=1e-12)
+
+
+def test_a_combinations_segments_are_those_flatnonzero_finds():
+    """Segments.rows_of(k) against np.flatnonzero(combo == k), in order, for unsorted
+    combinations (the 'add' rule keeps the intents' order), repeats and absent ones."""
+    from backtest.sim.execution import Segments
+
+    rng = np.random.default_rng(5)
+    combo = rng.integers(0, 40, 500)
+    z = np.zeros(500)
+    seg = Segments(combo, z, z, z, z, np.array(["e"] * 500, dtype=object), disjoint=False)
+    for k in range(-1, 42):
+        np.testing.assert_array_equal(seg.rows_of(k), np.flatnonzero(combo == k))
