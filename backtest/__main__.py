@@ -11,6 +11,6 @@ import sys
 if sys.path and os.path.abspath(sys.path[0] or ".") == os.getcwd():
     sys.path.pop(0)
 
-from backtest.app.cli import main  # noqa: E402
+from backtest.app.cli import run  # noqa: E402
 
-sys.exit(main())
+run()

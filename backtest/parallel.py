@@ -64,7 +64,7 @@ class ThreadExecutor:
         self.workers = workers
 
     def __call__(self, fn, shared: tuple, blocks: list[tuple]):
-        workers = min(self.workers or os.cpu_count() or 1, len(blocks))
+        workers = min(self.workers or _cpus(), len(blocks))
         if workers <= 1:
             yield from serial_map_blocks(fn, shared, blocks)
             return
@@ -90,6 +90,14 @@ class ThreadExecutor:
                 del result
         finally:  # an error or a consumer that stopped early: nothing new starts
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (its affinity: ``taskset``, container limits)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 local_map_blocks = ThreadExecutor()  # the study's default: one thread per CPU

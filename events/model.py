@@ -184,8 +184,11 @@ class Links:
             out[:] = [getattr(lt, name) for lt in fields]
             return out
 
-        return cls(np.repeat(np.arange(len(events), dtype=np.int64), counts),
+        columns = (np.repeat(np.arange(len(events), dtype=np.int64), counts),
                    column("ticker"), column("role"), column("direction"), column("exchange"))
+        for a in columns:  # cached on the (frozen) calendar: nobody may write to them
+            a.flags.writeable = False
+        return cls(*columns)
 
     def __len__(self) -> int:
         return len(self.event)

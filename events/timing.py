@@ -188,8 +188,11 @@ def link_exchanges(links: Links) -> np.ndarray:
     (ticker, listed exchange)."""
     if not len(links):
         return np.empty(0, dtype=object)
-    t_codes, t_names = pd.factorize(links.ticker)
-    l_codes, l_names = pd.factorize(np.array([x or "" for x in links.listed], dtype=object))
+    # use_na_sentinel=False: a missing value is a value of its own, never code -1 (which
+    # would read a neighbour's name)
+    t_codes, t_names = pd.factorize(links.ticker, use_na_sentinel=False)
+    l_codes, l_names = pd.factorize(np.array([x or "" for x in links.listed], dtype=object),
+                                    use_na_sentinel=False)
     keys, codes = np.unique(t_codes * len(l_names) + l_codes, return_inverse=True)
     exchanges = np.array([exchange_for(t_names[k // len(l_names)], l_names[k % len(l_names)])
                           for k in keys], dtype=object)
@@ -219,7 +222,7 @@ def timing_table(calendar: Calendar) -> pd.DataFrame:
     # day), so the timing columns are worked out once per distinct (time, exchange), in a
     # small frame, and repeated by position; only ids, tickers and texts are per row.
     exchange = link_exchanges(links)
-    ex_codes, ex_names = pd.factorize(exchange)
+    ex_codes, ex_names = pd.factorize(exchange, use_na_sentinel=False)
     key = time_codes(calendar)[links.event] * len(ex_names) + ex_codes
     distinct, first, row_code = np.unique(key, return_index=True, return_inverse=True)
     # in row order: the first row of a time raises any error, as a row-by-row loop would

@@ -79,7 +79,7 @@ from backtest.eventstudy.pairs import (
     test_windows,
 )
 from backtest.eventstudy.result import ARParts, ARRows, StudyResult, ar_frame
-from backtest.parallel import local_map_blocks
+from backtest.parallel import ThreadExecutor, local_map_blocks, serial_map_blocks
 from events.errors import ConfigError, OutputError, PriceDataError
 from events.model import Calendar
 from events.timing import timing_table
@@ -168,6 +168,10 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         raise PriceDataError(f"market benchmark {config.market} is not in the price data",
                              field="market")
     transform = np.log1p if config.returns == "log" else (lambda a: a)
+    if model.conditional_variance and isinstance(map_blocks, ThreadExecutor):
+        # arch's GARCH fits are Python (threads gain nothing) and each is wrapped in
+        # warnings.catch_warnings, which is not thread-safe: one block after another
+        map_blocks = serial_map_blocks
     pairs, skipped = resolve_pairs(calendar, panel, config)
     if model.conditional_variance and len(pairs) > MAX_GARCH_PAIRS:
         raise ConfigError(f"--model {config.model} fits one GARCH per pair (about 50 ms each): "

@@ -18,7 +18,7 @@ from backtest.data.panel import PricePanel
 from backtest.eventstudy.blocks import PairLayout
 from backtest.eventstudy.config import StudyConfig
 from backtest.eventstudy.models import get_model
-from events.errors import ConfigError
+from events.errors import ConfigError, PriceDataError
 from events.model import PAIR_COLUMNS, Calendar
 from events.timing import event_day0, exchange_for, link_exchanges
 
@@ -29,6 +29,10 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
     with a reason (another exchange, the benchmark itself, a factor, no data, day 0
     outside the data). Event tags become pair columns after :data:`PAIR_COLUMNS`."""
     sessions = panel.sessions
+    if not sessions.is_unique:
+        first = sessions[sessions.duplicated()][0]
+        raise PriceDataError(f"the price data has session {first.date()} more than once",
+                             field="date")
     market_exchange = exchange_for(config.market)
     factors = list(config.factors) if get_model(config.model).uses_factors else []
     links = calendar.links

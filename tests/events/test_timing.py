@@ -408,3 +408,23 @@ def test_the_columnar_links_and_exchanges_match_a_loop_over_every_link():
         assert (row.event_id, row.ticker, row.exchange) == (events[k].id, lt.ticker, t.exchange)
         assert (row.day0, row.first_fill, row.available_utc) == (t.day0, t.first_fill,
                                                                  t.available)
+
+
+def test_a_missing_exchange_value_never_takes_a_neighbours_exchange():
+    """An exchange given as NaN (possible from the Python API, never from a calendar file)
+    is a value of its own, as exchange_for gives it, not the exchange of the next key; the
+    cached link columns are read-only."""
+    import numpy as np
+
+    from events.model import Calendar, Event, LinkedTicker, Sentiment
+    from events.timing import link_exchanges
+
+    links = (LinkedTicker("ORCL", "partner", "down", exchange=np.nan),
+             LinkedTicker("SONY", "partner", "down", exchange="XTKS"),
+             LinkedTicker("NVDA", "partner", "down"))
+    cal = Calendar("c", (Event("E", "h", "s", Sentiment("bearish", 50), links,
+                               timestamp=pd.Timestamp("2025-03-03 15:00", tz="UTC")),))
+    got = link_exchanges(cal.links).tolist()
+    assert got[1:] == ["XTKS", "XNYS"] and got[0] is not None and got[0] != got[0]  # NaN
+    with pytest.raises(ValueError, match="read-only"):
+        cal.links.ticker[0] = "X"

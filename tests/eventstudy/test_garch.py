@@ -105,3 +105,30 @@ def test_constant_variance_pair_is_close_to_the_market_model(study):
 def test_garch_refuses_estimation_dates():
     with pytest.raises(ConfigError, match="needs the estimation window by sessions"):
         StudyConfig(model="garch", estimation_dates=("2022-01-03", "2022-12-30"))
+
+
+def test_a_garch_study_runs_its_blocks_in_the_calling_thread(monkeypatch):
+    """arch's fits sit inside warnings.catch_warnings, which is not thread-safe (two threads
+    leave an 'ignore everything' filter behind): with the threaded default, a GARCH study
+    still fits every block in the calling thread, and the warning filters are as before."""
+    import threading
+    import warnings
+
+    from backtest.data.store import load_panel
+    from backtest.eventstudy import models
+    from backtest.parallel import ThreadExecutor
+    from events.loader import resolve_calendar
+
+    seen, fit = set(), models.garch_forecast
+
+    def spy(*args, **kwargs):
+        seen.add(threading.get_ident())
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(models, "garch_forecast", spy)
+    cal = resolve_calendar("openai")
+    panel = load_panel(cal)
+    before = list(warnings.filters)
+    run_study(cal, panel, StudyConfig(model="garch"), block=2, map_blocks=ThreadExecutor(2))
+    assert seen == {threading.get_ident()}
+    assert list(warnings.filters) == before

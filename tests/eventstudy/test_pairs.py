@@ -38,3 +38,20 @@ def test_confounded_with_matches_the_loop(seed):
     expected = ref_confounded_with(tickers, pos, ids, window)
     assert sum(map(bool, expected)) > 5 and not all(expected)
     assert got == expected
+
+
+def test_a_panel_with_a_session_twice_is_refused():
+    """Day 0 cannot be placed on a panel holding one session twice: one clear error."""
+    import pandas as pd
+
+    from backtest.data.panel import PricePanel
+    from backtest.eventstudy import StudyConfig
+    from backtest.eventstudy.pairs import resolve_pairs
+    from events.errors import PriceDataError
+    from events.loader import resolve_calendar
+
+    days = pd.DatetimeIndex(["2025-01-02", "2025-01-03", "2025-01-03", "2025-01-06"])
+    returns = pd.DataFrame(0.01, index=days, columns=["ORCL", "SPY"])
+    with pytest.raises(PriceDataError, match="session 2025-01-03 more than once"):
+        resolve_pairs(resolve_calendar("openai"), PricePanel.from_returns(returns, "t"),
+                      StudyConfig())

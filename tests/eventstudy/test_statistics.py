@@ -903,19 +903,24 @@ def test_small_sample_statistics_by_hand():
         2 * sps.t.sf(np.sqrt(3) * 2 / 3, 2))
     # one news day: no test
     assert np.isnan(stats.ibragimov_mueller_t(car, np.zeros(4)).statistic)
-    # the same days as dates (sorted by np.unique) and as large session positions (counted)
+    # the same days as dates and as far-apart positions (both coded by np.unique), and as
+    # small session positions (coded by counting)
     dates = np.array(["2025-01-02", "2025-01-02", "2025-01-03", "2025-01-06"],
                      dtype="datetime64[D]")
-    for days in (dates, np.array([700, 700, 701, 704])):
+    for days in (dates, np.array([700, 700, 701, 704]), np.array([2, 2, 3, 5])):
         assert tuple(stats.ibragimov_mueller_t(car, days)) == pytest.approx((t, p), rel=1e-14)
+    # a symmetric sample has g = 0: the skew-adjusted t is the plain t
+    sym = np.array([-0.02, 0.0, 0.02, 0.04])
+    plain = sym.mean() / sym.std(ddof=1) * 2
+    assert stats.skewness_corrected_t(sym).statistic == pytest.approx(plain)
 
 
 def test_news_day_codes_by_counting_equal_numpys_unique():
     """Session positions (the engine's day 0s) are coded by counting; the codes, and the
     news-day count, are those of np.unique on the finite CARs, NaN CARs left out."""
     rng = np.random.default_rng(11)
-    for n in (2, 30, 5000):
-        day0 = rng.integers(0, 3 * n, n)
+    for n, shift in ((2, 0), (30, 0), (5000, 0), (30, 10 ** 6)):  # shifted: np.unique's path
+        day0 = rng.integers(0, 3 * n, n) + shift
         car = np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n))
         got = stats._news_days(car, day0)
         ok = np.isfinite(car)
@@ -926,10 +931,6 @@ def test_news_day_codes_by_counting_equal_numpys_unique():
         np.testing.assert_array_equal(got[0], car[ok])
         np.testing.assert_array_equal(got[1], codes)
         assert got[2] == uniq.size
-    # a symmetric sample has g = 0: the skew-adjusted t is the plain t
-    sym = np.array([-0.02, 0.0, 0.02, 0.04])
-    plain = sym.mean() / sym.std(ddof=1) * 2
-    assert stats.skewness_corrected_t(sym).statistic == pytest.approx(plain)
 
 
 def _slow_holm(p):

@@ -1,0 +1,60 @@
+"""How the console command ends: main's exit code, streams flushed, exit handlers run,
+no interpreter teardown (``backtest.app.cli.run``)."""
+
+from __future__ import annotations
+
+import atexit
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from backtest.app import cli
+from tests.helpers import backtest_command
+
+
+def test_run_flushes_runs_the_exit_handlers_and_exits_with_mains_code(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: calls.append(("_exit", code)))
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: calls.append(("handlers",)))
+    cli.run()
+    assert calls == [("handlers",), ("_exit", 3)]
+
+
+def test_a_thread_still_running_gets_the_normal_exit(monkeypatch):
+    """A non-daemon thread alive at the end: sys.exit, which waits for it."""
+    monkeypatch.setattr(cli, "main", lambda: 0)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: pytest.fail("os._exit despite a thread"))
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait, daemon=False)
+    worker.start()
+    try:
+        with pytest.raises(SystemExit) as exc:
+            cli.run()
+        assert exc.value.code == 0
+    finally:
+        stop.set()
+        worker.join()
+
+
+def test_the_command_prints_everything_and_keeps_its_exit_code(tmp_path):
+    """The real console script: stdout complete (a table longer than a pipe buffer's
+    worth of lines is not cut), exit 0; a refusal still exits 2 with its line; an atexit
+    handler registered by the run's code runs (python -m backtest, same entry)."""
+    ok = subprocess.run([*backtest_command(), "events", "show", "openai", "--format", "csv"],
+                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    lines = ok.stdout.splitlines()
+    assert lines[0].startswith("event_id,") and len(lines) > 30
+    bad = subprocess.run([*backtest_command(), "study", "missing.yaml", "--offline"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.startswith("backtest: error:")
+    probe = ("import atexit, sys; sys.argv = ['backtest', 'strategies', 'list']; "
+             "atexit.register(lambda: open('ran.txt', 'w').write('yes')); "
+             "from backtest.app.cli import run; run()")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ran.txt").read_text() == "yes"
