@@ -50,7 +50,8 @@ def chain_event_study(calendar: Calendar, panel: PricePanel, config: StudyConfig
     # its members as pairs only.
     if not links or config.measure != "return":
         return pd.DataFrame(columns=COLUMNS), pd.DataFrame()
-    kwargs = {} if map_blocks is None else {"map_blocks": map_blocks}
+    # the chain table reads the CAR windows only: no tests of single event days
+    kwargs = {"single_days": False, **({} if map_blocks is None else {"map_blocks": map_blocks})}
     names: dict[tuple, str] = {}
     series: dict[str, pd.Series] = {}
     port_events, member_events, keys = [], [], []

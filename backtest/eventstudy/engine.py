@@ -127,7 +127,7 @@ def _without_volume(panel: PricePanel, pairs: pd.DataFrame, config: StudyConfig
 def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None = None,
               factor_data: pd.DataFrame | None = None, map_blocks=local_map_blocks,
               block: int = BLOCK, explain: tuple[str, ...] = (),
-              ar_parts: str | Path | None = None) -> StudyResult:
+              ar_parts: str | Path | None = None, single_days: bool = True) -> StudyResult:
     """Event study of every (event, linked ticker) pair of ``calendar`` on ``panel``.
 
     The per-pair work runs in blocks of ``block`` pairs through ``map_blocks``
@@ -150,6 +150,10 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     AR table reads them from there (:class:`~backtest.eventstudy.result.ARParts`): no
     per-pair-day array is gathered, which bounds a study's memory by its blocks. The folder
     is created; parts already in it are replaced.
+
+    ``single_days=False``: the statistics of the CAR windows only, not also of every
+    single event day (a study whose caller reads only those, such as a chain's: a fifth of
+    the test rows; the CAR windows' rows are the same either way).
     """
     config = config or StudyConfig()
     model = get_model(config.model)
@@ -233,7 +237,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     n_sessions = len(panel.sessions)
     layout, group_names = pair_layout(pairs, config, panel.returns.columns, n_sessions,
                                       est_start)
-    windows = test_windows(config)
+    windows = test_windows(config) if single_days else list(config.car_windows)
     a = config.event_window[0]
     win_cols = np.array([(s - a, e - a) for s, e in windows], dtype=np.int64)
     confounded = confounded_with(pairs, config, layout.cols)

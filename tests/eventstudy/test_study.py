@@ -698,3 +698,25 @@ def test_grouping_by_a_tag_some_events_lack():
     assert any(g.startswith("(missing) ") for g in got.index)
     assert any(g.startswith("chips ") for g in got.index)
     assert got.sort_index().astype(int).to_dict() == expected.sort_index().to_dict()
+
+
+def test_single_days_off_keeps_the_car_windows_rows_exactly():
+    """run_study(single_days=False) (what the chain studies ask for): tests.csv holds the
+    CAR windows only, each row equal to the full study's, and every other table equal."""
+    from backtest.data.store import load_panel
+    from events.loader import resolve_calendar
+
+    cal = resolve_calendar("openai")
+    panel = load_panel(cal)
+    config = StudyConfig(group_by=("role",))
+    full = run_study(cal, panel, config)
+    cars = run_study(cal, panel, config, single_days=False)
+    windows = set(config.car_windows)
+    keep = [(s, e) in windows for s, e in zip(full.tests["window_start"],
+                                                full.tests["window_end"])]
+    assert 0 < sum(keep) < len(keep)
+    pd.testing.assert_frame_equal(full.tests[keep].reset_index(drop=True), cars.tests,
+                                  check_exact=True)
+    for name in ("car", "caar", "estimates", "skipped"):
+        pd.testing.assert_frame_equal(getattr(full, name), getattr(cars, name),
+                                      check_exact=True)
