@@ -416,7 +416,7 @@ def run() -> None:
     work was done. Every result is written and closed by the time ``main`` returns, so
     the exit handlers (atexit: logging, temporary files) run and the streams are flushed
     here, then the process ends with ``main``'s code. A thread still running (none of
-    ours is) gets the normal exit instead, which waits for it.
+    ours is), a profiler or a coverage tracer gets the normal exit instead.
     """
     import atexit
     import threading
@@ -425,7 +425,10 @@ def run() -> None:
     others = [t for t in threading.enumerate()
               if t is not threading.current_thread() and not t.daemon]
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
-    if others or run_exit_handlers is None:
+    # under a profiler or coverage (``python -m cProfile -m backtest ...``) the tool writes
+    # its results after this returns: the normal exit
+    watched = sys.gettrace() is not None or sys.getprofile() is not None
+    if others or watched or run_exit_handlers is None:
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         try:

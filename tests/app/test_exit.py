@@ -16,11 +16,27 @@ from tests.helpers import backtest_command
 
 def test_run_flushes_runs_the_exit_handlers_and_exits_with_mains_code(monkeypatch):
     calls = []
+    monkeypatch.setattr(sys, "gettrace", lambda: None)  # as when not under coverage
+    monkeypatch.setattr(sys, "getprofile", lambda: None)
     monkeypatch.setattr(cli, "main", lambda: 3)
     monkeypatch.setattr(cli.os, "_exit", lambda code: calls.append(("_exit", code)))
     monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: calls.append(("handlers",)))
     cli.run()
     assert calls == [("handlers",), ("_exit", 3)]
+
+
+@pytest.mark.parametrize("hook", ["gettrace", "getprofile"])
+def test_a_profiler_or_coverage_gets_the_normal_exit(monkeypatch, hook):
+    """``python -m cProfile -m backtest`` and coverage write their results after the
+    program returns: no quick exit under them."""
+    monkeypatch.setattr(sys, "gettrace", lambda: None)
+    monkeypatch.setattr(sys, "getprofile", lambda: None)
+    monkeypatch.setattr(sys, hook, lambda: print)  # some hook is installed
+    monkeypatch.setattr(cli, "main", lambda: 4)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: pytest.fail("os._exit under a hook"))
+    with pytest.raises(SystemExit) as exc:
+        cli.run()
+    assert exc.value.code == 4
 
 
 def test_a_thread_still_running_gets_the_normal_exit(monkeypatch):
