@@ -27,7 +27,9 @@ import numpy as np
 
 from backtest.eventstudy import kernels, models
 
-PER_PAIR = ("coef", "xtx_inv", "sigma2", "n", "dof", "n_excluded", "kept", "car", "var",
+# what the study reads of each pair once its block is done (about 600 bytes a pair with
+# the default 26 test windows: at 10M pairs, what the client holds)
+PER_PAIR = ("coef", "sigma2", "n", "dof", "n_excluded", "kept", "car", "var",
             "missing", "bhar", "share", "share_neg", "vol_params")
 # the AR table's per-pair-day arrays: None when the block wrote them (ARPart)
 AR_ARRAYS = ("y", "expected", "ar", "sar")
@@ -53,14 +55,15 @@ class ARPart:
 class BlockResult:
     """What a block of pairs contributes to a study.
 
-    Per pair (rows of the block): ``coef`` (P, K), ``xtx_inv`` (P, K, K),
+    Per pair (rows of the block): ``coef`` (P, K),
     ``sigma2``, ``n`` (estimation days used), ``dof``, ``n_excluded`` (days left
     out as other events' windows), ``kept`` (enough estimation data), event-window
-    ``y``, ``expected``, ``ar``, ``sar`` (P, W), per test window ``car``, ``var``
-    (its variance) and ``missing`` (P, n_windows), and ``share``/``share_neg`` (shares
+    ``y``, ``expected``, ``ar``, ``sar`` (P, W), per test window ``car`` and ``var``
+    (its variance) (P, n_windows), and ``share``/``share_neg`` (shares
     of positive and negative estimation ARs, for the generalized sign test), ``vol_params``
-    (P, 3) the volatility model's (omega, alpha, beta) where the model has one (NaN else),
-    ``bhar`` (P, number of CAR windows) the buy-and-hold abnormal return of each CAR window.
+    (P, 3) the volatility model's (omega, alpha, beta) where the model has one ((P, 0)
+    else); per CAR window (P, number of CAR windows) ``missing``, the days without an AR,
+    and ``bhar``, the buy-and-hold abnormal return.
     ``y``, ``expected``, ``ar``, ``sar``: None when the block wrote them (:class:`ARPart`).
 
     Per statistics group and event day, over kept pairs, of each pair's values times its
@@ -83,7 +86,6 @@ class BlockResult:
     """
 
     coef: np.ndarray
-    xtx_inv: np.ndarray
     sigma2: np.ndarray
     n: np.ndarray
     dof: np.ndarray
@@ -184,7 +186,7 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
         rT, reg, layout.pos, layout.cols, int(evt_off[0]), len(evt_off), fit.coef,
         fit.xtx_inv, fit.sigma2, windows[:, 0], windows[:, 1])
     bhar = _bhar(y, expected, missing, sT, rf, layout, config, windows)
-    vol_params = np.full((len(layout.pos), 3), np.nan)
+    vol_params = np.zeros((len(layout.pos), 0))
     if models.get_model(config.model).conditional_variance:
         sar, var, vol_params = _conditional_variances(rT, reg, layout, config, fit, kept, ar,
                                                       sar, var, windows)
@@ -212,10 +214,11 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
     infl_n, infl_sum, _, _ = group_moments(inflation, groups, np.ones_like(mult),
                                            layout.n_groups, second=False)
     rare = np.flatnonzero(kept & ~np.isfinite(car).all(axis=1))
+    missing = np.ascontiguousarray(missing[:, :len(config.car_windows)])  # the CAR table's
     if part is not None:
         _write_part(part, kept, layout, evt_off, y, expected, ar, sar)
         y = expected = ar = sar = None
-    return BlockResult(fit.coef, fit.xtx_inv, fit.sigma2, fit.n, fit.dof, n_excluded, kept,
+    return BlockResult(fit.coef, fit.sigma2, fit.n, fit.dof, n_excluded, kept,
                        y, expected, ar, sar, car, var, missing, bhar, share, share_neg,
                        vol_params, caar_n, caar_mean, caar_m2, aar_sum, aar_n, infl_sum,
                        infl_n, rank_u, rank_u_n, rank_g, rank_g_n,

@@ -108,3 +108,27 @@ def test_a_lost_part_is_a_clear_error(calendar, panel, tmp_path):
 
     with pytest.raises(OutputError, match="1 of .* parts .* part-00001.parquet"):
         run_study(calendar, panel, CONFIG, block=4, ar_parts=folder, map_blocks=elsewhere)
+
+
+def test_what_a_study_keeps_per_pair_is_its_budget(calendar, panel, monkeypatch):
+    """After its block, a pair costs the study (on a cluster: the client) 8 bytes for each
+    coefficient, sigma^2, n, dof, excluded days and the two sign shares, two floats per
+    test window (CAR, variance), two per CAR window (missing days, BHAR) and its kept flag:
+    no fit matrices, no per-window counts of the single days, no GARCH slots without GARCH."""
+    from backtest.eventstudy import blocks
+    from backtest.eventstudy.pairs import test_windows
+
+    config = StudyConfig()
+    seen = {}
+    combine = blocks.combine
+
+    def spy(parts, n_pairs=None):
+        res = combine(parts, n_pairs=n_pairs)
+        seen["bytes"] = sum(getattr(res, name).nbytes for name in blocks.PER_PAIR)
+        seen["pairs"] = len(res.kept)
+        return res
+
+    monkeypatch.setattr(blocks, "combine", spy)
+    run_study(calendar, panel, config)
+    k, w, c = 2, len(test_windows(config)), len(config.car_windows)  # market model: a, b
+    assert seen["bytes"] == seen["pairs"] * (8 * (k + 6 + 2 * w + 2 * c) + 1)
