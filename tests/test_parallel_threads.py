@@ -115,3 +115,35 @@ def test_the_threaded_study_is_bit_identical_to_the_serial_one(tmp_path):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "serial" / name),
                                       pd.read_parquet(tmp_path / "threads" / name),
                                       check_exact=True)
+
+
+def test_a_small_study_is_cut_by_its_size_alone(monkeypatch):
+    """Below four full blocks the default block cuts a study into up to four even blocks
+    of at least MIN_SPLIT pairs; the cut depends on the pair count only, so the default
+    threads and a serial run give the same bits."""
+    import backtest.eventstudy.engine as engine
+    from backtest.eventstudy.engine import BLOCK, MIN_SPLIT, _default_block
+
+    assert _default_block(10_000) == 2_500
+    assert _default_block(10_001) == 2_501  # the last block is smaller
+    assert _default_block(2_500) == 1_250
+    assert _default_block(MIN_SPLIT + 1) == MIN_SPLIT + 1  # one block
+    assert _default_block(32) == 32
+    assert _default_block(4 * BLOCK - 1) == BLOCK
+    assert _default_block(4 * BLOCK) == _default_block(10 * BLOCK) == BLOCK
+    seen = []
+
+    class Counting(ThreadExecutor):
+        def __call__(self, fn, shared, blocks):
+            seen.append(len(blocks))
+            return super().__call__(fn, shared, blocks)
+
+    monkeypatch.setattr(engine, "MIN_SPLIT", 1)  # the bundled 32 pairs as a large study
+    cal = resolve_calendar("openai")
+    panel = load_panel(cal)
+    threads = run_study(cal, panel, StudyConfig(), map_blocks=Counting(2))
+    serial = run_study(cal, panel, StudyConfig(), map_blocks=serial_map_blocks)
+    assert seen == [4, 4]  # four blocks of 8 pairs, in each of the two passes
+    for name in ("car", "caar", "tests", "estimates"):
+        pd.testing.assert_frame_equal(getattr(threads, name), getattr(serial, name),
+                                      check_exact=True)

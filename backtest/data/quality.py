@@ -169,16 +169,25 @@ def _big_moves(data: _Columns, pairs: pd.DataFrame, window: tuple[int, int],
     r_all = data.returns
     with np.errstate(invalid="ignore"):
         hits = data.pick(np.abs(r_all) > threshold)  # an infinite return is a hit, a NaN is not...
-        extreme = data.pick((r_all < EXTREME[0]) | (r_all > EXTREME[1]))
     if threshold < 0:
         hits |= data.pick(np.isnan(r_all))  # ...unless the threshold is negative (NaN counts as 0)
-    hits &= ~extreme  # reported once, as bad_tick
-    out = _bad_ticks(data, extreme, r_all)
+    if threshold <= -EXTREME[0]:
+        # every extreme return is a hit (|r| > 0.8 >= threshold): looked for among the hits
+        # (a few per ticker), not in every cell again
+        ii, jj = np.nonzero(hits)  # row-major: by session, then by ticker
+        v = r_all[ii, jj]
+        far = (v < EXTREME[0]) | (v > EXTREME[1])
+        out = _bad_ticks(data, ii[far], jj[far], r_all)
+        ii, jj = ii[~far], jj[~far]  # an extreme return is reported once, as bad_tick
+    else:
+        with np.errstate(invalid="ignore"):
+            extreme = data.pick((r_all < EXTREME[0]) | (r_all > EXTREME[1]))
+        out = _bad_ticks(data, *np.nonzero(extreme), r_all)
+        ii, jj = np.nonzero(hits & ~extreme)
     # Only the calendar's own links excuse a move: a universe study links every ticker to
     # every event, which would excuse everything.
     if "role" in pairs.columns:
         pairs = pairs[pairs["role"] != UNIVERSE_ROLE]
-    ii, jj = np.nonzero(hits)  # row-major: by session, then by ticker
     if not len(ii):
         return out
     a, b = window
@@ -201,8 +210,8 @@ def _big_moves(data: _Columns, pairs: pd.DataFrame, window: tuple[int, int],
                                      r_all[ii, jj].tolist())]
 
 
-def _bad_ticks(data: _Columns, extreme: np.ndarray, r_all: np.ndarray) -> list[tuple]:
-    ii, jj = np.nonzero(extreme)
+def _bad_ticks(data: _Columns, ii: np.ndarray, jj: np.ndarray, r_all: np.ndarray) -> list[tuple]:
+    """Rows of the extreme returns at cells (ii, jj), in that order."""
     days = data.sessions.date
     out = []
     for i, j in zip(ii.tolist(), jj.tolist()):

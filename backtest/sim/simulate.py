@@ -51,8 +51,12 @@ functions (``cash_flow_nb``, ``assets_nb``, ``get_exit_trades_nb``, ...), the
 same arithmetic ``Portfolio.value()`` and ``Portfolio.trades`` run. Large
 sweeps are cut into blocks of combinations (:data:`BLOCK_CELLS`) on one shared
 bar timeline, so memory stays bounded and every number is the one a single
-call would give. What this module adds (bars, stops, overlaps, targets,
-borrow, the trades table) is vectorized over all combinations at once.
+call would give. Within a block only the sessions on which some column holds a
+position or trades are simulated (:func:`live_sessions`; a sweep's combinations are flat
+most of the time): on the others value stays the cash of the session before and nothing
+accrues, which is checked on the fills (a position still open there, e.g. an exit that
+could not fill, and the block runs on every session). What this module adds (bars, stops,
+overlaps, targets, borrow, the trades table) is vectorized over all combinations at once.
 """
 
 
@@ -65,7 +69,7 @@ from backtest.data.panel import PricePanel
 from backtest.sim.costs import DEFAULT_INIT_CASH, Costs, borrow_charge, check_init_cash
 from backtest.sim.execution import apply_overlap, apply_stops, bar_timeline, fill_bars, orders
 from backtest.sim.results import TRADE_COLUMNS, GridRun, SimulationResult, trade_borrow, trade_table
-from backtest.sim.vbt import ffill_bfill, fill_block
+from backtest.sim.vbt import ffill, ffill_bfill, fill_block
 from events.errors import ConfigError, PriceDataError
 from strategies.base import OVERLAP_RULES
 
@@ -181,33 +185,111 @@ def simulate_blocks(price: np.ndarray, order_bar: np.ndarray, order_col: np.ndar
     nights = np.diff(sessions.to_numpy()).astype("timedelta64[D]").astype(float)
     nights = np.append(nights, 0.0)  # nothing accrues after the last simulated session
     filled = ffill_bfill(price)  # Portfolio.value() values positions at filled prices
+    quoted = ffill(price)  # the last quote at or before each bar (ffill_val_price)
     per_block = max(1, BLOCK_CELLS // (len(price) * n_tickers))
     order_combo = order_col // n_tickers
     for k0 in range(0, n_combos, per_block):
         k1 = min(n_combos, k0 + per_block)
         mine = (order_combo >= k0) & (order_combo < k1)
-        out = fill_block(price, filled, order_bar[mine], order_col[mine] - k0 * n_tickers,
-                          order_size[mine], k1 - k0, n_tickers, costs, init_cash, notional)
+        bar, col, size = order_bar[mine], order_col[mine] - k0 * n_tickers, order_size[mine]
+        # Only the sessions where some column of the block holds a position or trades are
+        # simulated: on the others every column is flat, so value stays the cash of the
+        # session before and no borrow accrues (checked below; if not, every session).
+        live = live_sessions(bar, col, size, n_sessions)
+        if not len(live):  # no orders at all (zero weights, same-bar round trips)
+            live = np.arange(n_sessions)
+        while True:
+            bars = np.column_stack([2 * live, 2 * live + 1]).ravel()
+            out = fill_block(price[bars], filled[bars], quoted[bars],
+                             np.searchsorted(bars, bar), col, size, k1 - k0, n_tickers,
+                             costs, init_cash, notional)
+            if len(live) == n_sessions or _flat_across_gaps(out["assets"], live, n_sessions):
+                break
+            out = None  # freed before the block runs again on every session
+            live = np.arange(n_sessions)
         block = slice(k0, k1)
         value, assets, close = out["value"], out["assets"], out["close"]
         # Borrow charged at each close on shorts held overnight (sessions x columns).
         short = np.where(assets < 0, -assets * np.nan_to_num(close), 0.0)
-        borrow = borrow_charge(short, np.tile(rates, k1 - k0), nights)
-        paid = sum_tickers(borrow, k1 - k0, n_tickers)
+        borrow = borrow_charge(short, np.tile(rates, k1 - k0), nights[live])
+        paid = _on_sessions(sum_tickers(borrow, k1 - k0, n_tickers), live, n_sessions)
+        value = _carried(value, live, n_sessions, init_cash)
         equity[:, block] = value - np.cumsum(paid, axis=0)
         gross = np.where(assets != 0, np.abs(assets * np.nan_to_num(close)), 0.0)
-        exposure[:, block] = sum_tickers(gross, k1 - k0, n_tickers) / value
+        exposure[:, block] = _on_sessions(sum_tickers(gross, k1 - k0, n_tickers), live,
+                                          n_sessions) / value
         rec = out["orders"]
-        np.add.at(traded, (rec["idx"] // 2, rec["col"] // n_tickers + k0),
+        np.add.at(traded, (bars[rec["idx"]] // 2, rec["col"] // n_tickers + k0),
                   np.abs(rec["size"] * rec["price"]))
-        tr = out["trades"]
-        borrows.append(trade_borrow(tr, borrow))
-        tr = tr.copy()
+        tr = out["trades"].copy()
+        tr["entry_idx"], tr["exit_idx"] = bars[tr["entry_idx"]], bars[tr["exit_idx"]]
+        borrows.append(_trade_borrow(tr, borrow, live, n_sessions))
         tr["col"] += k0 * n_tickers
         trades.append(tr)
     records = np.concatenate(trades)
     return {"equity": equity, "exposure": exposure, "traded": traded,
             "trades": (records, np.concatenate(borrows))}
+
+
+def live_sessions(bar: np.ndarray, col: np.ndarray, target: np.ndarray,
+                  n_sessions: int) -> np.ndarray:
+    """The sessions (sorted positions) with an order or a column that may hold a position
+    at their close: from each order with a nonzero target to its column's next order (the
+    last session if none). A superset is harmless; a position left open by a partial fill
+    is caught by :func:`_flat_across_gaps`."""
+    order = np.lexsort((bar, col))
+    bar, col, target = bar[order], col[order], target[order]
+    session = bar // 2
+    nxt = np.append(session[1:], n_sessions - 1)
+    last_of_col = np.append(col[1:] != col[:-1], True)
+    nxt[last_of_col] = n_sessions - 1
+    held = target != 0
+    cover = np.zeros(n_sessions + 1, dtype=np.int64)
+    np.add.at(cover, session[held], 1)
+    np.add.at(cover, nxt[held] + 1, -1)
+    live = np.cumsum(cover[:-1]) > 0
+    live[session] = True
+    return np.flatnonzero(live)
+
+
+def _flat_across_gaps(assets: np.ndarray, live: np.ndarray, n_sessions: int) -> bool:
+    """Whether every column is flat at the close of each live session followed by skipped
+    ones (``assets``: positions at the live sessions' closes)."""
+    before_gap = np.append(np.diff(live) > 1, live[-1] < n_sessions - 1)
+    return not assets[before_gap].any()
+
+
+def _on_sessions(x: np.ndarray, live: np.ndarray, n_sessions: int) -> np.ndarray:
+    """Rows ``x`` of the live sessions put on every session, zero on the others."""
+    if len(live) == n_sessions:
+        return x
+    out = np.zeros((n_sessions, x.shape[1]))
+    out[live] = x
+    return out
+
+
+def _carried(value: np.ndarray, live: np.ndarray, n_sessions: int, init_cash: float
+             ) -> np.ndarray:
+    """Portfolio values of the live sessions on every session: a skipped session keeps the
+    value of the live one before it (flat, so its cash), or the initial cash."""
+    if len(live) == n_sessions:
+        return value
+    slot = np.searchsorted(live, np.arange(n_sessions), side="right") - 1
+    out = np.vstack([np.full((1, value.shape[1]), float(init_cash)), value])
+    return out[slot + 1]
+
+
+def _trade_borrow(trades: np.ndarray, borrow: np.ndarray, live: np.ndarray,
+                  n_sessions: int) -> np.ndarray:
+    """:func:`trade_borrow` of ``trades`` (bars on every session) from the borrow of the
+    live sessions, on every session of the traded columns, so each trade's sum runs over
+    the same axis (and rounds the same) as without skipped sessions."""
+    if not len(trades) or not borrow.any():
+        return np.zeros(len(trades))
+    cols, where = np.unique(trades["col"], return_inverse=True)
+    local = trades.copy()
+    local["col"] = where
+    return trade_borrow(local, _on_sessions(borrow[:, cols], live, n_sessions))
 
 
 def sum_tickers(x: np.ndarray, n_combos: int, n_tickers: int) -> np.ndarray:

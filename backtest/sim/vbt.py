@@ -44,17 +44,20 @@ VBT_SETTINGS = {
 }
 
 
-def fill_block(price: np.ndarray, filled: np.ndarray, bar: np.ndarray, col: np.ndarray,
-                size: np.ndarray, n_combos: int, n_tickers: int, costs: Costs,
-                init_cash: float, notional: bool) -> dict:
+def fill_block(price: np.ndarray, filled: np.ndarray, quoted: np.ndarray, bar: np.ndarray,
+               col: np.ndarray, size: np.ndarray, n_combos: int, n_tickers: int, costs: Costs,
+               init_cash: float, notional: bool) -> dict:
     """One vectorbt simulation of ``n_combos`` column groups of ``n_tickers`` columns.
 
     The order kernel only runs on the bars where some column has an order: on
     the others it would only note each column's latest price, so it is given
     that price (``val_price``, the last quote at or before the bar, which is
-    what ``ffill_val_price`` keeps) and the fills are those of a run over every
-    bar. Order bars are then mapped back, and value, positions and trades are
-    computed over the whole timeline by vectorbt's record functions.
+    what ``ffill_val_price`` keeps: ``quoted``, the caller's forward-filled ``price``)
+    and the fills are those of a run over every bar. Order bars are then mapped back,
+    and value, positions and trades are computed over the whole timeline by vectorbt's
+    record functions. ``price`` may leave out sessions on which every column is flat
+    (:func:`backtest.sim.simulate.simulate_blocks` does): ``quoted`` and ``filled``
+    (``price`` forward- then back-filled) are then rows of the full timeline's.
 
     Within a bar, orders that sell run before orders that buy (``call_seq="auto"`` in
     :data:`VBT_SETTINGS`), so a short bought back never waits for the cash of a long sold
@@ -80,7 +83,7 @@ def fill_block(price: np.ndarray, filled: np.ndarray, bar: np.ndarray, col: np.n
             target.shape, group_lens, cash,
             nb.build_call_seq(target.shape, group_lens, CallSeqType.Default), size=target,
             close=np.tile(price[rows], (1, n_combos)),
-            val_price=np.tile(ffill(price)[rows], (1, n_combos)),
+            val_price=np.tile(quoted[rows], (1, n_combos)),
             **kernel_args(costs, notional), max_orders=max(1, len(size)), max_logs=0,
             flex_2d=True)
         orders = orders.copy()

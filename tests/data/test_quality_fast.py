@@ -211,6 +211,9 @@ def test_each_check_matches_reference_rows(seed):
     # a negative threshold flags NaN returns too (the reference counted NaN as 0)
     assert (big_moves(panel, pairs, (-5, 10), -0.01)
             == _reference_big_moves(panel, pairs, (-5, 10), -0.01))
+    # above 0.8 an extreme return need not be a big move: both looked for in every cell
+    assert (big_moves(panel, pairs, (-2, 4), 1.5)
+            == _reference_big_moves(panel, pairs, (-2, 4), 1.5))
     assert (late_listings(panel, pairs, -80)
             == _reference_late_listings(panel, pairs, -80))
 

@@ -112,6 +112,115 @@ def test_blocks_of_combinations_change_nothing(monkeypatch):
         pd.testing.assert_frame_equal(whole[c].trades, cut[c].trades, rtol=0, atol=0)
 
 
+def sparse_intents(rng, combos, notional):
+    """A few short holdings far apart: most sessions have every column flat (not EEE: an
+    exit on its missing closes does not fill, so it stays held and every session runs)."""
+    rows = []
+    for c in combos:
+        for i in rng.choice(np.arange(2, len(IDX) - 8, 9), 3, replace=False):
+            hold = int(rng.integers(0, 4))
+            rows.append({
+                "event_id": f"e{int(i):02d}",
+                "ticker": str(rng.choice([t for t in TICKERS if t != "EEE"])),
+                "direction": int(rng.choice([-1, 1])),
+                "weight": float(rng.uniform(1_000, 20_000) if notional
+                                else rng.uniform(0.05, 0.3)),
+                "entry_session": IDX[i], "entry_at": str(rng.choice(["open", "close"])),
+                "exit_session": IDX[i + hold], "exit_at": "close",
+                "stop": 0.02 if rng.random() < 0.3 else np.nan, "leg": "main"})
+    frame = intents_frame(rows)
+    frame["combo"] = np.repeat(combos, 3)
+    return frame
+
+
+@pytest.mark.parametrize("notional", [False, True])
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_flat_sessions_left_out_change_nothing(monkeypatch, notional, seed):
+    """Sparse intents: only the sessions with a position or an order are simulated, and
+    every result equals the reference's; so do they when every session is simulated."""
+    rng = np.random.default_rng(seed)
+    panel = random_panel(rng)
+    intents = sparse_intents(rng, [0, 1, 2, 5], notional)
+    lengths = []
+    fill = sim.fill_block
+
+    def spy(price, *args):
+        lengths.append(len(price))
+        return fill(price, *args)
+
+    monkeypatch.setattr(sim, "fill_block", spy)
+    fast = simulate_grid(intents, panel, COSTS, 100_000.0, "extend", notional)
+    slow = ref.simulate_grid(intents, panel, COSTS, 100_000.0, "extend", notional)
+    span = 2 * len(fast[0].equity.index.union(fast[1].equity.index))
+    assert lengths and max(lengths) < span  # sessions were left out
+    for c in slow:
+        assert_same_result(fast[c], slow[c])
+    monkeypatch.setattr(sim, "live_sessions", lambda bar, col, size, n: np.arange(n))
+    every = simulate_grid(intents, panel, COSTS, 100_000.0, "extend", notional)
+    for c in slow:
+        for name in ("equity", "exposure", "traded"):
+            pd.testing.assert_series_equal(getattr(fast[c], name), getattr(every[c], name),
+                                           check_exact=True)
+        pd.testing.assert_frame_equal(fast[c].trades, every[c].trades, check_exact=True)
+
+
+def test_a_block_without_orders_stays_flat(monkeypatch):
+    """Intents that give no order (zero weight; in and out on one bar) leave a combination
+    flat on every session, in a block of its own too."""
+    rng = np.random.default_rng(12)
+    panel = random_panel(rng)
+    intents = sparse_intents(rng, [0, 1], False)
+    intents.loc[intents["combo"] == 1, "weight"] = 0.0
+    same_bar = intents.iloc[:1].assign(combo=2, entry_at="close", exit_at="close",
+                                       exit_session=intents["entry_session"].iloc[0])
+    intents = pd.concat([intents, same_bar], ignore_index=True)
+    slow = ref.simulate_grid(intents, panel, COSTS, 100_000.0, "extend")
+    for cells in (sim.BLOCK_CELLS, 1):  # all combinations at once, one per block
+        monkeypatch.setattr(sim, "BLOCK_CELLS", cells)
+        fast = simulate_grid(intents, panel, COSTS, 100_000.0, "extend")
+        for c in slow:
+            assert_same_result(fast[c], slow[c])
+        assert (fast[1].equity == 100_000.0).all() and (fast[2].equity == 100_000.0).all()
+
+
+def test_live_sessions_cover_every_held_close():
+    """Against a dense reading: a session is live when it has an order or some column's
+    running target is nonzero at its close."""
+    rng = np.random.default_rng(7)
+    n_sessions, n_cols = 40, 5
+    for _ in range(50):
+        k = int(rng.integers(1, 12))
+        bar = rng.integers(0, 2 * n_sessions, k)
+        col = rng.integers(0, n_cols, k)
+        keep = np.unique(col * 1000 + bar, return_index=True)[1]  # one order per cell
+        bar, col = bar[keep], col[keep]
+        target = np.where(rng.random(len(bar)) < 0.4, 0.0, rng.normal(size=len(bar)))
+        dense = np.full((2 * n_sessions, n_cols), np.nan)
+        dense[bar, col] = target
+        held = pd.DataFrame(dense).ffill().fillna(0.0).to_numpy() != 0
+        want = held.reshape(n_sessions, 2, n_cols).any(axis=(1, 2))
+        want[bar // 2] = True
+        got = np.zeros(n_sessions, dtype=bool)
+        got[sim.live_sessions(bar, col, target, n_sessions)] = True
+        assert (got >= want).all()  # every held or traded session is simulated
+
+
+def test_a_position_open_across_left_out_sessions_falls_back(monkeypatch):
+    """If a column were still held on a left-out session (a partial fill), every session
+    is simulated instead: given too few sessions, the results are still the reference's."""
+    rng = np.random.default_rng(11)
+    panel = random_panel(rng)
+    intents = sparse_intents(rng, [0, 1], False)
+    monkeypatch.setattr(sim, "live_sessions",
+                        lambda bar, col, size, n: np.unique(bar // 2))  # order sessions only
+    fast = simulate_grid(intents, panel, COSTS, 100_000.0, "extend")
+    slow = ref.simulate_grid(intents, panel, COSTS, 100_000.0, "extend")
+    held = IDX.get_indexer(intents["exit_session"]) - IDX.get_indexer(intents["entry_session"])
+    assert (held >= 2).any()  # some holding spans sessions without an order
+    for c in slow:
+        assert_same_result(fast[c], slow[c])
+
+
 def test_grid_metrics_equal_one_run_metrics():
     """summarize_grid (vectorized across combinations) == summarize of each result."""
     rng = np.random.default_rng(5)

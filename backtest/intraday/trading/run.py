@@ -32,7 +32,7 @@ from backtest.sim.costs import DEFAULT_INIT_CASH, Costs, check_init_cash
 from backtest.intraday.trading.orders import IntradayExecution, check_strategy, intraday_orders
 from backtest.sim.metrics import event_returns, max_drawdown
 from backtest.sim.results import trade_table
-from backtest.sim.vbt import ffill_bfill, fill_block
+from backtest.sim.vbt import ffill, ffill_bfill, fill_block
 from events.errors import ConfigError
 from strategies.base import StrategyContext
 
@@ -194,7 +194,8 @@ def simulate_orders(orders: pd.DataFrame, bars: IntradayBars, costs: Costs, init
         price = np.empty((2 * (hi - lo), len(mine)))
         price[0::2], price[1::2] = opens[lo:hi][:, cols], closes[lo:hi][:, cols]
         n = len(mine)
-        out = fill_block(price, ffill_bfill(price), np.r_[entry[mine], exit_[mine]] - 2 * lo,
+        out = fill_block(price, ffill_bfill(price), ffill(price),
+                         np.r_[entry[mine], exit_[mine]] - 2 * lo,
                          np.r_[np.arange(n), np.arange(n)], np.r_[target[mine], np.zeros(n)],
                          1, n, costs, cash, notional)
         value = out["value"][:, 0]
