@@ -32,39 +32,6 @@ from contextlib import contextmanager
 from events.errors import ConfigError
 
 
-# glibc malloc settings of retain_freed_memory (mallopt parameter numbers from malloc.h)
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-MALLOC_SETTINGS = {_M_MMAP_THRESHOLD: 32 << 20, _M_TRIM_THRESHOLD: 1 << 30,
-                   _M_TOP_PAD: 256 << 20}
-
-
-def retain_freed_memory() -> bool:
-    """Let this process reuse the memory its arrays free instead of giving it back to the
-    system and faulting it in again (glibc's ``mallopt``; False where it is not glibc).
-
-    A study's blocks allocate and free the same (pairs x days) arrays block after block
-    (21.7 MB each with 10,000 pairs and 271 days). By default glibc serves blocks above its
-    mmap threshold with fresh pages, each one faulted in and zeroed by the kernel on first
-    touch, and returns freed memory at the top of the heap: about 250,000 page faults
-    and 1.2-1.5 s of system time in a 100,000-pair study here. With allocations up to
-    32 MB from the heap (``M_MMAP_THRESHOLD``, glibc's largest), 1 GB kept free before
-    trimming (``M_TRIM_THRESHOLD``) and 256 MB more taken per heap growth (``M_TOP_PAD``)
-    it is a few thousand faults. The cost: memory freed stays with the process until it
-    exits, so the command line (a process of its own) calls this and the library does
-    not; a long-lived notebook can call it, or set ``MALLOC_MMAP_THRESHOLD_``,
-    ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_TOP_PAD_`` before Python starts.
-    """
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    done = [mallopt(param, value) == 1 for param, value in MALLOC_SETTINGS.items()]  # each one
-    return all(done)
-
-
 def serial_map_blocks(fn, shared: tuple, blocks: list[tuple]):
     """``fn(*shared, *block)`` for each block, in this process, in order, each run when the
     consumer asks for the next result (a study combines a block before the next one runs:

@@ -2,7 +2,6 @@
 
     python benchmarks/bench_study.py [--sizes 1000,10000,100000] [--es-sizes 1000,10000]
                                      [--seed 20260501] [--pseudo-draws 199] [--timeout 300]
-                                     [--retain-freed-memory]
 
 Data: ``../shared/data/universe/us_adjclose_2023-01_2026-07.parquet`` (897 sessions x
 11,386 tickers of adjusted closes with NaN runs; see SOURCES.md there), put into a
@@ -226,10 +225,6 @@ def code_fingerprint() -> str:
 def worker(args) -> int:
     n = args.worker
     out: dict = {"n": n, "status": "ok", "code": code_fingerprint()}
-    if args.retain_freed_memory:  # as the command line does (backtest.parallel)
-        from backtest.parallel import retain_freed_memory
-
-        out["retain"] = retain_freed_memory()
     t = time.perf_counter()
     panel = load_panel()
     pairs = draw_pairs(panel, n, args.seed)
@@ -306,8 +301,6 @@ def run_ours(n: int, args, ar_out: str | None) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(n), "--seed",
            str(args.seed), "--pseudo-draws", str(args.pseudo_draws), "--timeout",
            str(args.timeout), "--memory", args.memory]
-    if args.retain_freed_memory:
-        cmd.append("--retain-freed-memory")
     if ar_out:
         cmd += ["--ar-out", ar_out]
     hard = args.timeout + args.setup_allowance
@@ -555,10 +548,6 @@ def main(argv=None) -> int:
                     help="if eventstudy's projected time for a size exceeds this, time a 2k "
                          "subset and extrapolate")
     ap.add_argument("--memory", choices=("rss", "tracemalloc"), default="rss")
-    ap.add_argument("--retain-freed-memory", action="store_true",
-                    help="our worker tunes glibc's malloc first, as the backtest command "
-                         "does (backtest.parallel.retain_freed_memory); default: the library "
-                         "in a plain process")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--ar-out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -577,11 +566,7 @@ def main(argv=None) -> int:
           f"pseudo_draws={cfg.pseudo_draws}, min_estimation_obs={cfg.min_estimation_obs}, "
           f"exclude_other_events={cfg.exclude_other_events}")
     print(f"- pairs: seed {args.seed}, nested draws; per-size run_study limit "
-          f"{args.timeout:.0f} s, in a fresh subprocess"
-          + ("; glibc malloc tuned in it first, as the backtest command does "
-             "(--retain-freed-memory)" if args.retain_freed_memory else
-             "; glibc malloc as Python leaves it (the command line's tuning: "
-             "--retain-freed-memory)"))
+          f"{args.timeout:.0f} s, in a fresh subprocess")
 
     t = time.perf_counter()
     panel = load_panel()

@@ -421,9 +421,6 @@ def run() -> None:
     import atexit
     import threading
 
-    from backtest.parallel import retain_freed_memory
-
-    retain_freed_memory()  # a process of its own: reuse freed arrays' pages (see there)
     code = main()
     others = [t for t in threading.enumerate()
               if t is not threading.current_thread() and not t.daemon]

@@ -14,14 +14,6 @@ from backtest.app import cli
 from tests.helpers import backtest_command
 
 
-@pytest.fixture(autouse=True)
-def _keep_this_processs_malloc(monkeypatch):
-    """run() tunes glibc's malloc for the process it ends; not pytest's."""
-    import backtest.parallel as parallel
-
-    monkeypatch.setattr(parallel, "retain_freed_memory", lambda: False)
-
-
 def test_run_flushes_runs_the_exit_handlers_and_exits_with_mains_code(monkeypatch):
     calls = []
     monkeypatch.setattr(sys, "gettrace", lambda: None)  # as when not under coverage
@@ -82,31 +74,3 @@ def test_the_command_prints_everything_and_keeps_its_exit_code(tmp_path):
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "ran.txt").read_text() == "yes"
-
-
-def test_run_lets_the_process_reuse_freed_memory_before_main(monkeypatch):
-    """The command tunes glibc's malloc (``retain_freed_memory``) before any work."""
-    import backtest.parallel as parallel
-
-    calls = []
-    monkeypatch.setattr(sys, "gettrace", lambda: None)
-    monkeypatch.setattr(sys, "getprofile", lambda: None)
-    monkeypatch.setattr(parallel, "retain_freed_memory", lambda: calls.append("malloc"))
-    monkeypatch.setattr(cli, "main", lambda: calls.append("main") or 0)
-    monkeypatch.setattr(cli.os, "_exit", lambda code: calls.append(("_exit", code)))
-    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: None)
-    cli.run()
-    assert calls == ["malloc", "main", ("_exit", 0)]
-
-
-def test_retain_freed_memory_sets_glibcs_malloc_where_it_is_glibc():
-    """True where the C library is glibc (mallopt accepted every setting), else False;
-    in a child process, so this one's allocator is left as it was."""
-    import platform
-
-    code = ("from backtest.parallel import retain_freed_memory as r; "
-            "print(r(), r())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
-    assert out == [str(glibc), str(glibc)]
