@@ -116,10 +116,20 @@ class DaskExecutor:
         # hash=False: fresh keys on every call. With content-hashed keys a study's second
         # pass over the same arrays (GRANK) reused keys the scheduler was still releasing
         # from the first, or had lost with a killed worker ("computation on lost data").
-        scattered = self.client.scatter(list(shared), broadcast=True, hash=False)
-        futures = [self.client.submit(fn, *scattered, *block, retries=self.retries, pure=False)
-                   for block in blocks]
-        return _in_order(futures, self.label)
+        data = [self.client.scatter(list(shared), broadcast=True, hash=False)]
+
+        def submit(block):
+            return self.client.submit(fn, *data[0], *block, retries=self.retries, pure=False)
+
+        def again(k: int):
+            # The scheduler cancels a task whose worker died while the task's inputs were
+            # moving ("cancelled for reason: unknown"), which ``retries`` does not cover:
+            # the block is submitted again, its inputs scattered anew if they were lost.
+            if any(f.status != "finished" for f in data[0]):
+                data[0] = self.client.scatter(list(shared), broadcast=True, hash=False)
+            return submit(blocks[k])
+
+        return _in_order([submit(block) for block in blocks], self.label, again)
 
 
 def _require():
@@ -162,15 +172,28 @@ def open_client(spec: str | None = None, scheduler: str | None = None, timeout: 
         cluster.close()
 
 
-def _in_order(futures: list, label: str):
+RESUBMITS = 3  # times a block whose task the cluster cancelled is submitted again
+
+
+def _in_order(futures: list, label: str, again=None):
     """The results of ``futures`` in order, each fetched when the consumer asks for it and
     then released on the cluster; a progress line on stderr counts the blocks received.
-    Every task is already submitted, so the cluster works ahead of the consumer."""
+    Every task is already submitted, so the cluster works ahead of the consumer. A task
+    the cluster cancelled is replaced by ``again(k)`` (up to :data:`RESUBMITS` times)."""
+    from concurrent.futures import CancelledError
+
     n = len(futures)
     try:
         for k in range(n):
+            for attempt in range(RESUBMITS + 1):
+                try:
+                    result = futures[k].result()
+                    break
+                except CancelledError:
+                    if again is None or attempt == RESUBMITS:
+                        raise
+                    futures[k] = again(k)
             future, futures[k] = futures[k], None
-            result = future.result()
             future.release()
             print(f"\r{label}: {k + 1}/{n} blocks", end="", file=sys.stderr, flush=True)
             yield result

@@ -176,3 +176,42 @@ def test_universe_study_links_every_ticker(tmp_path, bundled):
     assert len(car) == 9 * 4  # every event x every stock of the universe (all have history)
     skipped = pd.read_csv(out / "skipped.csv")
     assert set(skipped["ticker"]) >= {"CRWV", "NVDA"}  # linked, but not in the universe file
+
+
+def test_a_block_the_cluster_cancelled_is_submitted_again():
+    """A task cancelled by the scheduler (its worker died while its inputs moved) is
+    replaced, in its place in the order; one that stays cancelled is an error."""
+    from concurrent.futures import CancelledError
+
+    from backtest.parallel import RESUBMITS, _in_order
+
+    class Fake:
+        def __init__(self, value, cancelled=False):
+            self.value, self.cancelled_ = value, cancelled
+
+        def result(self):
+            if self.cancelled_:
+                raise CancelledError()
+            return self.value
+
+        def release(self):
+            pass
+
+        def cancel(self):
+            pass
+
+    asked = []
+
+    def again(k):
+        asked.append(k)
+        return Fake(f"again {k}")
+
+    futures = [Fake("a"), Fake("b", cancelled=True), Fake("c")]
+    assert list(_in_order(futures, "test", again)) == ["a", "again 1", "c"]
+    assert asked == [1]
+    with pytest.raises(CancelledError):
+        list(_in_order([Fake("x", cancelled=True)], "test",
+                       lambda k: Fake("never", cancelled=True)))
+    with pytest.raises(CancelledError):  # without a way to resubmit
+        list(_in_order([Fake("x", cancelled=True)], "test"))
+    assert RESUBMITS >= 1
