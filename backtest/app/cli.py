@@ -234,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="study + default strategy on the bundled OpenAI calendar")
     _common(demo)
+    demo.add_argument("--compile", action="store_true",
+                      help="compile the numerical kernels with numba (about 30 s on a fresh "
+                           "install, cached after) instead of running them as plain Python, "
+                           "which is as fast for the demo's few pairs")
 
     study = sub.add_parser("study", help="event study of a calendar")
     study.add_argument("calendar", nargs="+", help="calendar YAML file(s) or bundled name(s) "
@@ -407,6 +411,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _plain_python_for_demo(argv: list[str]) -> None:
+    """``backtest demo`` runs numba's functions (ours and vectorbt's) as plain Python unless
+    ``--compile`` is given or the user set ``NUMBA_DISABLE_JIT`` either way.
+
+    The demo studies 32 pairs and simulates 24 tickers: interpreted, its kernels take about
+    0.6 s more than compiled ones, while compiling them on a fresh install (an empty numba
+    cache) takes about 30 s (BENCHMARKS.md, issue 21). The numbers are the same bit for bit
+    (a test compares every table). numba reads the variable when it is first imported,
+    which no command has done yet here; only this console process (and its children) sees
+    it, never a caller of :func:`main`.
+    """
+    if argv[:1] == ["demo"] and "--compile" not in argv and "numba" not in sys.modules:
+        os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
+
 def run() -> None:
     """The console command (``backtest``, ``python -m backtest``): :func:`main`, then exit
     without tearing the interpreter down.
@@ -421,6 +440,7 @@ def run() -> None:
     import atexit
     import threading
 
+    _plain_python_for_demo(sys.argv[1:])
     code = main()
     others = [t for t in threading.enumerate()
               if t is not threading.current_thread() and not t.daemon]
