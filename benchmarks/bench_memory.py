@@ -73,6 +73,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None,
                     help="threads of this process (default: the study's, one per CPU; 1: serial)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--car-windows-only", action="store_true",
+                    help="the statistics of the six CAR windows only, not also of the 21 "
+                         "single event days (run_study(single_days=False))")
     args = ap.parse_args()
     require_universe()
 
@@ -98,7 +101,8 @@ def main() -> int:
                 fh.write("5")
             t = time.perf_counter()
             res = run_study(cal, panel, config, map_blocks=map_blocks,
-                            ar_parts=None if args.no_parts else folder / "out" / "ar.parquet")
+                            ar_parts=None if args.no_parts else folder / "out" / "ar.parquet",
+                            single_days=not args.car_windows_only)
             study = time.perf_counter() - t
             peak_study = _kb("VmHWM")
             t = time.perf_counter()
