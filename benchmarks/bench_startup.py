@@ -62,7 +62,10 @@ def backtest_cmd() -> list[str]:
 
 def run(cmd: list[str], env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True,
+    # the demo's two modes are chosen by --compile: a NUMBA_DISABLE_JIT of the caller's
+    # would make both the same
+    mine = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"}
+    proc = subprocess.run(cmd, env={**mine, **(env or {})}, capture_output=True,
                           text=True, cwd=ROOT, check=False)
     dt = time.perf_counter() - t0
     if proc.returncode != 0:

@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--compile", action="store_true",
                       help="compile the numerical kernels with numba (about 30 s on a fresh "
                            "install, cached after) instead of running them as plain Python, "
-                           "which is as fast for the demo's few pairs")
+                           "which is as fast for the demo's few pairs; a NUMBA_DISABLE_JIT "
+                           "of your own decides instead")
 
     study = sub.add_parser("study", help="event study of a calendar")
     study.add_argument("calendar", nargs="+", help="calendar YAML file(s) or bundled name(s) "
@@ -418,11 +419,14 @@ def _plain_python_for_demo(argv: list[str]) -> None:
     The demo studies 32 pairs and simulates 24 tickers: interpreted, its kernels take about
     0.6 s more than compiled ones, while compiling them on a fresh install (an empty numba
     cache) takes about 30 s (BENCHMARKS.md, issue 21). The numbers are the same bit for bit
-    (a test compares every table). numba reads the variable when it is first imported,
-    which no command has done yet here; only this console process (and its children) sees
-    it, never a caller of :func:`main`.
+    (a test compares every table). numba reads the variable when it is imported (and again
+    when it compiles): so only before anything has imported it, lest some functions be
+    compiled and others not; only this console process sees it, never a caller of
+    :func:`main`. A user's own ``NUMBA_DISABLE_JIT`` wins over ``--compile``.
     """
-    if argv[:1] == ["demo"] and "--compile" not in argv and "numba" not in sys.modules:
+    # argparse takes any unambiguous prefix of an option (--comp): so does this
+    asked = any(len(a) > 2 and "--compile".startswith(a) for a in argv[1:])
+    if argv[:1] == ["demo"] and not asked and "numba" not in sys.modules:
         os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 
 

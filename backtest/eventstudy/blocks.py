@@ -164,6 +164,12 @@ class PairLayout:
                           None if self.est_pos is None else self.est_pos[sl])
 
 
+# The compiled kernels divide as numpy does (error_model "numpy": 0/0 is NaN, silently); run
+# as plain Python (the demo, NUMBA_DISABLE_JIT) their scalar divisions must be silent too.
+_AS_COMPILED = np.errstate(divide="ignore", invalid="ignore")
+
+
+@_AS_COMPILED
 def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np.ndarray,
                 sT: np.ndarray, rf: np.ndarray, layout: PairLayout, config, windows: np.ndarray,
                 part: ARPart | None = None) -> BlockResult:
@@ -392,6 +398,7 @@ def _as_volatility(fit, sar, windows):
     return vfit, av, sav, car, var, missing
 
 
+@_AS_COMPILED
 def grank_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np.ndarray,
                 layout: PairLayout, config, gscar: np.ndarray) -> tuple[np.ndarray, ...]:
     """The generalized rank test's sums for one block (a second pass over the pairs).
