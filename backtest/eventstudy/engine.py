@@ -289,7 +289,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     for name in blocks.PER_PAIR + blocks.AR_ARRAYS:  # from here on the kept pairs' copies
         setattr(res, name, None)
     pairs = pairs.iloc[keep].reset_index(drop=True)
-    confounded = [confounded[i] for i in keep]
+    confounded = confounded[keep]
     pos = layout.pos[keep]
     evt_off = config.event_offsets
 
@@ -485,7 +485,7 @@ def _car_frame(pairs, per, config, confounded):
         t = car / se
     starts, ends = (np.repeat(np.array(w, dtype=np.int64), n_pairs)
                     for w in zip(*config.car_windows))
-    confounded = pd.Series(confounded).array  # its text dtype inferred once
+    confounded = pd.Series(confounded).array
     return pd.DataFrame({
         "event_id": text(pairs["event_id"]), "ticker": text(pairs["ticker"]),
         "role": text(pairs["role"]), "window_start": starts, "window_end": ends,

@@ -37,7 +37,7 @@ def test_confounded_with_matches_the_loop(seed):
     got = confounded_with(pairs, config, tickers)
     expected = ref_confounded_with(tickers, pos, ids, window)
     assert sum(map(bool, expected)) > 5 and not all(expected)
-    assert got == expected
+    assert got.dtype == "str" and list(got) == expected
 
 
 def test_a_panel_with_a_session_twice_is_refused():
