@@ -136,7 +136,53 @@ def grid_daily_returns(grid: GridRun) -> dict:
 
 def grid_event_returns(grid: GridRun) -> dict:
     """combo -> (event ids, return per event), as
-    :func:`~backtest.sim.metrics.event_returns` of its trades (:func:`event_sums`)."""
+    :func:`~backtest.sim.metrics.event_returns` of its trades: for every combination at
+    once (:func:`_grid_event_returns_loop` is the same, one combination at a time, and
+    runs where holdings of one ticker may overlap, the ``add`` rule).
+
+    A trade's event is the first of the ids of the holding open at its entry (the
+    segment of its combination and ticker that starts last at or before it); per
+    (combination, event), in the order the combination's trades first name it: the
+    P&L summed in trade order, over the equity at the close before its first entry
+    (the initial cash when that is the first session of the span)."""
+    seg = grid.segments
+    if not seg.disjoint:
+        return _grid_event_returns_loop(grid)
+    t, bounds = grid.trades, np.asarray(grid.trade_bounds)
+    n_combos = len(grid.combos)
+    combo = np.repeat(np.arange(n_combos), np.diff(bounds))
+    col, entry = t["col"].astype(np.int64), t["entry_bar"].astype(np.int64)
+    # segments are sorted by (combo, col, entry): one search for every trade
+    big = int(max(seg.entry.max(initial=0), entry.max(initial=0))) + 1
+    width = int(max(seg.col.max(initial=0), col.max(initial=0))) + 1
+    at = np.searchsorted((seg.combo * width + seg.col) * big + seg.entry,
+                         (combo * width + col) * big + entry, side="right") - 1
+    safe = np.maximum(at, 0)
+    hit = ((at >= 0) & (seg.combo[safe] == combo) & (seg.col[safe] == col)
+           & (seg.exit[safe] > entry))
+    first_id = pd.Series(seg.event_id, dtype=object).str.split("+").str[0]
+    names, seg_code = np.unique(np.append(first_id.to_numpy(dtype=object), ""),
+                                return_inverse=True)
+    code = np.where(hit, seg_code[:-1][safe] if len(seg.combo) else 0, seg_code[-1])
+    # one group per (combination, event), numbered in order of first appearance
+    group, key = pd.factorize(combo * len(names) + code)
+    g_combo, g_event = np.divmod(key, len(names))
+    pnl = np.bincount(group, weights=t["pnl"].astype("float64"), minlength=len(key))
+    lo = grid.span[:, 0].astype(np.int64)
+    first = np.full(len(key), np.iinfo(np.int64).max)
+    np.minimum.at(first, group, entry // 2 - lo[combo])
+    value = np.where(first >= 1, grid.equity[lo[g_combo] + np.maximum(first - 1, 0), g_combo],
+                     grid.init_cash)
+    ret = pnl / value
+    cut = np.searchsorted(g_combo, np.arange(n_combos + 1))
+    events = names[g_event]
+    return {c: (events[cut[k]:cut[k + 1]].tolist(), ret[cut[k]:cut[k + 1]])
+            for k, c in enumerate(grid.combos)}
+
+
+def _grid_event_returns_loop(grid: GridRun) -> dict:
+    """:func:`grid_event_returns` one combination at a time, from its trades' events
+    (:func:`event_ids`) and :func:`event_sums`."""
     out = {}
     t, bounds = grid.trades, grid.trade_bounds
     for k, (lo, hi) in enumerate(grid.span.tolist()):

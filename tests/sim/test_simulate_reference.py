@@ -271,3 +271,26 @@ def test_every_array_argument_of_the_vectorbt_kernel_is_passed():
     assert array_defaults  # the check means something only if the kernel has such defaults
     passed = set(kernel_args(COSTS, False)) | {"size", "close", "val_price"}
     assert array_defaults <= passed, sorted(array_defaults - passed)
+
+
+@pytest.mark.parametrize("overlap", ["extend", "skip"])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_event_returns_of_all_combinations_at_once_equal_one_at_a_time(overlap, seed):
+    """The sweep's per-event returns over every combination at once are, bit for bit,
+    those of the loop over combinations (event_ids, then event_sums per combination):
+    merged holdings (e01+e05), trades of several events on one ticker, ticker gaps."""
+    from backtest.sim.sweeps import _grid_event_returns_loop, grid_event_returns
+
+    rng = np.random.default_rng(seed)
+    panel = random_panel(rng)
+    intents = random_intents(rng, [0, 2, 5, 6, 9], 30, False)
+    grid = run_grid(intents, panel, COSTS, 100_000.0, overlap, False)
+    assert grid.segments.disjoint
+    fast, slow = grid_event_returns(grid), _grid_event_returns_loop(grid)
+    assert list(fast) == list(slow) == grid.combos
+    assert any("+" in i for i in grid.segments.event_id) or overlap == "skip"
+    for c in slow:
+        assert fast[c][0] == slow[c][0], c
+        np.testing.assert_array_equal(fast[c][1], slow[c][1])
+        assert fast[c][1].dtype == slow[c][1].dtype
+    assert sum(len(v[0]) for v in slow.values()) > 20
