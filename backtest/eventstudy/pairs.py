@@ -64,17 +64,22 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
     if not keep.size:
         return pd.DataFrame(), skipped
     ev = links.event[keep]
-    ids = [e.id for e in events]
-    labels = [e.sentiment.label for e in events]
-    scores = [e.sentiment.score for e in events]
-    # lists, as the pair rows always were: every column infers the dtype it had
-    values = ([ids[i] for i in ev], ticker[keep].tolist(), links.role[keep].tolist(),
-              [labels[i] for i in ev], links.direction[keep].tolist(), [scores[i] for i in ev],
-              [day0[i] for i in ev], pos0[keep].tolist())
+    # Columns of the event (id, label, score, day 0, tags) are inferred from the events the
+    # pairs name, then repeated per pair: the same values, so the dtype the per-pair lists
+    # would give, without a Python object per pair (10M pairs: 32 s).
+    used, at = np.unique(ev, return_inverse=True)
+
+    def per_pair(values) -> pd.Series:
+        return pd.Series(values).take(at).reset_index(drop=True)
+
+    chosen = [events[i] for i in used]
+    values = (per_pair([e.id for e in chosen]), pd.Series(ticker[keep]),
+              pd.Series(links.role[keep]), per_pair([e.sentiment.label for e in chosen]),
+              pd.Series(links.direction[keep]), per_pair([e.sentiment.score for e in chosen]),
+              per_pair([day0[i] for i in used]), pos0[keep].astype(np.int64))
     frame = pd.DataFrame(dict(zip(PAIR_COLUMNS, values)))
-    tags = [events[i].tags for i in ev] if any(e.tags for e in events) else []
-    if any(tags):  # event tags become pair columns (groupable), after the pair's own
-        tag_frame = pd.DataFrame(tags)
+    if any(e.tags for e in chosen):  # event tags become pair columns (groupable), after
+        tag_frame = pd.DataFrame([e.tags for e in chosen]).take(at).reset_index(drop=True)
         frame = pd.concat([frame.drop(columns=[c for c in tag_frame if c in frame]),
                            tag_frame], axis=1)
     return frame, skipped
@@ -100,8 +105,9 @@ def pair_layout(pairs: pd.DataFrame, config: StudyConfig, tickers: pd.Index, n_s
     # Each pair's ticker's events, sorted by day 0: their windows leave estimation days out.
     order = np.lexsort((pos, cols))
     others = pos[order]
-    bounds = np.searchsorted(cols[order], cols)
-    counts = np.bincount(cols, minlength=len(tickers))[cols]
+    per_ticker = np.bincount(cols, minlength=len(tickers))
+    bounds = (np.cumsum(per_ticker) - per_ticker)[cols]  # where each ticker's run starts
+    counts = per_ticker[cols]
     if not config.exclude_other_events:
         counts = np.zeros_like(counts)
     names = ["all"]

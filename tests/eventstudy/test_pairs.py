@@ -55,3 +55,54 @@ def test_a_panel_with_a_session_twice_is_refused():
     with pytest.raises(PriceDataError, match="session 2025-01-03 more than once"):
         resolve_pairs(resolve_calendar("openai"), PricePanel.from_returns(returns, "t"),
                       StudyConfig())
+
+
+def _slow_pair_rows(calendar, frame_day0):
+    """The pairs as one dict per (event, linked ticker) kept, built by a loop over the
+    calendar (the pair rows as they were once built), tags as further columns."""
+    rows = []
+    for event in calendar.events:
+        for lt in event.tickers:
+            if lt.ticker not in frame_day0:
+                continue
+            rows.append({"event_id": event.id, "ticker": lt.ticker, "role": lt.role,
+                         "label": event.sentiment.label, "direction": lt.direction,
+                         "score": event.sentiment.score, **event.tags})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("scores", [(65, 70, 85), (65, 70.5, 85)])
+def test_pair_columns_equal_a_loop_over_the_calendar(scores):
+    """resolve_pairs repeats each event's columns per pair without a Python object per
+    pair: the same values and dtypes as rows built one by one (ints, a float score among
+    ints, tags on some events only, a ticker without prices skipped)."""
+    import dataclasses
+
+    from backtest.data.store import load_panel
+    from backtest.eventstudy.pairs import resolve_pairs
+    from events.loader import resolve_calendar
+    from events.model import Calendar, LinkedTicker, Sentiment
+
+    cal = resolve_calendar("openai")
+    events = []
+    for k, e in enumerate(cal.events):
+        tags = {"theme": "chips", "n": str(k)} if k % 3 == 0 else ({"desk": "x"} if k == 4 else {})
+        extra = (LinkedTicker("ZZZZ", "partner", "down"),) if k == 2 else ()  # no prices
+        events.append(dataclasses.replace(e, tags=tags, tickers=e.tickers + extra,
+                                          sentiment=Sentiment(e.sentiment.label,
+                                                              scores[k % 3])))
+    cal = Calendar("t", tuple(events))
+    panel = load_panel(cal)
+    pairs, skipped = resolve_pairs(cal, panel, StudyConfig())
+    assert any(s["ticker"] == "ZZZZ" for s in skipped)
+    slow = _slow_pair_rows(cal, set(pairs["ticker"]))
+    got = pairs.drop(columns=["day0", "pos0"])
+    assert list(got.columns) == [c for c in ("event_id", "ticker", "role", "label", "direction",
+                                             "score", "theme", "n", "desk")]
+    pd.testing.assert_frame_equal(got, slow[got.columns], check_exact=True)
+    assert pairs["pos0"].dtype == np.int64
+    # day 0 per pair: the session of its event's day 0, as a Timestamp column
+    from events.timing import event_day0
+
+    want = pd.Series([event_day0(cal.get(e), "XNYS") for e in pairs["event_id"]], name="day0")
+    pd.testing.assert_series_equal(pairs["day0"], want)
