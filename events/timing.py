@@ -232,16 +232,16 @@ def timing_table(calendar: Calendar) -> pd.DataFrame:
     for k in order:
         row = first[k]
         timings[k] = _timing_columns(event_timing(events[links.event[row]], exchange[row]))
-    ids = [e.id for e in events]
-    texts = [e.time_text for e in events]
-    ev = links.event
-    # built from rows, like a frame of row dicts, so every column infers the same dtype
+    # built from rows, like a frame of row dicts, so every column infers the same dtype;
+    # an event's columns from its events' values, repeated per row (no object per row)
+    used, at = np.unique(links.event, return_inverse=True)
+    chosen = [events[i] for i in used]
     shared = pd.DataFrame(timings, columns=_TIMING_COLUMNS)
-    table = pd.concat([pd.DataFrame({"event_id": [ids[i] for i in ev],
-                                     "ticker": links.ticker.tolist(),
-                                     "exchange": exchange.tolist(),
-                                     "published": [texts[i] for i in ev]}),
-                       shared.take(row_code).reset_index(drop=True)], axis=1)
+    table = pd.concat([pd.DataFrame({
+        "event_id": pd.Series([e.id for e in chosen]).take(at).reset_index(drop=True),
+        "ticker": pd.Series(links.ticker), "exchange": pd.Series(exchange),
+        "published": pd.Series([e.time_text for e in chosen]).take(at).reset_index(drop=True)}),
+        shared.take(row_code).reset_index(drop=True)], axis=1)
     return table[_TABLE_COLUMNS]
 
 
