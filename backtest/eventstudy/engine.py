@@ -200,7 +200,9 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     if explain and not pairs.empty:
         explain = xsection.explain_terms(explain, pairs)
     timing = timing_table(calendar)
-    used = [*dict.fromkeys([*pairs.get("ticker", []), config.market, *config.factors])]
+    # in order of first appearance (pd.unique: not a Python string per pair)
+    used = [*dict.fromkeys([*(pd.unique(pairs["ticker"]) if len(pairs) else []),
+                            config.market, *config.factors])]
     quality_df = check_panel(panel, pairs if not pairs.empty else None, config.event_window,
                              _estimation_start(pairs, config, est_start), config.move_threshold,
                              tickers=used)
@@ -299,7 +301,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         date_idx = pos[:, None] + evt_off[None, :]
         dates = np.where((date_idx >= 0) & (date_idx < n_sessions), date_idx, -1)
         ar_rows = _ar_rows(pairs, evt_off, per, dates, panel.sessions)
-    group_of = np.asarray(group_names, dtype=object)[layout.groups[keep][:, -1]]
+    # each pair's own group, as text taken from the few names (not an object per pair)
+    group_of = pd.Series(group_names).take(layout.groups[keep][:, -1]).reset_index(drop=True)
     car_df = _car_frame(pairs.assign(group=group_of), per, config, confounded)
     caar_df = _caar_frame(evt_off, res, layout.groups[keep], layout.mult[keep], group_names)
     tests_df = _tests_frame(pairs, per, res, keep, layout, group_names, windows, config,
