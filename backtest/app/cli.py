@@ -416,7 +416,7 @@ def _plain_python_for_demo(argv: list[str]) -> None:
     """``backtest demo`` runs numba's functions (ours and vectorbt's) as plain Python unless
     ``--compile`` is given or the user set ``NUMBA_DISABLE_JIT`` either way.
 
-    The demo studies 32 pairs and simulates 24 tickers: interpreted, its kernels take about
+    The demo studies 32 pairs and simulates 16 tickers: interpreted, its kernels take about
     0.6 s more than compiled ones, while compiling them on a fresh install (an empty numba
     cache) takes about 30 s (BENCHMARKS.md, issue 21). The numbers are the same bit for bit
     (a test compares every table). numba reads the variable when it is imported (and again
