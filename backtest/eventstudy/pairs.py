@@ -200,6 +200,8 @@ def confounded_with(pairs: pd.DataFrame, config: StudyConfig, codes: np.ndarray
     # Row r's neighbours: sorted positions lo..hi-1 but r, laid end to end, row after row.
     count = hi - lo - 1
     total = int(count.sum())
+    if total == 0:  # no pair has a neighbour
+        return pd.array([""] * n, dtype="str")
     index = np.int32 if max(n, total) < 2 ** 31 else np.int64  # half the memory traffic
     count, lo = count.astype(index), lo.astype(index)
     at = np.arange(total, dtype=index)

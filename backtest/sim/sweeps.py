@@ -161,8 +161,10 @@ def grid_event_returns(grid: GridRun) -> dict:
     hit = ((at >= 0) & (seg.combo[safe] == combo) & (seg.col[safe] == col)
            & (seg.exit[safe] > entry))
     first_id = pd.Series(seg.event_id, dtype=object).str.split("+").str[0]
-    names, seg_code = np.unique(np.append(first_id.to_numpy(dtype=object), ""),
-                                return_inverse=True)
+    # codes in order of appearance, not sorted: an id no trade reaches is never compared
+    seg_code, names = pd.factorize(np.append(first_id.to_numpy(dtype=object), ""),
+                                   use_na_sentinel=False)
+    names = np.asarray(names, dtype=object)
     code = np.where(hit, seg_code[:-1][safe] if len(seg.combo) else 0, seg_code[-1])
     # one group per (combination, event), numbered in order of first appearance
     group, key = pd.factorize(combo * len(names) + code)
