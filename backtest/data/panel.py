@@ -23,6 +23,18 @@ COLUMNS = ["date", "ticker", "open", "high", "low", "close", "volume", "dividend
            "close_is_adjusted"]
 
 
+HASH_ROWS = 64  # sessions per piece fed to the hash
+
+
+def _update_rows(h, values: np.ndarray) -> None:
+    """Feed ``h`` the bytes of ``values`` (sessions x tickers) in row-major order, as
+    ``np.ascontiguousarray(values).tobytes()`` would give them, a few sessions at a time: a
+    frame's array is column-major, and transposing it in pieces that stay in the CPU's
+    cache is about twice as fast as one copy of the whole (a universe: 82 MB a frame)."""
+    for start in range(0, len(values), HASH_ROWS):
+        h.update(np.ascontiguousarray(values[start:start + HASH_ROWS]))
+
+
 @dataclass(frozen=True)
 class PricePanel:
     """Daily prices as wide frames (sessions x tickers), plus where they came from.
@@ -79,7 +91,7 @@ class PricePanel:
             h.update(name.encode())
             h.update(",".join(frame.columns).encode())
             h.update(pd.DatetimeIndex(frame.index).as_unit("ns").asi8.tobytes())
-            h.update(np.ascontiguousarray(frame.to_numpy(dtype="float64")).tobytes())
+            _update_rows(h, frame.to_numpy(dtype="float64"))
         return h.hexdigest()[:16]
 
     @cached_property
@@ -89,7 +101,7 @@ class PricePanel:
         h = hashlib.sha256(b"volume")
         h.update(",".join(self.volume.columns).encode())
         h.update(pd.DatetimeIndex(self.volume.index).as_unit("ns").asi8.tobytes())
-        h.update(np.ascontiguousarray(self.volume.to_numpy(dtype="float64")).tobytes())
+        _update_rows(h, self.volume.to_numpy(dtype="float64"))
         return h.hexdigest()[:16]
 
     def without_volume(self) -> list[str]:

@@ -205,10 +205,9 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
 
     groups = np.where(kept[:, None], layout.groups, -1)
     clusters = np.where(kept[:, None], layout.clusters, -1)
-    u, g = kernels.standardized_ranks(fit.resid, ar)
     mult = layout.mult
-    rank_u, rank_u_n = kernels.group_day_sums(u, groups, mult, layout.n_groups)
-    rank_g, rank_g_n = kernels.group_day_sums(g, groups, mult, layout.n_groups)
+    rank_u, rank_u_n, rank_g, rank_g_n = kernels.rank_day_sums(fit.resid, ar, groups, mult,
+                                                               layout.n_groups)
     est_sum, est_n = kernels.group_day_sums(fit.resid, groups, mult, layout.n_groups)
     S, Q, C, cum = kernels.cluster_day_sums(fit.resid, fit.sigma2, clusters, mult,
                                             layout.n_clusters)

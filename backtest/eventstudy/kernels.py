@@ -352,6 +352,63 @@ def _ranks_from_order(values, order):
     return u, g
 
 
+def rank_day_sums(resid: np.ndarray, ar: np.ndarray, groups: np.ndarray, mult: np.ndarray,
+                  n_groups: int):
+    """:func:`standardized_ranks` summed per group and day as :func:`group_day_sums` sums
+    them (``(sum U - 1/2, count, sum G, count)``, each (groups, days)), without the two
+    (pairs x days) rank arrays: each pair's ranks are added to its groups' sums as they
+    are read off the sort, in pair order, so the sums are the two-step ones bit for bit.
+    """
+    values = np.concatenate([resid, ar], axis=1)
+    # missing as +inf in place (see standardized_ranks); the kernel reads +inf as missing
+    # too, as the two-step form reads NaN
+    values[~np.isfinite(values)] = np.inf
+    order = np.argsort(values, axis=1)
+    return _rank_day_sums_sorted(values, order, groups, mult, n_groups)
+
+
+@nb.njit(**_JIT)
+def _rank_day_sums_sorted(values, order, groups, mult, n_groups):
+    n_pairs, total = values.shape
+    u_sum = np.zeros((n_groups, total))
+    u_n = np.zeros((n_groups, total))
+    g_sum = np.zeros((n_groups, total))
+    g_n = np.zeros((n_groups, total))
+    srt = np.empty(total)  # the row's finite values in sorted order
+    ranks = np.empty(total)  # in sorted order
+    day_rank = np.empty(total)  # in day order
+    for i in range(n_pairs):
+        m = 0
+        while m < total and np.isfinite(values[i, order[i, m]]):
+            srt[m] = values[i, order[i, m]]
+            m += 1
+        if m == 0:
+            continue
+        j = 0
+        while j < m:  # ties share the average of their ranks, as in _ranks_from_order
+            e = j
+            while e + 1 < m and srt[e + 1] == srt[j]:
+                e += 1
+            for q in range(j, e + 1):
+                ranks[q] = (0.5 * (j + e) + 1.0) / (1.0 + m)
+            j = e + 1
+        median = 0.5 * (ranks[(m - 1) // 2] + ranks[m // 2])
+        for q in range(m):
+            day_rank[order[i, q]] = ranks[q]
+        for h in range(groups.shape[1]):
+            gr = groups[i, h]
+            if gr < 0:
+                continue
+            w = mult[i, h]
+            for t in range(total):  # in day order, as group_day_sums adds a pair's row
+                if np.isfinite(values[i, t]):
+                    u_sum[gr, t] += w * (day_rank[t] - 0.5)
+                    u_n[gr, t] += 1.0
+                    g_sum[gr, t] += w * np.sign(day_rank[t] - median)
+                    g_n[gr, t] += 1.0
+    return u_sum, u_n, g_sum, g_n
+
+
 @nb.njit(**_JIT)
 def group_day_sums(values, groups, mult, n_groups):
     """Per group and column: the sum of ``mult x value`` and the count of the finite
@@ -424,7 +481,8 @@ def grank_sums(resid, sigma2, gscar, groups, mult, n_groups):
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         sar = resid / np.sqrt(sigma2)[:, None]
-    order = np.argsort(np.where(np.isfinite(sar), sar, np.inf), axis=1)
+    sar[~np.isfinite(sar)] = np.inf  # missing, in place: the kernel reads +inf as missing
+    order = np.argsort(sar, axis=1)
     return _grank_sums_sorted(sar, order, gscar, groups, mult, n_groups)
 
 

@@ -20,7 +20,7 @@ from backtest.eventstudy.config import StudyConfig
 from backtest.eventstudy.models import get_model
 from events.errors import ConfigError, PriceDataError
 from events.model import PAIR_COLUMNS, Calendar
-from events.timing import event_day0, exchange_for, link_exchanges
+from events.timing import distinct_day0, exchange_for, link_exchanges
 
 
 def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
@@ -37,10 +37,10 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
     factors = list(config.factors) if get_model(config.model).uses_factors else []
     links = calendar.links
     events = calendar.events
-    # per event: day 0 (one calendar look-up per distinct time) and its panel position
-    day0 = [event_day0(event, market_exchange) for event in events]
-    pos_of_event = sessions.get_indexer(pd.DatetimeIndex(day0)) if day0 else \
-        np.zeros(0, dtype=np.int64)
+    # per event: day 0 and its panel position, worked out once per distinct event time
+    day0s, time_code = distinct_day0(calendar, market_exchange)
+    pos_of_event = (sessions.get_indexer(pd.DatetimeIndex(day0s)) if day0s else
+                    np.zeros(0, dtype=np.int64))[time_code]
     # per link, on arrays: the first reason that applies, in this order
     exchange = link_exchanges(links)
     ticker = links.ticker
@@ -52,8 +52,8 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
               (np.isin(ticker, factors), lambda i: f"is a factor of the model ({ticker[i]})"),
               (~pd.Index(ticker, dtype=object).isin(panel.tickers),
                lambda i: "no price data for this ticker"),
-              (pos0 < 0, lambda i: (f"day 0 ({day0[links.event[i]].date()}) is outside the "
-                                    f"price data ({sessions[0].date()} to "
+              (pos0 < 0, lambda i: (f"day 0 ({day0s[time_code[links.event[i]]].date()}) is "
+                                    f"outside the price data ({sessions[0].date()} to "
                                     f"{sessions[-1].date()})"))]
     reason = np.full(len(links), -1, dtype=np.int64)
     for k, (hit, _) in reversed(list(enumerate(checks))):  # the first check wins
@@ -76,7 +76,8 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
     values = (per_pair([e.id for e in chosen]), pd.Series(ticker[keep]),
               pd.Series(links.role[keep]), per_pair([e.sentiment.label for e in chosen]),
               pd.Series(links.direction[keep]), per_pair([e.sentiment.score for e in chosen]),
-              per_pair([day0[i] for i in used]), pos0[keep].astype(np.int64))
+              pd.Series(day0s).take(time_code[used][at]).reset_index(drop=True),
+              pos0[keep].astype(np.int64))
     frame = pd.DataFrame(dict(zip(PAIR_COLUMNS, values)))
     if any(e.tags for e in chosen):  # event tags become pair columns (groupable), after
         tag_frame = pd.DataFrame([e.tags for e in chosen]).take(at).reset_index(drop=True)

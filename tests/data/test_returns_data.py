@@ -172,6 +172,26 @@ def test_snapshot_known_moves(panel, ticker, date, move):
 # --------------------------------------------------------------------------------------
 
 
+def test_data_hash_is_the_sha256_of_the_prices_row_by_row(tmp_path):
+    """The hash (fed in pieces of sessions) is SHA-256 over, per frame: its name, its
+    comma-joined tickers, its sessions as int64 ns and its prices in row-major order,
+    worked out here in one piece; a frame shorter than a piece and one not a multiple
+    of it hash the same way."""
+    import hashlib
+
+    full = PriceStore(cache_dir=tmp_path, offline=True).load(["ORCL", "SPY", "CRWV"])
+    for rows in (len(full.sessions), 5, 130):
+        frames = {n: getattr(full, n).iloc[:rows] for n in ("open", "close", "dividend")}
+        panel = PricePanel(frames["open"], frames["close"], frames["dividend"],
+                           full.close_is_adjusted, full.sources)
+        h = hashlib.sha256()
+        for name, frame in frames.items():
+            h.update(name.encode() + ",".join(frame.columns).encode())
+            h.update(frame.index.as_unit("ns").asi8.tobytes())
+            h.update(np.array(frame.to_numpy(), dtype="float64", order="C").tobytes())
+        assert panel.data_hash == h.hexdigest()[:16]
+
+
 def test_data_hash_stable_and_sensitive(tmp_path):
     """Two independent loads hash equal; changing one close (or one dividend) changes it."""
     tickers = ["ORCL", "SPY", "CRWV"]

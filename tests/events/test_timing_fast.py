@@ -20,6 +20,7 @@ from events import InputError
 from events.model import Calendar, Event, LinkedTicker, Sentiment
 from events.timing import (
     EventTiming,
+    distinct_day0,
     event_day0,
     event_timing,
     exchange_calendar,
@@ -201,6 +202,38 @@ def test_empty_calendars_match_reference():
         pd.testing.assert_frame_equal(timing_table(calendar), _reference_timing_table(calendar))
 
 
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("exchange", ["XNYS", "XTKS"])
+def test_distinct_day0_gives_each_events_day0(seed, exchange):
+    """Day 0 worked out once per distinct time, read back per event, is each event's
+    reference day 0, resolution included (equal instants of other units stay apart)."""
+    events = []
+    for event in random_events(seed, 200):
+        try:
+            _reference_timing(event, exchange)
+        except InputError:  # e.g. a during-session flag on this exchange's holiday
+            continue
+        events.append(event)
+    ts = pd.Timestamp("2025-01-21 21:30", tz="UTC")
+    events += [_one({"timestamp": ts.as_unit(u)}, id_=u) for u in ("s", "ns")]
+    day0s, code = distinct_day0(Calendar("c", tuple(events)), exchange)
+    assert len(day0s) < len(events)  # shared times were worked out once
+    for event, k in zip(events, code):
+        want = _reference_timing(event, exchange).day0
+        assert (day0s[k], day0s[k].unit) == (want, want.unit)
+
+
+def test_distinct_day0_raises_for_the_first_bad_event_in_calendar_order():
+    """Of two events whose times have no day 0, the one earlier in the calendar is named,
+    with its own line, although a good event of another time comes first."""
+    good = _one({"date": dt.date(2025, 1, 21), "session": "before_open"}, id_="ok", line=3)
+    late = _one({"timestamp": pd.Timestamp("2199-01-02 15:00", tz="UTC")}, id_="late", line=9)
+    sat = _one({"date": dt.date(2025, 1, 25), "session": "during_session"}, id_="sat", line=5)
+    with pytest.raises(InputError) as got:
+        distinct_day0(Calendar("c", (good, sat, late, sat)))
+    assert got.value.line == 5 and "not a XNYS session" in str(got.value)
+
+
 @pytest.mark.parametrize("bad", [
     {"date": dt.date(2025, 1, 25), "session": "during_session"},  # a Saturday
     {"date": dt.date(1990, 1, 2), "session": "before_open"},      # before the calendar
@@ -250,3 +283,23 @@ def test_event_day0_errors_name_the_events_line(bad):
             event_day0(event)
         assert (str(got.value), got.value.line, got.value.field) == \
             (str(expected.value), line, expected.value.field)
+
+
+@pytest.mark.parametrize("exchange", ["XNYS", "XTKS", "XLON", "XHKG"])
+def test_session_bounds_by_position_equal_the_calendars_look_up(exchange):
+    """Every session's open and close read from the calendar's arrays are its
+    ``session_open``/``session_close`` (half days, lunch-break markets, other zones), the
+    same Timestamp (value, unit, zone); a day that is no session gets the library's error."""
+    from events.timing import _session_bound
+
+    cal = exchange_calendar(exchange)
+    sessions = cal.sessions[::7]  # a seventh of 2000-2026 and beyond: every weekday
+    for day in list(sessions) + [cal.sessions[-1], cal.sessions[0]]:
+        for at, want in (("open", cal.session_open(day)), ("close", cal.session_close(day))):
+            got = _session_bound(exchange, day.as_unit("s"), at)
+            assert (got, got.unit, str(got.tz)) == (want, want.unit, str(want.tz))
+    saturday = pd.Timestamp("2025-01-25")
+    with pytest.raises(Exception) as want:
+        cal.session_open(saturday)
+    with pytest.raises(type(want.value)):
+        _session_bound(exchange, saturday, "open")

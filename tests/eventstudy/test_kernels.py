@@ -158,6 +158,30 @@ def test_standardized_ranks_and_signs_equal_numpy(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_fused_rank_sums_equal_the_two_steps(seed):
+    """rank_day_sums (ranks added to the group sums as they are read off the sort) equals
+    standardized_ranks followed by group_day_sums bit for bit: two groups per pair, signs
+    of both kinds, ties, missing days (NaN and inf), a pair in no group, an empty pair."""
+    rng = np.random.default_rng(seed)
+    n = 90
+    resid = np.round(rng.normal(size=(n, 50)), 1)
+    ar = np.round(rng.normal(size=(n, 9)), 1)
+    resid[rng.random(resid.shape) < 0.1] = np.nan
+    ar[rng.random(ar.shape) < 0.05] = np.inf
+    resid[5], ar[5] = np.nan, np.nan
+    groups = np.column_stack([np.zeros(n, np.int64), 1 + rng.integers(0, 3, n)])
+    groups[7] = -1  # a pair not kept
+    mult = rng.choice([-1.0, 1.0], size=groups.shape)
+    got = kernels.rank_day_sums(resid, ar, groups, mult, 4)
+    u, g = kernels.standardized_ranks(resid, ar)
+    want = (*kernels.group_day_sums(u, groups, mult, 4),
+            *kernels.group_day_sums(g, groups, mult, 4))
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert (got[1] < n).all() and got[1].min() > 0  # the missing days left some counts out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_block_sums_equal_the_array_statistics(seed):
     """group_day_sums and cluster_day_sums reproduce DailyRanks.from_ar, the estimation
     AAR, mean_cross_correlation (r-bar for several K) and summed estimation cumsums."""
