@@ -220,7 +220,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     r = transform(simple)
     if volume:  # the series studied: log volume, per ticker and of the market
         r = log_volume(panel.volume.reindex(columns=panel.returns.columns).to_numpy())
-    market = r[:, list(panel.returns.columns).index(config.market)]
+    market = r[:, int(np.flatnonzero(panel.returns.columns == config.market)[0])]
     fmat, rf, fnames = _factor_matrix(config, panel, factor_data, transform)
     if factor_data is not None and fmat is not None:
         pairs, uncovered = _uncovered_by_factors(pairs, fmat, rf, panel.sessions, config)

@@ -50,7 +50,7 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
                   f"{market_exchange}: one exchange per study")),
               (ticker == config.market, lambda i: f"is the market benchmark ({config.market})"),
               (np.isin(ticker, factors), lambda i: f"is a factor of the model ({ticker[i]})"),
-              (~pd.Index(ticker, dtype=object).isin(panel.tickers),
+              (~pd.Index(ticker, dtype=object).isin(panel.close.columns),
                lambda i: "no price data for this ticker"),
               (pos0 < 0, lambda i: (f"day 0 ({day0s[time_code[links.event[i]]].date()}) is "
                                     f"outside the price data ({sessions[0].date()} to "
