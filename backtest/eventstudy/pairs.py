@@ -76,7 +76,7 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
     values = (per_pair([e.id for e in chosen]), pd.Series(ticker[keep]),
               pd.Series(links.role[keep]), per_pair([e.sentiment.label for e in chosen]),
               pd.Series(links.direction[keep]), per_pair([e.sentiment.score for e in chosen]),
-              pd.Series(day0s).take(time_code[used][at]).reset_index(drop=True),
+              per_pair([day0s[k] for k in time_code[used]]),  # dtype of the used events'
               pos0[keep].astype(np.int64))
     frame = pd.DataFrame(dict(zip(PAIR_COLUMNS, values)))
     if any(e.tags for e in chosen):  # event tags become pair columns (groupable), after

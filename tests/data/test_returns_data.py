@@ -190,6 +190,12 @@ def test_data_hash_is_the_sha256_of_the_prices_row_by_row(tmp_path):
             h.update(frame.index.as_unit("ns").asi8.tobytes())
             h.update(np.array(frame.to_numpy(), dtype="float64", order="C").tobytes())
         assert panel.data_hash == h.hexdigest()[:16]
+    volume = full.volume
+    assert len(volume) > 64 and volume.notna().any().any()
+    h = hashlib.sha256(b"volume" + ",".join(volume.columns).encode())
+    h.update(volume.index.as_unit("ns").asi8.tobytes())
+    h.update(np.array(volume.to_numpy(), dtype="float64", order="C").tobytes())
+    assert full.volume_hash == h.hexdigest()[:16]
 
 
 def test_data_hash_stable_and_sensitive(tmp_path):

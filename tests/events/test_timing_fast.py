@@ -225,13 +225,13 @@ def test_distinct_day0_gives_each_events_day0(seed, exchange):
 
 def test_distinct_day0_raises_for_the_first_bad_event_in_calendar_order():
     """Of two events whose times have no day 0, the one earlier in the calendar is named,
-    with its own line, although a good event of another time comes first."""
+    with its own line (not the earlier date), although a good event comes first."""
     good = _one({"date": dt.date(2025, 1, 21), "session": "before_open"}, id_="ok", line=3)
     late = _one({"timestamp": pd.Timestamp("2199-01-02 15:00", tz="UTC")}, id_="late", line=9)
     sat = _one({"date": dt.date(2025, 1, 25), "session": "during_session"}, id_="sat", line=5)
     with pytest.raises(InputError) as got:
-        distinct_day0(Calendar("c", (good, sat, late, sat)))
-    assert got.value.line == 5 and "not a XNYS session" in str(got.value)
+        distinct_day0(Calendar("c", (good, late, sat, late)))
+    assert got.value.line == 9 and "outside the XNYS calendar" in str(got.value)
 
 
 @pytest.mark.parametrize("bad", [
@@ -296,10 +296,11 @@ def test_session_bounds_by_position_equal_the_calendars_look_up(exchange):
     sessions = cal.sessions[::7]  # a seventh of 2000-2026 and beyond: every weekday
     for day in list(sessions) + [cal.sessions[-1], cal.sessions[0]]:
         for at, want in (("open", cal.session_open(day)), ("close", cal.session_close(day))):
-            got = _session_bound(exchange, day.as_unit("s"), at)
-            assert (got, got.unit, str(got.tz)) == (want, want.unit, str(want.tz))
-    saturday = pd.Timestamp("2025-01-25")
-    with pytest.raises(Exception) as want:
-        cal.session_open(saturday)
-    with pytest.raises(type(want.value)):
-        _session_bound(exchange, saturday, "open")
+            for unit in ("s", "us", "ns"):
+                got = _session_bound(exchange, day.as_unit(unit), at)
+                assert (got, got.unit, got.tz) == (want, want.unit, want.tz)
+    for day in (pd.Timestamp("2025-01-25"), cal.sessions[-1] + pd.Timedelta(days=400)):
+        with pytest.raises(Exception) as want:  # a Saturday; after the last session
+            cal.session_open(day)
+        with pytest.raises(type(want.value)):
+            _session_bound(exchange, day, "open")

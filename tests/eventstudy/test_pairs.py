@@ -106,3 +106,27 @@ def test_pair_columns_equal_a_loop_over_the_calendar(scores):
 
     want = pd.Series([event_day0(cal.get(e), "XNYS") for e in pairs["event_id"]], name="day0")
     pd.testing.assert_series_equal(pairs["day0"], want)
+
+
+def test_day0_dtype_comes_from_the_events_that_keep_pairs():
+    """Day 0 of an event whose links are all skipped (here after the close: day 0 from the
+    exchange calendar, in ns) does not change the resolution of the kept pairs' column
+    (a date before the open: the date itself, in s), as a loop over the kept pairs gives."""
+    import datetime as dt
+
+    from backtest.data.store import load_panel
+    from backtest.eventstudy.pairs import resolve_pairs
+    from events.model import Calendar, Event, LinkedTicker, Sentiment
+    from events.timing import event_day0
+
+    bear = Sentiment("bearish", 60)
+    kept = Event("a", "h", "s", bear, (LinkedTicker("ORCL", "partner", "down"),),
+                 date=dt.date(2025, 1, 21), session="before_open")
+    gone = Event("b", "h", "s", bear, (LinkedTicker("ZZZZ", "partner", "down"),),
+                 date=dt.date(2025, 1, 22), session="after_close")
+    cal = Calendar("t", (kept, gone))
+    pairs, skipped = resolve_pairs(cal, load_panel(Calendar("p", (kept,))), StudyConfig())
+    assert [s["event_id"] for s in skipped] == ["b"] and event_day0(gone).unit == "ns"
+    want = pd.Series([event_day0(kept)], name="day0")
+    assert want.dtype == "datetime64[s]"
+    pd.testing.assert_series_equal(pairs["day0"], want)
