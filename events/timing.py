@@ -213,7 +213,8 @@ def _timing(timestamp, unit, date, session, exchange) -> EventTiming:
 
 
 def _check_range(cal: xcals.ExchangeCalendar, date: pd.Timestamp, event: Event) -> None:
-    if not (cal.first_session <= date < cal.last_session):
+    nanos = cal.sessions_nanos  # the sessions' own array: first/last_session build Timestamps
+    if not (nanos[0] <= date.value < nanos[-1]):
         raise CalendarError(f"date {date.date()} is outside the {cal.name} calendar "
                             f"({cal.first_session.date()} to {cal.last_session.date()})",
                             line=event.line, field=f"event {event.id}")
