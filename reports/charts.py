@@ -19,6 +19,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
+from events.model import UNIVERSE_ROLE  # noqa: E402
+
 def _literal(chart):
     """Run a chart function with matplotlib's math parsing off, so that ``$``, ``_`` and
     ``^`` in user text are drawn as written (each Text keeps the setting it was made with)."""
@@ -31,11 +33,14 @@ def _literal(chart):
 
 # Bearish and bullish news in different hues (reds, blues), neutral in greys; within a
 # label each role has its own line style and shade, so no two groups look alike.
-LABEL_COLORS = {"bearish": ("#c0392b", "#e67e22", "#8e44ad", "#d35400"),
-                "bullish": ("#1f77b4", "#17a2b8", "#2ca02c", "#5b4fcf"),
-                "neutral": ("#555555", "#888888", "#333333", "#aaaaaa")}
-ROLE_ORDER = ("partner", "supplier", "competitor", "subject")
-ROLE_STYLES = {"partner": "-", "supplier": "-.", "competitor": "--", "subject": ":"}
+LABEL_COLORS = {"bearish": ("#c0392b", "#e67e22", "#8e44ad", "#d35400", "#6e2c00"),
+                "bullish": ("#1f77b4", "#17a2b8", "#2ca02c", "#5b4fcf", "#0b3d5c"),
+                "neutral": ("#555555", "#888888", "#333333", "#aaaaaa", "#000000")}
+# the calendar's roles, then the universe study's "universe" (every ticker the calendar
+# does not link): a dark shade and a dash-dot-dot line of its own, never a partner's twin
+ROLE_ORDER = ("partner", "supplier", "competitor", "subject", UNIVERSE_ROLE)
+ROLE_STYLES = {"partner": "-", "supplier": "-.", "competitor": "--", "subject": ":",
+               UNIVERSE_ROLE: (0, (6, 2, 1, 2, 1, 2))}
 # Ten clearly different hues first; then the same hues dashed (never a light twin).
 TICKER_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
                  "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
@@ -57,7 +62,7 @@ def _label_line_ends(ax, ends: list[list]) -> None:
     ax.set_xlim(right=max(e[1] for e in ends) + 1.2)
 
 
-def _style_of(group: str) -> tuple[str, str]:
+def _style_of(group: str) -> tuple[str, str | tuple]:
     """(colour, line style) of a group key such as "bearish partner"."""
     words = group.split()
     label = next((w for w in words if w in LABEL_COLORS), None)
@@ -103,8 +108,8 @@ def caar_chart(caar: pd.DataFrame, min_n: int = 3, measure: str = "return") -> F
         signed = bool(sub["signed"].iloc[0]) if "signed" in sub else False
         color, style = _style_of(group)
         name = f"{group}, in expected direction (N={n})" if signed else f"{group} (N={n})"
-        ax.plot(sub["rel_day"], sub["caar"], style, color=color, lw=2.6 if signed else 2,
-                label=name)
+        ax.plot(sub["rel_day"], sub["caar"], linestyle=style, color=color,
+                lw=2.6 if signed else 2, label=name)
         ax.fill_between(sub["rel_day"], sub["caar_lo"], sub["caar_hi"], color=color, alpha=0.12)
         lows.append(sub["caar"].min())
         highs.append(sub["caar"].max())
