@@ -306,62 +306,23 @@ def event_window(rT, reg, pos, cols, evt0, width, coef, xtx_inv, sigma2, win_lo,
     return y, expected, ar, sar, car, var, missing
 
 
-def standardized_ranks(resid: np.ndarray, ar: np.ndarray):
-    """Corrado-Zivney (1992) standardized ranks and signs of each pair's ARs.
-
-    Over a pair's estimation and event days (``resid`` then ``ar``), with T_i
-    non-missing: ``U_it = rank_t / (1 + T_i)`` (ties share their average rank);
-    returns ``U - 1/2`` and ``G = sign(U - median_t U)``, NaN where missing
-    (:class:`backtest.eventstudy.stats.DailyRanks`). The sort is numpy's (vectorized, several
-    times faster than a compiled per-row sort); the ranks are read off it.
-    """
-    values = np.concatenate([resid, ar], axis=1)
-    # Missing as +inf, not NaN: they still sort last, and numpy keeps its SIMD sort
-    # (NaNs send it down a path about five times slower).
-    order = np.argsort(np.where(np.isfinite(values), values, np.inf), axis=1)
-    return _ranks_from_order(values, order)
-
-
-@nb.njit(**_JIT)
-def _ranks_from_order(values, order):
-    n_pairs, total = values.shape
-    u = np.full((n_pairs, total), np.nan)
-    g = np.full((n_pairs, total), np.nan)
-    srt = np.empty(total)  # the row's finite values in sorted order, read once
-    ranks = np.empty(total)  # in sorted order; both reused by every row
-    for i in range(n_pairs):
-        m = 0
-        while m < total and np.isfinite(values[i, order[i, m]]):
-            srt[m] = values[i, order[i, m]]
-            m += 1
-        if m == 0:
-            continue
-        j = 0
-        while j < m:
-            e = j
-            while e + 1 < m and srt[e + 1] == srt[j]:
-                e += 1
-            for q in range(j, e + 1):
-                ranks[q] = (0.5 * (j + e) + 1.0) / (1.0 + m)  # average of ranks j+1..e+1
-            j = e + 1
-        median = 0.5 * (ranks[(m - 1) // 2] + ranks[m // 2])
-        for q in range(m):
-            t = order[i, q]
-            u[i, t] = ranks[q] - 0.5
-            g[i, t] = np.sign(ranks[q] - median)
-    return u, g
-
-
 def rank_day_sums(resid: np.ndarray, ar: np.ndarray, groups: np.ndarray, mult: np.ndarray,
                   n_groups: int):
-    """:func:`standardized_ranks` summed per group and day as :func:`group_day_sums` sums
-    them (``(sum U - 1/2, count, sum G, count)``, each (groups, days)), without the two
-    (pairs x days) rank arrays: each pair's ranks are added to its groups' sums as they
-    are read off the sort, in pair order, so the sums are the two-step ones bit for bit.
+    """Corrado-Zivney (1992) standardized ranks and signs of each pair's ARs, summed per
+    group and day as :func:`group_day_sums` sums values.
+
+    Over a pair's estimation and event days (``resid`` then ``ar``), with T_i non-missing:
+    ``U_it = rank_t / (1 + T_i)`` (ties share their average rank) and
+    ``G_it = sign(U_it - median_t U_it)`` (readable form:
+    :class:`backtest.eventstudy.stats.DailyRanks` from ``stats._standardized_ranks``).
+    Returns ``(sum of mult (U - 1/2), count, sum of mult G, count)``, each (groups, days).
+    Each pair's ranks go straight into its groups' sums, so no (pairs x days) array of
+    ranks is made. The sort is numpy's over the whole block (vectorized, several times
+    faster than a compiled sort per row); the ranks are read off it.
     """
     values = np.concatenate([resid, ar], axis=1)
-    # missing as +inf in place (see standardized_ranks); the kernel reads +inf as missing
-    # too, as the two-step form reads NaN
+    # Missing as +inf (in place, on the copy): they still sort last, and numpy keeps its
+    # SIMD sort (NaNs send it down a path about five times slower).
     values[~np.isfinite(values)] = np.inf
     order = np.argsort(values, axis=1)
     return _rank_day_sums_sorted(values, order, groups, mult, n_groups)
@@ -385,12 +346,12 @@ def _rank_day_sums_sorted(values, order, groups, mult, n_groups):
         if m == 0:
             continue
         j = 0
-        while j < m:  # ties share the average of their ranks, as in _ranks_from_order
+        while j < m:
             e = j
             while e + 1 < m and srt[e + 1] == srt[j]:
                 e += 1
             for q in range(j, e + 1):
-                ranks[q] = (0.5 * (j + e) + 1.0) / (1.0 + m)
+                ranks[q] = (0.5 * (j + e) + 1.0) / (1.0 + m)  # average of ranks j+1..e+1
             j = e + 1
         median = 0.5 * (ranks[(m - 1) // 2] + ranks[m // 2])
         for q in range(m):
@@ -400,7 +361,7 @@ def _rank_day_sums_sorted(values, order, groups, mult, n_groups):
             if gr < 0:
                 continue
             w = mult[i, h]
-            for t in range(total):  # in day order, as group_day_sums adds a pair's row
+            for t in range(total):  # in day order, pairs in order: deterministic sums
                 if np.isfinite(values[i, t]):
                     u_sum[gr, t] += w * (day_rank[t] - 0.5)
                     u_n[gr, t] += 1.0
@@ -477,7 +438,7 @@ def grank_sums(resid, sigma2, gscar, groups, mult, n_groups):
     (groups, W, L).
 
     The SARs are sorted here, by numpy over the whole block (as in
-    :func:`standardized_ranks`, several times faster than a compiled sort per pair).
+    :func:`rank_day_sums`, several times faster than a compiled sort per pair).
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         sar = resid / np.sqrt(sigma2)[:, None]

@@ -9,6 +9,8 @@ some windows (their rows are taken back out of the block sums).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,50 +140,76 @@ def test_event_window_equals_predict_and_variances(seed):
     assert (missing > 0).any() and (missing == 0).any()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_standardized_ranks_and_signs_equal_numpy(seed):
-    """U - 1/2 and sign(U - median U) per pair, with ties and missing values, equal
-    stats._standardized_ranks (scipy average ranks) and np.nanmedian."""
-    rng = np.random.default_rng(seed)
-    resid = np.round(rng.normal(size=(80, 60)), 1)  # rounding: many ties
-    ar = np.round(rng.normal(size=(80, 11)), 1)
-    resid[rng.random(resid.shape) < 0.1] = np.nan
-    ar[rng.random(ar.shape) < 0.1] = np.nan
-    resid[3] = np.nan
-    ar[3] = np.nan  # a pair with nothing at all
-    u, g = kernels.standardized_ranks(resid, ar)
-    ref = stats._standardized_ranks(np.concatenate([resid, ar], axis=1))
-    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
-        sign = np.sign(ref - np.nanmedian(ref, axis=1, keepdims=True))
-    np.testing.assert_allclose(u, ref - 0.5, rtol=0, atol=1e-15)
-    np.testing.assert_array_equal(g, sign)
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_fused_rank_sums_equal_the_two_steps(seed):
-    """rank_day_sums (ranks added to the group sums as they are read off the sort) equals
-    standardized_ranks followed by group_day_sums bit for bit: two groups per pair, signs
-    of both kinds, ties, missing days (NaN and inf), a pair in no group, an empty pair."""
-    rng = np.random.default_rng(seed)
-    n = 90
-    resid = np.round(rng.normal(size=(n, 50)), 1)
+def _ranks_cases(rng, n=90):
+    """resid/ar with ties, NaN, +inf and -inf days, an all-missing pair."""
+    resid = np.round(rng.normal(size=(n, 50)), 1)  # rounding: many ties
     ar = np.round(rng.normal(size=(n, 9)), 1)
     resid[rng.random(resid.shape) < 0.1] = np.nan
     ar[rng.random(ar.shape) < 0.05] = np.inf
     resid[rng.random(resid.shape) < 0.03] = -np.inf
-    resid[5], ar[5] = np.nan, np.nan
+    resid[5], ar[5] = np.nan, np.nan  # a pair with nothing at all
+    return resid, ar
+
+
+def _reference_ranks(resid, ar):
+    """U - 1/2 and sign(U - median U) per pair (NaN where missing; +-inf is missing too):
+    scipy's average ranks (stats._standardized_ranks) and np.nanmedian."""
+    values = np.concatenate([resid, ar], axis=1)
+    values = np.where(np.isfinite(values), values, np.nan)
+    ref = stats._standardized_ranks(values)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the all-missing pair
+        sign = np.sign(ref - np.nanmedian(ref, axis=1, keepdims=True))
+    return ref - 0.5, sign
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rank_sums_of_one_pair_groups_are_its_ranks_and_signs(seed):
+    """With each pair in a group of its own, the sums are the pair's own U - 1/2 and
+    sign(U - median U), with ties and missing days: scipy's average ranks."""
+    rng = np.random.default_rng(seed)
+    resid, ar = _ranks_cases(rng)
+    n = len(resid)
+    u_sum, u_n, g_sum, g_n = kernels.rank_day_sums(resid, ar, np.arange(n)[:, None],
+                                                   np.ones((n, 1)), n)
+    u, g = _reference_ranks(resid, ar)
+    np.testing.assert_array_equal(u_n, np.isfinite(u))
+    np.testing.assert_array_equal(g_n, u_n)
+    np.testing.assert_allclose(u_sum, np.nan_to_num(u), rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(g_sum, np.nan_to_num(g))
+    assert u_n[5].sum() == 0 and (u_n.sum(axis=1) < u.shape[1]).any()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rank_sums_equal_group_sums_of_the_reference_ranks(seed):
+    """Two groups per pair, signs of both kinds, a pair in no group: the sums are those of
+    ``mult x`` the reference ranks over each group's pairs (a slow loop here); the
+    caller's arrays are left alone."""
+    rng = np.random.default_rng(seed)
+    resid, ar = _ranks_cases(rng)
+    n, width = len(resid), resid.shape[1] + ar.shape[1]
     groups = np.column_stack([np.zeros(n, np.int64), 1 + rng.integers(0, 3, n)])
     groups[7] = -1  # a pair not kept
     mult = rng.choice([-1.0, 1.0], size=groups.shape)
     inputs = resid.copy(), ar.copy()
     got = kernels.rank_day_sums(resid, ar, groups, mult, 4)
-    np.testing.assert_array_equal(resid, inputs[0])  # the caller's arrays are left alone
+    np.testing.assert_array_equal(resid, inputs[0])
     np.testing.assert_array_equal(ar, inputs[1])
-    u, g = kernels.standardized_ranks(resid, ar)
-    want = (*kernels.group_day_sums(u, groups, mult, 4),
-            *kernels.group_day_sums(g, groups, mult, 4))
+    u, g = _reference_ranks(resid, ar)
+    want = [np.zeros((4, width)) for _ in range(4)]
+    for i in range(n):
+        for h in range(groups.shape[1]):
+            gr = groups[i, h]
+            if gr < 0:
+                continue
+            for t in range(width):
+                if np.isfinite(u[i, t]):
+                    want[0][gr, t] += mult[i, h] * u[i, t]
+                    want[1][gr, t] += 1
+                    want[2][gr, t] += mult[i, h] * g[i, t]
+                    want[3][gr, t] += 1
     for a, b in zip(got, want):
-        assert a.tobytes() == b.tobytes()  # bit for bit, the sign of a zero included
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     assert (got[1] < n).all() and got[1].min() > 0  # the missing days left some counts out
 
 
@@ -211,9 +239,7 @@ def test_block_sums_equal_the_array_statistics(seed):
     np.testing.assert_allclose(cum, per_cluster, rtol=1e-12, atol=1e-15)
 
     ar = rng.normal(0, 0.02, (n, 9))
-    u, g = kernels.standardized_ranks(resid, ar)
-    us, un = kernels.group_day_sums(u, groups, ones, 1)
-    gs, gn = kernels.group_day_sums(g, groups, ones, 1)
+    us, un, gs, gn = kernels.rank_day_sums(resid, ar, groups, ones, 1)
     got = stats.DailyRanks.from_sums(us[0], un[0], gs[0], gn[0])
     want = stats.DailyRanks.from_ar(np.concatenate([resid, ar], axis=1))
     np.testing.assert_allclose(got.ubar, want.ubar, rtol=1e-12, atol=1e-15)
