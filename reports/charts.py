@@ -8,6 +8,7 @@ chart draws text literally: ``$500B ... $100B`` is a headline, not math
 from __future__ import annotations
 
 import functools
+import textwrap
 
 import matplotlib
 
@@ -95,15 +96,18 @@ def caar_chart(caar: pd.DataFrame, min_n: int = 3, measure: str = "return") -> F
     what the study measured: ``measure``, labels and units follow it).
 
     Groups with fewer than ``min_n`` pairs are left out (their band is too wide to
-    read). A group that pools both expected directions (``signed``) shows its CARs in
-    the expected direction, and says so in its label. The y axis follows the CAAR
-    lines; a band wider than that is clipped.
+    read), and the chart names them under its axis, so a reader comparing it with the
+    table knows why a group is missing. A group that pools both expected directions
+    (``signed``) shows its CARs in the expected direction, and says so in its label.
+    The y axis follows the CAAR lines; a band wider than that is clipped.
     """
     fig, ax = plt.subplots(figsize=(10, 5.5), layout="constrained")
     lows, highs = [0.0], [0.0]
+    left_out = []
     for group, sub in caar.groupby("group", sort=False):
         n = int(sub["n"].max())
         if n < min_n:
+            left_out.append(f"{group} (N={n})")
             continue
         signed = bool(sub["signed"].iloc[0]) if "signed" in sub else False
         color, style = _style_of(group)
@@ -125,7 +129,20 @@ def caar_chart(caar: pd.DataFrame, min_n: int = 3, measure: str = "return") -> F
                 ha="center", color="#666")
     _, _, avg, words, percent = MEASURES[measure]
     _finish(ax, f"Cumulative average {words} by group (95% band)", avg, percent)
+    if left_out:
+        # under the x label, from the axes' left edge; constrained layout makes room
+        ax.annotate(_left_out_note(left_out, min_n), xy=(0, 0),
+                    xycoords=("axes fraction", ax.xaxis.label), xytext=(0, -4),
+                    textcoords="offset points", va="top", ha="left", fontsize=8,
+                    color="#555")
     return fig
+
+
+def _left_out_note(groups: list[str], min_n: int, shown: int = 3) -> str:
+    """"not drawn, under 3 pairs: a (N=2), b (N=1)", naming at most ``shown`` groups."""
+    more = f", and {len(groups) - shown} more (in the table)" if len(groups) > shown else ""
+    return textwrap.fill(f"not drawn, under {min_n} pairs: " + ", ".join(groups[:shown]) + more,
+                         width=150)
 
 
 def _ticker_style(k: int) -> tuple[str, str]:

@@ -44,3 +44,31 @@ def test_caar_chart_draws_each_group_in_its_style():
             la, lb = drawn[a], drawn[b]
             assert not mcolors.same_color(la.get_color(), lb.get_color())
             assert la._unscaled_dash_pattern != lb._unscaled_dash_pattern
+
+
+def _notes(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def test_caar_chart_names_the_groups_it_leaves_out():
+    """A group under ``min_n`` pairs is not drawn, and the chart says which one and why,
+    so the reader of the report's table (which lists it) is not left guessing."""
+    days = np.arange(-2, 3)
+    rows = [("bearish partner", 40), ("bullish subject", 2), ("neutral competitor", 1)]
+    caar = pd.concat([pd.DataFrame({"group": g, "rel_day": days, "caar": 0.0, "caar_lo": -0.01,
+                                    "caar_hi": 0.01, "n": n, "signed": False})
+                      for g, n in rows])
+    ax = charts.caar_chart(caar).axes[0]
+    drawn = [ln.get_label() for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+    assert drawn == ["bearish partner (N=40)"]
+    assert _notes(ax) == ["not drawn, under 3 pairs: bullish subject (N=2), "
+                          "neutral competitor (N=1)"]
+    # every group drawn: no note at all
+    full = charts.caar_chart(caar[caar["group"] == "bearish partner"]).axes[0]
+    assert _notes(full) == []
+
+
+def test_left_out_note_names_three_then_counts():
+    groups = [f"g{k} (N=1)" for k in range(5)]
+    assert charts._left_out_note(groups, 3) == ("not drawn, under 3 pairs: g0 (N=1), g1 (N=1), "
+                                                "g2 (N=1), and 2 more (in the table)")
