@@ -21,6 +21,9 @@ Definitions (every command runs in a fresh interpreter via subprocess):
   importing), also the cumulative time of the ``backtest.app.cli`` line and the
   process wall time; median of ``--repeats`` runs after one untimed run;
 * ``backtest --help``: wall time of the console script, median of ``--repeats``;
+* a refusal: ``backtest study tests/fixtures/bad/bad_timestamp.yaml --offline --out TMP``
+  (exit 2 expected), wall time, median of ``--repeats``: what a user waits to learn
+  that line 5 of their calendar is wrong;
 * vectorbt check: ``python -c "import sys, backtest.app.cli; backtest.app.cli.build_parser();
   print('vectorbt' in sys.modules)"``, and the same after ``main(['--help'])``,
   which is what ``backtest --help`` runs.
@@ -60,7 +63,8 @@ def backtest_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "backtest"]
 
 
-def run(cmd: list[str], env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
+def run(cmd: list[str], env: dict | None = None,
+        expect: int = 0) -> tuple[float, subprocess.CompletedProcess]:
     t0 = time.perf_counter()
     # the demo's two modes are chosen by --compile: a NUMBA_DISABLE_JIT of the caller's
     # would make both the same
@@ -68,7 +72,7 @@ def run(cmd: list[str], env: dict | None = None) -> tuple[float, subprocess.Comp
     proc = subprocess.run(cmd, env={**mine, **(env or {})}, capture_output=True,
                           text=True, cwd=ROOT, check=False)
     dt = time.perf_counter() - t0
-    if proc.returncode != 0:
+    if proc.returncode != expect:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
     return dt, proc
 
@@ -141,6 +145,18 @@ def main() -> int:
     rows.append(("backtest --help", f"{statistics.median(help_times):.3f}",
                  (f"median of {args.repeats} (min {min(help_times):.3f}, "
                   f"max {max(help_times):.3f}); {' '.join(bt)}")))
+
+    bad = ROOT / "tests" / "fixtures" / "bad" / "bad_timestamp.yaml"
+    refusals = []
+    for _ in range(args.repeats):
+        dt, proc = run([*bt, "study", str(bad), "--offline", "--out",
+                        str(Path(tempfile.gettempdir()) / "bench-startup-never-written")],
+                       expect=2)
+        refusals.append(dt)
+    rows.append(("backtest study BAD.yaml (refused, exit 2)",
+                 f"{statistics.median(refusals):.3f}",
+                 (f"median of {args.repeats} (min {min(refusals):.3f}, "
+                  f"max {max(refusals):.3f}); {bad.name}, exit code {proc.returncode}")))
 
     _, proc = run([sys.executable, "-c", ("import sys, backtest.app.cli; "
                                           "backtest.app.cli.build_parser(); "

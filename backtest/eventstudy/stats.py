@@ -61,8 +61,9 @@ from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import numpy as np
-from scipy import special
-from scipy import stats as sps
+# scipy loads its submodules on first use: naming them through ``scipy.`` keeps
+# ``scipy.stats``' import (about a second) off the path of a command that refuses its input
+import scipy
 
 
 class StatResult(NamedTuple):
@@ -78,7 +79,7 @@ NO_RESULT = StatResult(np.nan, np.nan)  # not computable (too few pairs, no vari
 def t_pvalue(t: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
     """Two-sided p-value of a Student-t statistic: ``2 * P(T_df > |t|)`` (scipy's
     ``special.stdtr``, the t CDF, which ``stats.t.sf`` wraps at a higher cost per call)."""
-    return 2.0 * special.stdtr(df, -np.abs(t))
+    return 2.0 * scipy.special.stdtr(df, -np.abs(t))
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def cross_sectional_from_moments(n: np.ndarray, mean: np.ndarray, m2: np.ndarray
         t = mean / se
         df = np.maximum(n - 1, 1)
         p = t_pvalue(t, df)
-        half = sps.t.ppf(0.5 + level / 2.0, df) * se
+        half = scipy.stats.t.ppf(0.5 + level / 2.0, df) * se
     small = n < 2
     t, p, half = (np.where(small, np.nan, a) for a in (t, p, half))
     return CrossSection(n, mean, sd, t, p, mean - half, mean + half)
@@ -145,7 +146,7 @@ def cross_sectional_from_moments(n: np.ndarray, mean: np.ndarray, m2: np.ndarray
 def _normal_p(z):
     # scipy.special.ndtr is norm.cdf without the distribution object's per-call overhead
     # (thousands of calls per study): the same numbers, several times faster
-    return 2.0 * special.ndtr(-np.abs(z))
+    return 2.0 * scipy.special.ndtr(-np.abs(z))
 
 
 def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
@@ -385,7 +386,7 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     srt = np.take_along_axis(x, order, axis=1)
     tied = ((srt[:, 1:] == srt[:, :-1]) & np.isfinite(srt[:, 1:])).any(axis=1)
     if tied.any():
-        ranks[tied] = sps.rankdata(x[tied], axis=1, method="average")
+        ranks[tied] = scipy.stats.rankdata(x[tied], axis=1, method="average")
     return ranks
 
 
@@ -534,11 +535,12 @@ def wilcoxon_signed_rank(car: np.ndarray) -> StatResult:
     if car.size > WILCOXON_EXACT_MAX:
         # scipy's normal approximation whatever the ties: its one-sided statistic is W+
         # and its two-sided p is 2 P(Z > |z|) from the same z, so one ranking gives both
-        res = sps.wilcoxon(car, alternative="greater", method="asymptotic")
-        return StatResult(float(res.statistic), float(2.0 * special.ndtr(-abs(res.zstatistic))))
-    res = sps.wilcoxon(car, alternative="two-sided")
+        res = scipy.stats.wilcoxon(car, alternative="greater", method="asymptotic")
+        return StatResult(float(res.statistic),
+                          float(2.0 * scipy.special.ndtr(-abs(res.zstatistic))))
+    res = scipy.stats.wilcoxon(car, alternative="two-sided")
     nonzero = car[car != 0]
-    ranks = sps.rankdata(np.abs(nonzero))
+    ranks = scipy.stats.rankdata(np.abs(nonzero))
     return StatResult(float(ranks[nonzero > 0].sum()), float(res.pvalue))
 
 
@@ -572,7 +574,8 @@ def sign_test(car: np.ndarray) -> StatResult:
     z = (up - n / 2.0) / np.sqrt(n / 4.0)
     # binomtest's two-sided p for p = 1/2 (outcomes no likelier than the one seen: both
     # tails, the distribution being symmetric) from the binomial CDF, special.bdtr
-    return StatResult(float(z), float(min(1.0, 2.0 * special.bdtr(min(up, n - up), n, 0.5))))
+    return StatResult(float(z),
+                      float(min(1.0, 2.0 * scipy.special.bdtr(min(up, n - up), n, 0.5))))
 
 
 def _news_days(car: np.ndarray, day0: np.ndarray | None):
@@ -606,7 +609,7 @@ def ibragimov_mueller_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
     if not sd > 0:
         return NO_RESULT
     t = np.sqrt(g) * means.mean() / sd
-    return StatResult(float(t), float(2.0 * sps.t.sf(abs(t), g - 1)))
+    return StatResult(float(t), float(2.0 * scipy.stats.t.sf(abs(t), g - 1)))
 
 
 def generalized_rank_t(est_ar: np.ndarray, sigma: np.ndarray, car: np.ndarray,
@@ -777,7 +780,7 @@ def wild_cluster_ts(cars: np.ndarray, day0: np.ndarray | None) -> list[StatResul
         def cr1_t(s, axis=-1):  # s: (..., rows, G) sign-flipped day sums
             return _cr1_t(np.moveaxis(s, axis, -1), counts, total)
 
-        res = sps.permutation_test((np.array(sums),), cr1_t, permutation_type="samples",
+        res = scipy.stats.permutation_test((np.array(sums),), cr1_t, permutation_type="samples",
                                    vectorized=True, n_resamples=WILD_DRAWS,
                                    batch=WILD_BATCH, alternative="two-sided", axis=-1,
                                    random_state=np.random.default_rng(WILD_SEED))
@@ -808,7 +811,7 @@ def robust_means(car: np.ndarray, trim: float = TRIM) -> tuple[float, float]:
     car = car[np.isfinite(car)]
     if car.size == 0:
         return float("nan"), float("nan")
-    return float(np.median(car)), float(sps.trim_mean(car, trim))
+    return float(np.median(car)), float(scipy.stats.trim_mean(car, trim))
 
 
 def adjusted_pvalues(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

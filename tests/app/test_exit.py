@@ -74,3 +74,21 @@ def test_the_command_prints_everything_and_keeps_its_exit_code(tmp_path):
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "ran.txt").read_text() == "yes"
+
+
+def test_a_refused_calendar_never_imports_scipy_stats(tmp_path):
+    """``backtest study BAD.yaml`` refuses before any statistics run, so it must not pay
+    ``scipy.stats``' import (about a second; ``backtest.eventstudy.stats`` names scipy's
+    submodules through ``scipy.``, which loads them on first use). A fresh interpreter,
+    because this test session has long since imported scipy.stats."""
+    from tests.helpers import FIXTURES
+
+    probe = ("import sys\n"
+             "from backtest.app.cli import main\n"
+             f"code = main(['study', {str(FIXTURES / 'bad' / 'bad_timestamp.yaml')!r}, "
+             f"'--offline', '--out', {str(tmp_path / 'out')!r}])\n"
+             "print(code, 'scipy.stats' in sys.modules, 'backtest.eventstudy.stats' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.stdout.split() == ["2", "False", "True"], proc.stderr
+    assert not (tmp_path / "out").exists()
