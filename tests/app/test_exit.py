@@ -87,7 +87,8 @@ def test_a_refused_calendar_never_imports_scipy_stats(tmp_path):
              "from backtest.app.cli import main\n"
              f"code = main(['study', {str(FIXTURES / 'bad' / 'bad_timestamp.yaml')!r}, "
              f"'--offline', '--out', {str(tmp_path / 'out')!r}])\n"
-             "print(code, 'scipy.stats' in sys.modules, 'backtest.eventstudy.stats' in sys.modules)\n")
+             "print(code, 'scipy.stats' in sys.modules,\n"
+             "      'backtest.eventstudy.stats' in sys.modules)\n")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert proc.stdout.split() == ["2", "False", "True"], proc.stderr
