@@ -140,7 +140,7 @@ def caar_chart(caar: pd.DataFrame, min_n: int = 3, measure: str = "return") -> F
 
 def _left_out_note(groups: list[str], min_n: int, shown: int = 3) -> str:
     """"not drawn, under 3 pairs: a (N=2), b (N=1)", naming at most ``shown`` groups."""
-    more = f", and {len(groups) - shown} more (in the table)" if len(groups) > shown else ""
+    more = f", and {len(groups) - shown} more" if len(groups) > shown else ""
     return textwrap.fill(f"not drawn, under {min_n} pairs: " + ", ".join(groups[:shown]) + more,
                          width=150)
 

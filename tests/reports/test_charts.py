@@ -71,4 +71,4 @@ def test_caar_chart_names_the_groups_it_leaves_out():
 def test_left_out_note_names_three_then_counts():
     groups = [f"g{k} (N=1)" for k in range(5)]
     assert charts._left_out_note(groups, 3) == ("not drawn, under 3 pairs: g0 (N=1), g1 (N=1), "
-                                                "g2 (N=1), and 2 more (in the table)")
+                                                "g2 (N=1), and 2 more")
