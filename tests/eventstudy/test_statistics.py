@@ -1426,6 +1426,38 @@ def test_wilcoxon_above_50_cars_matches_the_normal_approximation_by_hand(n):
     assert p == pytest.approx(sps.wilcoxon(car[np.isfinite(car)]).pvalue, rel=1e-12)
 
 
+@pytest.mark.parametrize("case", ["continuous", "heavy ties", "signed zeros", "few nonzero",
+                                  "all positive", "one value"])
+def test_wilcoxon_normal_path_equals_scipy_on_large_samples(case):
+    """Above 50 CARs W+ and the p come from one unstable sort (stats.wilcoxon_signed_rank):
+    W+ equals the sum of scipy.stats.rankdata's average ranks over the positive CARs, and
+    z and p equal scipy.stats.wilcoxon's asymptotic ones (zeros dropped, tie-corrected, no
+    continuity correction), however many ties, zeros of either sign or nonzero CARs."""
+    rng = np.random.default_rng(7)
+    car = rng.normal(0.001, 0.02, 20_000)
+    if case == "heavy ties":
+        car = np.round(car, 3)  # about 100 distinct values, some runs of hundreds
+    elif case == "signed zeros":
+        car = np.round(car, 2)
+        car[::7] = -0.0
+    elif case == "few nonzero":
+        car = np.zeros(60)
+        car[[3, 9, 20]] = [0.01, -0.02, 0.01]
+    elif case == "all positive":
+        car = np.abs(car) + 1e-4
+    elif case == "one value":
+        car = np.full(500, -0.003)
+    car[5] = np.nan
+    w, p = stats.wilcoxon_signed_rank(car)
+    finite = car[np.isfinite(car)]
+    nonzero = finite[finite != 0]
+    ranks = sps.rankdata(np.abs(nonzero))
+    assert w == ranks[nonzero > 0].sum()
+    ref = sps.wilcoxon(finite, alternative="greater", method="asymptotic")
+    assert ref.statistic == w
+    assert p == pytest.approx(2 * sps.norm.sf(abs(ref.zstatistic)), rel=1e-12, abs=1e-300)
+
+
 def test_wild_cluster_ts_gives_each_window_its_own_test():
     """Windows tested together (as the study does per group) get each window's own t and
     p: the enumeration by hand up to 10 news days, and past it the p of scipy's
