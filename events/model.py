@@ -136,6 +136,20 @@ class Calendar:
         calendar is frozen)."""
         return Links.of(self.events)
 
+    @cached_property
+    def time_codes(self) -> np.ndarray:
+        """Each event's time code, in calendar order: events with equal codes have equal
+        times (timestamp and its unit, or date and session), codes in order of first
+        appearance. Worked out once (day 0 and the audit table both ask for it)."""
+        codes: dict[tuple, int] = {}
+        out = np.empty(len(self.events), dtype=np.int64)
+        for i, event in enumerate(self.events):
+            ts = event.timestamp
+            out[i] = codes.setdefault((ts, getattr(ts, "unit", None), event.date,
+                                       event.session), len(codes))
+        out.flags.writeable = False  # cached on the frozen calendar
+        return out
+
     def to_frame(self) -> pd.DataFrame:
         """One row per (event, linked ticker): the calendar as a tidy table."""
         rows = [

@@ -238,14 +238,9 @@ def link_exchanges(links: Links) -> np.ndarray:
 
 def time_codes(calendar: Calendar) -> np.ndarray:
     """Each event's time code: events with equal codes have equal times (the key of
-    :func:`_time_key` without the exchange), codes in order of first appearance."""
-    codes: dict[tuple, int] = {}
-    out = np.empty(len(calendar), dtype=np.int64)
-    for i, event in enumerate(calendar):
-        ts = event.timestamp
-        out[i] = codes.setdefault((ts, getattr(ts, "unit", None), event.date, event.session),
-                                  len(codes))
-    return out
+    :func:`_time_key` without the exchange), codes in order of first appearance
+    (:attr:`Calendar.time_codes <events.model.Calendar.time_codes>`, read-only)."""
+    return calendar.time_codes
 
 
 def timing_table(calendar: Calendar) -> pd.DataFrame:

@@ -223,6 +223,29 @@ def test_distinct_day0_gives_each_events_day0(seed, exchange):
         assert (day0s[k], day0s[k].unit) == (want, want.unit)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_time_codes_equal_exactly_for_equal_times(seed):
+    """Two events share a time code exactly when their timestamp (unit included) or date
+    and session are equal, pair by pair; codes count up in order of first appearance; the
+    calendar works them out once (day 0 and the audit table share them), read-only."""
+    ts = pd.Timestamp("2025-01-21 21:30", tz="UTC")
+    events = random_events(seed, 200) + [_one({"timestamp": ts.as_unit(u)}, id_=u)
+                                         for u in ("s", "ns", "s")]
+    calendar = Calendar("c", tuple(events))
+    code = calendar.time_codes
+
+    def key(e):
+        return (e.timestamp, getattr(e.timestamp, "unit", None), e.date, e.session)
+
+    for i, a in enumerate(events):
+        for j, b in enumerate(events):
+            assert (code[i] == code[j]) == (key(a) == key(b))
+    firsts = [code[i] for i in range(len(events)) if code[i] not in code[:i]]
+    assert firsts == list(range(len(firsts)))
+    assert code[-3] != code[-2] and code[-3] == code[-1]  # same instant, other unit: apart
+    assert calendar.time_codes is code and not code.flags.writeable
+
+
 def test_distinct_day0_raises_for_the_first_bad_event_in_calendar_order():
     """Of two events whose times have no day 0, the one earlier in the calendar is named,
     with its own line (not the earlier date), although a good event comes first."""
