@@ -239,6 +239,8 @@ def test_bad_file_is_refused_by_study(runs, name):
     message = _check_clean_refusal(runs[f"study:{name}"])
     line, fragment = EXPECTED[name]
     _check_names_file_and_line(message, path, line, fragment)
+    if kind(path) == "calendar":  # the path as given, whole
+        assert str(path) in message, message
 
 
 @pytest.mark.parametrize("name", [p.name for p in BAD_FILES if kind(p) == "prices"])
