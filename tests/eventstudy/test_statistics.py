@@ -1458,6 +1458,36 @@ def test_wilcoxon_normal_path_equals_scipy_on_large_samples(case):
     assert p == pytest.approx(2 * sps.norm.sf(abs(ref.zstatistic)), rel=1e-12, abs=1e-300)
 
 
+def test_wilcoxon_small_samples_give_scipys_exact_p():
+    """Up to 50 CARs without ties or zeros the p is looked up once per (N, W+): it equals
+    scipy.stats.wilcoxon's two-sided p on the CARs themselves, for every N from 2 to 50
+    and for every possible W+ of N = 9 (each reached by some sample); with ties or zeros
+    (scipy's permutation test or normal approximation) it is scipy's call on the CARs."""
+    rng = np.random.default_rng(3)
+    for n in range(2, 51):
+        for _ in range(4):
+            car = rng.normal(0.001 * (n % 3), 0.02, n)
+            w, p = stats.wilcoxon_signed_rank(car)
+            ranks = sps.rankdata(np.abs(car))
+            assert w == ranks[car > 0].sum()
+            assert p == sps.wilcoxon(car).pvalue
+    ranks = np.arange(1.0, 10.0)
+    seen = set()
+    for mask in range(2 ** 9):  # every sign pattern of 9 distinct |CAR|: every W+ 0..45
+        signs = np.where([(mask >> k) & 1 for k in range(9)], 1.0, -1.0)
+        car = 0.01 * signs * ranks[::-1] * (1 + 0.01 * ranks)
+        w, p = stats.wilcoxon_signed_rank(car)
+        seen.add(w)
+        assert p == sps.wilcoxon(car).pvalue
+    assert seen == set(np.arange(46.0))
+    for car in (np.round(rng.normal(0, 0.01, 30), 3), np.r_[0.0, rng.normal(0, 0.01, 20)],
+                np.array([0.01, 0.01, -0.02, 0.03, 0.01])):
+        w, p = stats.wilcoxon_signed_rank(car)
+        nonzero = car[car != 0]
+        assert w == sps.rankdata(np.abs(nonzero))[nonzero > 0].sum()
+        assert p == pytest.approx(sps.wilcoxon(car).pvalue, rel=1e-12)
+
+
 def test_wild_cluster_ts_gives_each_window_its_own_test():
     """Windows tested together (as the study does per group) get each window's own t and
     p: the enumeration by hand up to 10 news days, and past it the p of scipy's
