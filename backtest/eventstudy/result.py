@@ -315,7 +315,10 @@ def summary_table(tests: pd.DataFrame, windows) -> pd.DataFrame:
 
         def cell(name):
             v, p = by.at[name, "value"], by.at[name, "p_value"]
-            return "" if not np.isfinite(v) else f"{v:.2f} (p={p:.3f}){stats.stars(p)}"
+            if not np.isfinite(v):
+                return ""
+            shown = stats.BY_NAME[name].format_value(v) if name in stats.BY_NAME else f"{v:.2f}"
+            return f"{shown} (p={p:.3f}){stats.stars(p)}"
 
         headline = head["statistic"].iloc[0] if len(head) else None
         row = {"window": f"({s:+d}, {e:+d})", "group": group, "N": int(first["n"]),

@@ -993,6 +993,15 @@ class Statistic:
     # its null needs a series symmetric around 0 (signs, signed ranks, sign flips, GRANK's
     # re-standardization): not computed for a skewed one such as abnormal volatility
     symmetric_null: bool = False
+    # its value is a rank sum, a multiple of 1/2 (tied ranks are averaged): a table shows
+    # 507 or 506.5, never "507.00"
+    rank_sum: bool = False
+
+    def format_value(self, v: float) -> str:
+        """``v`` as the tables show it: two decimals; a rank sum as a whole or half number."""
+        if self.rank_sum:
+            return f"{v:.0f}" if v == np.floor(v) else f"{v:.1f}"
+        return f"{v:.2f}"
 
 
 def stats_lamb(w: WindowSample) -> StatResult:
@@ -1030,7 +1039,7 @@ STATISTICS: tuple[Statistic, ...] = (
     Statistic("wilcoxon_w", "Wilcoxon W+",
               "signed-rank test of CARs around 0; W+ = sum of the ranks of the positive CARs "
               "(N(N+1)/4 with no effect)", "Wilcoxon (1945)",
-              lambda w: wilcoxon_signed_rank(w.car), symmetric_null=True),
+              lambda w: wilcoxon_signed_rank(w.car), symmetric_null=True, rank_sum=True),
     Statistic("skew_t", "Skew-adj. t", "cross-sectional t corrected for the skewness of CARs",
               "Hall (1992), Lyon, Barber and Tsai (1999)", lambda w: skewness_corrected_t(w.car)),
     Statistic("sign_z", "Sign z", "share of positive CARs against 1/2, exact binomial p",
@@ -1058,6 +1067,7 @@ STATISTICS: tuple[Statistic, ...] = (
 )
 STATISTIC_NAMES = tuple(s.name for s in STATISTICS)
 LABELS = {s.name: s.label for s in STATISTICS}
+BY_NAME = {s.name: s for s in STATISTICS}
 
 
 def headline_statistic(day0: np.ndarray, k: int) -> str:

@@ -49,6 +49,35 @@ def test_summary_is_one_row_per_window_and_group_headline_first(res):
     assert row["N"] == int(kp["n"]) and row["mean CAR"] == f"{kp['mean']:.2%}"
 
 
+def test_wilcoxon_w_is_shown_as_the_rank_sum_it_is(res):
+    """W+ is a sum of ranks, a multiple of 1/2: the table shows "507" or "506.5", not
+    "507.00"; every other statistic keeps two decimals."""
+    table = res.summary()
+    w = res.tests[res.tests["statistic"] == "wilcoxon_w"]
+    shown = 0
+    for row in table.to_dict("records"):
+        s, e = (int(x) for x in row["window"].strip("()").split(", "))
+        v = w[(w["group"] == row["group"]) & (w["window_start"] == s)
+              & (w["window_end"] == e)]["value"].iloc[0]
+        cell = row["Wilcoxon W+"]
+        if not np.isfinite(v):
+            assert cell == ""
+            continue
+        assert 2 * v == round(2 * v)  # a rank sum: whole or half
+        number = cell.split(" (p=")[0]
+        assert number == (str(int(v)) if v == int(v) else f"{int(v)}.5"), (cell, v)
+        assert float(number) == v
+        shown += 1
+    assert shown >= 5
+    bmp = table["BMP t"].dropna().str.split(" ").str[0]
+    assert bmp.str.fullmatch(r"-?\d+\.\d\d").all()
+    # the formatter by itself, on hand-picked values
+    fmt = stats.BY_NAME["wilcoxon_w"].format_value
+    assert [fmt(507.0), fmt(506.5), fmt(0.0), fmt(5_000_050_000.0)] == \
+        ["507", "506.5", "0", "5000050000"]
+    assert stats.BY_NAME["bmp_t"].format_value(3.0) == "3.00"
+
+
 def test_repr_html_and_write(res, tmp_path):
     text = repr(res)
     assert text.startswith("StudyResult(market model on SPY: 9 events")
