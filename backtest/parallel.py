@@ -103,6 +103,12 @@ def _cpus() -> int:
 local_map_blocks = ThreadExecutor()  # the study's default: one thread per CPU
 
 
+def in_process(map_blocks) -> bool:
+    """Whether ``map_blocks`` runs its blocks in this process (serially or on threads), so
+    that what a block returns costs no transfer: a study may then keep more of it."""
+    return map_blocks is serial_map_blocks or isinstance(map_blocks, ThreadExecutor)
+
+
 class DaskExecutor:
     """``map_blocks`` on a ``distributed.Client``: one task per block, in block order.
 

@@ -12,7 +12,10 @@ What leaves a block is small: a few numbers per pair (fit, CARs, BHARs) and
 per-group or per-cluster daily sums (CAAR's moments, Lamb's daily means, ranks).
 The estimation residuals (pairs x 250 days) stay in the block, except for the few
 kept pairs whose CAR is missing in some window: the window's statistics must leave
-those pairs out, so their rows travel. The per-pair-day rows of the AR table travel
+those pairs out, so their rows travel. A study run in this process that fits in
+:data:`KEEP_RANKED_CELLS` asks its blocks to hand their residuals back too, with their
+sort (:class:`Ranked`), so that the generalized rank test's second pass neither fits nor
+sorts again; on a cluster, or beyond that size, the second pass refits (same numbers). The per-pair-day rows of the AR table travel
 too unless the block is given an :class:`ARPart`: it then writes them as one parquet
 part of the study's ``ar.parquet`` folder itself (on a Dask worker, its own file), and
 nothing per pair and day reaches the client.
@@ -35,6 +38,19 @@ PER_PAIR = ("coef", "sigma2", "n", "dof", "n_excluded", "kept", "car", "var",
 AR_ARRAYS = ("y", "expected", "ar", "sar")
 # per (group, event day) moments of signed CARs (CAAR), combined by Chan et al.'s formula
 MOMENTS = ("caar_n", "caar_mean", "caar_m2")
+# pairs x estimation days a study keeps between its passes (Ranked: 10 bytes a cell, so
+# about 250 MB: 100k pairs of 250 days); a larger study refits in the second pass
+KEEP_RANKED_CELLS = 25_000_000
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A block's estimation residuals ``resid`` (P, L) and their
+    :func:`~backtest.eventstudy.kernels.residual_order`, kept for the second pass
+    (:func:`grank_ranked`)."""
+
+    resid: np.ndarray
+    order: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -82,7 +98,9 @@ class BlockResult:
     of estimation ARs (pseudo-event test).
 
     ``rare`` (indices into the block) and ``rare_resid``: kept pairs with a
-    missing CAR in some window, and their estimation ARs.
+    missing CAR in some window, and their estimation ARs. ``ranked``: the block's
+    :class:`Ranked` when the study asked for it (None else); after :func:`combine`, the
+    blocks' in order.
     """
 
     coef: np.ndarray
@@ -121,6 +139,7 @@ class BlockResult:
     cum: np.ndarray
     rare: np.ndarray
     rare_resid: np.ndarray
+    ranked: Ranked | list | None = None  # a block's Ranked (asked for); combined: one per block
 
     def take(self, rows: np.ndarray) -> dict:
         """The per-pair arrays of a subset of pairs, by name (the AR arrays where held)."""
@@ -172,7 +191,7 @@ _AS_COMPILED = np.errstate(divide="ignore", invalid="ignore")
 @_AS_COMPILED
 def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np.ndarray,
                 sT: np.ndarray, rf: np.ndarray, layout: PairLayout, config, windows: np.ndarray,
-                part: ARPart | None = None) -> BlockResult:
+                part: ARPart | None = None, keep_ranked: bool = False) -> BlockResult:
     """Fit, measure and reduce one block of pairs (see :class:`BlockResult`).
 
     ``rT`` (tickers, T) returns in the study's units, ``reg`` (T, K) the model's
@@ -183,7 +202,8 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
     (T,) the risk-free rate (empty: none), ``layout`` the block's pairs, ``config`` the
     :class:`~backtest.eventstudy.config.StudyConfig`, ``windows`` (n, 2) test windows as
     column indices of the event window (the CAR windows first), ``part`` where to write the
-    AR rows (None: returned).
+    AR rows (None: returned), ``keep_ranked`` whether to return the residuals and their sort
+    (:class:`Ranked`) for the second pass.
     """
     evt_off = config.event_offsets
     fit, n_excluded = _fit(rT, reg, market3, others, layout, config)
@@ -206,8 +226,9 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
     groups = np.where(kept[:, None], layout.groups, -1)
     clusters = np.where(kept[:, None], layout.clusters, -1)
     mult = layout.mult
+    order = kernels.residual_order(fit.resid)
     rank_u, rank_u_n, rank_g, rank_g_n = kernels.rank_day_sums(fit.resid, ar, groups, mult,
-                                                               layout.n_groups)
+                                                               layout.n_groups, order)
     est_sum, est_n = kernels.group_day_sums(fit.resid, groups, mult, layout.n_groups)
     S, Q, C, cum = kernels.cluster_day_sums(fit.resid, fit.sigma2, clusters, mult,
                                             layout.n_clusters)
@@ -227,7 +248,8 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
                        y, expected, ar, sar, car, var, missing, bhar, share, share_neg,
                        vol_params, caar_n, caar_mean, caar_m2, aar_sum, aar_n, infl_sum,
                        infl_n, rank_u, rank_u_n, rank_g, rank_g_n,
-                       est_sum, est_n, S, Q, C, cum, rare, fit.resid[rare])
+                       est_sum, est_n, S, Q, C, cum, rare, fit.resid[rare],
+                       Ranked(fit.resid, order) if keep_ranked else None)
 
 
 def group_moments(values: np.ndarray, groups: np.ndarray, mult: np.ndarray, n_groups: int,
@@ -416,6 +438,15 @@ def grank_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
                               layout.n_groups)
 
 
+@_AS_COMPILED
+def grank_ranked(ranked: Ranked, sigma2: np.ndarray, layout: PairLayout,
+                 gscar: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`grank_block` from the residuals the first pass kept (:class:`Ranked`) and
+    the pairs' ``sigma2``: the same sums, without fitting or sorting again."""
+    return kernels.grank_sums(ranked.resid, sigma2, gscar, layout.groups, layout.mult,
+                              layout.n_groups, ranked.order)
+
+
 def combine_sums(parts) -> tuple[np.ndarray, ...]:
     """Blocks' tuples of sums (an iterable, in block order) added one block after another."""
     total = None
@@ -438,7 +469,7 @@ def combine(parts, n_pairs: int | None = None) -> BlockResult:
     if n_pairs is None:
         n_pairs = sum(len(p.kept) for p in parts)
     out, sums, moments, per_pair = {}, [], None, []
-    rare, rare_resid = [], []
+    rare, rare_resid, ranked = [], [], []
     start = 0
     for k, p in enumerate(_each(parts)):
         size = len(p.kept)
@@ -448,7 +479,8 @@ def combine(parts, n_pairs: int | None = None) -> BlockResult:
             out.update({name: np.empty((n_pairs, *getattr(p, name).shape[1:]),
                                        dtype=getattr(p, name).dtype) for name in per_pair})
             sums = [f.name for f in fields(BlockResult)
-                    if f.name not in (*PER_PAIR, *AR_ARRAYS, *MOMENTS, "rare", "rare_resid")]
+                    if f.name not in (*PER_PAIR, *AR_ARRAYS, *MOMENTS, "rare", "rare_resid",
+                                      "ranked")]
             out.update({name: getattr(p, name).copy() for name in sums})
             moments = tuple(getattr(p, name) for name in MOMENTS)
         else:
@@ -462,6 +494,7 @@ def combine(parts, n_pairs: int | None = None) -> BlockResult:
             out[name][start:start + size] = getattr(p, name)
         rare.append(p.rare + start)
         rare_resid.append(p.rare_resid)
+        ranked.append(p.ranked)
         start += size
         del p
     if start != n_pairs:
@@ -469,6 +502,11 @@ def combine(parts, n_pairs: int | None = None) -> BlockResult:
     out.update(zip(MOMENTS, moments))
     out["rare"] = np.concatenate(rare)
     out["rare_resid"] = np.concatenate(rare_resid)
+    if any(r is not None for r in ranked):
+        if any(r is None for r in ranked):
+            raise ValueError("some blocks kept their residuals for the second pass, "
+                             "others did not")
+        out["ranked"] = ranked
     return BlockResult(**out)
 
 

@@ -79,7 +79,7 @@ from backtest.eventstudy.pairs import (
     test_windows,
 )
 from backtest.eventstudy.result import ARParts, ARRows, StudyResult, ar_frame
-from backtest.parallel import ThreadExecutor, local_map_blocks, serial_map_blocks
+from backtest.parallel import ThreadExecutor, in_process, local_map_blocks, serial_map_blocks
 from events.errors import ConfigError, OutputError, PriceDataError
 from events.model import Calendar
 from events.timing import timing_table
@@ -259,8 +259,12 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
                  for k, s in enumerate(starts)]
     else:
         sinks = [None] * len(starts)
+    # Kept between the passes only where the blocks run in this process (on a cluster
+    # they would travel) and fit the bound; else the second pass fits again.
+    keep_ranked = (in_process(map_blocks) and
+                   len(pairs) * config.estimation_length <= blocks.KEEP_RANKED_CELLS)
     parts = map_blocks(blocks.study_block, (rT, reg, market3, layout.others, sT, rf_arr),
-                       [(layout.block(s, s + block), config, win_cols, sink)
+                       [(layout.block(s, s + block), config, win_cols, sink, keep_ranked)
                         for s, sink in zip(starts, sinks)])
     res = blocks.combine(parts, n_pairs=len(pairs))
     del parts
@@ -269,10 +273,17 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     # Second pass: the generalized rank test needs each group's cross-sectional spread of
     # standardized CARs before it can rank a pair's CAR among its own residuals.
     gscar = _generalized_scar(res, layout)
-    grank = blocks.combine_sums(map_blocks(
-        blocks.grank_block, (rT, reg, market3, layout.others),
-        [(layout.block(s, s + block), config, gscar[s:s + block])
-         for s in range(0, len(pairs), block)]))
+    if res.ranked is not None:
+        ranked, res.ranked = res.ranked, None
+        grank = blocks.combine_sums(map_blocks(
+            blocks.grank_ranked, (),
+            [(ranked[k], res.sigma2[s:s + block], layout.block(s, s + block),
+              gscar[s:s + block]) for k, s in enumerate(starts)]))
+        del ranked
+    else:
+        grank = blocks.combine_sums(map_blocks(
+            blocks.grank_block, (rT, reg, market3, layout.others),
+            [(layout.block(s, s + block), config, gscar[s:s + block]) for s in starts]))
     del gscar  # (pairs x groups x windows) floats, not needed again
 
     short = np.flatnonzero(~res.kept)

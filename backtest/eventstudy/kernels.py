@@ -306,8 +306,23 @@ def event_window(rT, reg, pos, cols, evt0, width, coef, xtx_inv, sigma2, win_lo,
     return y, expected, ar, sar, car, var, missing
 
 
+def residual_order(resid: np.ndarray) -> np.ndarray:
+    """Each pair's estimation days in ascending order of its residual, missing days last
+    (numpy's sort over the whole block: vectorized, several times faster than a compiled
+    sort per row). Shared by :func:`rank_day_sums` and :func:`grank_sums`: dividing a row
+    by its ``s_i > 0`` keeps the order (correctly rounded division is monotone), so the
+    standardized residuals need no sort of their own. Kept as int16 when the rows are
+    short enough, a quarter of numpy's int64 (a study may hold it between its passes)."""
+    values = resid.copy()
+    # Missing as +inf: they still sort last, and numpy keeps its SIMD sort (NaNs send it
+    # down a path about five times slower).
+    values[~np.isfinite(values)] = np.inf
+    order = np.argsort(values, axis=1)
+    return order.astype(np.int16) if resid.shape[1] <= np.iinfo(np.int16).max else order
+
+
 def rank_day_sums(resid: np.ndarray, ar: np.ndarray, groups: np.ndarray, mult: np.ndarray,
-                  n_groups: int):
+                  n_groups: int, order: np.ndarray | None = None):
     """Corrado-Zivney (1992) standardized ranks and signs of each pair's ARs, summed per
     group and day as :func:`group_day_sums` sums values.
 
@@ -317,52 +332,74 @@ def rank_day_sums(resid: np.ndarray, ar: np.ndarray, groups: np.ndarray, mult: n
     :class:`backtest.eventstudy.stats.DailyRanks` from ``stats._standardized_ranks``).
     Returns ``(sum of mult (U - 1/2), count, sum of mult G, count)``, each (groups, days).
     Each pair's ranks go straight into its groups' sums, so no (pairs x days) array of
-    ranks is made. The sort is numpy's over the whole block (vectorized, several times
-    faster than a compiled sort per row); the ranks are read off it.
+    ranks is made. ``order``: :func:`residual_order` of ``resid`` (None: sorted here); the
+    few event days are sorted on their own and merged into it.
     """
-    values = np.concatenate([resid, ar], axis=1)
-    # Missing as +inf (in place, on the copy): they still sort last, and numpy keeps its
-    # SIMD sort (NaNs send it down a path about five times slower).
-    values[~np.isfinite(values)] = np.inf
-    order = np.argsort(values, axis=1)
-    return _rank_day_sums_sorted(values, order, groups, mult, n_groups)
+    if order is None:
+        order = residual_order(resid)
+    event = ar.copy()
+    event[~np.isfinite(event)] = np.inf
+    return _rank_day_sums_merged(resid, order, event, np.argsort(event, axis=1), groups,
+                                 mult, n_groups)
 
 
 @nb.njit(**_JIT)
-def _rank_day_sums_sorted(values, order, groups, mult, n_groups):
-    n_pairs, total = values.shape
+def _rank_day_sums_merged(resid, r_order, ar, a_order, groups, mult, n_groups):
+    """:func:`rank_day_sums` from each pair's estimation and event days, each in ascending
+    order (missing last): one merge per pair gives its days in the order of the values."""
+    n_pairs, length = resid.shape
+    total = length + ar.shape[1]
     u_sum = np.zeros((n_groups, total))
     u_n = np.zeros((n_groups, total))
     g_sum = np.zeros((n_groups, total))
     g_n = np.zeros((n_groups, total))
     srt = np.empty(total)  # the row's finite values in sorted order
+    day = np.empty(total, dtype=np.int64)  # their days (estimation days, then event days)
     ranks = np.empty(total)  # in sorted order
     day_rank = np.empty(total)  # in day order
+    finite = np.empty(total, dtype=np.bool_)
     for i in range(n_pairs):
-        m = 0
-        while m < total and np.isfinite(values[i, order[i, m]]):
-            srt[m] = values[i, order[i, m]]
-            m += 1
+        m_r = 0
+        while m_r < length and np.isfinite(resid[i, r_order[i, m_r]]):
+            m_r += 1
+        m_a = 0
+        while m_a < ar.shape[1] and np.isfinite(ar[i, a_order[i, m_a]]):
+            m_a += 1
+        m = m_r + m_a
         if m == 0:
             continue
+        p = 0
+        q = 0
+        for k in range(m):
+            if q >= m_a or (p < m_r and resid[i, r_order[i, p]] <= ar[i, a_order[i, q]]):
+                day[k] = r_order[i, p]
+                srt[k] = resid[i, day[k]]
+                p += 1
+            else:
+                day[k] = length + a_order[i, q]
+                srt[k] = ar[i, a_order[i, q]]
+                q += 1
         j = 0
         while j < m:
             e = j
             while e + 1 < m and srt[e + 1] == srt[j]:
                 e += 1
-            for q in range(j, e + 1):
-                ranks[q] = (0.5 * (j + e) + 1.0) / (1.0 + m)  # average of ranks j+1..e+1
+            for k in range(j, e + 1):
+                ranks[k] = (0.5 * (j + e) + 1.0) / (1.0 + m)  # average of ranks j+1..e+1
             j = e + 1
         median = 0.5 * (ranks[(m - 1) // 2] + ranks[m // 2])
-        for q in range(m):
-            day_rank[order[i, q]] = ranks[q]
+        for t in range(total):
+            finite[t] = False
+        for k in range(m):
+            day_rank[day[k]] = ranks[k]
+            finite[day[k]] = True
         for h in range(groups.shape[1]):
             gr = groups[i, h]
             if gr < 0:
                 continue
             w = mult[i, h]
             for t in range(total):  # in day order, pairs in order: deterministic sums
-                if np.isfinite(values[i, t]):
+                if finite[t]:
                     u_sum[gr, t] += w * (day_rank[t] - 0.5)
                     u_n[gr, t] += 1.0
                     g_sum[gr, t] += w * np.sign(day_rank[t] - median)
@@ -427,7 +464,7 @@ def cluster_day_sums(resid, sigma2, clusters, mult, n_clusters):
     return S, Q, C, cum
 
 
-def grank_sums(resid, sigma2, gscar, groups, mult, n_groups):
+def grank_sums(resid, sigma2, gscar, groups, mult, n_groups, order=None):
     """Sums over pairs of ``U - 1/2`` for the generalized rank test (Kolari and Pynnonen
     2011; readable form :func:`backtest.eventstudy.stats.generalized_rank_t`).
 
@@ -437,13 +474,16 @@ def grank_sums(resid, sigma2, gscar, groups, mult, n_groups):
     that value. Returns ``event_sum``/``event_n`` (groups, W) and ``est_sum``/``est_n``
     (groups, W, L).
 
-    The SARs are sorted here, by numpy over the whole block (as in
-    :func:`rank_day_sums`, several times faster than a compiled sort per pair).
+    ``order``: :func:`residual_order` of ``resid`` (None: sorted here), which is also the
+    order of the SARs.
     """
+    if order is None:
+        order = residual_order(resid)
     with np.errstate(invalid="ignore", divide="ignore"):
         sar = resid / np.sqrt(sigma2)[:, None]
-    sar[~np.isfinite(sar)] = np.inf  # missing, in place: the kernel reads +inf as missing
-    order = np.argsort(sar, axis=1)
+    # missing, in place: the kernel reads +inf as missing. A pair without a positive,
+    # finite s has no finite SAR (0 / 0, x / 0), so its order does not matter.
+    sar[~np.isfinite(sar)] = np.inf
     return _grank_sums_sorted(sar, order, gscar, groups, mult, n_groups)
 
 

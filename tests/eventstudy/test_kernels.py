@@ -148,6 +148,8 @@ def _ranks_cases(rng, n=90):
     ar[rng.random(ar.shape) < 0.05] = np.inf
     resid[rng.random(resid.shape) < 0.03] = -np.inf
     resid[5], ar[5] = np.nan, np.nan  # a pair with nothing at all
+    resid[6] = np.nan  # event days only
+    ar[8] = np.nan  # estimation days only
     return resid, ar
 
 
@@ -163,6 +165,22 @@ def _reference_ranks(resid, ar):
     return ref - 0.5, sign
 
 
+def test_residual_order_is_ascending_with_missing_days_last():
+    """Each row's days in ascending order of value, NaN and +-inf after every finite one,
+    as int16 for rows of at most 32,767 days (int64 beyond)."""
+    rng = np.random.default_rng(4)
+    resid, _ = _ranks_cases(rng)
+    order = kernels.residual_order(resid)
+    assert order.dtype == np.int16 and order.shape == resid.shape
+    for row, days in zip(resid, order):
+        assert sorted(days.tolist()) == list(range(resid.shape[1]))
+        finite = int(np.isfinite(row).sum())
+        values = row[days]
+        assert np.isfinite(values[:finite]).all() and not np.isfinite(values[finite:]).any()
+        assert (np.diff(values[:finite]) >= 0).all()
+    assert kernels.residual_order(np.zeros((1, 40_000))).dtype == np.int64
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_rank_sums_of_one_pair_groups_are_its_ranks_and_signs(seed):
     """With each pair in a group of its own, the sums are the pair's own U - 1/2 and
@@ -172,6 +190,10 @@ def test_rank_sums_of_one_pair_groups_are_its_ranks_and_signs(seed):
     n = len(resid)
     u_sum, u_n, g_sum, g_n = kernels.rank_day_sums(resid, ar, np.arange(n)[:, None],
                                                    np.ones((n, 1)), n)
+    given = kernels.rank_day_sums(resid, ar, np.arange(n)[:, None], np.ones((n, 1)), n,
+                                  kernels.residual_order(resid).astype(np.int64))
+    for a, b in zip((u_sum, u_n, g_sum, g_n), given):  # a sort handed in, of either width
+        np.testing.assert_array_equal(a, b)
     u, g = _reference_ranks(resid, ar)
     np.testing.assert_array_equal(u_n, np.isfinite(u))
     np.testing.assert_array_equal(g_n, u_n)
@@ -455,11 +477,25 @@ def test_grank_sums_equal_ranks_by_definition(seed):
     gscar = np.round(rng.normal(0, 1.5, (n, 2, n_win)) * 4) / 4
     gscar[:, :, 0] = rng.choice([-9.0, 9.0], (n, 2))  # below or above every SAR
     gscar[rng.random(gscar.shape) < 0.1] = np.nan  # a pair missing some windows
+    sigma2[8], resid[8] = 0.0, 0.0  # s = 0: 0 / 0, no SARs
+    resid[8, 2] = np.nan
+    sigma2[9] = 0.0  # s = 0 with residuals: x / 0 is +-inf, no SARs either
+    # distinct residuals whose SARs are equal (rounding): ranked as the tie they become,
+    # though the shared sort is of the residuals
+    sigma2[10] = 3.0
+    s = np.sqrt(3.0)
+    x = next(v for v in np.linspace(0.3, 0.9, 4001)
+             if v / s == np.nextafter(v, 1.0) / s)
+    resid[10, :3] = [x, np.nextafter(x, 1.0), -x]
     got = kernels.grank_sums(resid, sigma2, gscar, groups, mult, n_groups)
     want = _slow_grank_sums(resid, sigma2, gscar, groups, mult, n_groups)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     assert (got[3] > 0).any() and (got[3] == 0).any()
+    given = kernels.grank_sums(resid, sigma2, gscar, groups, mult, n_groups,
+                               kernels.residual_order(resid))
+    for a, b in zip(got, given):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_ols_of_collinear_regressors_is_nan_as_in_numpy():

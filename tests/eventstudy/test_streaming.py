@@ -132,3 +132,34 @@ def test_what_a_study_keeps_per_pair_is_its_budget(calendar, panel, monkeypatch)
     run_study(calendar, panel, config)
     k, w, c = 2, len(test_windows(config)), len(config.car_windows)  # market model: a, b
     assert seen["bytes"] == seen["pairs"] * (8 * (k + 6 + 2 * w + 2 * c) + 1)
+
+
+def test_the_second_pass_from_kept_residuals_equals_the_refit(calendar, panel, monkeypatch):
+    """A study in this process keeps its blocks' residuals and their sort for the
+    generalized rank test's second pass; one beyond the bound (or on a cluster) fits and
+    sorts again. Both give every table to the bit, and each took the path it should."""
+    from backtest.eventstudy import blocks
+
+    calls = []
+
+    def counting(fn, shared, blocks_):
+        calls.append(getattr(fn, "__name__", ""))
+        return serial_map_blocks(fn, shared, blocks_)
+
+    kept = run_study(calendar, panel, CONFIG, block=4, map_blocks=serial_map_blocks)
+    elsewhere = run_study(calendar, panel, CONFIG, block=4, map_blocks=counting)
+    assert calls == ["study_block", "grank_block"]  # not known to run here: refit
+    monkeypatch.setattr(blocks, "KEEP_RANKED_CELLS", 0)
+    refit = run_study(calendar, panel, CONFIG, block=4)
+    seen = []
+    ranked = blocks.grank_ranked
+    monkeypatch.setattr(blocks, "KEEP_RANKED_CELLS", 10**9)
+    monkeypatch.setattr(blocks, "grank_ranked", lambda *a: seen.append(1) or ranked(*a))
+    again = run_study(calendar, panel, CONFIG, block=4)
+    assert len(seen) > 1  # one call per block, from the kept residuals
+    for other in (elsewhere, refit, again):
+        for name in ("car", "caar", "tests", "estimates", "skipped"):
+            pd.testing.assert_frame_equal(getattr(other, name), getattr(kept, name),
+                                          check_exact=True)
+    grank = kept.tests[kept.tests["statistic"] == "grank_t"]
+    assert grank["value"].notna().sum() > 10  # the pass has something to rank
