@@ -39,8 +39,9 @@ AR_ARRAYS = ("y", "expected", "ar", "sar")
 # per (group, event day) moments of signed CARs (CAAR), combined by Chan et al.'s formula
 MOMENTS = ("caar_n", "caar_mean", "caar_m2")
 # pairs x estimation days a study keeps between its passes (Ranked: 10 bytes a cell, so
-# about 250 MB: 100k pairs of 250 days); a larger study refits in the second pass
-KEEP_RANKED_CELLS = 25_000_000
+# at most 400 MB: 160k pairs of 250 days, a universe of 11,000 tickers on 14 events); a
+# larger study refits in the second pass
+KEEP_RANKED_CELLS = 40_000_000
 
 
 @dataclass(frozen=True)

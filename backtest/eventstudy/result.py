@@ -311,10 +311,13 @@ def summary_table(tests: pd.DataFrame, windows) -> pd.DataFrame:
         head = sub[sub["headline"].astype(bool)]
         first = sub.iloc[0]
         signed = bool(first.get("signed", False))
-        by = sub.set_index("statistic")
+        # plain dicts: a universe study's table has hundreds of cells, and a frame look-up
+        # per cell cost more than the rest of the table
+        values = dict(zip(sub["statistic"], sub["value"].to_numpy()))
+        p_values = dict(zip(sub["statistic"], sub["p_value"].to_numpy()))
 
         def cell(name):
-            v, p = by.at[name, "value"], by.at[name, "p_value"]
+            v, p = values[name], p_values[name]
             if not np.isfinite(v):
                 return ""
             shown = stats.BY_NAME[name].format_value(v) if name in stats.BY_NAME else f"{v:.2f}"
