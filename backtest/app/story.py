@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.eventstudy import stats
+from backtest.eventstudy.result import FEW_NEWS_DAYS
 from backtest.sim.metrics import METRIC_INFO
 from events.model import UNIVERSE_ROLE, Calendar
 from events.timing import event_timing, exchange_calendar
@@ -20,7 +21,6 @@ from events.timing import event_timing, exchange_calendar
 # Below these counts a strategy's result cannot separate skill from luck, whatever its
 # Sharpe (a t-test of mean trade return needs roughly 30 independent trades to say much).
 FEW_EVENTS, FEW_TRADES = 10, 30
-FEW_NEWS_DAYS = 5  # a group's test resting on fewer news days is fragile
 
 
 def params_line(params: dict) -> str:

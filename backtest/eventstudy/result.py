@@ -297,12 +297,25 @@ class StudyResult:
                        "<p>No group with two or more pairs.</p>")
 
 
+FEW_NEWS_DAYS = 5  # a group's test resting on fewer news days is fragile
+
+
+def thin_evidence(news_days: int | None) -> str:
+    """The words a result on fewer than :data:`FEW_NEWS_DAYS` news days carries beside its
+    statistics: with so few days, one day more or less can change any of them, however
+    small its p ("" when there are enough, or the count is unknown)."""
+    if news_days is None or news_days >= FEW_NEWS_DAYS:
+        return ""
+    return f"thin: {news_days} news day{'' if news_days == 1 else 's'}"
+
+
 def summary_table(tests: pd.DataFrame, windows) -> pd.DataFrame:
     """The Eventus-style table of ``tests`` for the CAR ``windows`` (see
     :meth:`StudyResult.summary`); groups with fewer than two pairs are left out. The
     ``CAR`` column says whether the group's CARs are signed by expected direction; the
     headline statistic (its name and ``value (p=...)`` with stars) comes before every
-    statistic of :data:`stats.STATISTICS` in table order."""
+    statistic of :data:`stats.STATISTICS` in table order. ``evidence`` says in words when
+    a group rests on fewer than :data:`FEW_NEWS_DAYS` news days (:func:`thin_evidence`)."""
     wanted = {tuple(w) for w in windows}
     keep = [(s, e) in wanted for s, e in zip(tests["window_start"], tests["window_end"])]
     t = tests.loc[np.asarray(keep, dtype=bool) & (tests["n"] >= 2).to_numpy()]
@@ -324,8 +337,10 @@ def summary_table(tests: pd.DataFrame, windows) -> pd.DataFrame:
             return f"{shown} (p={p:.3f}){stats.stars(p)}"
 
         headline = head["statistic"].iloc[0] if len(head) else None
+        days = int(first["n_days"]) if "n_days" in first else None
         row = {"window": f"({s:+d}, {e:+d})", "group": group, "N": int(first["n"]),
-               "news days": int(first["n_days"]) if "n_days" in first else "",
+               "news days": days if days is not None else "",
+               "evidence": thin_evidence(days),
                "CAR": "in expected direction" if signed else "as is",
                "mean CAR": f"{first['mean']:.2%}",
                **({"median CAR": f"{first['median']:.2%}",

@@ -31,11 +31,16 @@ def test_summary_is_one_row_per_window_and_group_headline_first(res):
     cell = f"{kp['value']:.2f} (p={kp['p_value']:.3f}){stats.stars(kp['p_value'])}"
     assert row["headline"] == row["KP-adj. BMP t"] == cell
     assert row["headline statistic"] == "KP-adj. BMP t"
-    assert list(table.columns[:11]) == ["window", "group", "N", "news days", "CAR", "mean CAR",
-                                        "median CAR", "5% trimmed mean", "pos:neg",
+    assert list(table.columns[:12]) == ["window", "group", "N", "news days", "evidence", "CAR",
+                                        "mean CAR", "median CAR", "5% trimmed mean", "pos:neg",
                                         "headline statistic", "headline"]
-    assert list(table.columns[11:13]) == ["Holm p", "BH q"]
-    assert list(table.columns[13:]) == [s.label for s in stats.STATISTICS]
+    assert list(table.columns[12:14]) == ["Holm p", "BH q"]
+    assert list(table.columns[14:]) == [s.label for s in stats.STATISTICS]
+    # thin evidence in words: one news day says so, every group of 5 or more says nothing
+    assert row["evidence"] == "thin: 1 news day"
+    assert (table.loc[table["news days"] >= 5, "evidence"] == "").all()
+    few = table[table["news days"].between(2, 4)]
+    assert (few["evidence"] == few["news days"].map(lambda d: f"thin: {d} news days")).all()
     # Holm over every (window, group) row of this table: m x the smallest p, by hand
     family = res.tests[res.tests["p_holm"].notna()]
     assert len(family) == len(table)
