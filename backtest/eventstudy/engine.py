@@ -60,6 +60,8 @@ variance of the series. BHAR is NaN; every pair is expected "up" (more volatile)
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +141,9 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     one per CPU (:class:`backtest.parallel.ThreadExecutor`), serially with
     :func:`backtest.parallel.serial_map_blocks`, or on a Dask cluster
     (:class:`backtest.parallel.DaskExecutor`); the results are identical, since a block
-    does the same arithmetic wherever it runs.
+    does the same arithmetic wherever it runs. The data-quality checks of the studied
+    tickers (``result.quality``) run on a thread of their own while the study builds its
+    tables (serially, or with ``exclude_flagged``, which needs them first: before).
 
     ``factor_data`` (optional, for ``model="factors"``): factor returns indexed
     by session date in decimals, e.g. from :func:`backtest.data.load_factor_csv`;
@@ -203,18 +207,25 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     # in order of first appearance (pd.unique: not a Python string per pair)
     used = [*dict.fromkeys([*(pd.unique(pairs["ticker"]) if len(pairs) else []),
                             config.market, *config.factors])]
-    quality_df = check_panel(panel, pairs if not pairs.empty else None, config.event_window,
-                             _estimation_start(pairs, config, est_start), config.move_threshold,
-                             tickers=used)
-    if config.exclude_flagged and not pairs.empty:
+    check = partial(check_panel, panel, pairs if not pairs.empty else None, config.event_window,
+                    _estimation_start(pairs, config, est_start), config.move_threshold,
+                    tickers=used)
+    if config.exclude_flagged and not pairs.empty:  # the flagged pairs leave the study now
+        quality_df = check()
         pairs, flagged = _drop_flagged(pairs, quality_df, panel.sessions, config, est_start)
         skipped += flagged
-    empty = StudyResult(*(pd.DataFrame() for _ in range(5)),
-                        pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"]),
-                        timing, config, panel.data_hash, panel.source_text(),
-                        quality=quality_df)
+        quality = lambda: quality_df  # noqa: E731
+    else:
+        quality = check  # run beside the tables below, or here if the study ends first
+
+    def empty() -> StudyResult:
+        return StudyResult(*(pd.DataFrame() for _ in range(5)),
+                           pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"]),
+                           timing, config, panel.data_hash, panel.source_text(),
+                           quality=quality())
+
     if pairs.empty:
-        return empty
+        return empty()
 
     simple = panel.returns.to_numpy(dtype="float64")
     r = transform(simple)
@@ -226,8 +237,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         pairs, uncovered = _uncovered_by_factors(pairs, fmat, rf, panel.sessions, config)
         skipped += uncovered
         if pairs.empty:
-            empty.skipped = pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"])
-            return empty
+            return empty()
     if rf is not None:
         r = r - rf[:, None]
     reg = np.ascontiguousarray(model.regressors(market, fmat))
@@ -296,8 +306,9 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     keep = np.flatnonzero(res.kept)
     skipped_df = pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"])
     if keep.size == 0:
-        empty.skipped = skipped_df
-        return empty
+        return empty()
+    if quality is check:  # the checks' table is needed only in the result
+        quality = _beside(map_blocks, check)
     per = res.take(keep if keep.size < len(res.kept) else slice(None))  # all kept: no copy
     for name in blocks.PER_PAIR + blocks.AR_ARRAYS:  # from here on the kept pairs' copies
         setattr(res, name, None)
@@ -329,12 +340,35 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
                                      garch_alpha=per["vol_params"][:, 1],
                                      garch_beta=per["vol_params"][:, 2])
     result = StudyResult(ar_rows, car_df, caar_df, tests_df, estimates, skipped_df, timing, config,
-                         panel.data_hash, panel.source_text(), {"factors": fnames}, quality_df)
+                         panel.data_hash, panel.source_text(), {"factors": fnames}, quality())
     if explain:
         result.xsection = xsection.cross_section(car_df, pairs, estimates, tuple(explain),
                                                  config.car_windows)
     return result
 
+
+
+def _beside(map_blocks, work):
+    """Start ``work()`` on a thread of its own, to run beside the rest of the study, and
+    return the function that waits for its result (raising its error, if any). Serially
+    (``serial_map_blocks``, ``threads=1``) it runs here and now instead.
+
+    The data-quality checks run so while the study builds its tables and tests: much of
+    that is Python on one core, and the checks' array work releases the GIL."""
+    if map_blocks is serial_map_blocks or getattr(map_blocks, "workers", None) == 1:
+        done = work()
+        return lambda: done
+    pool = ThreadPoolExecutor(1, thread_name_prefix="quality")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)  # the thread ends after its one task
+
+    def result():
+        try:
+            return future.result()
+        finally:
+            pool.shutdown(wait=True)  # and has ended when the study returns
+
+    return result
 
 
 MIN_SPLIT = 1_000  # pairs: a smaller study is one block
