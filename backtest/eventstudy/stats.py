@@ -821,8 +821,14 @@ def wild_cluster_ts(cars: np.ndarray, day0: np.ndarray | None) -> list[StatResul
         counts = np.array(counts)
         total = counts.sum(axis=1)
 
+        # scipy's null in the expanded form, checked against the two-pass t it mirrors
+        # on the observed sums (else the two-pass form: the p-values are the same either way)
+        fast = np.allclose(_cr1_t_expanded(np.array(sums), counts, total), ts,
+                           rtol=1e-10, atol=0)
+        form = _cr1_t_expanded if fast else _cr1_t
+
         def cr1_t(s, axis=-1):  # s: (..., rows, G) sign-flipped day sums
-            return _cr1_t(np.moveaxis(s, axis, -1), counts, total)
+            return form(np.moveaxis(s, axis, -1), counts, total)
 
         res = scipy.stats.permutation_test((np.array(sums),), cr1_t, permutation_type="samples",
                                    vectorized=True, n_resamples=WILD_DRAWS,
@@ -842,6 +848,25 @@ def _cr1_t(s: np.ndarray, counts: np.ndarray, total) -> np.ndarray:
     resid = s - counts * ybar[..., None]
     se = np.sqrt(g / (g - 1) * (resid ** 2).sum(axis=-1) / total ** 2)
     with np.errstate(invalid="ignore", divide="ignore"):
+        return ybar / se
+
+
+def _cr1_t_expanded(s: np.ndarray, counts: np.ndarray, total) -> np.ndarray:
+    """:func:`_cr1_t` with its sum of squares expanded (``counts`` (rows, G)),
+    ``sum_g (S_g - n_g ybar)^2 = sum_g S_g^2 - 2 ybar sum_g n_g S_g + ybar^2 sum_g n_g^2``:
+    two products over the days instead of a (..., G) array of residuals, for the 1,999 sign
+    patterns of the wild bootstrap (several times faster). It loses digits where the mean
+    dwarfs the spread of the day sums (down to no spread at all: an infinite t, on which
+    scipy warns), so :func:`wild_cluster_ts` uses it only where it matches the two-pass
+    form on the observed sums."""
+    g = s.shape[-1]
+    total = np.asarray(total, dtype="float64")
+    ybar = s.sum(axis=-1) / total
+    ss = np.einsum("...g,...g->...", s, s)
+    sc = np.einsum("...rg,rg->...r", s, counts)  # counts: (rows, G)
+    cc = (counts * counts).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(g / (g - 1) * (ss - 2.0 * ybar * sc + ybar ** 2 * cc) / total ** 2)
         return ybar / se
 
 

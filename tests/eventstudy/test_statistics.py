@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -1527,3 +1528,32 @@ def _wild_alone(car, day0):
                                n_resamples=1999, alternative="two-sided",
                                random_state=np.random.default_rng(20260428))
     return float(t_of(sums)), float(res.pvalue)
+
+
+def test_wild_bootstrap_expanded_form_keeps_every_p():
+    """The null's CR1 t in the expanded form equals the two-pass form (to 1e-12) on
+    sign-flipped day sums, and the p of each sample equals scipy's permutation_test with
+    the two-pass statistic: on 200 news days, and where the mean dwarfs the spread of the
+    CARs so far that the expanded form finds no spread at all (an infinite t, on which
+    scipy warns): there the two-pass form takes over, and nothing warns."""
+    rng = np.random.default_rng(21)
+    day0 = np.repeat(np.arange(200) * 3, rng.integers(1, 6, 200))
+    sums = rng.normal(0, 0.05, (2, 200))
+    counts = rng.integers(1, 6, (2, 200)).astype("float64")
+    flipped = sums * rng.choice([-1.0, 1.0], (50, 2, 200))
+    np.testing.assert_allclose(stats._cr1_t_expanded(flipped, counts, counts.sum(axis=1)),
+                               stats._cr1_t(flipped, counts, counts.sum(axis=1)),
+                               rtol=1e-12, atol=0)
+    noisy = rng.normal(0.002, 0.03, day0.size)
+    rng = np.random.default_rng(0)
+    flat_day0 = np.repeat(np.arange(200) * 3, rng.integers(1, 6, 200))
+    flat = 1.0 + rng.normal(0, 1e-15, flat_day0.size)  # a mean 1e15 spreads
+    _, codes = np.unique(flat_day0, return_inverse=True)
+    s, n = np.bincount(codes, weights=flat), np.bincount(codes).astype("float64")
+    assert np.isfinite(stats._cr1_t(s, n, n.sum()))
+    assert np.isinf(stats._cr1_t_expanded(s[None], n[None], n.sum())[0])
+    for car, days in ((noisy, day0), (flat, flat_day0)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # scipy warns of an infinite observed statistic
+            got = stats.wild_cluster_ts(car[None], days)[0]
+        assert tuple(got) == pytest.approx(_wild_alone(car, days), rel=1e-12)
