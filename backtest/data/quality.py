@@ -86,8 +86,14 @@ class _Columns:
 
 
 def _columns(frame: pd.DataFrame, cols: np.ndarray) -> np.ndarray:
-    """Columns ``cols`` (positions) of ``frame`` as a float64 array."""
-    return frame.to_numpy(dtype="float64")[:, cols]
+    """Columns ``cols`` (positions) of ``frame`` as a float64 array (the frame's own,
+    read-only, when ``cols`` is every column in order: a universe check copies nothing)."""
+    values = frame.to_numpy(dtype="float64")
+    if len(cols) == values.shape[1] and np.array_equal(cols, np.arange(len(cols))):
+        values = values.view()
+        values.flags.writeable = False  # the checks only read
+        return values
+    return values[:, cols]
 
 
 def _dicts(rows: list[tuple]) -> list[dict]:

@@ -13,6 +13,7 @@ silently spans two sessions.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -22,11 +23,34 @@ def total_returns(close: pd.DataFrame, dividend: pd.DataFrame | None = None) -> 
     Parameters
     ----------
     close : sessions x tickers, split-adjusted closes (NaN where missing).
-    dividend : same shape, cash dividend per share on its ex-date (0 elsewhere).
+    dividend : same shape, cash dividend per share on its ex-date (0 elsewhere; missing
+        counts as 0). Aligned to ``close`` where its labels differ.
+
+    Computed on the arrays in one output buffer, the same IEEE operations in the same
+    order as the frame arithmetic, which made six temporaries of the panel's size (0.9 s
+    on a universe panel of 80 MB; fresh memory is most of it).
     """
-    div = 0.0 if dividend is None else dividend.reindex_like(close).fillna(0.0)
-    prev = close.shift(1)
-    return (close + div) / prev - 1.0
+    c = close.to_numpy(dtype="float64", na_value=np.nan)
+    if dividend is None:
+        d = None
+    else:
+        if not (dividend.index.equals(close.index) and dividend.columns.equals(close.columns)):
+            dividend = dividend.reindex_like(close)
+        d = dividend.to_numpy(dtype="float64", na_value=np.nan)
+    out = np.empty_like(c)
+    out[:1] = np.nan
+    now = out[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero close gives inf, as pandas
+        if d is None:
+            np.add(c[1:], 0.0, out=now)
+        else:
+            np.add(c[1:], d[1:], out=now)
+            missing = np.isnan(d[1:])  # a missing dividend counts as 0: C + 0.0 there
+            if missing.any():
+                np.add(c[1:], 0.0, out=now, where=missing)
+        np.divide(now, c[:-1], out=now)
+        np.subtract(now, 1.0, out=now)
+    return pd.DataFrame(out, index=close.index, columns=close.columns, copy=False)
 
 
 def total_return_prices(open_: pd.DataFrame, close: pd.DataFrame,

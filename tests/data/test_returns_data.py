@@ -68,6 +68,35 @@ def test_total_returns_match_hand_loop_everywhere(panel):
                                    equal_nan=True, err_msg=t)
 
 
+def test_total_returns_equal_the_frame_formula_bit_for_bit():
+    """On random closes with NaN runs, a zero close, and a dividend frame with other labels
+    (missing cells, a column close lacks, rows in another order), the array form equals the
+    frame arithmetic ``(C + D.reindex_like(C).fillna(0)) / C.shift(1) - 1`` exactly and the
+    hand loop to rounding; without dividends it equals ``C / C.shift(1) - 1``."""
+    rng = np.random.default_rng(7)
+    idx = pd.date_range("2024-01-02", periods=60, freq="B", name="date")
+    close = pd.DataFrame(rng.uniform(5, 50, (60, 4)), index=idx, columns=list("ABCD"))
+    close.iloc[10:14, 1] = np.nan
+    close.iloc[:5, 2] = np.nan
+    close.iloc[30, 3] = 0.0  # the next day's return is inf, as the frame arithmetic gives
+    div = pd.DataFrame(0.0, index=idx, columns=list("ABCDE"))
+    div.iloc[20, 0], div.iloc[40, 1], div.iloc[7, 3] = 0.5, 0.25, np.nan
+    div = div.iloc[::-1]
+    got = total_returns(close, div)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame = (close + div.reindex_like(close).fillna(0.0)) / close.shift(1) - 1.0
+        plain = close / close.shift(1) - 1.0
+    pd.testing.assert_frame_equal(got, frame, check_exact=True)
+    assert np.isinf(got.iloc[31, 3])
+    pd.testing.assert_frame_equal(total_returns(close), plain, check_exact=True)
+    aligned = div.reindex_like(close).fillna(0.0)
+    for t in close.columns:
+        with np.errstate(divide="ignore"):
+            ref = _hand_total_returns(close[t].to_numpy(), aligned[t].to_numpy())
+        np.testing.assert_allclose(got[t].to_numpy(), ref, rtol=1e-14, equal_nan=True)
+    assert total_returns(close.iloc[:0]).shape == (0, 4)
+
+
 # --------------------------------------------------------------------------------------
 # 2b. total-return prices
 # --------------------------------------------------------------------------------------
