@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.data.panel import PricePanel
 from backtest.data.quality import (
     COLUMNS,
     big_moves,
@@ -258,3 +259,21 @@ def test_check_panel_on_some_tickers_matches_the_reference_on_a_selected_panel(s
     assert not expected.empty
     pd.testing.assert_frame_equal(check_panel(panel, pairs, tickers=tickers), expected)
 
+
+
+@pytest.mark.parametrize("seed", SEEDS[:4])
+def test_a_panel_whose_open_is_its_close_matches_the_reference(seed):
+    """A universe panel passes one frame as open and close: the checks read it once, for
+    every column in panel order (the panel's own array) and for a shuffled order of all
+    of them, with the rows of the reference on a panel holding a copy as its open."""
+    panel, pairs = random_case(seed)
+    same = PricePanel(panel.close, panel.close, panel.dividend, panel.close_is_adjusted)
+    copied = PricePanel(panel.close, panel.close.copy(), panel.dividend,
+                        panel.close_is_adjusted)
+    assert same.open is same.close and copied.open is not copied.close
+    expected = _reference_check_panel(copied, pairs)
+    assert (expected["check"] == "nonpositive").any()
+    pd.testing.assert_frame_equal(check_panel(same, pairs), expected)
+    shuffled = list(np.random.default_rng(seed).permutation(panel.tickers))
+    pd.testing.assert_frame_equal(check_panel(same, pairs, tickers=shuffled),
+                                  _reference_check_panel(copied.select(shuffled), pairs))
