@@ -601,7 +601,8 @@ def skewness_corrected_t(car: np.ndarray) -> StatResult:
     if not sd > 0:
         return NO_RESULT
     s = car.mean() / sd
-    g = ((car - car.mean()) ** 3).sum() / (n * sd ** 3)
+    dev = car - car.mean()
+    g = (dev * dev * dev).sum() / (n * sd ** 3)  # products: numpy's ** 3 is pow(), 60x slower
     t = np.sqrt(n) * (s + g * s * s / 3.0 + g / (6.0 * n))
     return StatResult(float(t), float(_normal_p(t)))
 

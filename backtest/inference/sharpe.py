@@ -29,13 +29,16 @@ def moments_rows(r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if n < 3:
         return nan, nan, nan
     dev = r - r.mean(axis=1, keepdims=True)
-    m2 = (dev ** 2).mean(axis=1)
+    # powers as products: numpy's ``** 3`` and ``** 4`` call pow() per element, 0.9 s of a
+    # 10,000-combination sweep's rows (products: 0.2 s; the same to rounding)
+    dev2 = dev * dev
+    m2 = dev2.mean(axis=1)
     sd = r.std(axis=1, ddof=1)
     ok = m2 > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         sr = np.where(ok, r.mean(axis=1) / sd, np.nan)
-        g3 = np.where(ok, (dev ** 3).mean(axis=1) / m2 ** 1.5, np.nan)
-        g4 = np.where(ok, (dev ** 4).mean(axis=1) / m2 ** 2, np.nan)
+        g3 = np.where(ok, (dev2 * dev).mean(axis=1) / m2 ** 1.5, np.nan)
+        g4 = np.where(ok, (dev2 * dev2).mean(axis=1) / m2 ** 2, np.nan)
     return sr, g3, g4
 
 
