@@ -86,6 +86,17 @@ class _Columns:
     def returns(self) -> np.ndarray:
         return _columns(self.panel.returns, self.cols)
 
+    def returns_read(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(R, at): the returns and, when R is the panel's own array (every column checked,
+        in another order), the column of R of each checked column; None when R's columns
+        are the checked ones. A universe study checks its tickers in its own order: its
+        masks are taken at ``at`` (one byte a cell), not its returns copied (eight)."""
+        n = self.panel.close.shape[1]
+        if (len(self.cols) == n and n > 1 and not np.array_equal(self.cols, np.arange(n))
+                and np.bincount(self.cols, minlength=n).max() == 1):
+            return self.panel.returns.to_numpy(dtype="float64"), self.cols
+        return self.returns, None
+
 
 def _columns(frame: pd.DataFrame, cols: np.ndarray) -> np.ndarray:
     """Columns ``cols`` (positions) of ``frame`` as a float64 array (the frame's own,
@@ -177,25 +188,32 @@ EXTREME = (-0.8, 4.0)  # one-day returns beyond these are price errors, not news
 
 def _big_moves(data: _Columns, pairs: pd.DataFrame, window: tuple[int, int],
                threshold: float) -> list[tuple]:
-    r_all = data.returns
+    r_all, in_r = data.returns_read()
+    if in_r is None:
+        def checked(mask): return mask  # noqa: E704
+        def value(ii, jj): return r_all[ii, jj]  # noqa: E704
+    else:
+        def checked(mask): return mask[:, in_r]  # noqa: E704
+        def value(ii, jj): return r_all[ii, in_r[jj]]  # noqa: E704
     with np.errstate(invalid="ignore"):
         # |r| > threshold as two comparisons (no |r| array of the panel's size); an
         # infinite return is a hit, a NaN is not...
-        hits = data.pick((r_all > threshold) | (r_all < -threshold))
+        hits = checked((r_all > threshold) | (r_all < -threshold))
     if threshold < 0:
-        hits |= data.pick(np.isnan(r_all))  # ...unless the threshold is negative (NaN counts as 0)
+        hits |= checked(np.isnan(r_all))  # ...unless the threshold is negative (NaN counts as 0)
     if threshold <= -EXTREME[0]:
         # every extreme return is a hit (|r| > 0.8 >= threshold): looked for among the hits
         # (a few per ticker), not in every cell again
         ii, jj = np.nonzero(hits)  # row-major: by session, then by ticker
-        v = r_all[ii, jj]
+        v = value(ii, jj)
         far = (v < EXTREME[0]) | (v > EXTREME[1])
-        out = _bad_ticks(data, ii[far], jj[far], r_all)
+        out = _bad_ticks(data, ii[far], jj[far], v[far])
         ii, jj = ii[~far], jj[~far]  # an extreme return is reported once, as bad_tick
     else:
         with np.errstate(invalid="ignore"):
-            extreme = data.pick((r_all < EXTREME[0]) | (r_all > EXTREME[1]))
-        out = _bad_ticks(data, *np.nonzero(extreme), r_all)
+            extreme = checked((r_all < EXTREME[0]) | (r_all > EXTREME[1]))
+        ei, ej = np.nonzero(extreme)
+        out = _bad_ticks(data, ei, ej, value(ei, ej))
         ii, jj = np.nonzero(hits & ~extreme)
     # Only the calendar's own links excuse a move: a universe study links every ticker to
     # every event, which would excuse everything.
@@ -219,21 +237,21 @@ def _big_moves(data: _Columns, pairs: pd.DataFrame, window: tuple[int, int],
     tickers, days = data.tickers, data.sessions.date
     return out + [("big_move", tickers[j], days[i],
                    f"one-day return {v:+.1%} with no calendar event nearby (possible bad tick)")
-                  for i, j, v in zip(ii.tolist(), jj.tolist(),
-                                     r_all[ii, jj].tolist())]
+                  for i, j, v in zip(ii.tolist(), jj.tolist(), value(ii, jj).tolist())]
 
 
-def _bad_ticks(data: _Columns, ii: np.ndarray, jj: np.ndarray, r_all: np.ndarray) -> list[tuple]:
-    """Rows of the extreme returns at cells (ii, jj), in that order."""
+def _bad_ticks(data: _Columns, ii: np.ndarray, jj: np.ndarray, values: np.ndarray
+               ) -> list[tuple]:
+    """Rows of the extreme returns ``values`` at cells (ii, jj), in that order."""
     days = data.sessions.date
     out = []
-    for i, j in zip(ii.tolist(), jj.tolist()):
+    for i, j, r in zip(ii.tolist(), jj.tolist(), values.tolist()):
         col = data.close[:, j]
         # the close before: the last one before session i (a gap carries it forward)
         before = np.flatnonzero(~np.isnan(col[:i]))
         prev = col[before[-1]] if before.size else np.nan
         out.append(("bad_tick", data.tickers[j], days[i],
-                    f"one-day return {r_all[i, j]:+,.0%} (close {prev:.4g} -> "
+                    f"one-day return {r:+,.0%} (close {prev:.4g} -> "
                     f"{col[i]:.4g}): a price error, even if an event is near"))
     return out
 
