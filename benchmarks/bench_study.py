@@ -2,6 +2,7 @@
 
     python benchmarks/bench_study.py [--sizes 1000,10000,100000] [--es-sizes 1000,10000]
                                      [--seed 20260501] [--pseudo-draws 199] [--timeout 300]
+                                     [--rounds 1]
 
 Data: ``../shared/data/universe/us_adjclose_2023-01_2026-07.parquet`` (897 sessions x
 11,386 tickers of adjusted closes with NaN runs; see SOURCES.md there), put into a
@@ -26,6 +27,11 @@ Timed: the run_study call alone, after the panel's one-off cached properties
 pairs (numba loads the compiled kernels from its disk cache on a process's first call):
 eventstudy is likewise handed precomputed returns and runs warm. Those one-off seconds,
 the panel load and the calendar build are printed apart.
+
+Rounds: the ratio of one run moves with the hour (eventstudy's 10k run took 6.6-8.2 s one
+afternoon and 1.8-2.4 s the next evening, ours 1.0-1.2 s and 0.4-1.0 s), so ``--rounds K``
+runs K-1 more rounds per size both ran at, ours in a fresh worker then eventstudy, and
+prints each round's seconds and the median ratio.
 
 Floor: in the same worker, after the study, the compute floor on the same pairs
 (:mod:`benchmarks._floor`: a serial compiled market model, estimation sums and the event
@@ -76,6 +82,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -548,6 +555,10 @@ def main(argv=None) -> int:
                     help="if eventstudy's projected time for a size exceeds this, time a 2k "
                          "subset and extrapolate")
     ap.add_argument("--memory", choices=("rss", "tracemalloc"), default="rss")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="for each size both ran at: this many rounds in all, ours and "
+                         "eventstudy alternating, and the median ratio (default 1: the "
+                         "table's run only)")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--ar-out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -707,6 +718,29 @@ def main(argv=None) -> int:
     print("pairs/s: pairs requested / seconds (pairs the engine skips or returns as NaN "
           "count too). max abs AR diff: the larger of AR checks A and B below.\n")
     print("\n".join(notes))
+    if args.rounds > 1 and es is not None:
+        print(f"\nRatio over {args.rounds} alternating rounds (the table's run first; each "
+              f"later round: ours in a fresh worker, then eventstudy on the same pairs, "
+              f"so both see the machine of the same minute):\n")
+        for row in rows:
+            if row["ratio"] is None or row["es_note"]:
+                continue
+            n = row["n"]
+            ours_s, es_s = [row["ours"]["seconds"]], [n / row["es_rate"]]
+            for _ in range(args.rounds - 1):
+                print(f"round: run_study, then eventstudy, on {n:,} pairs ...",
+                      file=sys.stderr, flush=True)
+                again = run_ours(n, args, None)
+                if again.get("status") != "ok":
+                    break
+                ours_s.append(again["seconds"])
+                es_s.append(run_eventstudy(es, all_pairs.iloc[:n].reset_index(drop=True))
+                            ["seconds"])
+            ratios = [e / o for o, e in zip(ours_s, es_s)]
+            print(f"- {n:,} pairs: ratio median {statistics.median(ratios):.2f}x (range "
+                  f"{min(ratios):.2f}x-{max(ratios):.2f}x over {len(ratios)} rounds); ours "
+                  f"{', '.join(f'{x:.2f}' for x in ours_s)} s; eventstudy "
+                  f"{', '.join(f'{x:.2f}' for x in es_s)} s")
     codes = {r_["ours"]["code"] for r_ in rows if "code" in r_["ours"]}
     if len(codes) > 1:
         print(f"\nWARNING: the engine code changed between sizes during this run "
