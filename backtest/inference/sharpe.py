@@ -29,8 +29,8 @@ def moments_rows(r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if n < 3:
         return nan, nan, nan
     dev = r - r.mean(axis=1, keepdims=True)
-    # powers as products: numpy's ``** 3`` and ``** 4`` call pow() per element, 0.9 s of a
-    # 10,000-combination sweep's rows (products: 0.2 s; the same to rounding)
+    # powers as products: numpy's ``** 3`` and ``** 4`` call pow() per element (a
+    # 10,000-combination sweep's 2.17M cells: 0.149 s, as products 0.009 s; equal to rounding)
     dev2 = dev * dev
     m2 = dev2.mean(axis=1)
     sd = r.std(axis=1, ddof=1)
