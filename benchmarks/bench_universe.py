@@ -1,6 +1,6 @@
 """The universe study end to end through the command line, against the compute floor.
 
-    python benchmarks/bench_universe.py [--formats parquet,csv] [--timeout 900]
+    python benchmarks/bench_universe.py [--formats parquet,csv] [--timeout 900] [--repeats 1]
 
 Question: how long does ``backtest study openai --universe PANEL --offline`` take, report
 included (every table written, every chart drawn), as a multiple of the compute floor
@@ -8,6 +8,8 @@ measured in the same run (:mod:`benchmarks._floor`: a serial compiled market mod
 the same pairs: the bundled calendar's 9 events x every universe ticker)? Each format of
 the per-pair tables (``--format parquet``, the default, and ``csv``) runs once in a fresh
 process (warm numba cache: one untimed small study first loads the kernels from disk).
+``--repeats N`` runs each format N times, the formats taking turns, and prints the median
+and range: on this 2-core VM one run's wall time varies by a third from minute to minute.
 
 Printed: wall seconds, the ratio to the floor, the study's own ``run_seconds`` (run.json:
 loading to the last table, before the report), the size of the results folder, and the
@@ -21,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,6 +84,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--formats", default="parquet,csv")
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="runs of each format, the formats taking turns (default 1); the "
+                         "median and range are printed after the table")
     args = ap.parse_args()
     path = require_universe(UNIVERSE_PATH)
     floor, n_pairs = floor_for_universe(path)
@@ -93,7 +99,7 @@ def main() -> int:
         warm = ["study", "openai", "--offline", "--pseudo-draws", "0", "--out",
                 str(tmp / "warm")]
         run_cli(warm, args.timeout)  # loads the compiled kernels into numba's cache
-        for fmt in args.formats.split(","):
+        for fmt in [f for _ in range(max(args.repeats, 1)) for f in args.formats.split(",")]:
             out = tmp / fmt
             seconds, status, peak = run_cli(["study", "openai", "--universe", str(path),
                                              "--offline", "--format", fmt, "--out", str(out)],
@@ -113,6 +119,14 @@ def main() -> int:
         print(f"| {fmt} | {status} | {seconds:.1f} | {seconds / floor:,.0f}x | "
               f"{study_s if study_s is not None else '-'} | {size / 2**20:,.0f} | "
               f"{peak_text} |")
+    if args.repeats > 1:
+        print()
+        for fmt in args.formats.split(","):
+            walls = [r[1] for r in rows if r[0] == fmt and r[2] == 0]
+            if walls:
+                med = statistics.median(walls)
+                print(f"- {fmt}: median {med:.1f} s ({med / floor:,.0f}x the floor), range "
+                      f"{min(walls):.1f}-{max(walls):.1f} s over {len(walls)} runs")
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
     return 0 if all(r[2] == 0 for r in rows) else 1
 
