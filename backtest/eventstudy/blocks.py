@@ -15,10 +15,11 @@ kept pairs whose CAR is missing in some window: the window's statistics must lea
 those pairs out, so their rows travel. A study run in this process that fits in
 :data:`KEEP_RANKED_CELLS` asks its blocks to hand their residuals back too, with their
 sort (:class:`Ranked`), so that the generalized rank test's second pass neither fits nor
-sorts again; on a cluster, or beyond that size, the second pass refits (same numbers). The per-pair-day rows of the AR table travel
-too unless the block is given an :class:`ARPart`: it then writes them as one parquet
-part of the study's ``ar.parquet`` folder itself (on a Dask worker, its own file), and
-nothing per pair and day reaches the client.
+sorts again; on a cluster, or beyond that size, the second pass refits (same numbers).
+The per-pair-day rows of the AR table travel too unless the block is given an
+:class:`ARPart`: it then writes them as one parquet part of the study's ``ar.parquet``
+folder itself (on a Dask worker, its own file), and nothing per pair and day reaches the
+client.
 """
 
 from __future__ import annotations
@@ -219,10 +220,7 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
                                                       sar, var, windows)
     if config.measure == "volatility":
         fit, ar, sar, car, var, missing = _as_volatility(fit, sar, windows)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        finite = np.isfinite(fit.resid).sum(axis=1)
-        share = (fit.resid > 0).sum(axis=1) / finite
-        share_neg = (fit.resid < 0).sum(axis=1) / finite
+    share, share_neg = _sign_shares(fit.resid)
 
     groups = np.where(kept[:, None], layout.groups, -1)
     clusters = np.where(kept[:, None], layout.clusters, -1)
@@ -251,6 +249,20 @@ def study_block(rT: np.ndarray, reg: np.ndarray, market3: np.ndarray, others: np
                        infl_n, rank_u, rank_u_n, rank_g, rank_g_n,
                        est_sum, est_n, S, Q, C, cum, rare, fit.resid[rare],
                        Ranked(fit.resid, order) if keep_ranked else None)
+
+
+def _sign_shares(resid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's shares of positive and of negative estimation ARs among its
+    non-missing ones (the generalized sign test's estimation-window share, Cowan 1992),
+    counted a chunk of rows at a time (no (pairs x days) temporaries)."""
+    n_pos, n_neg, n_finite = (np.empty(len(resid), dtype=np.int64) for _ in range(3))
+    for rows in kernels.row_chunks(len(resid)):
+        part = resid[rows]
+        n_pos[rows] = np.count_nonzero(part > 0, axis=1)
+        n_neg[rows] = np.count_nonzero(part < 0, axis=1)
+        n_finite[rows] = np.count_nonzero(np.isfinite(part), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return n_pos / n_finite, n_neg / n_finite
 
 
 def group_moments(values: np.ndarray, groups: np.ndarray, mult: np.ndarray, n_groups: int,

@@ -165,11 +165,16 @@ def _reference_ranks(resid, ar):
     return ref - 0.5, sign
 
 
-def test_residual_order_is_ascending_with_missing_days_last():
+@pytest.mark.parametrize("chunk", [None, 7, 1])
+def test_residual_order_is_ascending_with_missing_days_last(chunk, monkeypatch):
     """Each row's days in ascending order of value, NaN and +-inf after every finite one,
-    as int16 for rows of at most 32,767 days (int64 beyond)."""
+    as int16 for rows of at most 32,767 days (int64 beyond): with the rows sorted a chunk
+    at a time (90 rows in chunks of 7 or 1, the last one partial), too."""
+    if chunk is not None:
+        monkeypatch.setattr(kernels, "CHUNK_ROWS", chunk)
     rng = np.random.default_rng(4)
     resid, _ = _ranks_cases(rng)
+    before = resid.copy()
     order = kernels.residual_order(resid)
     assert order.dtype == np.int16 and order.shape == resid.shape
     for row, days in zip(resid, order):
@@ -178,7 +183,9 @@ def test_residual_order_is_ascending_with_missing_days_last():
         values = row[days]
         assert np.isfinite(values[:finite]).all() and not np.isfinite(values[finite:]).any()
         assert (np.diff(values[:finite]) >= 0).all()
+    np.testing.assert_array_equal(resid, before)  # the residuals are not written to
     assert kernels.residual_order(np.zeros((1, 40_000))).dtype == np.int64
+    assert kernels.residual_order(np.zeros((0, 30))).shape == (0, 30)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -496,6 +503,10 @@ def test_grank_sums_equal_ranks_by_definition(seed):
                                kernels.residual_order(resid))
     for a, b in zip(got, given):
         np.testing.assert_array_equal(a, b)
+    with pytest.MonkeyPatch.context() as mp:  # the rows sorted in chunks of 7: the same sums
+        mp.setattr(kernels, "CHUNK_ROWS", 7)
+        for a, b in zip(got, kernels.grank_sums(resid, sigma2, gscar, groups, mult, n_groups)):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_ols_of_collinear_regressors_is_nan_as_in_numpy():
