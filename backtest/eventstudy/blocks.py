@@ -144,8 +144,9 @@ class BlockResult:
     ranked: Ranked | list | None = None  # a block's Ranked (asked for); combined: one per block
 
     def take(self, rows: np.ndarray) -> dict:
-        """The per-pair arrays of a subset of pairs, by name (the AR arrays where held)."""
-        return {name: getattr(self, name)[rows] for name in (*PER_PAIR, *AR_ARRAYS)
+        """The :data:`PER_PAIR` arrays of a subset of pairs, by name (not the AR arrays,
+        which the AR table takes its rows of when it is built)."""
+        return {name: getattr(self, name)[rows] for name in PER_PAIR
                 if getattr(self, name) is not None}
 
 

@@ -309,20 +309,23 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         return empty()
     if quality is check:  # the checks' table is needed only in the result
         quality = _beside(map_blocks, check)
-    per = res.take(keep if keep.size < len(res.kept) else slice(None))  # all kept: no copy
+    all_kept = keep.size == len(res.kept)
+    per = res.take(slice(None) if all_kept else keep)  # all kept: no copy
+    # The AR table's arrays stay as the blocks gave them, every pair's rows: the table
+    # takes its kept rows when it is built (not a copy now, of every pair-day cell).
+    ar_arrays = {name: getattr(res, name) for name in blocks.AR_ARRAYS}
     for name in blocks.PER_PAIR + blocks.AR_ARRAYS:  # from here on the kept pairs' copies
         setattr(res, name, None)
     pairs = pairs.iloc[keep].reset_index(drop=True)
     confounded = confounded[keep]
-    pos = layout.pos[keep]
     evt_off = config.event_offsets
 
     if ar_parts is not None:
         ar_rows = ARParts(ar_parts)
     else:
-        date_idx = pos[:, None] + evt_off[None, :]
-        dates = np.where((date_idx >= 0) & (date_idx < n_sessions), date_idx, -1)
-        ar_rows = _ar_rows(pairs, evt_off, per, dates, panel.sessions)
+        ar_rows = _ar_rows(pairs, evt_off, ar_arrays, None if all_kept else keep,
+                           layout.pos[keep], panel.sessions)
+    del ar_arrays
     # each pair's own group, as text taken from the few names (not an object per pair)
     group_of = pd.Series(group_names).take(layout.groups[keep][:, -1]).reset_index(drop=True)
     car_df = _car_frame(pairs.assign(group=group_of), per, config, confounded)
@@ -502,14 +505,19 @@ def _check_parts(folder: Path, n_blocks: int) -> None:
                           f"csv)", path=str(folder))
 
 
-def _ar_rows(pairs, offsets, per, dates, sessions) -> ARRows:
-    """The AR table as :class:`ARRows`: only the arrays it is made from stay alive."""
-    arrays = {name: per[name] for name in ("y", "expected", "ar", "sar")}
+def _ar_rows(pairs, offsets, arrays, keep, pos, sessions) -> ARRows:
+    """The AR table as :class:`ARRows`: only the arrays it is made from stay alive.
+
+    ``pairs`` and ``pos`` (day-0 positions) are the kept pairs'; ``arrays`` (y, expected,
+    ar, sar) every pair's, ``keep`` the kept pairs' rows in them (None: every pair)."""
     text = pairs[["event_id", "ticker", "role", "label"]]
 
     def build(rows: np.ndarray) -> pd.DataFrame:
+        at = rows if keep is None else keep[rows]
+        date_idx = pos[rows, None] + offsets[None, :]
+        dates = np.where((date_idx >= 0) & (date_idx < len(sessions)), date_idx, -1)
         return ar_frame(text.iloc[rows].reset_index(drop=True), offsets,
-                         {name: a[rows] for name, a in arrays.items()}, dates[rows], sessions)
+                         {name: a[at] for name, a in arrays.items()}, dates, sessions)
 
     return ARRows(build, text["event_id"].to_numpy(), len(offsets))
 

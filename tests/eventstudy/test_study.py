@@ -720,3 +720,36 @@ def test_single_days_off_keeps_the_car_windows_rows_exactly():
     for name in ("car", "caar", "estimates", "skipped"):
         pd.testing.assert_frame_equal(getattr(full, name), getattr(cars, name),
                                       check_exact=True)
+
+
+def test_the_ar_table_holds_the_kept_pairs_rows_when_some_are_skipped(calendar, panel):
+    """With a pair left out for too little estimation data in the middle of the calendar,
+    the AR table (built from every pair's arrays, the kept rows taken when it is built) has
+    exactly the kept pairs, in the CAR table's order; each pair's ARs sum to its CAR
+    (-1, +1) and its dates are the sessions around its day 0; one event's rows and the
+    table in pieces are the same rows."""
+    result = run_study(calendar, panel, StudyConfig())
+    event = "oracle-rpo-2025-09-09"
+    alone = result.ar_rows.of_event(event)  # before the table is built
+    pieces = pd.concat(list(result.ar_rows.pieces(pairs=2)), ignore_index=True)
+    skipped = set(zip(result.skipped["event_id"], result.skipped["ticker"]))
+    assert ("oracle-rpo-2025-09-09", "CRWV") in skipped
+    ar = result.ar
+    car = result.car[(result.car["window_start"] == -1) & (result.car["window_end"] == 1)]
+    pairs = list(dict.fromkeys(zip(ar["event_id"], ar["ticker"])))
+    assert pairs == list(zip(car["event_id"], car["ticker"]))
+    assert not skipped & set(pairs)
+    # the skipped pair is not the last: a row taken by the wrong index would show below
+    assert pairs.index(("oracle-rpo-2025-09-09", "ORCL")) < len(pairs) - 1
+    for (event_id, ticker), want in zip(pairs, car["car"]):
+        rows = ar[(ar["event_id"] == event_id) & (ar["ticker"] == ticker)]
+        window = rows[rows["rel_day"].between(-1, 1)]
+        if np.isfinite(want):
+            assert window["ar"].sum() == pytest.approx(want, rel=1e-12, abs=1e-15)
+        day0 = rows.loc[rows["rel_day"] == 0, "date"].iloc[0]
+        pos0 = panel.sessions.get_loc(day0)
+        np.testing.assert_array_equal(
+            rows["date"].to_numpy(),
+            panel.sessions[pos0 + rows["rel_day"].to_numpy()].to_numpy())
+    pd.testing.assert_frame_equal(alone, ar[ar["event_id"] == event].reset_index(drop=True))
+    pd.testing.assert_frame_equal(pieces, ar)
