@@ -56,6 +56,33 @@ class Ranked:
 
 
 @dataclass(frozen=True)
+class BlockRows:
+    """A per-pair-day array of a whole study (the AR table's ``y``, ``expected``, ``ar``,
+    ``sar``) kept as its blocks' arrays, in block order, not stacked into one: the table
+    takes the rows it is built from out of them (:meth:`take`), so the study never copies
+    every pair-day cell once more at the end. ``starts``: each block's first pair."""
+
+    parts: tuple
+    starts: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.starts[-1] + len(self.parts[-1])) if self.parts else 0
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The rows ``rows`` (ascending pair indices of the study), as one array."""
+        width = self.parts[0].shape[1:] if self.parts else ()
+        dtype = self.parts[0].dtype if self.parts else np.float64
+        out = np.empty((len(rows), *width), dtype=dtype)
+        # rows ascending: each block's rows are one run of them
+        cut = np.searchsorted(rows, self.starts)
+        for k, part in enumerate(self.parts):
+            lo, hi = cut[k], cut[k + 1] if k + 1 < len(cut) else len(rows)
+            if hi > lo:
+                out[lo:hi] = part[rows[lo:hi] - self.starts[k]]
+        return out
+
+
+@dataclass(frozen=True)
 class ARPart:
     """Where a block writes its pairs' AR rows: ``folder/part-{index:05d}.parquet``.
 
@@ -82,7 +109,8 @@ class BlockResult:
     (P, 3) the volatility model's (omega, alpha, beta) where the model has one ((P, 0)
     else); per CAR window (P, number of CAR windows) ``missing``, the days without an AR,
     and ``bhar``, the buy-and-hold abnormal return.
-    ``y``, ``expected``, ``ar``, ``sar``: None when the block wrote them (:class:`ARPart`).
+    ``y``, ``expected``, ``ar``, ``sar``: None when the block wrote them (:class:`ARPart`);
+    after :func:`combine`, every block's as a :class:`BlockRows`.
 
     Per statistics group and event day, over kept pairs, of each pair's values times its
     sign in the group: ``caar_n``, ``caar_mean``, ``caar_m2`` the count, mean and sum of
@@ -111,10 +139,10 @@ class BlockResult:
     dof: np.ndarray
     n_excluded: np.ndarray
     kept: np.ndarray
-    y: np.ndarray | None
-    expected: np.ndarray | None
-    ar: np.ndarray | None
-    sar: np.ndarray | None
+    y: np.ndarray | BlockRows | None
+    expected: np.ndarray | BlockRows | None
+    ar: np.ndarray | BlockRows | None
+    sar: np.ndarray | BlockRows | None
     car: np.ndarray
     var: np.ndarray
     missing: np.ndarray
@@ -473,22 +501,27 @@ def combine_sums(parts) -> tuple[np.ndarray, ...]:
     return tuple(total)
 
 
-def combine(parts, n_pairs: int | None = None) -> BlockResult:
+def combine(parts, n_pairs: int | None = None, own: bool = False) -> BlockResult:
     """Blocks in order: per-pair arrays stacked, sums added one block after another, CAAR's
-    moments combined (:func:`combine_moments`). ``parts``: a list (consumed: each entry is
+    moments combined (:func:`combine_moments`); the AR table's arrays (:data:`AR_ARRAYS`) as
+    :class:`BlockRows`. ``parts``: a list (consumed: each entry is
     set to None once copied) or an iterable of blocks as they arrive, with ``n_pairs`` the
     pairs of all blocks together; either way each block is let go as soon as it is copied,
     so a study never holds its per-pair arrays twice (a block received from a cluster is one
-    message whose arrays are views of it, freed only whole)."""
+    message whose arrays are views of it, freed only whole). ``own``: the blocks' arrays
+    are their own memory (blocks run in this process), so their AR arrays are kept as they
+    are; else they are copied, letting the message go."""
     if n_pairs is None:
         n_pairs = sum(len(p.kept) for p in parts)
     out, sums, moments, per_pair = {}, [], None, []
-    rare, rare_resid, ranked = [], [], []
+    rare, rare_resid, ranked, starts = [], [], [], []
+    ar_parts = {name: [] for name in AR_ARRAYS}
     start = 0
     for k, p in enumerate(_each(parts)):
         size = len(p.kept)
         if k == 0:
-            per_pair = [name for name in (*PER_PAIR, *AR_ARRAYS) if getattr(p, name) is not None]
+            per_pair = [name for name in PER_PAIR if getattr(p, name) is not None]
+            ar_held = [name for name in AR_ARRAYS if getattr(p, name) is not None]
             out = {name: None for name in AR_ARRAYS}
             out.update({name: np.empty((n_pairs, *getattr(p, name).shape[1:]),
                                        dtype=getattr(p, name).dtype) for name in per_pair})
@@ -503,9 +536,16 @@ def combine(parts, n_pairs: int | None = None) -> BlockResult:
             moments = combine_moments(*moments, *(getattr(p, name) for name in MOMENTS))
         for name in per_pair:
             if getattr(p, name) is None:
-                raise ValueError(f"block {k} has no {name} (some blocks wrote their AR parts, "
-                                 f"others did not)")
+                raise ValueError(f"block {k} has no {name}")
             out[name][start:start + size] = getattr(p, name)
+        for name in AR_ARRAYS:
+            a = getattr(p, name)
+            if (a is None) != (name not in ar_held):
+                raise ValueError(f"block {k} has {'no' if a is None else 'its'} {name} "
+                                 f"(some blocks wrote their AR parts, others did not)")
+            if a is not None:
+                ar_parts[name].append(a if own else a.copy())
+        starts.append(start)
         rare.append(p.rare + start)
         rare_resid.append(p.rare_resid)
         ranked.append(p.ranked)
@@ -514,6 +554,8 @@ def combine(parts, n_pairs: int | None = None) -> BlockResult:
     if start != n_pairs:
         raise ValueError(f"the blocks hold {start} pairs, not {n_pairs}")
     out.update(zip(MOMENTS, moments))
+    starts = np.array(starts, dtype=np.int64)
+    out.update({name: BlockRows(tuple(ar_parts[name]), starts) for name in ar_held})
     out["rare"] = np.concatenate(rare)
     out["rare_resid"] = np.concatenate(rare_resid)
     if any(r is not None for r in ranked):

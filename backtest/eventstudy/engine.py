@@ -276,7 +276,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     parts = map_blocks(blocks.study_block, (rT, reg, market3, layout.others, sT, rf_arr),
                        [(layout.block(s, s + block), config, win_cols, sink, keep_ranked)
                         for s, sink in zip(starts, sinks)])
-    res = blocks.combine(parts, n_pairs=len(pairs))
+    res = blocks.combine(parts, n_pairs=len(pairs), own=in_process(map_blocks))
     del parts
     if ar_parts is not None:
         _check_parts(ar_parts, len(starts))
@@ -311,8 +311,9 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         quality = _beside(map_blocks, check)
     all_kept = keep.size == len(res.kept)
     per = res.take(slice(None) if all_kept else keep)  # all kept: no copy
-    # The AR table's arrays stay as the blocks gave them, every pair's rows: the table
-    # takes its kept rows when it is built (not a copy now, of every pair-day cell).
+    # The AR table's arrays stay as the blocks gave them (blocks.BlockRows), every pair's
+    # rows: the table takes its kept rows when it is built (not a copy now, of every
+    # pair-day cell).
     ar_arrays = {name: getattr(res, name) for name in blocks.AR_ARRAYS}
     for name in blocks.PER_PAIR + blocks.AR_ARRAYS:  # from here on the kept pairs' copies
         setattr(res, name, None)
@@ -509,7 +510,8 @@ def _ar_rows(pairs, offsets, arrays, keep, pos, sessions) -> ARRows:
     """The AR table as :class:`ARRows`: only the arrays it is made from stay alive.
 
     ``pairs`` and ``pos`` (day-0 positions) are the kept pairs'; ``arrays`` (y, expected,
-    ar, sar) every pair's, ``keep`` the kept pairs' rows in them (None: every pair)."""
+    ar, sar) every pair's (:class:`~backtest.eventstudy.blocks.BlockRows`), ``keep`` the
+    kept pairs' rows in them (None: every pair)."""
     text = pairs[["event_id", "ticker", "role", "label"]]
 
     def build(rows: np.ndarray) -> pd.DataFrame:
@@ -517,7 +519,7 @@ def _ar_rows(pairs, offsets, arrays, keep, pos, sessions) -> ARRows:
         date_idx = pos[rows, None] + offsets[None, :]
         dates = np.where((date_idx >= 0) & (date_idx < len(sessions)), date_idx, -1)
         return ar_frame(text.iloc[rows].reset_index(drop=True), offsets,
-                         {name: a[at] for name, a in arrays.items()}, dates, sessions)
+                         {name: a.take(at) for name, a in arrays.items()}, dates, sessions)
 
     return ARRows(build, text["event_id"].to_numpy(), len(offsets))
 

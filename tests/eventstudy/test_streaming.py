@@ -122,8 +122,8 @@ def test_what_a_study_keeps_per_pair_is_its_budget(calendar, panel, monkeypatch)
     seen = {}
     combine = blocks.combine
 
-    def spy(parts, n_pairs=None):
-        res = combine(parts, n_pairs=n_pairs)
+    def spy(parts, n_pairs=None, own=False):
+        res = combine(parts, n_pairs=n_pairs, own=own)
         seen["bytes"] = sum(getattr(res, name).nbytes for name in blocks.PER_PAIR)
         seen["pairs"] = len(res.kept)
         return res
