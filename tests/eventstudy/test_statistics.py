@@ -840,6 +840,28 @@ def test_robust_sample_winsorize_and_trim_by_hand():
     np.testing.assert_array_equal(stats.robust_sample(car[:10], trim=0.05), car[:10])
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 19, 20, 21, 40, 1001, 86_596])
+def test_robust_means_equal_numpy_median_and_scipy_trim_mean(n):
+    """The median and trimmed mean from one sort equal np.median (exactly) and scipy's
+    trim_mean (to rounding: the same CARs summed in another order) at odd and even N, with
+    ties, NaN and infinite CARs left out, at 0, 5, 25 and 49% per tail."""
+    rng = np.random.default_rng(n)
+    car = np.round(rng.standard_t(3, n) * 0.02, 4)  # fat tails, rounding: ties
+    car = np.concatenate([car, [np.nan, np.inf, -np.inf][: n % 4]])
+    finite = car[np.isfinite(car)]
+    for trim in (0.0, 0.05, 0.25, 0.49):
+        median, trimmed = stats.robust_means(car, trim)
+        assert median == float(np.median(finite))
+        assert trimmed == pytest.approx(float(sps.trim_mean(finite, trim)), rel=1e-13,
+                                        abs=1e-17)
+    # twenty values 1..20 by hand: one cut per tail at 5%, the median between 10 and 11
+    assert stats.robust_means(np.arange(1.0, 21.0)) == (10.5, 10.5)
+    assert stats.robust_means(np.r_[np.arange(1.0, 20.0), 1e6]) == (10.5, 10.5)
+    assert np.isnan(stats.robust_means(np.array([np.nan]))).all()
+    with pytest.raises(ValueError, match="trim"):
+        stats.robust_means(car, 0.5)
+
+
 def test_rank_and_sign_tests_with_ties():
     """Tied ARs get average ranks (zeros, e.g. from a stale price, tie often). With ties the
     median standardized rank of a pair is no longer exactly 1/2, which the sign test's
