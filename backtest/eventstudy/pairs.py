@@ -76,7 +76,7 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
     values = (per_pair([e.id for e in chosen]), pd.Series(ticker[keep]),
               pd.Series(links.role[keep]), per_pair([e.sentiment.label for e in chosen]),
               pd.Series(links.direction[keep]), per_pair([e.sentiment.score for e in chosen]),
-              per_pair([day0s[k] for k in time_code[used]]),  # dtype of the used events'
+              _day0_per_pair(day0s, time_code[used], at),
               pos0[keep].astype(np.int64))
     frame = pd.DataFrame(dict(zip(PAIR_COLUMNS, values)))
     if any(e.tags for e in chosen):  # event tags become pair columns (groupable), after
@@ -84,6 +84,19 @@ def resolve_pairs(calendar: Calendar, panel: PricePanel, config: StudyConfig
         frame = pd.concat([frame.drop(columns=[c for c in tag_frame if c in frame]),
                            tag_frame], axis=1)
     return frame, skipped
+
+
+def _day0_per_pair(day0s: list, codes: np.ndarray, at: np.ndarray) -> pd.Series:
+    """Each pair's day 0: ``day0s[codes[at]]`` (``codes`` the used events' time codes, ``at``
+    each pair's used event), as a Series of the dtype the used events' day 0s give, built
+    from each distinct day 0 once, in order of first appearance (a universe study has a
+    hundred thousand events on a few hundred days)."""
+    distinct, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    values = pd.Series([day0s[k] for k in distinct[order]])
+    return values.take(rank[inverse.ravel()][at]).reset_index(drop=True)
 
 
 def test_windows(config: StudyConfig) -> list[tuple[int, int]]:

@@ -375,6 +375,43 @@ def _wait_for_temp(cwd: Path, name: str, proc, timeout=120) -> Path:
     raise AssertionError("no temporary folder appeared")
 
 
+def _stopped(pid: int, timeout=30) -> None:
+    """Wait until the process ``pid`` is stopped (SIGSTOP taken: state T in /proc)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(f"/proc/{pid}/stat") as fh:
+            if fh.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+                return
+        time.sleep(0.001)
+    raise AssertionError(f"process {pid} did not stop")
+
+
+def _interrupt_while_writing(cwd: Path, args: list[str], sig, attempts: int = 5):
+    """Start a run that replaces ``cwd/out`` and send it ``sig`` while it is writing its
+    temporary folder: the run is stopped (SIGSTOP) as soon as the folder appears, and
+    signalled only if the folder is still there, so the signal cannot land after the
+    swap. A run that swapped in its folder before it could be stopped (a loaded machine)
+    is let finish and the next attempt writes another report (hold=3, 4, ...: every
+    attempt a different one, so an attempt that was not interrupted cannot pass as one).
+    Returns the folder's tree before the interrupted attempt and its process."""
+    for attempt in range(attempts):
+        before = _tree(cwd / "out")
+        proc = _start([*args, "--param", f"hold={3 + attempt}"], cwd)
+        _wait_for_temp(cwd, "out", proc)
+        os.kill(proc.pid, signal.SIGSTOP)
+        _stopped(proc.pid)
+        if any((p / MARKER).exists() for p in cwd.glob(".out.tmp-*")):
+            proc.send_signal(sig)
+            if sig != signal.SIGKILL:
+                os.kill(proc.pid, signal.SIGCONT)
+            proc.communicate(timeout=60)
+            return before, proc
+        os.kill(proc.pid, signal.SIGCONT)  # too late: it finished its swap
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    raise AssertionError(f"no run could be stopped while writing in {attempts} attempts")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_an_interrupted_run_keeps_the_previous_report(tmp_path, sig):
     """A run killed while it writes its results leaves the previous report as it was; a
@@ -383,11 +420,7 @@ def test_an_interrupted_run_keeps_the_previous_report(tmp_path, sig):
     first = subprocess.run(backtest_command() + args, cwd=tmp_path, capture_output=True,
                            text=True, timeout=300)
     assert first.returncode == 0, first.stderr
-    before = _tree(tmp_path / "out")
-    proc = _start([*args, "--param", "hold=3"], tmp_path)
-    _wait_for_temp(tmp_path, "out", proc)
-    proc.send_signal(sig)
-    proc.communicate(timeout=60)
+    before, proc = _interrupt_while_writing(tmp_path, args, sig)
     assert _tree(tmp_path / "out") == before
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
     if sig == signal.SIGINT:
