@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
@@ -37,6 +38,34 @@ import pandas as pd
 from events.errors import InputError, OutputError
 
 FLOAT_FORMAT = "%.10g"  # CSV floats: 10 significant digits, the same on every run
+# Set by the command line's Ctrl-C handler (backtest.app.cli). The KeyboardInterrupt it
+# raises can be lost on its way up: raised while C code runs that clears errors (numpy's
+# dtype comparison is one), it is dropped and the run goes on. So every atomic write
+# checks this before it swaps its result in: an interrupted run never replaces anything.
+_INTERRUPTED = threading.Event()
+
+
+def note_interrupt() -> None:
+    """Record a Ctrl-C: from now on no atomic write of this process swaps its result in
+    (:func:`atomic_dir`, :func:`write_bytes_atomic` raise KeyboardInterrupt instead)."""
+    _INTERRUPTED.set()
+
+
+def clear_interrupt() -> None:
+    """Forget a recorded Ctrl-C (the command line, before each command it runs)."""
+    _INTERRUPTED.clear()
+
+
+def interrupted() -> bool:
+    """Whether a Ctrl-C was recorded (:func:`note_interrupt`)."""
+    return _INTERRUPTED.is_set()
+
+
+def _stop_if_interrupted() -> None:
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
 MARKER = ".backtest-run"  # in every results folder: "this folder was written by the tool"
 _MARKER_TEXT = '{"tool": "event-backtester", "kind": "results folder"}\n'
 # Files a results folder of an earlier version (before the marker) may hold.
@@ -164,6 +193,7 @@ def write_bytes_atomic(path: str | Path, data: bytes, fsync: bool = False,
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())
+        _stop_if_interrupted()
         os.replace(tmp, path)
     except OSError as exc:
         raise _os_error(exc, path) from None
@@ -419,6 +449,7 @@ def atomic_dir(target: str | Path):
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the report should not be
         (tmp / MARKER).write_text(_MARKER_TEXT)
         yield tmp
+        _stop_if_interrupted()  # a Ctrl-C lost on its way up still stops the swap
         with _locked(parent):
             check_output_dir(target)
             old = None

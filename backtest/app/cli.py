@@ -387,14 +387,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``backtest`` command; returns its exit code (2 for refused input)."""
     import warnings
 
+    from backtest import io
     from backtest.app import commands
 
     # Libraries' deprecation notices are theirs to fix, not the user's to read.
     for module in ("exchange_calendars", "vectorbt", "yfinance"):
         warnings.filterwarnings("ignore", module=module)
     args = build_parser().parse_args(argv)
+    restore = _record_ctrl_c()
     try:
         out = commands.dispatch(args)
+        if io.interrupted():  # the KeyboardInterrupt was lost on its way up
+            raise KeyboardInterrupt
     except InputError as exc:
         print(f"backtest: error: {exc}", file=sys.stderr)
         return 2
@@ -404,12 +408,38 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `backtest events show ... | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
         return 0
+    finally:
+        restore()
     if isinstance(out, int):
         return out
     if out is not None:
         _print_story(out)
         print(f"report: {(out / 'index.html').resolve()}")
     return 0
+
+
+def _record_ctrl_c():
+    """Make Ctrl-C (SIGINT) also record itself (:func:`backtest.io.note_interrupt`) before
+    it raises KeyboardInterrupt, so that no atomic write swaps its result in afterwards
+    even if the exception is lost (raised inside C code that clears errors, the run would
+    go on and replace the previous outputs). Returns the function that puts the previous
+    handler back. Only Python's own handler is replaced, and only on the main thread."""
+    import signal
+    import threading
+
+    from backtest import io
+
+    io.clear_interrupt()
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        return lambda: None
+
+    def on_ctrl_c(signum, frame):
+        io.note_interrupt()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    return lambda: signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _plain_python_for_demo(argv: list[str]) -> None:

@@ -433,6 +433,60 @@ def test_an_interrupted_run_keeps_the_previous_report(tmp_path, sig):
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 
 
+def test_a_recorded_ctrl_c_stops_every_swap(tmp_path):
+    """Once a Ctrl-C is recorded (what the command line's SIGINT handler does before it
+    raises), an atomic folder or file write raises KeyboardInterrupt instead of swapping
+    its result in: the previous folder and file stay, no temporary is left."""
+    from backtest import io
+
+    with io.atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "run.json").write_text("old")
+    io.write_atomic(tmp_path / "f.txt", "old")
+    io.note_interrupt()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with io.atomic_dir(tmp_path / "out") as tmp:
+                (tmp / "run.json").write_text("new")
+        with pytest.raises(KeyboardInterrupt):
+            io.write_atomic(tmp_path / "f.txt", "new")
+    finally:
+        io.clear_interrupt()
+    assert (tmp_path / "out" / "run.json").read_text() == "old"
+    assert (tmp_path / "f.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt", "out"]
+    with io.atomic_dir(tmp_path / "out") as tmp:  # cleared: writes swap in again
+        (tmp / "run.json").write_text("new")
+    assert (tmp_path / "out" / "run.json").read_text() == "new"
+
+
+def test_a_ctrl_c_lost_on_its_way_up_still_keeps_the_previous_report(tmp_path, monkeypatch):
+    """A KeyboardInterrupt raised inside C code that clears errors (numpy's dtype
+    comparison) is lost and the run goes on: the Ctrl-C was recorded all the same, so
+    the run does not replace its previous report and exits 130. Here the study records
+    one (as the SIGINT handler does) and carries on, as such a run would; the command
+    after it, with nothing recorded, writes its report as usual."""
+    from backtest import io
+    from backtest.app import jobs
+    from backtest.app.cli import main
+
+    args = ["study", "openai", "--offline", "--pseudo-draws", "0", "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    before = _tree(tmp_path / "out")
+    real = jobs.run_study
+
+    def lost_ctrl_c(*a, **k):
+        io.note_interrupt()  # the handler ran; its exception vanished in C code
+        return real(*a, **k)
+
+    monkeypatch.setattr(jobs, "run_study", lost_ctrl_c)
+    assert main([*args, "--pseudo-draws", "9"]) == 130
+    assert _tree(tmp_path / "out") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    monkeypatch.setattr(jobs, "run_study", real)
+    assert main([*args, "--pseudo-draws", "9"]) == 0  # the record does not outlive its run
+    assert _tree(tmp_path / "out") != before
+
+
 def test_a_killed_swap_puts_the_previous_folder_back(tmp_path):
     """Killed between moving the old folder aside and moving the new one in: the next run
     beside it finds the old folder under its moved-aside name and restores it."""
