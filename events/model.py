@@ -170,7 +170,7 @@ class Calendar:
         return pd.DataFrame(rows)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: its fields are arrays
 class Links:
     """A calendar's (event, linked ticker) links as columns, in calendar order: the one
     pass over the links that the study's pairs and the audit table share (a universe

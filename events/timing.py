@@ -19,6 +19,7 @@ Thanksgiving, 13:00 New York) are respected. Sessions come from
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -220,9 +221,17 @@ def _check_range(cal: xcals.ExchangeCalendar, date: pd.Timestamp, event: Event) 
                             line=event.line, field=f"event {event.id}")
 
 
+# each Links' exchange column, worked out once (the study's pairs and its audit table both
+# ask): by identity, let go with the calendar that holds the links
+_LINK_EXCHANGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def link_exchanges(links: Links) -> np.ndarray:
     """The exchange of each link (:func:`exchange_for`), worked out once per distinct
-    (ticker, listed exchange)."""
+    (ticker, listed exchange), and once per ``links`` (read-only, like its columns)."""
+    known = _LINK_EXCHANGES.get(links)
+    if known is not None:
+        return known
     if not len(links):
         return np.empty(0, dtype=object)
     # use_na_sentinel=False: a missing value is a value of its own, never code -1 (which
@@ -233,7 +242,10 @@ def link_exchanges(links: Links) -> np.ndarray:
     keys, codes = np.unique(t_codes * len(l_names) + l_codes, return_inverse=True)
     exchanges = np.array([exchange_for(t_names[k // len(l_names)], l_names[k % len(l_names)])
                           for k in keys], dtype=object)
-    return exchanges[codes]
+    out = exchanges[codes]
+    out.flags.writeable = False
+    _LINK_EXCHANGES[links] = out
+    return out
 
 
 def time_codes(calendar: Calendar) -> np.ndarray:

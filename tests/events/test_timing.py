@@ -428,3 +428,32 @@ def test_a_missing_exchange_value_never_takes_a_neighbours_exchange():
     assert got[1:] == ["XTKS", "XNYS"] and got[0] is not None and got[0] != got[0]  # NaN
     with pytest.raises(ValueError, match="read-only"):
         cal.links.ticker[0] = "X"
+
+
+def test_link_exchanges_are_worked_out_once_per_links_and_never_for_other_links():
+    """The study and its audit table share one exchange column per calendar (the same
+    read-only array); another calendar's links, with the same tickers on other
+    exchanges, get their own, also once the first calendar is gone."""
+    import gc
+
+    from events.model import Calendar, Event, LinkedTicker, Sentiment
+    from events.timing import link_exchanges
+
+    def calendar(exchange):
+        links = (LinkedTicker("SONY", "partner", "down", exchange=exchange),
+                 LinkedTicker("9984.T", "partner", "down"))
+        return Calendar("c", (Event("E", "h", "s", Sentiment("bearish", 50), links,
+                                    timestamp=pd.Timestamp("2025-03-03 15:00", tz="UTC")),))
+
+    first = calendar("XTKS")
+    got = link_exchanges(first.links)
+    assert link_exchanges(first.links) is got
+    assert got.tolist() == ["XTKS", "XTKS"]
+    with pytest.raises(ValueError, match="read-only"):
+        got[0] = "XNYS"
+    assert timing_table(first)["exchange"].tolist() == ["XTKS", "XTKS"]
+    assert link_exchanges(calendar(None).links).tolist() == ["XNYS", "XTKS"]
+    del first, got
+    gc.collect()
+    for _ in range(3):  # a new Links may reuse a freed one's address: never its exchanges
+        assert link_exchanges(calendar("XLON").links).tolist() == ["XLON", "XTKS"]
