@@ -775,8 +775,8 @@ def robust_sample(car: np.ndarray, winsorize: float = 0.0, trim: float = 0.0) ->
 
 WILD_DRAWS = 1999  # random sign patterns once 2^G exceeds them (G > 10 news days)
 WILD_SEED = 20260428  # fixed: the same sample gives the same p every run
-# sign patterns evaluated at a time: bounds the (patterns x windows x days) arrays; scipy
-# draws the same patterns whatever the batch, so the p does not depend on it
+# sign patterns evaluated at a time: bounds the (patterns x windows x days) arrays; the
+# patterns drawn do not depend on it, so neither does the p
 WILD_BATCH = 250
 
 
@@ -789,20 +789,22 @@ def wild_cluster_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
     ``t = ybar / sqrt(G/(G-1) sum_g (S_g - n_g ybar)^2 / N^2)``, S_g and n_g the sum and
     count of day g's CARs. Under no effect the days' CARs are symmetric around 0, so each
     day's CARs may flip sign together (weight v_g = +-1): ``S_g -> v_g S_g``. The p-value is
-    the share of sign patterns whose |t*| >= |t| (scipy ``permutation_test``, one-sample
-    sign flips): every one of the 2^G patterns when G <= 10, else 1,999 random ones (fixed
-    seed). Valid however the pairs of a day are correlated; with G news days the smallest
-    p it can give is 2 / 2^G (0.25 for 3 days): it says in its p how little few days show."""
+    the share of sign patterns whose |t*| >= |t|: every one of the 2^G patterns when
+    G <= 10 (scipy ``permutation_test``, one-sample sign flips), else 1,999 random ones
+    with a fixed seed (scipy ``monte_carlo_test``, with (p + 1) / (1,999 + 1) counting the
+    observed pattern, as ``permutation_test`` does). Valid however the pairs of a day are
+    correlated; with G news days the smallest p it can give is 2 / 2^G (0.25 for 3 days):
+    it says in its p how little few days show."""
     return wild_cluster_ts(np.asarray(car, dtype="float64")[None, :], day0)[0]
 
 
 def wild_cluster_ts(cars: np.ndarray, day0: np.ndarray | None) -> list[StatResult]:
     """:func:`wild_cluster_t` of every row of ``cars`` (windows x pairs, one ``day0``).
 
-    Rows with the same number G of news days share one ``permutation_test`` call (its
-    ``axis``): the sign patterns it draws depend only on G and the fixed seed, so each row
-    gets the p it would get alone, and scipy's cost per news day is paid once, not once
-    per window."""
+    The sign patterns depend only on G and the fixed seed, so rows with the same G share
+    them: one ``permutation_test`` call (its ``axis``) where G <= 10, else one draw of the
+    1,999 patterns (:func:`_sign_patterns`) that each row's ``monte_carlo_test`` reads.
+    Each row gets the p it would get alone."""
     out = [NO_RESULT] * len(cars)
     batches: dict[int, list] = {}  # G -> [rows, day sums, day counts, t]
     for w, car in enumerate(cars):
@@ -818,26 +820,80 @@ def wild_cluster_ts(cars: np.ndarray, day0: np.ndarray | None) -> list[StatResul
         batch = batches.setdefault(g, [[], [], [], []])
         for part, value in zip(batch, (w, sums, counts, t)):
             part.append(value)
-    for rows, sums, counts, ts in batches.values():
-        counts = np.array(counts)
-        total = counts.sum(axis=1)
-
-        # scipy's null in the expanded form, checked against the two-pass t it mirrors
-        # on the observed sums (else the two-pass form: the p-values are the same either way)
-        fast = np.allclose(_cr1_t_expanded(np.array(sums), counts, total), ts,
-                           rtol=1e-10, atol=0)
-        form = _cr1_t_expanded if fast else _cr1_t
-
-        def cr1_t(s, axis=-1):  # s: (..., rows, G) sign-flipped day sums
-            return form(np.moveaxis(s, axis, -1), counts, total)
-
-        res = scipy.stats.permutation_test((np.array(sums),), cr1_t, permutation_type="samples",
-                                   vectorized=True, n_resamples=WILD_DRAWS,
-                                   batch=WILD_BATCH, alternative="two-sided", axis=-1,
-                                   random_state=np.random.default_rng(WILD_SEED))
-        for w, t, p in zip(rows, ts, np.atleast_1d(res.pvalue)):
-            out[w] = StatResult(t, float(p))
+    for g, (rows, sums, counts, ts) in batches.items():
+        sums, counts = np.array(sums), np.array(counts)
+        p = (_every_pattern_p(sums, counts, np.array(ts)) if 2 ** g <= WILD_DRAWS
+             else _sampled_patterns_p(sums, counts, np.array(ts)))
+        for w, t, p_w in zip(rows, ts, p):
+            out[w] = StatResult(t, float(p_w))
     return out
+
+
+def _cr1_form(sums: np.ndarray, counts: np.ndarray, total: np.ndarray, ts: np.ndarray):
+    """:func:`_cr1_t_expanded` where it matches the two-pass t on the observed sums (rows,
+    G), else :func:`_cr1_t`: the p-values are the same either way."""
+    fast = np.allclose(_cr1_t_expanded(sums, counts, total), ts, rtol=1e-10, atol=0)
+    return _cr1_t_expanded if fast else _cr1_t
+
+
+def _every_pattern_p(sums: np.ndarray, counts: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Two-sided p of each row's CR1 t over all 2^G sign patterns of its day sums (rows, G),
+    one scipy ``permutation_test`` for all rows."""
+    total = counts.sum(axis=1)
+    form = _cr1_form(sums, counts, total, ts)
+
+    def cr1_t(s, axis=-1):  # s: (..., rows, G) sign-flipped day sums
+        return form(np.moveaxis(s, axis, -1), counts, total)
+
+    res = scipy.stats.permutation_test((sums,), cr1_t, permutation_type="samples",
+                                       vectorized=True, n_resamples=WILD_DRAWS,
+                                       batch=WILD_BATCH, alternative="two-sided", axis=-1,
+                                       random_state=np.random.default_rng(WILD_SEED))
+    return np.atleast_1d(res.pvalue)
+
+
+def _sampled_patterns_p(sums: np.ndarray, counts: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Two-sided p of each row's CR1 t over :data:`WILD_DRAWS` random sign patterns of its
+    day sums (rows, G): scipy ``monte_carlo_test`` per row, its sample the pattern of no
+    flips (all +1) and its draws the patterns of :func:`_sign_patterns`, shared by the rows.
+    (scipy's ``permutation_test`` draws the same patterns, but then loops in Python over
+    the G days for each batch: several times slower with hundreds of news days.)"""
+    patterns = _sign_patterns(sums.shape[1])
+    out = np.empty(len(sums))
+    for r in range(len(sums)):
+        s_r, n_r = sums[r:r + 1], counts[r:r + 1]  # (1, G): the forms' (rows, G) layout
+        total = n_r.sum(axis=1)
+        form = _cr1_form(s_r, n_r, total, ts[r:r + 1])
+        drawn = [0]  # patterns handed out so far, in order
+
+        def draw(size):
+            k = drawn[0]
+            drawn[0] += size[0]
+            return patterns[k:k + size[0]]
+
+        def cr1_t(v, axis=-1, s_r=s_r, n_r=n_r, total=total, form=form):
+            # v: (..., G) sign patterns; the (..., 1, G) flipped sums give (..., 1) t's
+            return form(np.moveaxis(v, axis, -1)[..., None, :] * s_r, n_r, total)[..., 0]
+
+        res = scipy.stats.monte_carlo_test(np.ones(sums.shape[1]), draw, cr1_t,
+                                           vectorized=True, n_resamples=WILD_DRAWS,
+                                           batch=WILD_BATCH, alternative="two-sided")
+        out[r] = res.pvalue
+    return out
+
+
+def _sign_patterns(g: int) -> np.ndarray:
+    """:data:`WILD_DRAWS` random sign patterns of ``g`` days (patterns x days, +-1), from
+    the fixed seed: each day's sign by a random order of (+x, -x)
+    (``Generator.permuted`` of (0, 1) per day, :data:`WILD_BATCH` patterns at a time), the
+    draws scipy's ``permutation_test`` makes for one-sample sign flips. So the p-values are
+    those it gives, as before this function existed (the tests compare the two)."""
+    rng = np.random.default_rng(WILD_SEED)
+    batch = min(WILD_BATCH, WILD_DRAWS)
+    first = np.tile(np.arange(2), (batch, g, 1))
+    parts = [rng.permuted(first, axis=-1)[:min(batch, WILD_DRAWS - k), :, 0]
+             for k in range(0, WILD_DRAWS, batch)]
+    return 1.0 - 2.0 * np.concatenate(parts)  # order (0, 1): +x first; (1, 0): -x
 
 
 def _cr1_t(s: np.ndarray, counts: np.ndarray, total) -> np.ndarray:

@@ -1517,7 +1517,7 @@ def test_wild_cluster_ts_gives_each_window_its_own_test():
     permutation_test run on that window alone (as the study did window by window);
     a window that lost a news day, or has fewer than two, is tested on its own days."""
     rng = np.random.default_rng(11)
-    for n_days in (6, 30):
+    for n_days in (6, 11, 30, 300):  # 11: the fewest news days that are sampled
         day0 = np.repeat(np.arange(n_days) * 5, rng.integers(2, 4, n_days))
         cars = rng.normal(0.003, 0.02, (6, day0.size))
         cars[1, 0] = np.nan                       # one pair fewer, same news days
@@ -1531,6 +1531,20 @@ def test_wild_cluster_ts_gives_each_window_its_own_test():
                 assert tuple(result) == pytest.approx(ref_wild_t(car, day0), rel=1e-12)
             else:
                 assert tuple(result) == pytest.approx(_wild_alone(car, day0), rel=1e-12)
+
+
+def test_wild_cluster_ts_p_does_not_depend_on_the_batch(monkeypatch):
+    """The sign patterns are drawn in batches of WILD_BATCH; any batch (7, or one of all
+    1,999) draws the same patterns, so every window's p stays the same."""
+    rng = np.random.default_rng(5)
+    day0 = np.repeat(np.arange(40) * 2, rng.integers(1, 4, 40))
+    cars = rng.normal(0.002, 0.02, (3, day0.size))
+    cars[1, :4] = np.nan
+    default = stats.wild_cluster_ts(cars, day0)
+    for batch in (7, 1999):
+        monkeypatch.setattr(stats, "WILD_BATCH", batch)
+        assert stats.wild_cluster_ts(cars, day0) == default
+    assert all(0.0 < r.p_value <= 1.0 for r in default)
 
 
 def _wild_alone(car, day0):
