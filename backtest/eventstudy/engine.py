@@ -215,15 +215,15 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         pairs, flagged = _drop_flagged(pairs, quality_df, panel.sessions, config, est_start)
         skipped += flagged
         quality = lambda: quality_df  # noqa: E731
-    else:  # the checks run beside the whole study (serially: here and now)
-        quality = _beside(map_blocks, check)
-    timing = timing_table(calendar)
+    else:
+        quality = check  # run beside the study once its input is checked, or at its end
+    timing = None  # the audit table, made beside the checks once they run
 
     def empty() -> StudyResult:
         return StudyResult(*(pd.DataFrame() for _ in range(5)),
                            pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"]),
-                           timing, config, panel.data_hash, panel.source_text(),
-                           quality=quality())
+                           timing if timing is not None else timing_table(calendar), config,
+                           panel.data_hash, panel.source_text(), quality=quality())
 
     if pairs.empty:
         return empty()
@@ -239,6 +239,9 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         skipped += uncovered
         if pairs.empty:
             return empty()
+    if quality is check:  # nothing refused the study: the checks run beside all of it
+        quality = _beside(map_blocks, check)
+    timing = timing_table(calendar)
     if rf is not None:
         r = r - rf[:, None]
     reg = np.ascontiguousarray(model.regressors(market, fmat))
@@ -710,6 +713,8 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
                                ("signed", signed), ("median", median),
                                ("trimmed_mean", trimmed)):
                     columns[key].append(v)
+    if sums_grank is None:  # no test read it: the pass has still ended when this returns
+        grank()
     out = pd.DataFrame(columns)
     # The family the summary reads: the headline test of every group (two or more pairs)
     # and CAR window, adjusted for testing all of them at once.

@@ -50,3 +50,18 @@ def test_an_error_in_the_checks_reaches_the_caller(calendar, panel, monkeypatch)
     with pytest.raises(ValueError, match="the checks failed"):
         run_study(calendar, panel, StudyConfig(), map_blocks=ThreadExecutor(2))
     assert not [t for t in threading.enumerate() if t.name.startswith("quality")]
+
+
+def test_a_study_refused_on_its_input_starts_no_checks(calendar, panel, monkeypatch):
+    """A study refused before its blocks (here: a factor ticker not in the price data)
+    raises its error with no checking thread left behind: the checks start only once
+    the study's input has passed."""
+    from events.errors import PriceDataError
+
+    started = []
+    monkeypatch.setattr(engine, "check_panel", lambda *a, **k: started.append(1))
+    with pytest.raises(PriceDataError, match="NOPE"):
+        run_study(calendar, panel, StudyConfig(model="factors", factors=("NOPE",)),
+                  map_blocks=ThreadExecutor(2))
+    assert not started
+    assert not [t for t in threading.enumerate() if t.name.startswith("quality")]
