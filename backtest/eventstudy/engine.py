@@ -142,9 +142,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     :func:`backtest.parallel.serial_map_blocks`, or on a Dask cluster
     (:class:`backtest.parallel.DaskExecutor`); the results are identical, since a block
     does the same arithmetic wherever it runs. The data-quality checks of the studied
-    tickers (``result.quality``) run on a thread of their own beside the whole study, and
-    the generalized rank test's second pass beside the tables (serially, both in turn;
-    with ``exclude_flagged``, which needs the checks first, they run before the study).
+    tickers (``result.quality``) run on a thread of their own while the study builds its
+    tables (serially, or with ``exclude_flagged``, which needs them first: before).
 
     ``factor_data`` (optional, for ``model="factors"``): factor returns indexed
     by session date in decimals, e.g. from :func:`backtest.data.load_factor_csv`;
@@ -204,6 +203,7 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         pairs = pairs.assign(direction="up")
     if explain and not pairs.empty:
         explain = xsection.explain_terms(explain, pairs)
+    timing = timing_table(calendar)
     # in order of first appearance (pd.unique: not a Python string per pair)
     used = [*dict.fromkeys([*(pd.unique(pairs["ticker"]) if len(pairs) else []),
                             config.market, *config.factors])]
@@ -216,14 +216,13 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         skipped += flagged
         quality = lambda: quality_df  # noqa: E731
     else:
-        quality = check  # run beside the study once its input is checked, or at its end
-    timing = None  # the audit table, made beside the checks once they run
+        quality = check  # run beside the tables below, or here if the study ends first
 
     def empty() -> StudyResult:
         return StudyResult(*(pd.DataFrame() for _ in range(5)),
                            pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"]),
-                           timing if timing is not None else timing_table(calendar), config,
-                           panel.data_hash, panel.source_text(), quality=quality())
+                           timing, config, panel.data_hash, panel.source_text(),
+                           quality=quality())
 
     if pairs.empty:
         return empty()
@@ -239,9 +238,6 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
         skipped += uncovered
         if pairs.empty:
             return empty()
-    if quality is check:  # nothing refused the study: the checks run beside all of it
-        quality = _beside(map_blocks, check)
-    timing = timing_table(calendar)
     if rf is not None:
         r = r - rf[:, None]
     reg = np.ascontiguousarray(model.regressors(market, fmat))
@@ -285,25 +281,20 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     if ar_parts is not None:
         _check_parts(ar_parts, len(starts))
     # Second pass: the generalized rank test needs each group's cross-sectional spread of
-    # standardized CARs before it can rank a pair's CAR among its own residuals. It runs
-    # beside the tables below (its kernels release the GIL, the tables are mostly Python on
-    # one core); the tests wait for its sums where they first read them.
-    grank = None
-    if res.kept.any():  # else the study ends below, with no test to run
-        gscar = _generalized_scar(res, layout)
-        if res.ranked is not None:
-            ranked, res.ranked = res.ranked, None
-            second, shared = blocks.grank_ranked, ()
-            tasks = [(ranked[k], res.sigma2[s:s + block], layout.block(s, s + block),
-                      gscar[s:s + block]) for k, s in enumerate(starts)]
-            del ranked
-        else:
-            second, shared = blocks.grank_block, (rT, reg, market3, layout.others)
-            tasks = [(layout.block(s, s + block), config, gscar[s:s + block]) for s in starts]
-        del gscar  # (pairs x groups x windows) floats: the tasks hold their slices
-        grank = _beside(map_blocks, partial(_second_pass, map_blocks, second, shared, tasks),
-                        name="second-pass", local=in_process(map_blocks))
-        del tasks
+    # standardized CARs before it can rank a pair's CAR among its own residuals.
+    gscar = _generalized_scar(res, layout)
+    if res.ranked is not None:
+        ranked, res.ranked = res.ranked, None
+        grank = blocks.combine_sums(map_blocks(
+            blocks.grank_ranked, (),
+            [(ranked[k], res.sigma2[s:s + block], layout.block(s, s + block),
+              gscar[s:s + block]) for k, s in enumerate(starts)]))
+        del ranked
+    else:
+        grank = blocks.combine_sums(map_blocks(
+            blocks.grank_block, (rT, reg, market3, layout.others),
+            [(layout.block(s, s + block), config, gscar[s:s + block]) for s in starts]))
+    del gscar  # (pairs x groups x windows) floats, not needed again
 
     short = np.flatnonzero(~res.kept)
     skipped += [{"event_id": e, "ticker": t,
@@ -316,6 +307,8 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
     skipped_df = pd.DataFrame(skipped, columns=["event_id", "ticker", "reason"])
     if keep.size == 0:
         return empty()
+    if quality is check:  # the checks' table is needed only in the result
+        quality = _beside(map_blocks, check)
     all_kept = keep.size == len(res.kept)
     per = res.take(slice(None) if all_kept else keep)  # all kept: no copy
     # The AR table's arrays stay as the blocks gave them (blocks.BlockRows), every pair's
@@ -359,20 +352,17 @@ def run_study(calendar: Calendar, panel: PricePanel, config: StudyConfig | None 
 
 
 
-def _beside(map_blocks, work, name: str = "quality", local: bool = True):
+def _beside(map_blocks, work):
     """Start ``work()`` on a thread of its own, to run beside the rest of the study, and
     return the function that waits for its result (raising its error, if any). Serially
-    (``serial_map_blocks``, ``threads=1``), or for work that sends blocks to a cluster
-    (``local=False``), it runs here and now instead. ``name``: the thread's.
+    (``serial_map_blocks``, ``threads=1``) it runs here and now instead.
 
-    The data-quality checks and the generalized rank test's second pass run so while the
-    study builds its tables and tests: much of that is Python on one core, and the checks'
-    array work and the second pass's kernels release the GIL."""
-    if (not local or map_blocks is serial_map_blocks
-            or getattr(map_blocks, "workers", None) == 1):
+    The data-quality checks run so while the study builds its tables and tests: much of
+    that is Python on one core, and the checks' array work releases the GIL."""
+    if map_blocks is serial_map_blocks or getattr(map_blocks, "workers", None) == 1:
         done = work()
         return lambda: done
-    pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="quality")
     future = pool.submit(work)
     pool.shutdown(wait=False)  # the thread ends after its one task
 
@@ -383,18 +373,6 @@ def _beside(map_blocks, work, name: str = "quality", local: bool = True):
             pool.shutdown(wait=True)  # and has ended when the study returns
 
     return result
-
-
-def _second_pass(map_blocks, fn, shared: tuple, tasks: list) -> tuple[np.ndarray, ...]:
-    """The generalized rank test's sums over the blocks (``fn``: :func:`blocks.grank_ranked`
-    or :func:`blocks.grank_block`). ``tasks`` is emptied once they are added up: the
-    residuals and SCARs they hold are let go as soon as the sums exist."""
-    from backtest.eventstudy import blocks
-
-    try:
-        return blocks.combine_sums(map_blocks(fn, shared, tasks))
-    finally:
-        tasks.clear()
 
 
 MIN_SPLIT = 1_000  # pairs: a smaller study is one block
@@ -606,9 +584,7 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
     (:class:`backtest.eventstudy.blocks.BlockResult`):
     daily rank and sign sums, the estimation AAR series, per-cluster residual sums. A
     window whose CAR is missing for some pairs leaves those pairs out of its sums
-    (their estimation ARs, ``res.rare_resid``, are taken back out). ``grank``: the
-    function that returns the generalized rank test's sums (the second pass, which may
-    still be running beside).
+    (their estimation ARs, ``res.rare_resid``, are taken back out).
     """
     est0, length = int(config.estimation_offsets[0]), config.estimation_length
     skewed = config.measure == "volatility"  # SAR^2 - 1: tests needing symmetry left out
@@ -623,7 +599,6 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
     rare_row[np.searchsorted(keep, res.rare)] = np.arange(len(res.rare))
     rare_cum = stats.estimation_cumsum(res.rare_resid)
     wanted = set(config.car_windows)  # the wild bootstrap runs on these only (its cost)
-    sums_grank = None  # grank(): the second pass's sums, waited for where first read
     columns = {k: [] for k in ("group", "window_start", "window_end", "n", "mean", "statistic",
                                "value", "p_value", "headline", "rbar", "n_pos", "n_neg",
                                "n_days", "signed", "median", "trimmed_mean")}
@@ -686,9 +661,8 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
                 pseudo = stats.pseudo_event_test_sums(
                     float(np.nanmean(car)) if n_car else np.nan, n_car, comp_cum, k,
                     config.pseudo_draws, rng)
-            if sums_grank is None:  # as late as it can: the second pass ran beside this
-                sums_grank = grank()
-            grank_t = stats.grank_from_sums(*(part[g, j] for part in sums_grank))
+            grank_t = stats.grank_from_sums(grank[0][g, j], grank[1][g, j], grank[2][g, j],
+                                            grank[3][g, j])
             sl = slice(start - config.event_window[0], end - config.event_window[0] + 1)
             day_n = res.aar_n[g, sl]
             with np.errstate(invalid="ignore", divide="ignore"):  # NaN on a day without ARs
@@ -713,8 +687,6 @@ def _tests_frame(pairs, per, res, keep, layout, names, windows, config, grank,
                                ("signed", signed), ("median", median),
                                ("trimmed_mean", trimmed)):
                     columns[key].append(v)
-    if sums_grank is None:  # no test read it: the pass has still ended when this returns
-        grank()
     out = pd.DataFrame(columns)
     # The family the summary reads: the headline test of every group (two or more pairs)
     # and CAR window, adjusted for testing all of them at once.
