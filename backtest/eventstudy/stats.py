@@ -791,8 +791,9 @@ def wild_cluster_t(car: np.ndarray, day0: np.ndarray | None) -> StatResult:
     day's CARs may flip sign together (weight v_g = +-1): ``S_g -> v_g S_g``. The p-value is
     the share of sign patterns whose |t*| >= |t|: every one of the 2^G patterns when
     G <= 10 (scipy ``permutation_test``, one-sample sign flips), else 1,999 random ones
-    with a fixed seed (scipy ``monte_carlo_test``, with (p + 1) / (1,999 + 1) counting the
-    observed pattern, as ``permutation_test`` does). Valid however the pairs of a day are
+    with a fixed seed (scipy ``monte_carlo_test``: each side's p is (hits + 1) / (1,999 + 1),
+    counting the observed pattern, and the two-sided p twice the smaller side, as
+    ``permutation_test`` gives it for random patterns). Valid however the pairs of a day are
     correlated; with G news days the smallest p it can give is 2 / 2^G (0.25 for 3 days):
     it says in its p how little few days show."""
     return wild_cluster_ts(np.asarray(car, dtype="float64")[None, :], day0)[0]
